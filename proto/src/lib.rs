@@ -1,0 +1,5 @@
+//! Wire types of the sensor's gRPC API. Domain <-> wire conversion lives in the sensor crate
+//! (`sensor::api::convert`), not here.
+pub mod v1 {
+    tonic::include_proto!("sensor.v1");
+}

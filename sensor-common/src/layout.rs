@@ -1,0 +1,69 @@
+//! Names shared by the eBPF object and everything that loads or checks it: programs, maps,
+//! globals, and the indices of the per-CPU counters.
+
+/// How a program is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hook {
+    /// `raw_tp/<name>`.
+    RawTracepoint(&'static str),
+    /// `tracepoint/<category>/<name>`.
+    Tracepoint(&'static str, &'static str),
+}
+
+/// A program of the object: its ELF symbol (the Rust function name) and its hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramSpec {
+    pub name: &'static str,
+    pub hook: Hook,
+}
+
+/// Every program of the sensor's object, in attach order.
+pub const PROGRAMS: &[ProgramSpec] = &[
+    ProgramSpec { name: "sched_process_exec", hook: Hook::Tracepoint("sched", "sched_process_exec") },
+    ProgramSpec { name: "sys_enter", hook: Hook::RawTracepoint("sys_enter") },
+];
+
+/// The ring buffer that carries every record.
+pub const MAP_EVENTS: &str = "EVENTS";
+/// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `nr` set = syscall `nr` is flagged.
+pub const MAP_FORBIDDEN: &str = "FORBIDDEN";
+/// `PerCpuArray<u64>` indexed by [`Counter`].
+pub const MAP_COUNTERS: &str = "COUNTERS";
+/// Every map of the object that the loader relies on.
+pub const MAPS: &[&str] = &[MAP_EVENTS, MAP_FORBIDDEN, MAP_COUNTERS];
+
+/// 64-bit words of the forbidden-syscall bitmap (512 syscall numbers).
+pub const FORBIDDEN_WORDS: u32 = 8;
+/// Highest syscall number the bitmap can hold, plus one.
+pub const FORBIDDEN_MAX_NR: u64 = FORBIDDEN_WORDS as u64 * 64;
+
+/// Global: offset of `__data_loc char[] filename` in the `sched_process_exec` record.
+pub const GLOBAL_EXEC_FILENAME_OFF: &str = "EXEC_FILENAME_OFF";
+/// Global: the sensor's own tgid, whose syscalls are never flagged.
+pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
+/// Every global of the object that the loader sets.
+pub const GLOBALS: &[&str] = &[GLOBAL_EXEC_FILENAME_OFF, GLOBAL_SELF_TGID];
+
+/// Per-CPU counters kept by the kernel side. Values index `COUNTERS`; never reuse one.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// A record was lost because the ring buffer was full.
+    RingbufFull = 0,
+    /// A helper failed while reading arguments or strings (the record still went out).
+    ReadError = 1,
+}
+
+/// Entries of `COUNTERS`, room left for growth.
+pub const COUNTER_SLOTS: u32 = 16;
+
+impl Counter {
+    pub const ALL: [Counter; 2] = [Counter::RingbufFull, Counter::ReadError];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::RingbufFull => "ringbuf_full",
+            Counter::ReadError => "read_error",
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Maps and load-time globals. Names must match `sensor_common::layout`; `cargo xtask build`
+//! checks the built object against that list.
+use aya_ebpf::{
+    Global,
+    macros::map,
+    maps::{Array, PerCpuArray, RingBuf},
+};
+use sensor_common::{COUNTER_SLOTS, Counter, FORBIDDEN_WORDS};
+
+/// Every record goes through this one ring buffer. Userspace may resize it at load.
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
+
+/// Bitmap of forbidden syscall numbers, filled by userspace from the policy.
+#[map]
+pub static FORBIDDEN: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
+
+/// Per-CPU counters indexed by [`Counter`]: no loss is silent.
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+
+/// Offset of `__data_loc char[] filename` in the sched_process_exec record, from tracefs.
+#[unsafe(no_mangle)]
+pub static EXEC_FILENAME_OFF: Global<u32> = Global::new(8);
+
+/// The loader's own tgid: its syscalls are never flagged.
+#[unsafe(no_mangle)]
+pub static SELF_TGID: Global<u32> = Global::new(0);
+
+#[inline(always)]
+pub fn count(counter: Counter) {
+    if let Some(slot) = COUNTERS.get_ptr_mut(counter as u32) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU while we run.
+        unsafe { *slot += 1 };
+    }
+}
+
+/// Is syscall `nr` in the forbidden set? The hot path of every syscall on the node.
+#[inline(always)]
+pub fn is_forbidden(nr: u64) -> bool {
+    if nr >= sensor_common::FORBIDDEN_MAX_NR {
+        return false;
+    }
+    match FORBIDDEN.get((nr >> 6) as u32) {
+        Some(word) => (*word >> (nr & 63)) & 1 == 1,
+        None => false,
+    }
+}

@@ -1,0 +1,119 @@
+//! Domain <-> wire: the only place that knows both `crate::event` and `sensor_proto`.
+use sensor_proto::v1 as pb;
+use tonic::Status;
+
+use super::Identity;
+use crate::{
+    event::{Body, Event, Kind, LossReason},
+    filter::Filter,
+    hub::Item,
+};
+
+pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
+    match pb::EventKind::try_from(v) {
+        Ok(pb::EventKind::FlaggedSyscall) => Ok(Kind::FlaggedSyscall),
+        Ok(pb::EventKind::Exec) => Ok(Kind::Exec),
+        Ok(pb::EventKind::Unspecified) => {
+            Err(Status::invalid_argument("kinds: EVENT_KIND_UNSPECIFIED is not a kind of event"))
+        }
+        Err(_) => Err(Status::invalid_argument(format!("kinds: unknown event kind {v}"))),
+    }
+}
+
+/// A subscribe request -> the filter it asks for; a bad field is named in INVALID_ARGUMENT.
+pub fn filter_from_wire(req: &pb::GetEventsRequest) -> Result<Filter, Status> {
+    let kinds = req.kinds.iter().map(|&k| kind_from_wire(k)).collect::<Result<_, _>>()?;
+    Ok(Filter { kinds, cgroup_ids: req.cgroup_ids.clone() })
+}
+
+pub fn loss_reason_to_wire(r: LossReason) -> pb::LossReason {
+    match r {
+        LossReason::KernelRingBuffer => pb::LossReason::KernelRingBuffer,
+        LossReason::SubscriberQueue => pb::LossReason::SubscriberQueue,
+        LossReason::MalformedRecord => pb::LossReason::MalformedRecord,
+    }
+}
+
+pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
+    let header = pb::EventHeader {
+        seq: ev.seq,
+        sensor_instance_id: id.instance_id.clone(),
+        node_name: id.node_name.clone(),
+        time_unix_nano: ev.time_unix_nano,
+        ktime_ns: ev.ktime_ns,
+        cgroup_id: ev.cgroup_id,
+        pid: ev.process.pid,
+        tid: ev.process.tid,
+        uid: ev.process.uid,
+        gid: ev.process.gid,
+        comm: ev.process.comm.clone(),
+    };
+    let body = match &ev.body {
+        Body::FlaggedSyscall(s) => pb::event::Body::FlaggedSyscall(pb::FlaggedSyscall {
+            name: s.name.unwrap_or_default().to_owned(),
+            number: s.nr,
+            args: s.args.to_vec(),
+            arch: s.arch.name().to_owned(),
+        }),
+        Body::Exec(e) => pb::event::Body::Exec(pb::Exec {
+            filename: e.filename.clone(),
+            filename_truncated: e.filename_truncated,
+        }),
+    };
+    pb::Event { header: Some(header), body: Some(body) }
+}
+
+pub fn item_to_wire(item: &Item, id: &Identity) -> pb::GetEventsResponse {
+    let item = match item {
+        Item::Event(ev) => pb::get_events_response::Item::Event(event_to_wire(ev, id)),
+        Item::Lost { count, reason } => pb::get_events_response::Item::Lost(pb::Lost {
+            count: *count,
+            reason: loss_reason_to_wire(*reason).into(),
+        }),
+    };
+    pb::GetEventsResponse { item: Some(item) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        event::{FlaggedSyscall, Process},
+        syscalls::Arch,
+    };
+
+    #[test]
+    fn invalid_kinds_name_the_field() {
+        let req = pb::GetEventsRequest { kinds: vec![1, 0], cgroup_ids: vec![] };
+        let e = filter_from_wire(&req).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().starts_with("kinds:"), "{}", e.message());
+        let req = pb::GetEventsRequest { kinds: vec![77], cgroup_ids: vec![] };
+        assert!(filter_from_wire(&req).unwrap_err().message().contains("77"));
+    }
+
+    #[test]
+    fn flagged_syscall_keeps_every_field() {
+        let ev = Event {
+            seq: 9,
+            ktime_ns: 5,
+            time_unix_nano: 6,
+            cgroup_id: 7,
+            process: Process { pid: 1, tid: 2, uid: 3, gid: 4, comm: b"sh".to_vec() },
+            body: Body::FlaggedSyscall(FlaggedSyscall {
+                arch: Arch::X86_64,
+                nr: 165,
+                name: Some("mount"),
+                args: [1, 2, 3, 4, 5, 6],
+            }),
+        };
+        let id = Identity { node_name: "n".into(), instance_id: "i".into() };
+        let w = event_to_wire(&ev, &id);
+        let h = w.header.unwrap();
+        assert_eq!((h.seq, h.cgroup_id, h.pid, h.tid, h.uid, h.gid), (9, 7, 1, 2, 3, 4));
+        assert_eq!((h.node_name.as_str(), h.sensor_instance_id.as_str()), ("n", "i"));
+        let Some(pb::event::Body::FlaggedSyscall(s)) = w.body else { panic!() };
+        assert_eq!((s.name.as_str(), s.number, s.arch.as_str()), ("mount", 165, "x86_64"));
+        assert_eq!(s.args, vec![1, 2, 3, 4, 5, 6]);
+    }
+}

@@ -1,0 +1,94 @@
+//! Command line: `sensor run`, `sensor events`.
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "sensor", version, about = "Runtime security sensor for Kubernetes nodes")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load the eBPF programs, serve events over gRPC, and print flagged syscalls (needs root,
+    /// or CAP_BPF + CAP_PERFMON).
+    Run(RunArgs),
+    /// Subscribe to a running sensor and print its events.
+    Events(EventsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Address of the gRPC server.
+    #[arg(long, env = "SENSOR_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// Allow plain-text gRPC on a non-loopback address.
+    #[arg(long)]
+    pub insecure_listen_any: bool,
+    /// Node name stamped on every event [default: the host name].
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+    /// Print one JSON object per line instead of readable lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Print exec events too, not only flagged syscalls.
+    #[arg(long)]
+    pub print_exec: bool,
+    /// Print no events to the terminal (gRPC only).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Size of the kernel ring buffer, in bytes (rounded up to a power of two pages).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub ring_buffer_bytes: u32,
+    /// Items each subscriber may have queued before it loses its oldest.
+    #[arg(long, default_value_t = 16_384)]
+    pub subscriber_queue: usize,
+    /// Forward kernel-side (aya-log) messages at this level into the log.
+    #[arg(long, value_enum)]
+    pub ebpf_log: Option<EbpfLogLevel>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EbpfLogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl From<EbpfLogLevel> for aya_log::Level {
+    fn from(l: EbpfLogLevel) -> Self {
+        match l {
+            EbpfLogLevel::Error => aya_log::Level::Error,
+            EbpfLogLevel::Warn => aya_log::Level::Warn,
+            EbpfLogLevel::Info => aya_log::Level::Info,
+            EbpfLogLevel::Debug => aya_log::Level::Debug,
+            EbpfLogLevel::Trace => aya_log::Level::Trace,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Flagged,
+    Exec,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// The sensor's gRPC address.
+    #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
+    pub addr: String,
+    /// Only these kinds of event (repeatable).
+    #[arg(long = "kind", value_enum)]
+    pub kinds: Vec<KindArg>,
+    /// Only events from this cgroup id (repeatable).
+    #[arg(long = "cgroup")]
+    pub cgroup_ids: Vec<u64>,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,164 @@
+//! `sensor run`: checks what it needs, loads and attaches the programs, then runs the pipeline
+//! ring buffer -> reader -> hub -> (gRPC subscribers, terminal) until SIGINT/SIGTERM.
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::{Context as _, bail};
+use sensor_proto::v1 as pb;
+use tokio::{net::TcpListener, signal::unix::{SignalKind, signal}};
+
+use crate::{
+    api::{Identity, convert, server},
+    caps,
+    clock::Clock,
+    event::Kind,
+    hub::{Hub, Item},
+    policy,
+    probes::{self, LoadConfig, Probes},
+    reader, render,
+    syscalls::Arch,
+    tracefs::{Tracefs, format},
+};
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub grpc_addr: SocketAddr,
+    /// Serve plain-text gRPC on a non-loopback address (no TLS yet).
+    pub insecure_listen_any: bool,
+    pub node_name: String,
+    /// Print events as JSON lines instead of readable lines.
+    pub json: bool,
+    /// Also print exec events (flagged syscalls are always printed).
+    pub print_exec: bool,
+    /// Print nothing to the terminal; only serve gRPC.
+    pub quiet: bool,
+    pub ring_buffer_bytes: u32,
+    pub subscriber_queue: usize,
+    pub ebpf_log: Option<aya_log::Level>,
+}
+
+/// Starts everything, runs until a signal, and tears down. Programs are detached before this
+/// returns, on every path.
+pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
+    if !cfg.grpc_addr.ip().is_loopback() && !cfg.insecure_listen_any {
+        bail!(
+            "refusing to serve unencrypted gRPC on {}, which is not a loopback address: \
+             pass --insecure-listen-any to do it anyway",
+            cfg.grpc_addr
+        );
+    }
+    let eff = caps::effective().context("reading this process's capabilities")?;
+    if let Some(cap) = caps::first_missing(eff) {
+        bail!("{cap} is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON");
+    }
+
+    let tracefs = Tracefs::ensure()?;
+    let exec_fields = tracefs.format("sched", "sched_process_exec")?;
+    let exec_filename_off = format::data_loc_offset(&exec_fields, "filename")
+        .context("tracepoint sched/sched_process_exec has an unexpected layout")?;
+    let forbidden = policy::forbidden_bitmap(Arch::NATIVE, policy::DEFAULT_FORBIDDEN.iter().copied())?;
+
+    let load = LoadConfig { exec_filename_off, ring_buffer_bytes: cfg.ring_buffer_bytes, ebpf_log: cfg.ebpf_log };
+    let mut probes = Probes::load(probes::ebpf_object(), &load)?;
+    if let Some(logger) = probes.take_logger() {
+        tokio::spawn(forward_kernel_logs(logger));
+    }
+    probes.set_forbidden(&forbidden)?;
+    let ring = probes.take_events()?;
+    let counters = probes.take_counters()?;
+    let attached = probes.attach_all()?;
+    // Attached tracepoints keep working without tracefs: leave the node as we found it.
+    tracefs.release();
+
+    let hub = Hub::new(cfg.subscriber_queue);
+    let identity = Identity::new(cfg.node_name.clone());
+    let listener = TcpListener::bind(cfg.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", cfg.grpc_addr))?;
+    let local = listener.local_addr()?;
+
+    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), Clock::new()));
+    let losses_task =
+        tokio::spawn(reader::watch_kernel_losses(counters, hub.clone(), Duration::from_secs(1)));
+    let printer_task = (!cfg.quiet).then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let service = server::EventService::new(hub.clone(), identity.clone());
+    let server_task = tokio::spawn(server::serve(listener, service, async {
+        let _ = stop_rx.await;
+    }));
+
+    tracing::info!(
+        programs = attached,
+        grpc = %local,
+        instance = %identity.instance_id,
+        "sensor ready: flagging {} syscalls",
+        policy::DEFAULT_FORBIDDEN.len()
+    );
+
+    let outcome = tokio::select! {
+        sig = wait_for_signal() => sig.map(|name| tracing::info!("{name} received, shutting down")),
+        r = reader_task => Err(anyhow::anyhow!("the ring-buffer reader stopped: {r:?}")),
+    };
+
+    // Detach first: whatever happens next, nothing of ours stays in the kernel.
+    drop(probes);
+    losses_task.abort();
+    hub.close();
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(3), server_task).await {
+        Ok(Ok(Err(e))) => tracing::warn!("gRPC server: {e}"),
+        Err(_) => tracing::warn!("gRPC server did not stop within 3 s"),
+        _ => {}
+    }
+    if let Some(t) = printer_task {
+        let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+    }
+    tracing::info!("all programs detached; {} events published", hub.published());
+    outcome
+}
+
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// The terminal view of `sensor run`: flagged syscalls (and execs if asked) and losses.
+async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
+    use std::io::Write as _;
+    let mut sub = hub.subscribe();
+    while let Some(item) = sub.next().await {
+        if let Item::Event(ev) = &item
+            && ev.body.kind() == Kind::Exec
+            && !cfg.print_exec
+        {
+            continue;
+        }
+        let msg: pb::GetEventsResponse = convert::item_to_wire(&item, &identity);
+        let line = if cfg.json { render::json(&msg).to_string() } else { render::line(&msg) };
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+async fn forward_kernel_logs(logger: aya_log::EbpfLogger<&'static dyn log::Log>) {
+    use tokio::io::{Interest, unix::AsyncFd};
+    // SAFETY: the logger owns its ring-buffer fd for as long as this AsyncFd lives.
+    let mut fd = match unsafe { AsyncFd::register_with_interest(logger, Interest::READABLE) } {
+        Ok(fd) => fd,
+        Err(e) => return tracing::warn!("kernel-side logging is unavailable: {e}"),
+    };
+    loop {
+        match fd.readable_mut().await {
+            Ok(mut guard) => {
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
+            }
+            Err(e) => return tracing::warn!("kernel-side logging stopped: {e}"),
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Kernel records -> typed events: the one place that interprets ring-buffer bytes.
+//!
+//! Nothing in a record is trusted: its length is checked against the header and the record
+//! type before anything is copied out, and every length field is bounds-checked.
+use std::mem::size_of;
+
+use sensor_common::{
+    COMM_LEN, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, Header, RecordKind, SyscallRecord,
+};
+
+use crate::{
+    event::{Body, Event, Exec, FlaggedSyscall, Process},
+    syscalls::{self, Arch},
+};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than {need} bytes, the size of a {what}")]
+    TooShort { len: usize, need: usize, what: &'static str },
+    #[error("record kind {0} is unknown to this sensor (is the eBPF object from another version?)")]
+    UnknownKind(u16),
+    #[error("header says the record has {declared} bytes but {actual} arrived")]
+    SizeMismatch { declared: u32, actual: usize },
+    #[error("{field} length {len} exceeds its {cap}-byte buffer")]
+    BadLength { field: &'static str, len: u32, cap: usize },
+}
+
+/// Copies a `T` out of the front of `bytes` after checking its length.
+fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
+    if bytes.len() < size_of::<T>() {
+        return Err(DecodeError::TooShort { len: bytes.len(), need: size_of::<T>(), what });
+    }
+    // SAFETY: the length is checked above, and every record type is `#[repr(C)]` plain data
+    // (integers and byte arrays) for which any bit pattern is valid.
+    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// Decodes one ring-buffer record. The returned event has `seq` 0 and no wall-clock time yet.
+pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+    let header: Header = read(bytes, "record header")?;
+    if header.size as usize != bytes.len() {
+        return Err(DecodeError::SizeMismatch { declared: header.size, actual: bytes.len() });
+    }
+    let kind = RecordKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
+    let body = match kind {
+        RecordKind::Syscall => {
+            let r: SyscallRecord = read(bytes, "syscall record")?;
+            let arch = Arch::of_native_nr(r.nr);
+            Body::FlaggedSyscall(FlaggedSyscall {
+                arch,
+                nr: r.nr,
+                name: syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT),
+                args: r.args,
+            })
+        }
+        RecordKind::Exec => {
+            let r: ExecRecord = read(bytes, "exec record")?;
+            let len = r.filename_len as usize;
+            if len > EXEC_FILENAME_LEN {
+                return Err(DecodeError::BadLength {
+                    field: "exec filename",
+                    len: r.filename_len,
+                    cap: EXEC_FILENAME_LEN,
+                });
+            }
+            Body::Exec(Exec {
+                filename: r.filename[..len].to_vec(),
+                filename_truncated: header.flags & FLAG_TRUNCATED != 0,
+            })
+        }
+    };
+    Ok(Event {
+        seq: 0,
+        ktime_ns: header.ktime_ns,
+        time_unix_nano: 0,
+        cgroup_id: header.cgroup_id,
+        process: process(&header),
+        body,
+    })
+}
+
+fn process(h: &Header) -> Process {
+    let comm_len = h.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
+    Process { pid: h.pid, tid: h.tid, uid: h.uid, gid: h.gid, comm: h.comm[..comm_len].to_vec() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(kind: RecordKind, size: usize) -> Header {
+        let mut comm = [0u8; COMM_LEN];
+        comm[..5].copy_from_slice(b"mount");
+        Header {
+            kind: kind as u16,
+            flags: 0,
+            size: size as u32,
+            ktime_ns: 42,
+            cgroup_id: 7,
+            pid: 100,
+            tid: 101,
+            uid: 0,
+            gid: 0,
+            comm,
+        }
+    }
+
+    fn bytes_of<T>(v: &T) -> Vec<u8> {
+        // SAFETY: test records are plain data without padding.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+            .to_vec()
+    }
+
+    fn syscall_record(nr: u64) -> SyscallRecord {
+        SyscallRecord {
+            header: header(RecordKind::Syscall, size_of::<SyscallRecord>()),
+            nr,
+            args: [1, 2, 3, 4, 5, 6],
+        }
+    }
+
+    #[test]
+    fn decodes_a_flagged_syscall() {
+        let nr = syscalls::number(Arch::NATIVE, "mount").unwrap();
+        let ev = decode(&bytes_of(&syscall_record(nr))).unwrap();
+        assert_eq!(ev.cgroup_id, 7);
+        assert_eq!(ev.process.pid, 100);
+        assert_eq!(ev.process.tid, 101);
+        assert_eq!(ev.process.comm, b"mount");
+        let Body::FlaggedSyscall(s) = ev.body else { panic!("wrong body {:?}", ev.body) };
+        assert_eq!(s.name, Some("mount"));
+        assert_eq!(s.args, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn decodes_an_exec_keeping_non_utf8_bytes() {
+        let mut r = ExecRecord {
+            header: header(RecordKind::Exec, size_of::<ExecRecord>()),
+            filename_len: 6,
+            _pad: 0,
+            filename: [0xAA; EXEC_FILENAME_LEN],
+        };
+        r.filename[..6].copy_from_slice(b"/b\xffin\x00");
+        r.header.flags = FLAG_TRUNCATED;
+        let ev = decode(&bytes_of(&r)).unwrap();
+        let Body::Exec(e) = ev.body else { panic!("wrong body") };
+        assert_eq!(e.filename, b"/b\xffin\x00");
+        assert!(e.filename_truncated);
+    }
+
+    #[test]
+    fn refuses_an_exec_whose_length_overflows_its_buffer() {
+        let r = ExecRecord {
+            header: header(RecordKind::Exec, size_of::<ExecRecord>()),
+            filename_len: EXEC_FILENAME_LEN as u32 + 1,
+            _pad: 0,
+            filename: [b'a'; EXEC_FILENAME_LEN],
+        };
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+    }
+
+    #[test]
+    fn truncated_input_is_an_error_not_a_panic() {
+        let full = bytes_of(&syscall_record(165));
+        for len in 0..full.len() {
+            assert!(decode(&full[..len]).is_err(), "len {len} decoded");
+        }
+    }
+
+    #[test]
+    fn size_must_match_the_header() {
+        let mut b = bytes_of(&syscall_record(165));
+        b.push(0);
+        assert_eq!(
+            decode(&b),
+            Err(DecodeError::SizeMismatch { declared: b.len() as u32 - 1, actual: b.len() })
+        );
+    }
+
+    #[test]
+    fn a_header_sized_record_of_a_bigger_kind_is_refused() {
+        let h = header(RecordKind::Exec, size_of::<Header>());
+        assert!(matches!(decode(&bytes_of(&h)), Err(DecodeError::TooShort { .. })));
+    }
+
+    #[test]
+    fn unknown_kind_is_named() {
+        let mut r = syscall_record(165);
+        r.header.kind = 999;
+        assert_eq!(decode(&bytes_of(&r)), Err(DecodeError::UnknownKind(999)));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // A deterministic pseudo-random sweep (xorshift), lengths around the record sizes.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..20_000usize {
+            let len = i % (size_of::<ExecRecord>() + 16);
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = decode(&bytes);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The typed domain event: what the sensor knows about one thing that happened.
+use crate::syscalls::Arch;
+
+/// One event, decoded from a kernel record and stamped by the hub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Per-sensor sequence number (from 1), set when the hub publishes the event.
+    pub seq: u64,
+    /// Kernel CLOCK_MONOTONIC, nanoseconds.
+    pub ktime_ns: u64,
+    /// Wall-clock time, nanoseconds since the Unix epoch.
+    pub time_unix_nano: u64,
+    pub cgroup_id: u64,
+    pub process: Process,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// `task->comm`, without its NUL padding. Raw bytes: not necessarily UTF-8.
+    pub comm: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    FlaggedSyscall(FlaggedSyscall),
+    Exec(Exec),
+}
+
+/// The kinds of event, as subscribers filter them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    FlaggedSyscall,
+    Exec,
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::FlaggedSyscall(_) => Kind::FlaggedSyscall,
+            Body::Exec(_) => Kind::Exec,
+        }
+    }
+}
+
+/// A call to a forbidden syscall, seen on entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlaggedSyscall {
+    pub arch: Arch,
+    pub nr: u64,
+    /// From the syscall table of `arch`; `None` for a number it does not know.
+    pub name: Option<&'static str>,
+    pub args: [u64; 6],
+}
+
+/// A successful exec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exec {
+    /// Raw bytes: Linux paths need not be UTF-8.
+    pub filename: Vec<u8>,
+    pub filename_truncated: bool,
+}
+
+/// Why events were lost. Every loss is counted and reported in-band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossReason {
+    /// The kernel ring buffer was full.
+    KernelRingBuffer,
+    /// A subscriber fell behind and its queue overflowed.
+    SubscriberQueue,
+    /// A kernel record could not be decoded.
+    MalformedRecord,
+}

@@ -1,0 +1,38 @@
+//! What a subscriber asked to see. Applied by the server, per subscriber.
+use crate::event::{Event, Kind};
+
+/// Empty lists match everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub kinds: Vec<Kind>,
+    pub cgroup_ids: Vec<u64>,
+}
+
+impl Filter {
+    pub fn matches(&self, event: &Event) -> bool {
+        (self.kinds.is_empty() || self.kinds.contains(&event.body.kind()))
+            && (self.cgroup_ids.is_empty() || self.cgroup_ids.contains(&event.cgroup_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Body, Exec, Process};
+
+    #[test]
+    fn lists_narrow_and_empty_lists_match_all() {
+        let ev = Event {
+            seq: 1,
+            ktime_ns: 0,
+            time_unix_nano: 0,
+            cgroup_id: 42,
+            process: Process { pid: 1, tid: 1, uid: 0, gid: 0, comm: vec![] },
+            body: Body::Exec(Exec { filename: vec![], filename_truncated: false }),
+        };
+        assert!(Filter::default().matches(&ev));
+        assert!(Filter { kinds: vec![Kind::Exec], cgroup_ids: vec![42] }.matches(&ev));
+        assert!(!Filter { kinds: vec![Kind::FlaggedSyscall], ..Default::default() }.matches(&ev));
+        assert!(!Filter { cgroup_ids: vec![7], ..Default::default() }.matches(&ev));
+    }
+}

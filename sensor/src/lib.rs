@@ -1,0 +1,27 @@
+//! The sensor's userspace: loads the eBPF programs, decodes their records, fans events out to
+//! gRPC subscribers. Each module decides one thing; the flow is one-way, top to bottom:
+//!
+//! - [`daemon`]: wires the pipeline together for `sensor run`.
+//! - [`api`]: the gRPC server and the one domain <-> wire conversion module.
+//! - [`client`]: the collector side used by `sensor events`.
+//! - [`render`]: how an event looks in a terminal or as a JSON line.
+//! - [`probes`]: loading and attaching the eBPF object; [`reader`]: draining its ring buffer.
+//! - [`hub`]: sequence numbers and fan-out to subscribers; [`filter`]: what each one wants.
+//! - [`tracefs`], [`caps`]: what the kernel offers and what we are allowed to do.
+//! - [`decode`]: kernel records -> [`event`]s; [`syscalls`] names; [`policy`] what is forbidden.
+pub mod api;
+pub mod caps;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod daemon;
+pub mod decode;
+pub mod event;
+pub mod filter;
+pub mod hub;
+pub mod policy;
+pub mod probes;
+pub mod reader;
+pub mod render;
+pub mod syscalls;
+pub mod tracefs;

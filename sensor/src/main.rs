@@ -1,0 +1,70 @@
+//! The `sensor` binary: parses the command line and hands over to the library.
+use anyhow::Context as _;
+use clap::Parser as _;
+use sensor::{
+    cli::{Cli, Command, EventsArgs, KindArg, RunArgs},
+    client, daemon,
+};
+use sensor_proto::v1::{EventKind, GetEventsRequest};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => daemon::run(run_config(args)?).await,
+            Command::Events(args) => events(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
+    let node_name = match a.node_name {
+        Some(n) => n,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .context("reading the host name (or pass --node-name)")?
+            .trim()
+            .to_owned(),
+    };
+    Ok(daemon::RunConfig {
+        grpc_addr: a.grpc_addr,
+        insecure_listen_any: a.insecure_listen_any,
+        node_name,
+        json: a.json,
+        print_exec: a.print_exec,
+        quiet: a.quiet,
+        ring_buffer_bytes: a.ring_buffer_bytes,
+        subscriber_queue: a.subscriber_queue,
+        ebpf_log: a.ebpf_log.map(Into::into),
+    })
+}
+
+async fn events(a: EventsArgs) -> anyhow::Result<()> {
+    let kinds = a
+        .kinds
+        .iter()
+        .map(|k| match k {
+            KindArg::Flagged => EventKind::FlaggedSyscall as i32,
+            KindArg::Exec => EventKind::Exec as i32,
+        })
+        .collect();
+    client::stream_events(&a.addr, GetEventsRequest { kinds, cgroup_ids: a.cgroup_ids }, a.json).await
+}

@@ -1,0 +1,193 @@
+//! Loading the embedded eBPF object, configuring it, and attaching its programs.
+//!
+//! Dropping [`Probes`] detaches and unloads everything; nothing of ours stays in the kernel
+//! (no pinning yet).
+use std::io;
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, MapData, PerCpuArray, RingBuf},
+    programs::{RawTracePoint, TracePoint},
+};
+use sensor_common::{
+    Counter, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_SELF_TGID, Hook, MAP_COUNTERS, MAP_EVENTS,
+    MAP_FORBIDDEN, PROGRAMS,
+};
+
+use crate::policy::ForbiddenBitmap;
+
+/// The object built by `cargo xtask build`; empty when built without it.
+pub fn ebpf_object() -> &'static [u8] {
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor-ebpf.o"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("this sensor binary has no eBPF object embedded: build it with `cargo xtask build`")]
+    NotEmbedded,
+    #[error("loading the eBPF object failed: {reason}")]
+    Object { reason: String, source: aya::EbpfError },
+    #[error("program {0} is missing from the eBPF object (was it built from this version?)")]
+    MissingProgram(&'static str),
+    #[error("map {0} is missing from the eBPF object (was it built from this version?)")]
+    MissingMap(&'static str),
+    #[error("map {map}: {source}")]
+    Map { map: &'static str, source: aya::maps::MapError },
+    #[error("loading program {program} into the kernel failed: {reason}")]
+    Load { program: &'static str, reason: String, source: aya::programs::ProgramError },
+    #[error("attaching program {program} to {hook} failed: {reason}")]
+    Attach { program: &'static str, hook: String, reason: String, source: aya::programs::ProgramError },
+}
+
+/// One sentence for the errno at the bottom of an aya error, or its own text if none fits.
+fn explain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(code) = e.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+            return match code {
+                libc::EPERM | libc::EACCES => "permission denied: the sensor needs CAP_BPF and \
+                    CAP_PERFMON (or root), and kernel lockdown or a seccomp filter around the \
+                    sensor can also forbid bpf()"
+                    .to_owned(),
+                libc::ENOENT => "the kernel has no such hook (tracepoint)".to_owned(),
+                libc::ENOSYS => "the kernel was built without the bpf() syscall".to_owned(),
+                libc::E2BIG | libc::ENOMEM => {
+                    format!("the kernel refused the size ({}): lower --ring-buffer-bytes", io::Error::from_raw_os_error(code))
+                }
+                _ => format!("{err}"),
+            };
+        }
+        cur = e.source();
+    }
+    format!("{err}")
+}
+
+/// Values the object is configured with at load time.
+#[derive(Clone, Debug)]
+pub struct LoadConfig {
+    /// Offset of `filename` in the sched_process_exec record (from tracefs).
+    pub exec_filename_off: u32,
+    /// Ring buffer size; the kernel wants a power of two times the page size (aya rounds up).
+    pub ring_buffer_bytes: u32,
+    /// Kernel-side log level forwarded to `tracing`; `None` compiles the log calls out.
+    pub ebpf_log: Option<aya_log::Level>,
+}
+
+pub struct Probes {
+    ebpf: Ebpf,
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+}
+
+impl Probes {
+    /// Parses `object`, sets its globals and creates its maps. Nothing is attached yet.
+    pub fn load(object: &[u8], cfg: &LoadConfig) -> Result<Self, ProbeError> {
+        if object.is_empty() {
+            return Err(ProbeError::NotEmbedded);
+        }
+        let self_tgid = std::process::id();
+        let log_level: u8 = cfg.ebpf_log.map_or(0, |l| l as u8);
+        let mut ebpf = EbpfLoader::new()
+            .override_global(GLOBAL_EXEC_FILENAME_OFF, &cfg.exec_filename_off, true)
+            .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
+            .override_global(aya_log::LEVEL, &log_level, false)
+            .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes)
+            .load(object)
+            .map_err(|source| ProbeError::Object { reason: explain(&source), source })?;
+        let logger = match cfg.ebpf_log {
+            None => None,
+            Some(_) => match aya_log::EbpfLogger::init(&mut ebpf) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::warn!("kernel-side logging is unavailable: {e:#}");
+                    None
+                }
+            },
+        };
+        for spec in PROGRAMS {
+            let prog = ebpf.program_mut(spec.name).ok_or(ProbeError::MissingProgram(spec.name))?;
+            let loaded = match spec.hook {
+                Hook::RawTracepoint(_) => {
+                    <&mut RawTracePoint>::try_from(prog).and_then(|p| p.load())
+                }
+                Hook::Tracepoint(..) => <&mut TracePoint>::try_from(prog).and_then(|p| p.load()),
+            };
+            loaded.map_err(|source| ProbeError::Load {
+                program: spec.name,
+                reason: explain(&source),
+                source,
+            })?;
+        }
+        Ok(Self { ebpf, logger })
+    }
+
+    /// The kernel-side logger, when `LoadConfig::ebpf_log` asked for one. Poll it to print.
+    pub fn take_logger(&mut self) -> Option<aya_log::EbpfLogger<&'static dyn log::Log>> {
+        self.logger.take()
+    }
+
+    /// Replaces the forbidden-syscall bitmap, word by word.
+    pub fn set_forbidden(&mut self, bitmap: &ForbiddenBitmap) -> Result<(), ProbeError> {
+        let map_err = |source| ProbeError::Map { map: MAP_FORBIDDEN, source };
+        let map = self.ebpf.map_mut(MAP_FORBIDDEN).ok_or(ProbeError::MissingMap(MAP_FORBIDDEN))?;
+        let mut words: Array<_, u64> = Array::try_from(map).map_err(map_err)?;
+        for (i, w) in bitmap.iter().enumerate() {
+            words.set(i as u32, w, 0).map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Attaches every program, in [`PROGRAMS`] order. Returns how many are attached.
+    pub fn attach_all(&mut self) -> Result<usize, ProbeError> {
+        for spec in PROGRAMS {
+            let prog = self.ebpf.program_mut(spec.name).ok_or(ProbeError::MissingProgram(spec.name))?;
+            let (hook, res) = match spec.hook {
+                Hook::RawTracepoint(tp) => (
+                    format!("raw_tp/{tp}"),
+                    <&mut RawTracePoint>::try_from(prog).and_then(|p| p.attach(tp).map(drop)),
+                ),
+                Hook::Tracepoint(cat, name) => (
+                    format!("tracepoint/{cat}/{name}"),
+                    <&mut TracePoint>::try_from(prog).and_then(|p| p.attach(cat, name).map(drop)),
+                ),
+            };
+            res.map_err(|source| ProbeError::Attach {
+                program: spec.name,
+                reason: explain(&source),
+                hook,
+                source,
+            })?;
+            tracing::debug!(program = spec.name, "attached");
+        }
+        Ok(PROGRAMS.len())
+    }
+
+    /// The ring buffer every record goes through. Can be taken once.
+    pub fn take_events(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
+        let map = self.ebpf.take_map(MAP_EVENTS).ok_or(ProbeError::MissingMap(MAP_EVENTS))?;
+        RingBuf::try_from(map).map_err(|source| ProbeError::Map { map: MAP_EVENTS, source })
+    }
+
+    /// The kernel-side counters. Can be taken once.
+    pub fn take_counters(&mut self) -> Result<KernelCounters, ProbeError> {
+        let map = self.ebpf.take_map(MAP_COUNTERS).ok_or(ProbeError::MissingMap(MAP_COUNTERS))?;
+        PerCpuArray::try_from(map)
+            .map(KernelCounters)
+            .map_err(|source| ProbeError::Map { map: MAP_COUNTERS, source })
+    }
+}
+
+/// Read access to the per-CPU `COUNTERS` map.
+pub struct KernelCounters(PerCpuArray<MapData, u64>);
+
+impl KernelCounters {
+    /// The sum over every possible CPU.
+    pub fn read(&self, counter: Counter) -> Result<u64, aya::maps::MapError> {
+        Ok(self.0.get(&(counter as u32), 0)?.iter().sum())
+    }
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probes").finish_non_exhaustive()
+    }
+}

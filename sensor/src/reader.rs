@@ -1,0 +1,60 @@
+//! Draining the ring buffer into the hub, and turning the kernel's loss counters into in-band
+//! loss notices. Neither ever blocks on a subscriber.
+use std::time::Duration;
+
+use aya::maps::{MapData, RingBuf};
+use sensor_common::Counter;
+use tokio::io::{Interest, unix::AsyncFd};
+
+use crate::{clock::Clock, decode::decode, event::LossReason, hub::Hub, probes::KernelCounters};
+
+/// Reads records until the task is dropped. Each record is decoded (never trusting its
+/// length); one that cannot be decoded is logged and reported as lost.
+pub async fn run(ring: RingBuf<MapData>, hub: Hub, clock: Clock) -> std::io::Result<()> {
+    // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
+    // which only happens together with this AsyncFd.
+    let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
+    loop {
+        let mut guard = ring.readable_mut().await?;
+        let rb = guard.get_inner_mut();
+        let mut malformed = 0u64;
+        // Drain completely before clearing readiness: the kernel only wakes us again once we
+        // have caught up.
+        while let Some(item) = rb.next() {
+            match decode(&item) {
+                Ok(mut event) => {
+                    event.time_unix_nano = clock.wall_ns(event.ktime_ns);
+                    hub.publish(event);
+                }
+                Err(e) => {
+                    malformed += 1;
+                    tracing::warn!("dropping a malformed kernel record ({} bytes): {e}", item.len());
+                }
+            }
+        }
+        hub.report_loss(malformed, LossReason::MalformedRecord);
+        guard.clear_ready();
+    }
+}
+
+/// Polls the kernel's per-CPU counters and reports every new ring-buffer loss in-band.
+pub async fn watch_kernel_losses(counters: KernelCounters, hub: Hub, every: Duration) {
+    let mut reported = 0u64;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match counters.read(Counter::RingbufFull) {
+            Ok(total) if total > reported => {
+                tracing::warn!(
+                    lost = total - reported,
+                    total,
+                    "kernel ring buffer full: events lost (raise --ring-buffer-bytes?)"
+                );
+                hub.report_loss(total - reported, LossReason::KernelRingBuffer);
+                reported = total;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("reading kernel counters: {e:#}"),
+        }
+    }
+}

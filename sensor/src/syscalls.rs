@@ -1,0 +1,93 @@
+//! Syscall names and numbers, from the maintained `syscalls` crate's tables.
+use std::str::FromStr;
+
+/// Bit that marks an x32 ABI syscall number on x86_64.
+pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
+
+/// The architecture whose syscall table names a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arch {
+    X86_64,
+    /// The x32 ABI on an x86_64 kernel (numbers carry [`X32_SYSCALL_BIT`]).
+    X32,
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture this binary runs on.
+    pub const NATIVE: Arch = if cfg!(target_arch = "aarch64") { Arch::Aarch64 } else { Arch::X86_64 };
+
+    /// The ABI a raw number from the native kernel belongs to.
+    pub fn of_native_nr(nr: u64) -> Arch {
+        if Self::NATIVE == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 { Arch::X32 } else { Self::NATIVE }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::X32 => "x32",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}
+
+/// The name of syscall `nr` on `arch`, or `None` when the table has no such number.
+/// x32 numbers are not named yet rather than mis-named with their x86_64 neighbours.
+pub fn name(arch: Arch, nr: u64) -> Option<&'static str> {
+    let nr = usize::try_from(nr).ok()?;
+    match arch {
+        Arch::X86_64 => syscalls::x86_64::Sysno::new(nr).map(|s| s.name()),
+        Arch::Aarch64 => syscalls::aarch64::Sysno::new(nr).map(|s| s.name()),
+        Arch::X32 => None,
+    }
+}
+
+/// The number of syscall `name` on `arch`, or `None` when `arch` has no such syscall.
+pub fn number(arch: Arch, name: &str) -> Option<u64> {
+    let id = match arch {
+        Arch::X86_64 => syscalls::x86_64::Sysno::from_str(name).ok()?.id(),
+        Arch::Aarch64 => syscalls::aarch64::Sysno::from_str(name).ok()?.id(),
+        Arch::X32 => return None,
+    };
+    u64::try_from(id).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_well_known_numbers() {
+        assert_eq!(name(Arch::X86_64, 165), Some("mount"));
+        assert_eq!(name(Arch::X86_64, 161), Some("chroot"));
+        assert_eq!(name(Arch::X86_64, 321), Some("bpf"));
+        assert_eq!(name(Arch::Aarch64, 40), Some("mount"));
+        assert_eq!(name(Arch::Aarch64, 51), Some("chroot"));
+    }
+
+    #[test]
+    fn unknown_numbers_have_no_name() {
+        assert_eq!(name(Arch::X86_64, 100_000), None);
+        assert_eq!(name(Arch::X86_64, u64::MAX), None);
+        assert_eq!(name(Arch::X32, 165 | X32_SYSCALL_BIT), None);
+    }
+
+    #[test]
+    fn x32_numbers_are_recognised_as_x32() {
+        if Arch::NATIVE == Arch::X86_64 {
+            assert_eq!(Arch::of_native_nr(165 | X32_SYSCALL_BIT), Arch::X32);
+            assert_eq!(Arch::of_native_nr(165), Arch::X86_64);
+        }
+    }
+
+    #[test]
+    fn numbers_round_trip() {
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            for n in ["mount", "umount2", "chroot", "pivot_root", "unshare", "setns", "bpf"] {
+                let nr = number(arch, n).unwrap_or_else(|| panic!("{n} on {arch:?}"));
+                assert_eq!(name(arch, nr), Some(n));
+            }
+        }
+        assert_eq!(number(Arch::X86_64, "no_such_call"), None);
+    }
+}
