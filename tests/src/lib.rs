@@ -1,1 +1,68 @@
+//! Harness for the end-to-end tests: the real `sensor` binary, real cgroups, real gRPC.
+//!
+//! These tests need root and BPF. `cargo xtask test` (and so CI) sets `SENSOR_E2E_REQUIRED=1`,
+//! which turns a missing privilege into a failure; a plain `cargo test` skips them with the
+//! reason, for a quick local loop.
+pub mod cgroup;
+pub mod sensor;
+pub mod subscriber;
 
+use std::time::Duration;
+
+/// How long any single expected event may take to arrive.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn required() -> bool {
+    std::env::var("SENSOR_E2E_REQUIRED").is_ok_and(|v| v == "1")
+}
+
+/// Why this machine cannot run the end-to-end tests, if it cannot.
+fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root".into());
+    }
+    if cgroup::cgroup2_mount().is_none() {
+        return Some("no cgroup2 mount in /proc/self/mountinfo".into());
+    }
+    let bin = sensor::sensor_bin();
+    if !bin.exists() {
+        return Some(format!("{} does not exist: build it with `cargo xtask build`", bin.display()));
+    }
+    None
+}
+
+/// Call first in every end-to-end test: `if !e2e::ready() { return; }`.
+/// Panics instead of skipping when `SENSOR_E2E_REQUIRED=1`.
+pub fn ready() -> bool {
+    match unavailable() {
+        None => true,
+        Some(why) if required() => panic!("end-to-end test cannot run: {why} (SENSOR_E2E_REQUIRED=1)"),
+        Some(why) => {
+            eprintln!("skipping end-to-end test: {why}");
+            false
+        }
+    }
+}
+
+/// A unique name for what this test process creates.
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("sensor-e2e-{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Polls `cond` until it holds or `timeout` passes, for kernel state that has no event to
+/// await (a program's id leaves the kernel's table a moment after its last fd closes).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,1 +1,57 @@
-fn main(){}
+//! `cargo xtask`: the project's one entry point for setup, builds, runs and tests.
+mod build;
+mod object_check;
+mod setup;
+mod test;
+mod util;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test the sensor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what this machine lacks to build the eBPF programs (idempotent).
+    Setup,
+    /// Build the eBPF object, check it, and build `sensor` with it embedded.
+    Build,
+    /// Setup + build, then `sensor run` as root: flagged syscalls appear live.
+    Run {
+        /// Arguments passed to `sensor run` (e.g. -- --print-exec).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Setup + build, unit tests, then the end-to-end tests (root, one at a time).
+    Test {
+        /// Run only the unit tests (a quick local loop; CI always runs everything).
+        #[arg(long)]
+        unit_only: bool,
+        /// Passed to the test harnesses (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup => setup::setup().map(drop),
+        Command::Build => setup::setup().and_then(|route| build::build(route)).map(drop),
+        Command::Run { args } => setup::setup().and_then(build::build).and_then(|b| test::run_sensor(&b, &args)),
+        Command::Test { unit_only, args } => {
+            setup::setup().and_then(build::build).and_then(|b| test::test(&b, unit_only, &args))
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

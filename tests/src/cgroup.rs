@@ -1,0 +1,94 @@
+//! Test cgroups: created under the cgroup2 mount, removed (with anything left in them) on drop.
+use std::{
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+/// The cgroup2 mount point, from /proc/self/mountinfo (never assumed).
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (pre, post) = l.split_once(" - ")?;
+        let mount_point = pre.split_whitespace().nth(4)?;
+        (post.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
+    })
+}
+
+/// A cgroup2 directory this test made. Its id is what `bpf_get_current_cgroup_id()` returns.
+#[derive(Debug)]
+pub struct TestCgroup {
+    path: PathBuf,
+}
+
+impl TestCgroup {
+    pub fn new(tag: &str) -> Self {
+        let root = cgroup2_mount().expect("no cgroup2 mount");
+        let path = root.join(crate::unique(tag));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The cgroup id: the inode number of the directory.
+    pub fn id(&self) -> u64 {
+        std::fs::metadata(&self.path).expect("stat cgroup").ino()
+    }
+
+    fn procs(&self) -> String {
+        std::fs::read_to_string(self.path.join("cgroup.procs")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        if !self.procs().trim().is_empty() {
+            let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
+        }
+        // rmdir is refused while a killed process is still exiting: retry for a while.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Err(e) = std::fs::remove_dir(&self.path) {
+            if Instant::now() > deadline {
+                eprintln!("warning: could not remove test cgroup {}: {e}", self.path.display());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A scratch directory (a mount target, a chroot), removed on drop after a lazy unmount.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    pub fn new(tag: &str) -> Self {
+        let path = std::env::temp_dir().join(crate::unique(tag));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.path.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // A test that failed half-way may have left a mount here; only ours can be on it.
+        if let Ok(c) = std::ffi::CString::new(self.path.as_os_str().as_encoded_bytes()) {
+            // SAFETY: valid path; EINVAL (nothing mounted) is the normal outcome.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

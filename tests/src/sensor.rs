@@ -1,0 +1,107 @@
+//! The real `sensor run`, started as a child process and stopped (or killed) on drop.
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+/// `SENSOR_BIN`, or the release binary `cargo xtask build` makes.
+pub fn sensor_bin() -> PathBuf {
+    std::env::var_os("SENSOR_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/sensor")
+    })
+}
+
+fn free_loopback_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
+}
+
+pub struct Sensor {
+    child: Option<Child>,
+    pub addr: String,
+    log: PathBuf,
+}
+
+impl Sensor {
+    /// Starts `sensor run` on a free loopback port and waits until its gRPC API answers,
+    /// which it only does once every program is attached.
+    pub async fn start(extra_args: &[&str]) -> Self {
+        let port = free_loopback_port();
+        let log = std::env::temp_dir().join(crate::unique("sensor.log"));
+        let log_file = std::fs::File::create(&log).expect("create sensor log");
+        let child = Command::new(sensor_bin())
+            .args(["run", "--quiet", "--grpc-addr", &format!("127.0.0.1:{port}")])
+            .args(extra_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("dup log"))
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", sensor_bin().display()));
+        let mut sensor = Self { child: Some(child), addr: format!("http://127.0.0.1:{port}"), log };
+        sensor.wait_ready(Duration::from_secs(30)).await;
+        sensor
+    }
+
+    async fn wait_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("the sensor exited during start-up ({status}):\n{}", self.log_text());
+            }
+            let connected = sensor_proto::v1::sensor_service_client::SensorServiceClient::connect(
+                self.addr.clone(),
+            )
+            .await;
+            if connected.is_ok() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("the sensor did not serve gRPC within {timeout:?}:\n{}", self.log_text());
+            }
+            // Polling a TCP port that has no event to await: retry at a short interval.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits for the exit (killing it after `timeout`).
+    pub fn terminate(mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait sensor") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the sensor ignored SIGTERM for {timeout:?}:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Sensor {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- sensor log ---\n{}", self.log_text());
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

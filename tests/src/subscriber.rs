@@ -1,0 +1,64 @@
+//! A real gRPC subscriber (the tonic client generated from proto/), with awaited expectations.
+use sensor_proto::v1::{
+    self as pb, GetEventsRequest, GetEventsResponse, get_events_response::Item,
+    sensor_service_client::SensorServiceClient,
+};
+use tonic::Streaming;
+
+use crate::EVENT_TIMEOUT;
+
+pub struct Subscriber {
+    stream: Streaming<GetEventsResponse>,
+    /// Everything received so far, for failure messages.
+    pub seen: Vec<GetEventsResponse>,
+}
+
+impl Subscriber {
+    pub async fn connect(addr: &str, request: GetEventsRequest) -> Result<Self, tonic::Status> {
+        let mut client = SensorServiceClient::connect(addr.to_owned())
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let stream = client.get_events(request).await?.into_inner();
+        Ok(Self { stream, seen: Vec::new() })
+    }
+
+    /// Waits for the first event that matches `pred`, failing after [`EVENT_TIMEOUT`].
+    pub async fn expect_event(&mut self, what: &str, pred: impl Fn(&pb::Event) -> bool) -> pb::Event {
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.message()).await;
+            let msg = match msg {
+                Err(_) => panic!("no {what} within {EVENT_TIMEOUT:?}; received: {:#?}", self.seen),
+                Ok(Err(status)) => panic!("stream failed while waiting for {what}: {status}"),
+                Ok(Ok(None)) => panic!("stream ended while waiting for {what}"),
+                Ok(Ok(Some(m))) => m,
+            };
+            self.seen.push(msg.clone());
+            if let Some(Item::Event(ev)) = msg.item
+                && pred(&ev)
+            {
+                return ev;
+            }
+        }
+    }
+}
+
+/// The flagged-syscall body of `ev`, if that is what it is.
+pub fn flagged(ev: &pb::Event) -> Option<&pb::FlaggedSyscall> {
+    match &ev.body {
+        Some(pb::event::Body::FlaggedSyscall(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The exec body of `ev`, if that is what it is.
+pub fn exec(ev: &pb::Event) -> Option<&pb::Exec> {
+    match &ev.body {
+        Some(pb::event::Body::Exec(e)) => Some(e),
+        _ => None,
+    }
+}
+
+pub fn header(ev: &pb::Event) -> &pb::EventHeader {
+    ev.header.as_ref().expect("every event has a header")
+}

@@ -1,0 +1,67 @@
+//! Start-up and shutdown: after SIGTERM the sensor exits 0 and nothing of ours stays loaded.
+use std::{collections::HashSet, time::Duration};
+
+use sensor_tests::{ready, sensor::Sensor, wait_until};
+
+/// Kernel program names are cut to 15 bytes (BPF_OBJ_NAME_LEN - 1).
+const OUR_PROGRAMS: [&str; 2] = ["sys_enter", "sched_process_e"];
+
+fn loaded() -> Vec<(u32, String)> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .map(|p| (p.id(), p.name_as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn tracefs_mounts() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split_once(" - ").is_some_and(|(_, post)| post.starts_with("tracefs ")))
+        .count()
+}
+
+#[tokio::test]
+async fn sigterm_detaches_everything_and_exits_zero() {
+    if !ready() {
+        return;
+    }
+    let before: HashSet<u32> = loaded().into_iter().map(|(id, _)| id).collect();
+    let tracefs_before = tracefs_mounts();
+    let sensor = Sensor::start(&[]).await;
+    let ours: Vec<(u32, String)> = loaded()
+        .into_iter()
+        .filter(|(id, name)| !before.contains(id) && OUR_PROGRAMS.contains(&name.as_str()))
+        .collect();
+    assert_eq!(ours.len(), OUR_PROGRAMS.len(), "expected our programs to be loaded: {ours:?}");
+
+    let log = sensor.log_text();
+    let status = sensor.terminate(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+
+    let still = || -> Vec<_> { loaded().into_iter().filter(|p| ours.iter().any(|o| o.0 == p.0)).collect() };
+    let gone = wait_until(Duration::from_secs(5), || still().is_empty());
+    assert!(gone, "programs still loaded 5 s after SIGTERM: {:?}", still());
+    assert_eq!(tracefs_mounts(), tracefs_before, "the sensor left the tracefs mounts changed");
+}
+
+#[tokio::test]
+async fn a_second_sensor_on_a_taken_port_fails_clearly() {
+    if !ready() {
+        return;
+    }
+    let first = Sensor::start(&[]).await;
+    let addr = first.addr.trim_start_matches("http://").to_owned();
+    let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
+        .args(["run", "--quiet", "--grpc-addr", &addr])
+        .output()
+        .expect("run a second sensor");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("cannot listen for gRPC on {addr}")), "{stderr}");
+    // It detached on its way out: only the first sensor's programs remain.
+    let count = || loaded().iter().filter(|(_, n)| OUR_PROGRAMS.contains(&n.as_str())).count();
+    let clean = wait_until(Duration::from_secs(5), || count() == OUR_PROGRAMS.len());
+    assert!(clean, "the failed sensor left programs behind: {} of ours loaded", count());
+    drop(first);
+}
