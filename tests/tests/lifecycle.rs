@@ -65,3 +65,24 @@ async fn a_second_sensor_on_a_taken_port_fails_clearly() {
     assert!(clean, "the failed sensor left programs behind: {} of ours loaded", count());
     drop(first);
 }
+
+#[tokio::test]
+async fn without_cap_bpf_it_says_so_in_one_sentence() {
+    if !ready() {
+        return;
+    }
+    // Drop CAP_BPF (and CAP_SYS_ADMIN, which would stand in for it) from the bounding set,
+    // so that even root execs the sensor without them.
+    let out = std::process::Command::new("setpriv")
+        .args(["--bounding-set=-bpf,-sys_admin", "--"])
+        .arg(sensor_tests::sensor::sensor_bin())
+        .args(["run", "--quiet", "--grpc-addr", "127.0.0.1:1"])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: CAP_BPF is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON"
+    );
+}
