@@ -21,6 +21,7 @@ pub struct ProgramSpec {
 pub const PROGRAMS: &[ProgramSpec] = &[
     ProgramSpec { name: "sched_process_exec", hook: Hook::Tracepoint("sched", "sched_process_exec") },
     ProgramSpec { name: "sys_enter", hook: Hook::RawTracepoint("sys_enter") },
+    ProgramSpec { name: "sys_exit", hook: Hook::RawTracepoint("sys_exit") },
 ];
 
 /// The ring buffer that carries every record.
@@ -29,8 +30,16 @@ pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_FORBIDDEN: &str = "FORBIDDEN";
 /// `PerCpuArray<u64>` indexed by [`Counter`].
 pub const MAP_COUNTERS: &str = "COUNTERS";
+/// `Array<u8>` indexed by syscall number: bit `i` set = argument `i` is a user string.
+pub const MAP_STRING_ARGS: &str = "STRING_ARGS";
+/// `LruHashMap<u32 tid, SyscallRecord>`: flagged calls between sys_enter and sys_exit.
+pub const MAP_PENDING: &str = "PENDING";
 /// Every map of the object that the loader relies on.
-pub const MAPS: &[&str] = &[MAP_EVENTS, MAP_FORBIDDEN, MAP_COUNTERS];
+pub const MAPS: &[&str] = &[MAP_EVENTS, MAP_FORBIDDEN, MAP_COUNTERS, MAP_STRING_ARGS, MAP_PENDING];
+
+/// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
+/// (and its call reported without an outcome).
+pub const PENDING_CAPACITY: u32 = 8192;
 
 /// 64-bit words of the forbidden-syscall bitmap (512 syscall numbers).
 pub const FORBIDDEN_WORDS: u32 = 8;
@@ -52,18 +61,21 @@ pub enum Counter {
     RingbufFull = 0,
     /// A helper failed while reading arguments or strings (the record still went out).
     ReadError = 1,
+    /// A flagged call could not be parked until its exit (map full): sent without outcome.
+    PendingFull = 2,
 }
 
 /// Entries of `COUNTERS`, room left for growth.
 pub const COUNTER_SLOTS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 2] = [Counter::RingbufFull, Counter::ReadError];
+    pub const ALL: [Counter; 3] = [Counter::RingbufFull, Counter::ReadError, Counter::PendingFull];
 
     pub const fn name(self) -> &'static str {
         match self {
             Counter::RingbufFull => "ringbuf_full",
             Counter::ReadError => "read_error",
+            Counter::PendingFull => "pending_full",
         }
     }
 }

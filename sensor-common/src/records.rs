@@ -7,6 +7,12 @@ pub const COMM_LEN: usize = 16;
 pub const EXEC_FILENAME_LEN: usize = 512;
 /// Number of raw syscall arguments.
 pub const SYSCALL_ARGS: usize = 6;
+/// String arguments a flagged-syscall record can carry (mount has three).
+pub const SYSCALL_STRS: usize = 3;
+/// Bytes kept of each string argument, NUL included; longer strings are cut and flagged.
+pub const SYSCALL_STR_LEN: usize = 256;
+/// [`SyscallRecord::str_arg`] value of an unused string slot.
+pub const NO_STR_ARG: u8 = 0xff;
 
 /// What follows the header. Values are part of the kernel/user ABI: never reuse one.
 #[repr(u16)]
@@ -55,7 +61,32 @@ pub struct Header {
     pub comm: [u8; COMM_LEN],
 }
 
-/// A forbidden syscall seen at `sys_enter`, with its six raw arguments.
+/// How a flagged call ended, in [`SyscallRecord::outcome`].
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Seen at `sys_enter` and not (yet) at `sys_exit`: `ret` means nothing.
+    Pending = 0,
+    /// Entered and returned `ret`.
+    Returned = 1,
+    /// Seen at `sys_exit` without a `sys_enter`: refused by a seccomp filter before it
+    /// entered the kernel proper; `ret` is the errno the filter chose.
+    BlockedBeforeEntry = 2,
+}
+
+impl Outcome {
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        match v {
+            0 => Some(Self::Pending),
+            1 => Some(Self::Returned),
+            2 => Some(Self::BlockedBeforeEntry),
+            _ => None,
+        }
+    }
+}
+
+/// A forbidden syscall: header (taken at entry), number, the six raw arguments, up to
+/// [`SYSCALL_STRS`] string arguments read from user memory, and how it ended.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallRecord {
@@ -63,6 +94,21 @@ pub struct SyscallRecord {
     /// The syscall number as the kernel saw it (x32 calls keep bit 0x40000000).
     pub nr: u64,
     pub args: [u64; SYSCALL_ARGS],
+    /// The return value (a negative errno on failure), when `outcome` says there is one.
+    pub ret: i64,
+    /// An [`Outcome`] value.
+    pub outcome: u8,
+    /// Which argument (0-5) each string slot holds, or [`NO_STR_ARG`].
+    pub str_arg: [u8; SYSCALL_STRS],
+    /// Bit `i` set: string slot `i` was cut to fit.
+    pub str_truncated: u8,
+    /// Bit `i` set: string slot `i` could not be read (bad pointer, or paged out).
+    pub str_unreadable: u8,
+    pub _pad: u16,
+    /// Bytes used in each string slot, without the NUL.
+    pub str_len: [u16; SYSCALL_STRS],
+    pub _pad2: u16,
+    pub strs: [[u8; SYSCALL_STR_LEN]; SYSCALL_STRS],
 }
 
 /// A successful exec, seen at `sched_process_exec`.
@@ -84,8 +130,12 @@ const _: () = {
     assert!(offset_of!(Header, cgroup_id) == 16);
     assert!(offset_of!(Header, pid) == 24);
     assert!(offset_of!(Header, comm) == 40);
-    assert!(size_of::<SyscallRecord>() == 56 + 8 + 48);
     assert!(offset_of!(SyscallRecord, args) == 64);
+    assert!(offset_of!(SyscallRecord, ret) == 112);
+    assert!(offset_of!(SyscallRecord, outcome) == 120);
+    assert!(offset_of!(SyscallRecord, str_len) == 128);
+    assert!(offset_of!(SyscallRecord, strs) == 136);
+    assert!(size_of::<SyscallRecord>() == 136 + SYSCALL_STRS * SYSCALL_STR_LEN);
     assert!(size_of::<ExecRecord>() == 56 + 8 + EXEC_FILENAME_LEN);
     assert!(offset_of!(ExecRecord, filename) == 64);
 };

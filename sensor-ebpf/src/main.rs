@@ -9,6 +9,8 @@ mod exec;
 mod maps;
 mod record;
 mod sys_enter;
+mod sys_exit;
+mod syscall;
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -3,9 +3,11 @@
 use aya_ebpf::{
     Global,
     macros::map,
-    maps::{Array, PerCpuArray, RingBuf},
+    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
-use sensor_common::{COUNTER_SLOTS, Counter, FORBIDDEN_WORDS};
+use sensor_common::{
+    COUNTER_SLOTS, Counter, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, PENDING_CAPACITY, SyscallRecord,
+};
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
 #[map]
@@ -14,6 +16,18 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 /// Bitmap of forbidden syscall numbers, filled by userspace from the policy.
 #[map]
 pub static FORBIDDEN: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
+
+/// Which arguments of each syscall are user strings (bit i = argument i), from userspace.
+#[map]
+pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
+
+/// Flagged calls between their entry and their exit, by thread id.
+#[map]
+pub static PENDING: LruHashMap<u32, SyscallRecord> = LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
+
+/// Room to build one record per CPU: a SyscallRecord is too big for the 512-byte stack.
+#[map]
+pub static SCRATCH: PerCpuArray<SyscallRecord> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU counters indexed by [`Counter`]: no loss is silent.
 #[map]
@@ -38,7 +52,7 @@ pub fn count(counter: Counter) {
 /// Is syscall `nr` in the forbidden set? The hot path of every syscall on the node.
 #[inline(always)]
 pub fn is_forbidden(nr: u64) -> bool {
-    if nr >= sensor_common::FORBIDDEN_MAX_NR {
+    if nr >= FORBIDDEN_MAX_NR {
         return false;
     }
     match FORBIDDEN.get((nr >> 6) as u32) {

@@ -1,18 +1,13 @@
 //! `raw_tp/sys_enter`: every syscall of the node passes here. The common case is one array
-//! lookup and a bit test; only a forbidden call reads its arguments and emits a record.
-use core::mem::size_of;
-
-use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel},
-    macros::raw_tracepoint,
-    programs::RawTracePointContext,
-};
-use sensor_common::{Counter, RecordKind, SYSCALL_ARGS, SyscallRecord};
+//! lookup and a bit test; only a forbidden call reads its arguments and is parked in
+//! `PENDING` until `sys_exit` adds its outcome.
+use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext};
+use sensor_common::{Counter, Outcome, SyscallRecord};
 
 use crate::{
     arch::SYSCALL_ARG_OFFSETS,
-    maps::{EVENTS, SELF_TGID, count, is_forbidden},
-    record::fill_header,
+    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_forbidden},
+    syscall::fill_call,
 };
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -28,33 +23,20 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
     if !is_forbidden(nr) {
         return;
     }
-    if (bpf_get_current_pid_tgid() >> 32) as u32 == SELF_TGID.load() {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() {
         return;
     }
-    let regs: *const u8 = ctx.arg(0);
-    let Some(mut entry) = EVENTS.reserve::<SyscallRecord>(0) else {
-        count(Counter::RingbufFull);
-        return;
-    };
-    let rec = entry.as_mut_ptr();
-    // SAFETY: `rec` points at a reserved entry of exactly size_of::<SyscallRecord>() bytes.
+    let Some(rec) = SCRATCH.get_ptr_mut(0) else { return };
+    // SAFETY: this CPU's scratch slot; nothing else runs on it while we do.
     let rec = unsafe { &mut *rec };
-    fill_header(&mut rec.header, RecordKind::Syscall, size_of::<SyscallRecord>(), 0);
-    rec.nr = nr;
-    let mut failed = false;
-    for i in 0..SYSCALL_ARGS {
-        // SAFETY: reading kernel memory through the helper, which checks the address.
-        let v = unsafe { bpf_probe_read_kernel(regs.add(SYSCALL_ARG_OFFSETS[i]).cast::<u64>()) };
-        rec.args[i] = match v {
-            Ok(v) => v,
-            Err(_) => {
-                failed = true;
-                0
-            }
-        };
+    fill_call(rec, ctx.arg(0), nr, &SYSCALL_ARG_OFFSETS, Outcome::Pending, 0);
+    let tid = pid_tgid as u32;
+    if PENDING.insert(&tid, &*rec, 0).is_err() {
+        // Cannot wait for the outcome: send the call now, without one.
+        count(Counter::PendingFull);
+        if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
+            count(Counter::RingbufFull);
+        }
     }
-    if failed {
-        count(Counter::ReadError);
-    }
-    entry.submit(0);
 }

@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, signal::unix::{SignalKind, signal}};
 
 use crate::{
     api::{Identity, convert, server},
+    args,
     caps,
     clock::Clock,
     event::Kind,
@@ -63,6 +64,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         tokio::spawn(forward_kernel_logs(logger));
     }
     probes.set_forbidden(&forbidden)?;
+    probes.set_string_args(&args::string_masks(Arch::NATIVE, policy::DEFAULT_FORBIDDEN))?;
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;

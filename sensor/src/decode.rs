@@ -5,11 +5,13 @@
 use std::mem::size_of;
 
 use sensor_common::{
-    COMM_LEN, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, Header, RecordKind, SyscallRecord,
+    COMM_LEN, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, Header, NO_STR_ARG, Outcome as RawOutcome,
+    RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
 };
 
 use crate::{
-    event::{Body, Event, Exec, FlaggedSyscall, Process},
+    args::{self, ArgString},
+    event::{Body, Event, Exec, FlaggedSyscall, Outcome, Process},
     syscalls::{self, Arch},
 };
 
@@ -23,6 +25,8 @@ pub enum DecodeError {
     SizeMismatch { declared: u32, actual: usize },
     #[error("{field} length {len} exceeds its {cap}-byte buffer")]
     BadLength { field: &'static str, len: u32, cap: usize },
+    #[error("{field} has the invalid value {value}")]
+    BadValue { field: &'static str, value: u64 },
 }
 
 /// Copies a `T` out of the front of `bytes` after checking its length.
@@ -46,11 +50,15 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         RecordKind::Syscall => {
             let r: SyscallRecord = read(bytes, "syscall record")?;
             let arch = Arch::of_native_nr(r.nr);
+            let name = syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT);
+            let strings = strings(&r)?;
             Body::FlaggedSyscall(FlaggedSyscall {
                 arch,
                 nr: r.nr,
-                name: syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT),
+                name,
                 args: r.args,
+                outcome: outcome(&r)?,
+                decoded: args::decode(name, &r.args, &strings),
             })
         }
         RecordKind::Exec => {
@@ -77,6 +85,46 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
         process: process(&header),
         body,
     })
+}
+
+fn outcome(r: &SyscallRecord) -> Result<Outcome, DecodeError> {
+    let raw = RawOutcome::from_u8(r.outcome)
+        .ok_or(DecodeError::BadValue { field: "syscall outcome", value: r.outcome.into() })?;
+    // Error returns are -4095..-1 (MAX_ERRNO); anything else is a value.
+    let errno = (-4095..0).contains(&r.ret).then(|| (-r.ret) as i32);
+    Ok(match (raw, errno) {
+        (RawOutcome::Pending, _) => Outcome::Unknown,
+        (RawOutcome::Returned, Some(e)) => Outcome::Failed(e),
+        (RawOutcome::Returned, None) => Outcome::Succeeded(r.ret),
+        (RawOutcome::BlockedBeforeEntry, e) => Outcome::BlockedBeforeEntry(e.unwrap_or(0)),
+    })
+}
+
+fn strings(r: &SyscallRecord) -> Result<Vec<ArgString>, DecodeError> {
+    let mut out = Vec::new();
+    for (slot, &arg) in r.str_arg.iter().enumerate() {
+        if arg == NO_STR_ARG {
+            continue;
+        }
+        if arg as usize >= SYSCALL_ARGS {
+            return Err(DecodeError::BadValue { field: "string argument index", value: arg.into() });
+        }
+        let len = r.str_len[slot] as usize;
+        if len >= SYSCALL_STR_LEN {
+            return Err(DecodeError::BadLength {
+                field: "string argument",
+                len: len as u32,
+                cap: SYSCALL_STR_LEN - 1,
+            });
+        }
+        out.push(ArgString {
+            arg: arg as usize,
+            bytes: r.strs[slot][..len].to_vec(),
+            truncated: r.str_truncated & (1 << slot) != 0,
+            unreadable: r.str_unreadable & (1 << slot) != 0,
+        });
+    }
+    Ok(out)
 }
 
 fn process(h: &Header) -> Process {
@@ -116,6 +164,15 @@ mod tests {
             header: header(RecordKind::Syscall, size_of::<SyscallRecord>()),
             nr,
             args: [1, 2, 3, 4, 5, 6],
+            ret: -1,
+            outcome: RawOutcome::Returned as u8,
+            str_arg: [NO_STR_ARG; 3],
+            str_truncated: 0,
+            str_unreadable: 0,
+            _pad: 0,
+            str_len: [0; 3],
+            _pad2: 0,
+            strs: [[0; SYSCALL_STR_LEN]; 3],
         }
     }
 
@@ -130,6 +187,45 @@ mod tests {
         let Body::FlaggedSyscall(s) = ev.body else { panic!("wrong body {:?}", ev.body) };
         assert_eq!(s.name, Some("mount"));
         assert_eq!(s.args, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(s.outcome, Outcome::Failed(libc::EPERM));
+        assert_eq!(s.decoded.len(), 5, "mount is decoded: {:?}", s.decoded);
+    }
+
+    #[test]
+    fn carries_string_arguments_and_outcomes() {
+        let nr = syscalls::number(Arch::NATIVE, "chroot").unwrap();
+        let mut r = syscall_record(nr);
+        r.str_arg[0] = 0;
+        r.str_len[0] = 4;
+        r.strs[0][..4].copy_from_slice(b"/new");
+        r.str_truncated = 1;
+        r.ret = 0;
+        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else { panic!() };
+        assert_eq!(s.outcome, Outcome::Succeeded(0));
+        assert_eq!((s.decoded[0].value.as_str(), s.decoded[0].truncated), ("/new", true));
+
+        r.outcome = RawOutcome::BlockedBeforeEntry as u8;
+        r.ret = -i64::from(libc::EPERM);
+        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else { panic!() };
+        assert_eq!(s.outcome, Outcome::BlockedBeforeEntry(libc::EPERM));
+
+        r.outcome = RawOutcome::Pending as u8;
+        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else { panic!() };
+        assert_eq!(s.outcome, Outcome::Unknown);
+    }
+
+    #[test]
+    fn bad_string_slots_and_outcomes_are_refused() {
+        let mut r = syscall_record(165);
+        r.str_arg[1] = 6;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadValue { .. })));
+        let mut r = syscall_record(165);
+        r.str_arg[0] = 0;
+        r.str_len[0] = SYSCALL_STR_LEN as u16;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+        let mut r = syscall_record(165);
+        r.outcome = 9;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadValue { .. })));
     }
 
     #[test]

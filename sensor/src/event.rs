@@ -47,7 +47,7 @@ impl Body {
     }
 }
 
-/// A call to a forbidden syscall, seen on entry.
+/// A call to a forbidden syscall, and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlaggedSyscall {
     pub arch: Arch,
@@ -55,6 +55,34 @@ pub struct FlaggedSyscall {
     /// From the syscall table of `arch`; `None` for a number it does not know.
     pub name: Option<&'static str>,
     pub args: [u64; 6],
+    pub outcome: Outcome,
+    /// The arguments by name, for the syscalls the sensor knows how to decode.
+    pub decoded: Vec<DecodedArg>,
+}
+
+/// How a flagged call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Returned this non-negative value.
+    Succeeded(i64),
+    /// Entered the kernel and failed with this errno.
+    Failed(i32),
+    /// Refused by a seccomp filter before it entered the kernel, with this errno.
+    BlockedBeforeEntry(i32),
+    /// Not known: the call had not returned when it was reported.
+    Unknown,
+}
+
+/// One argument, by name. Strings keep their raw bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodedArg {
+    pub name: &'static str,
+    /// What a person reads: a path, `MS_BIND|MS_REC`, `PTRACE_ATTACH`, `42`, `0x7ffd...`.
+    pub value: String,
+    /// For string arguments: the bytes read from user memory.
+    pub raw: Option<Vec<u8>>,
+    /// A string argument was cut to fit.
+    pub truncated: bool,
 }
 
 /// A successful exec.

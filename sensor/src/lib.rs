@@ -10,6 +10,7 @@
 //! - [`tracefs`], [`caps`]: what the kernel offers and what we are allowed to do.
 //! - [`decode`]: kernel records -> [`event`]s; [`syscalls`] names; [`policy`] what is forbidden.
 pub mod api;
+pub mod args;
 pub mod caps;
 pub mod cli;
 pub mod client;

@@ -10,8 +10,8 @@ use aya::{
     programs::{RawTracePoint, TracePoint},
 };
 use sensor_common::{
-    Counter, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_SELF_TGID, Hook, MAP_COUNTERS, MAP_EVENTS,
-    MAP_FORBIDDEN, PROGRAMS,
+    Counter, FORBIDDEN_MAX_NR, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_SELF_TGID, Hook, MAP_COUNTERS,
+    MAP_EVENTS, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use crate::policy::ForbiddenBitmap;
@@ -132,6 +132,17 @@ impl Probes {
         let mut words: Array<_, u64> = Array::try_from(map).map_err(map_err)?;
         for (i, w) in bitmap.iter().enumerate() {
             words.set(i as u32, w, 0).map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Tells the kernel side which arguments of which syscalls are user strings to read.
+    pub fn set_string_args(&mut self, masks: &[(u64, u8)]) -> Result<(), ProbeError> {
+        let map_err = |source| ProbeError::Map { map: MAP_STRING_ARGS, source };
+        let map = self.ebpf.map_mut(MAP_STRING_ARGS).ok_or(ProbeError::MissingMap(MAP_STRING_ARGS))?;
+        let mut table: Array<_, u8> = Array::try_from(map).map_err(map_err)?;
+        for &(nr, mask) in masks.iter().filter(|(nr, _)| *nr < FORBIDDEN_MAX_NR) {
+            table.set(nr as u32, mask, 0).map_err(map_err)?;
         }
         Ok(())
     }

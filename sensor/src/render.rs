@@ -45,8 +45,7 @@ fn event_line(ev: &pb::Event) -> String {
     let what = match &ev.body {
         Some(Body::FlaggedSyscall(s)) => {
             let name = if s.name.is_empty() { format!("syscall_{}", s.number) } else { s.name.clone() };
-            let args: Vec<String> = s.args.iter().map(|a| format!("{a:#x}")).collect();
-            format!("FLAGGED {name} {who} args=[{}]", args.join(", "))
+            format!("FLAGGED {name}({}) {} {who}", call_args(s), outcome(s.outcome.as_ref()))
         }
         Some(Body::Exec(e)) => {
             let cut = if e.filename_truncated { "...(truncated)" } else { "" };
@@ -55,6 +54,46 @@ fn event_line(ev: &pb::Event) -> String {
         None => format!("UNKNOWN event {who}"),
     };
     format!("{} #{} {what}", time(h.time_unix_nano), h.seq)
+}
+
+/// `source="none", flags=MS_BIND` (strace-like), or the raw values when not decoded.
+fn call_args(s: &pb::FlaggedSyscall) -> String {
+    if s.decoded_args.is_empty() {
+        return s.args.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(", ");
+    }
+    // String arguments carry their raw bytes (an empty string reads as a plain value).
+    let show = |a: &pb::Argument| {
+        if a.raw.is_empty() {
+            format!("{}={}", a.name, a.value)
+        } else {
+            format!("{}=\"{}\"{}", a.name, a.value, if a.truncated { "..." } else { "" })
+        }
+    };
+    s.decoded_args.iter().map(show).collect::<Vec<_>>().join(", ")
+}
+
+fn outcome(o: Option<&pb::Outcome>) -> String {
+    let Some(o) = o else { return "= ?".to_owned() };
+    let errno = || {
+        if o.errno_name.is_empty() { o.errno.to_string() } else { o.errno_name.clone() }
+    };
+    match pb::OutcomeKind::try_from(o.kind) {
+        Ok(pb::OutcomeKind::Succeeded) => format!("= {}", o.return_value),
+        Ok(pb::OutcomeKind::Failed) => format!("= -1 {}", errno()),
+        Ok(pb::OutcomeKind::BlockedBeforeEntry) => format!("= -1 {} BLOCKED-BEFORE-ENTRY (seccomp)", errno()),
+        _ => "= ? (no outcome)".to_owned(),
+    }
+}
+
+fn outcome_json(o: Option<&pb::Outcome>) -> Value {
+    let Some(o) = o else { return Value::Null };
+    let kind = match pb::OutcomeKind::try_from(o.kind) {
+        Ok(pb::OutcomeKind::Succeeded) => "succeeded",
+        Ok(pb::OutcomeKind::Failed) => "failed",
+        Ok(pb::OutcomeKind::BlockedBeforeEntry) => "blocked_before_entry",
+        _ => "unknown",
+    };
+    json!({"result": kind, "return_value": o.return_value, "errno": o.errno, "errno_name": o.errno_name})
 }
 
 pub fn json(resp: &pb::GetEventsResponse) -> Value {
@@ -78,10 +117,17 @@ fn event_json(ev: &pb::Event) -> Value {
         "comm": text(&h.comm),
     });
     let body = match &ev.body {
-        Some(Body::FlaggedSyscall(s)) => json!({
-            "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
-            "args": s.args,
-        }),
+        Some(Body::FlaggedSyscall(s)) => {
+            let decoded: serde_json::Map<String, Value> = s
+                .decoded_args
+                .iter()
+                .map(|a| (a.name.clone(), json!({"value": a.value, "truncated": a.truncated})))
+                .collect();
+            json!({
+                "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
+                "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
+            })
+        }
         Some(Body::Exec(e)) => json!({
             "type": "exec", "filename": text(&e.filename), "filename_truncated": e.filename_truncated,
         }),
@@ -112,6 +158,7 @@ mod tests {
                     number: 165,
                     args: vec![1, 255],
                     arch: "x86_64".into(),
+                    ..Default::default()
                 })),
             })),
         }
@@ -120,9 +167,33 @@ mod tests {
     #[test]
     fn a_flagged_line_reads_well_and_escapes_bytes() {
         let l = line(&flagged());
-        assert!(l.contains("#3 FLAGGED mount pid=10"), "{l}");
+        assert!(l.contains("#3 FLAGGED mount(0x1, 0xff) = ? pid=10"), "{l}");
         assert!(l.contains("comm=\"mo\\xffunt\""), "{l}");
-        assert!(l.contains("cgroup=99 args=[0x1, 0xff]"), "{l}");
+        assert!(l.ends_with("cgroup=99"), "{l}");
+    }
+
+    #[test]
+    fn decoded_calls_read_like_strace() {
+        let mut msg = flagged();
+        let Some(Item::Event(ev)) = &mut msg.item else { unreachable!() };
+        let Some(Body::FlaggedSyscall(s)) = &mut ev.body else { unreachable!() };
+        s.decoded_args = vec![
+            pb::Argument { name: "target".into(), value: "/mnt".into(), raw: b"/mnt".to_vec(), truncated: true },
+            pb::Argument { name: "flags".into(), value: "MS_BIND".into(), raw: vec![], truncated: false },
+        ];
+        s.outcome = Some(pb::Outcome {
+            kind: pb::OutcomeKind::BlockedBeforeEntry as i32,
+            return_value: -1,
+            errno: 1,
+            errno_name: "EPERM".into(),
+        });
+        let l = line(&msg);
+        assert!(
+            l.contains("FLAGGED mount(target=\"/mnt\"..., flags=MS_BIND) = -1 EPERM BLOCKED-BEFORE-ENTRY"),
+            "{l}"
+        );
+        assert_eq!(json(&msg)["outcome"]["result"], "blocked_before_entry");
+        assert_eq!(json(&msg)["decoded"]["flags"]["value"], "MS_BIND");
     }
 
     #[test]

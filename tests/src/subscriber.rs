@@ -62,3 +62,14 @@ pub fn exec(ev: &pb::Event) -> Option<&pb::Exec> {
 pub fn header(ev: &pb::Event) -> &pb::EventHeader {
     ev.header.as_ref().expect("every event has a header")
 }
+
+/// The decoded argument `name` of a flagged call, as (value, truncated).
+pub fn arg<'a>(ev: &'a pb::Event, name: &str) -> Option<(&'a str, bool)> {
+    flagged(ev)?.decoded_args.iter().find(|a| a.name == name).map(|a| (a.value.as_str(), a.truncated))
+}
+
+/// A flagged call's outcome as (kind, errno name).
+pub fn outcome(ev: &pb::Event) -> (pb::OutcomeKind, String) {
+    let o = flagged(ev).and_then(|s| s.outcome.clone()).unwrap_or_default();
+    (pb::OutcomeKind::try_from(o.kind).unwrap_or_default(), o.errno_name)
+}

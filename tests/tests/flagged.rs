@@ -1,32 +1,54 @@
 //! A process in a fresh cgroup2 directory makes forbidden calls; a gRPC subscriber receives
-//! each one, attributed to that cgroup and process.
+//! each one, attributed to that cgroup and process, with its arguments decoded and its outcome.
 use std::process::Command;
 
-use sensor_proto::v1::{EventKind, GetEventsRequest};
+use sensor_proto::v1::{Event, EventKind, GetEventsRequest, OutcomeKind, get_events_response::Item};
 use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, exec, flagged, header},
+    subscriber::{Subscriber, arg, exec, flagged, header, outcome},
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
 
-/// Runs the trigger in `cg` and returns its pid; panics if the action did not behave.
-fn trigger(cg: &TestCgroup, args: &[&str]) -> u32 {
-    let mut child = Command::new(TRIGGER)
-        .arg(cg.path())
-        .args(args)
-        .spawn()
-        .expect("spawn sensor-trigger");
+/// Runs the trigger in `cg` (behind `wrapper`, if any) and returns its pid; panics if the
+/// action did not behave as the trigger expects.
+fn trigger_via(wrapper: &[&str], cg: &TestCgroup, args: &[&str]) -> u32 {
+    let mut cmd = match wrapper.split_first() {
+        Some((prog, rest)) => {
+            let mut c = Command::new(prog);
+            c.args(rest).arg(TRIGGER);
+            c
+        }
+        None => Command::new(TRIGGER),
+    };
+    let mut child = cmd.arg(cg.path()).args(args).spawn().expect("spawn sensor-trigger");
     let pid = child.id();
     let status = child.wait().expect("wait sensor-trigger");
     assert!(status.success(), "sensor-trigger {args:?} failed: {status}");
     pid
 }
 
+fn trigger(cg: &TestCgroup, args: &[&str]) -> u32 {
+    trigger_via(&[], cg, args)
+}
+
+/// Matches the flagged call `name` made by `pid` in `cg`.
+fn call(cg: &TestCgroup, name: &'static str, pid: u32) -> impl Fn(&Event) -> bool {
+    let cgroup_id = cg.id();
+    move |ev| {
+        flagged(ev).is_some_and(|s| s.name == name) && header(ev).pid == pid && header(ev).cgroup_id == cgroup_id
+    }
+}
+
+async fn subscribe(sensor: &Sensor, cg: &TestCgroup) -> Subscriber {
+    let request = GetEventsRequest { kinds: vec![EventKind::FlaggedSyscall as i32], cgroup_ids: vec![cg.id()] };
+    Subscriber::connect(&sensor.addr, request).await.expect("subscribe")
+}
+
 #[tokio::test]
-async fn mount_and_chroot_in_a_cgroup_reach_a_subscriber() {
+async fn mounts_and_chroot_arrive_decoded_with_their_outcome() {
     if !ready() {
         return;
     }
@@ -34,46 +56,93 @@ async fn mount_and_chroot_in_a_cgroup_reach_a_subscriber() {
     let target = ScratchDir::new("mnt");
     let root = ScratchDir::new("root");
     let sensor = Sensor::start(&[]).await;
-    let request = GetEventsRequest {
-        kinds: vec![EventKind::FlaggedSyscall as i32],
-        cgroup_ids: vec![cg.id()],
-    };
-    let mut sub = Subscriber::connect(&sensor.addr, request).await.expect("subscribe");
+    let mut sub = subscribe(&sensor, &cg).await;
 
-    let is_call = |name: &'static str, pid: u32| {
-        let cgroup_id = cg.id();
-        move |ev: &sensor_proto::v1::Event| {
-            flagged(ev).is_some_and(|s| s.name == name)
-                && header(ev).pid == pid
-                && header(ev).cgroup_id == cgroup_id
-        }
-    };
-
-    // A mount that succeeds (and its unmount), one that fails, and a chroot.
     let ok = trigger(&cg, &["mount-tmpfs", target.as_str()]);
-    let ev = sub.expect_event("the successful mount", is_call("mount", ok)).await;
+    let ev = sub.expect_event("the successful mount", call(&cg, "mount", ok)).await;
     let h = header(&ev);
     assert_eq!((h.tid, h.uid), (ok, 0));
     assert_eq!(h.comm, b"sensor-trigger");
-    let s = flagged(&ev).unwrap();
-    assert_eq!(s.args.len(), 6);
-    assert_eq!(s.args[3], 0, "mountflags");
-    sub.expect_event("the umount2", is_call("umount2", ok)).await;
+    assert_eq!(flagged(&ev).unwrap().args.len(), 6);
+    assert_eq!(outcome(&ev), (OutcomeKind::Succeeded, String::new()));
+    assert_eq!(arg(&ev, "source"), Some(("sensor-e2e", false)));
+    assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
+    assert_eq!(arg(&ev, "fstype"), Some(("tmpfs", false)));
+    assert_eq!(arg(&ev, "flags"), Some(("0", false)));
+    let ev = sub.expect_event("the umount2", call(&cg, "umount2", ok)).await;
+    assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
+    assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
 
     let failed = trigger(&cg, &["mount-fail", target.as_str()]);
-    sub.expect_event("the failing mount", is_call("mount", failed)).await;
+    let ev = sub.expect_event("the failing mount", call(&cg, "mount", failed)).await;
+    assert_eq!(outcome(&ev), (OutcomeKind::Failed, "ENODEV".to_owned()));
+    assert_eq!(arg(&ev, "fstype"), Some(("sensor-e2e-no-such-fs", false)));
 
     let chrooted = trigger(&cg, &["chroot", root.as_str()]);
-    sub.expect_event("the chroot", is_call("chroot", chrooted)).await;
+    let ev = sub.expect_event("the chroot", call(&cg, "chroot", chrooted)).await;
+    assert_eq!(arg(&ev, "path"), Some((root.as_str(), false)));
+    assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
 
-    // The server-side filter kept everything else out.
+    // The server-side filters kept everything else out.
     for msg in &sub.seen {
-        if let Some(sensor_proto::v1::get_events_response::Item::Event(ev)) = &msg.item {
-            assert_eq!(header(ev).cgroup_id, cg.id(), "filter leaked {ev:?}");
+        if let Some(Item::Event(ev)) = &msg.item {
+            assert_eq!(header(ev).cgroup_id, cg.id(), "cgroup filter leaked {ev:?}");
             assert!(flagged(ev).is_some(), "kind filter leaked {ev:?}");
         }
     }
-    drop(sensor);
+}
+
+#[tokio::test]
+async fn namespace_calls_are_decoded() {
+    if !ready() {
+        return;
+    }
+    let cg = TestCgroup::new("ns");
+    let sensor = Sensor::start(&[]).await;
+    let mut sub = subscribe(&sensor, &cg).await;
+
+    let pid = trigger(&cg, &["unshare"]);
+    let ev = sub.expect_event("the unshare", call(&cg, "unshare", pid)).await;
+    assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWNS|CLONE_NEWUTS", false)));
+    assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
+
+    let pid = trigger(&cg, &["setns"]);
+    let ev = sub.expect_event("the setns", call(&cg, "setns", pid)).await;
+    assert_eq!(arg(&ev, "nstype"), Some(("CLONE_NEWUTS", false)));
+    assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
+}
+
+#[tokio::test]
+async fn a_mount_without_cap_sys_admin_fails_with_eperm() {
+    if !ready() {
+        return;
+    }
+    let cg = TestCgroup::new("nocap");
+    let target = ScratchDir::new("mnt");
+    let sensor = Sensor::start(&[]).await;
+    let mut sub = subscribe(&sensor, &cg).await;
+    // Root without CAP_SYS_ADMIN in its bounding set execs the trigger without it.
+    let pid = trigger_via(&["setpriv", "--bounding-set=-sys_admin", "--"], &cg, &["mount-eperm", target.as_str()]);
+    let ev = sub.expect_event("the refused mount", call(&cg, "mount", pid)).await;
+    assert_eq!(outcome(&ev), (OutcomeKind::Failed, "EPERM".to_owned()));
+    assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
+}
+
+#[tokio::test]
+async fn a_mount_refused_by_seccomp_is_flagged_blocked_before_entry() {
+    if !ready() {
+        return;
+    }
+    let cg = TestCgroup::new("seccomp");
+    let target = ScratchDir::new("mnt");
+    let sensor = Sensor::start(&[]).await;
+    let mut sub = subscribe(&sensor, &cg).await;
+    let pid = trigger(&cg, &["mount-seccomp", target.as_str()]);
+    let ev = sub.expect_event("the blocked mount", call(&cg, "mount", pid)).await;
+    assert_eq!(outcome(&ev), (OutcomeKind::BlockedBeforeEntry, "EPERM".to_owned()));
+    // The arguments are still read, at exit: the attempt is visible in full.
+    assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
+    assert_eq!(arg(&ev, "fstype"), Some(("tmpfs", false)));
 }
 
 #[tokio::test]
@@ -91,9 +160,7 @@ async fn an_exec_in_a_cgroup_arrives_with_its_filename() {
         .find(|p| std::path::Path::new(p).exists())
         .expect("a `true` binary");
     let pid = trigger(&cg, &["exec", true_bin]);
-    let ev = sub
-        .expect_event("the exec", |ev| exec(ev).is_some() && header(ev).pid == pid)
-        .await;
+    let ev = sub.expect_event("the exec", |ev| exec(ev).is_some() && header(ev).pid == pid).await;
     let e = exec(&ev).unwrap();
     assert_eq!(e.filename, true_bin.as_bytes());
     assert!(!e.filename_truncated);

@@ -4,7 +4,7 @@ use tonic::Status;
 
 use super::Identity;
 use crate::{
-    event::{Body, Event, Kind, LossReason},
+    event::{Body, DecodedArg, Event, Kind, LossReason, Outcome},
     filter::Filter,
     hub::Item,
 };
@@ -34,6 +34,30 @@ pub fn loss_reason_to_wire(r: LossReason) -> pb::LossReason {
     }
 }
 
+pub fn errno_name(errno: i32) -> &'static str {
+    syscalls::Errno::new(errno).name().unwrap_or("")
+}
+
+pub fn outcome_to_wire(o: Outcome) -> pb::Outcome {
+    let (kind, return_value, errno) = match o {
+        Outcome::Succeeded(v) => (pb::OutcomeKind::Succeeded, v, 0),
+        Outcome::Failed(e) => (pb::OutcomeKind::Failed, -i64::from(e), e),
+        Outcome::BlockedBeforeEntry(e) => (pb::OutcomeKind::BlockedBeforeEntry, -i64::from(e), e),
+        Outcome::Unknown => (pb::OutcomeKind::Unknown, 0, 0),
+    };
+    let errno_name = if errno == 0 { String::new() } else { errno_name(errno).to_owned() };
+    pb::Outcome { kind: kind.into(), return_value, errno, errno_name }
+}
+
+fn arg_to_wire(a: &DecodedArg) -> pb::Argument {
+    pb::Argument {
+        name: a.name.to_owned(),
+        value: a.value.clone(),
+        raw: a.raw.clone().unwrap_or_default(),
+        truncated: a.truncated,
+    }
+}
+
 pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
     let header = pb::EventHeader {
         seq: ev.seq,
@@ -54,6 +78,8 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
             number: s.nr,
             args: s.args.to_vec(),
             arch: s.arch.name().to_owned(),
+            outcome: Some(outcome_to_wire(s.outcome)),
+            decoded_args: s.decoded.iter().map(arg_to_wire).collect(),
         }),
         Body::Exec(e) => pb::event::Body::Exec(pb::Exec {
             filename: e.filename.clone(),
@@ -105,6 +131,13 @@ mod tests {
                 nr: 165,
                 name: Some("mount"),
                 args: [1, 2, 3, 4, 5, 6],
+                outcome: Outcome::Failed(libc::EPERM),
+                decoded: vec![DecodedArg {
+                    name: "target",
+                    value: "/mnt".into(),
+                    raw: Some(b"/mnt".to_vec()),
+                    truncated: false,
+                }],
             }),
         };
         let id = Identity { node_name: "n".into(), instance_id: "i".into() };
@@ -115,5 +148,8 @@ mod tests {
         let Some(pb::event::Body::FlaggedSyscall(s)) = w.body else { panic!() };
         assert_eq!((s.name.as_str(), s.number, s.arch.as_str()), ("mount", 165, "x86_64"));
         assert_eq!(s.args, vec![1, 2, 3, 4, 5, 6]);
+        let o = s.outcome.unwrap();
+        assert_eq!((o.kind, o.errno, o.errno_name.as_str()), (pb::OutcomeKind::Failed as i32, 1, "EPERM"));
+        assert_eq!(s.decoded_args[0].raw, b"/mnt");
     }
 }

@@ -3,7 +3,12 @@
 //! `sensor-trigger CGROUP_DIR ACTION [ARGS...]`, where ACTION is one of
 //! - `mount-tmpfs TARGET`: mount a tmpfs on TARGET (must succeed), then unmount it;
 //! - `mount-fail TARGET`: mount an unknown filesystem type (must fail with ENODEV);
+//! - `mount-eperm TARGET`: mount a tmpfs, expecting EPERM (run it without CAP_SYS_ADMIN);
+//! - `mount-seccomp TARGET`: install a seccomp filter that refuses mount with EPERM (with the
+//!   `seccompiler` crate), then mount a tmpfs (must fail with EPERM);
 //! - `chroot DIR`: chroot into DIR (must succeed);
+//! - `unshare`: unshare(CLONE_NEWNS|CLONE_NEWUTS) (must succeed);
+//! - `setns`: setns into its own UTS namespace (must succeed);
 //! - `exec PATH [ARGS...]`: exec PATH.
 //!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
@@ -22,6 +27,36 @@ fn fail(what: &str, err: Error) -> ! {
     exit(1)
 }
 
+fn mount_tmpfs(target: &str) -> Result<(), Error> {
+    let (src, tgt, fs) = (c("sensor-e2e"), c(target), c("tmpfs"));
+    // SAFETY: valid NUL-terminated strings; no data argument.
+    match unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) } {
+        0 => Ok(()),
+        _ => Err(Error::last_os_error()),
+    }
+}
+
+fn expect_errno(what: &str, r: Result<(), Error>, errno: i32) {
+    match r {
+        Ok(()) => {
+            eprintln!("sensor-trigger: {what} succeeded, expected errno {errno}");
+            exit(1)
+        }
+        Err(e) if e.raw_os_error() == Some(errno) => {}
+        Err(e) => fail(&format!("{what}: expected errno {errno}"), e),
+    }
+}
+
+fn deny_mount_with_seccomp() {
+    use seccompiler::{SeccompAction, SeccompFilter};
+    let rules = [(libc::SYS_mount, vec![])].into_iter().collect();
+    let arch = std::env::consts::ARCH.try_into().expect("a seccompiler architecture");
+    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
+        .expect("build the seccomp filter");
+    let program: seccompiler::BpfProgram = filter.try_into().expect("compile the seccomp filter");
+    seccompiler::apply_filter(&program).expect("apply the seccomp filter");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [cgroup, action, rest @ ..] = args.as_slice() else {
@@ -36,12 +71,27 @@ fn main() {
     // SAFETY (all blocks below): plain libc calls with valid NUL-terminated strings.
     match (action.as_str(), rest) {
         ("mount-tmpfs", [target]) => {
-            let (src, tgt, fs) = (c("sensor-e2e"), c(target), c("tmpfs"));
-            if unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) } != 0 {
-                fail("mount tmpfs", Error::last_os_error());
+            if let Err(e) = mount_tmpfs(target) {
+                fail("mount tmpfs", e);
             }
-            if unsafe { libc::umount2(tgt.as_ptr(), 0) } != 0 {
+            if unsafe { libc::umount2(c(target).as_ptr(), 0) } != 0 {
                 fail("umount2", Error::last_os_error());
+            }
+        }
+        ("mount-eperm", [target]) => expect_errno("mount without CAP_SYS_ADMIN", mount_tmpfs(target), libc::EPERM),
+        ("mount-seccomp", [target]) => {
+            deny_mount_with_seccomp();
+            expect_errno("mount under seccomp", mount_tmpfs(target), libc::EPERM);
+        }
+        ("unshare", []) => {
+            if unsafe { libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS) } != 0 {
+                fail("unshare", Error::last_os_error());
+            }
+        }
+        ("setns", []) => {
+            let ns = std::fs::File::open("/proc/self/ns/uts").unwrap_or_else(|e| fail("open /proc/self/ns/uts", e));
+            if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWUTS) } != 0 {
+                fail("setns", Error::last_os_error());
             }
         }
         ("mount-fail", [target]) => {

@@ -1,0 +1,65 @@
+//! `raw_tp/sys_exit`: adds the outcome to a parked flagged call and sends it. A forbidden call
+//! that exits without having entered was refused by a seccomp filter: "blocked before entry".
+use aya_ebpf::{
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel},
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
+};
+use sensor_common::{Counter, Outcome, SyscallRecord};
+
+use crate::{
+    arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
+    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_forbidden},
+    syscall::fill_call,
+};
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn sys_exit(ctx: RawTracePointContext) -> i32 {
+    try_sys_exit(&ctx);
+    0
+}
+
+#[inline(always)]
+fn try_sys_exit(ctx: &RawTracePointContext) {
+    // TP_PROTO(struct pt_regs *regs, long ret)
+    let regs: *const u8 = ctx.arg(0);
+    // SAFETY: the helper checks the address.
+    let Ok(nr) = (unsafe { bpf_probe_read_kernel(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) }) else {
+        return;
+    };
+    let nr = nr as u64;
+    if !is_forbidden(nr) {
+        return;
+    }
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() {
+        return;
+    }
+    let ret: i64 = ctx.arg(1);
+    let tid = pid_tgid as u32;
+    if let Some(rec) = PENDING.get_ptr_mut(&tid) {
+        // SAFETY: our own thread's entry; only this thread writes it.
+        let rec = unsafe { &mut *rec };
+        if rec.nr == nr {
+            rec.ret = ret;
+            rec.outcome = Outcome::Returned as u8;
+            if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
+                count(Counter::RingbufFull);
+            }
+            let _ = PENDING.remove(&tid);
+            return;
+        }
+        // A stale entry: its thread never returned from that call. Send it without outcome.
+        if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
+            count(Counter::RingbufFull);
+        }
+        let _ = PENDING.remove(&tid);
+    }
+    let Some(rec) = SCRATCH.get_ptr_mut(0) else { return };
+    // SAFETY: this CPU's scratch slot.
+    let rec = unsafe { &mut *rec };
+    fill_call(rec, regs, nr, &EXIT_ARG_OFFSETS, Outcome::BlockedBeforeEntry, ret);
+    if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
+        count(Counter::RingbufFull);
+    }
+}

@@ -1,0 +1,71 @@
+//! Filling a flagged-syscall record: number, raw arguments, and the string arguments read
+//! from user memory. Shared by the entry path and the "blocked before entry" exit path.
+use aya_ebpf::helpers::{bpf_probe_read_kernel, bpf_probe_read_user, bpf_probe_read_user_str_bytes};
+use sensor_common::{
+    Counter, NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS,
+    SyscallRecord,
+};
+
+use crate::{
+    maps::{STRING_ARGS, count},
+    record::fill_header,
+};
+
+/// Fills every field of `rec` for syscall `nr` whose registers are at `regs`, reading the
+/// arguments at `offsets` (they differ between entry and exit on some architectures).
+#[inline(always)]
+pub fn fill_call(rec: &mut SyscallRecord, regs: *const u8, nr: u64, offsets: &[usize; 6], outcome: Outcome, ret: i64) {
+    fill_header(&mut rec.header, RecordKind::Syscall, core::mem::size_of::<SyscallRecord>(), 0);
+    rec.nr = nr;
+    rec.ret = ret;
+    rec.outcome = outcome as u8;
+    rec._pad = 0;
+    rec._pad2 = 0;
+    let mut failed = false;
+    for i in 0..SYSCALL_ARGS {
+        // SAFETY: the helper checks the address.
+        rec.args[i] = match unsafe { bpf_probe_read_kernel(regs.add(offsets[i]).cast::<u64>()) } {
+            Ok(v) => v,
+            Err(_) => {
+                failed = true;
+                0
+            }
+        };
+    }
+    let mask = STRING_ARGS.get(nr as u32).copied().unwrap_or(0);
+    rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
+    rec.str_truncated = 0;
+    rec.str_unreadable = 0;
+    rec.str_len = [0; SYSCALL_STRS];
+    let mut slot = 0usize;
+    for arg in 0..SYSCALL_ARGS {
+        if mask & (1 << arg) == 0 || slot >= SYSCALL_STRS {
+            continue;
+        }
+        rec.str_arg[slot] = arg as u8;
+        let src = rec.args[arg] as *const u8;
+        // SAFETY: reading user memory through the helper, bounded by the slot.
+        match unsafe { bpf_probe_read_user_str_bytes(src, &mut rec.strs[slot]) } {
+            Ok(s) => {
+                let len = s.len();
+                rec.str_len[slot] = len as u16;
+                // A full slot is cut unless the source ends exactly there.
+                if len >= SYSCALL_STR_LEN - 1 {
+                    // SAFETY: as above; one byte.
+                    let next = unsafe { bpf_probe_read_user(src.add(SYSCALL_STR_LEN - 1)) };
+                    if next.map_or(true, |b: u8| b != 0) {
+                        rec.str_truncated |= 1 << slot;
+                    }
+                }
+            }
+            Err(_) => {
+                rec.str_unreadable |= 1 << slot;
+                failed = true;
+            }
+        }
+        slot += 1;
+    }
+    if failed {
+        count(Counter::ReadError);
+    }
+}
