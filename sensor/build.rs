@@ -12,7 +12,10 @@ fn main() {
             let src = PathBuf::from(src);
             println!("cargo:rerun-if-changed={}", src.display());
             if let Err(e) = fs::copy(&src, &out) {
-                panic!("SENSOR_EBPF_OBJ={}: cannot copy the eBPF object: {e}", src.display());
+                panic!(
+                    "SENSOR_EBPF_OBJ={}: cannot copy the eBPF object: {e}",
+                    src.display()
+                );
             }
         }
         None => {

@@ -1,5 +1,9 @@
 //! Wire types of the sensor's gRPC API. Domain <-> wire conversion lives in the sensor crate
 //! (`sensor::api::convert`), not here.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "generated code: GetEventsResponse.item"
+)]
 pub mod v1 {
     tonic::include_proto!("sensor.v1");
 }

@@ -19,9 +19,18 @@ pub struct ProgramSpec {
 
 /// Every program of the sensor's object, in attach order.
 pub const PROGRAMS: &[ProgramSpec] = &[
-    ProgramSpec { name: "sched_process_exec", hook: Hook::Tracepoint("sched", "sched_process_exec") },
-    ProgramSpec { name: "sys_enter", hook: Hook::RawTracepoint("sys_enter") },
-    ProgramSpec { name: "sys_exit", hook: Hook::RawTracepoint("sys_exit") },
+    ProgramSpec {
+        name: "sched_process_exec",
+        hook: Hook::Tracepoint("sched", "sched_process_exec"),
+    },
+    ProgramSpec {
+        name: "sys_enter",
+        hook: Hook::RawTracepoint("sys_enter"),
+    },
+    ProgramSpec {
+        name: "sys_exit",
+        hook: Hook::RawTracepoint("sys_exit"),
+    },
 ];
 
 /// The ring buffer that carries every record.
@@ -35,7 +44,13 @@ pub const MAP_STRING_ARGS: &str = "STRING_ARGS";
 /// `LruHashMap<u32 tid, SyscallRecord>`: flagged calls between sys_enter and sys_exit.
 pub const MAP_PENDING: &str = "PENDING";
 /// Every map of the object that the loader relies on.
-pub const MAPS: &[&str] = &[MAP_EVENTS, MAP_FORBIDDEN, MAP_COUNTERS, MAP_STRING_ARGS, MAP_PENDING];
+pub const MAPS: &[&str] = &[
+    MAP_EVENTS,
+    MAP_FORBIDDEN,
+    MAP_COUNTERS,
+    MAP_STRING_ARGS,
+    MAP_PENDING,
+];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
 /// (and its call reported without an outcome).
@@ -69,7 +84,11 @@ pub enum Counter {
 pub const COUNTER_SLOTS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 3] = [Counter::RingbufFull, Counter::ReadError, Counter::PendingFull];
+    pub const ALL: [Counter; 3] = [
+        Counter::RingbufFull,
+        Counter::ReadError,
+        Counter::PendingFull,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {

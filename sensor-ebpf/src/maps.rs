@@ -23,7 +23,8 @@ pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as 
 
 /// Flagged calls between their entry and their exit, by thread id.
 #[map]
-pub static PENDING: LruHashMap<u32, SyscallRecord> = LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
+pub static PENDING: LruHashMap<u32, SyscallRecord> =
+    LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
 
 /// Room to build one record per CPU: a SyscallRecord is too big for the 512-byte stack.
 #[map]

@@ -1,7 +1,9 @@
 //! `raw_tp/sys_enter`: every syscall of the node passes here. The common case is one array
 //! lookup and a bit test; only a forbidden call reads its arguments and is parked in
 //! `PENDING` until `sys_exit` adds its outcome.
-use aya_ebpf::{helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext};
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
+};
 use sensor_common::{Counter, Outcome, SyscallRecord};
 
 use crate::{
@@ -27,10 +29,19 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
     if (pid_tgid >> 32) as u32 == SELF_TGID.load() {
         return;
     }
-    let Some(rec) = SCRATCH.get_ptr_mut(0) else { return };
+    let Some(rec) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
     // SAFETY: this CPU's scratch slot; nothing else runs on it while we do.
     let rec = unsafe { &mut *rec };
-    fill_call(rec, ctx.arg(0), nr, &SYSCALL_ARG_OFFSETS, Outcome::Pending, 0);
+    fill_call(
+        rec,
+        ctx.arg(0),
+        nr,
+        &SYSCALL_ARG_OFFSETS,
+        Outcome::Pending,
+        0,
+    );
     let tid = pid_tgid as u32;
     if PENDING.insert(&tid, &*rec, 0).is_err() {
         // Cannot wait for the outcome: send the call now, without one.

@@ -24,7 +24,9 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
     // TP_PROTO(struct pt_regs *regs, long ret)
     let regs: *const u8 = ctx.arg(0);
     // SAFETY: the helper checks the address.
-    let Ok(nr) = (unsafe { bpf_probe_read_kernel(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) }) else {
+    let Ok(nr) =
+        (unsafe { bpf_probe_read_kernel(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) })
+    else {
         return;
     };
     let nr = nr as u64;
@@ -55,10 +57,19 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
         }
         let _ = PENDING.remove(&tid);
     }
-    let Some(rec) = SCRATCH.get_ptr_mut(0) else { return };
+    let Some(rec) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
     // SAFETY: this CPU's scratch slot.
     let rec = unsafe { &mut *rec };
-    fill_call(rec, regs, nr, &EXIT_ARG_OFFSETS, Outcome::BlockedBeforeEntry, ret);
+    fill_call(
+        rec,
+        regs,
+        nr,
+        &EXIT_ARG_OFFSETS,
+        Outcome::BlockedBeforeEntry,
+        ret,
+    );
     if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
         count(Counter::RingbufFull);
     }

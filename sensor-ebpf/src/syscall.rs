@@ -1,6 +1,8 @@
 //! Filling a flagged-syscall record: number, raw arguments, and the string arguments read
 //! from user memory. Shared by the entry path and the "blocked before entry" exit path.
-use aya_ebpf::helpers::{bpf_probe_read_kernel, bpf_probe_read_user, bpf_probe_read_user_str_bytes};
+use aya_ebpf::helpers::{
+    bpf_probe_read_kernel, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
+};
 use sensor_common::{
     Counter, NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS,
     SyscallRecord,
@@ -14,8 +16,20 @@ use crate::{
 /// Fills every field of `rec` for syscall `nr` whose registers are at `regs`, reading the
 /// arguments at `offsets` (they differ between entry and exit on some architectures).
 #[inline(always)]
-pub fn fill_call(rec: &mut SyscallRecord, regs: *const u8, nr: u64, offsets: &[usize; 6], outcome: Outcome, ret: i64) {
-    fill_header(&mut rec.header, RecordKind::Syscall, core::mem::size_of::<SyscallRecord>(), 0);
+pub fn fill_call(
+    rec: &mut SyscallRecord,
+    regs: *const u8,
+    nr: u64,
+    offsets: &[usize; 6],
+    outcome: Outcome,
+    ret: i64,
+) {
+    fill_header(
+        &mut rec.header,
+        RecordKind::Syscall,
+        core::mem::size_of::<SyscallRecord>(),
+        0,
+    );
     rec.nr = nr;
     rec.ret = ret;
     rec.outcome = outcome as u8;

@@ -35,62 +35,131 @@ pub enum Param {
 impl Param {
     pub fn name(self) -> &'static str {
         match self {
-            Param::Str(n) | Param::Flags(n, _) | Param::Enum(n, _) | Param::Int(n) | Param::Hex(n) => n,
+            Param::Str(n)
+            | Param::Flags(n, _)
+            | Param::Enum(n, _)
+            | Param::Int(n)
+            | Param::Hex(n) => n,
         }
     }
 }
 
 const MS: &[(u64, &str)] = &[
-    (libc::MS_RDONLY, "MS_RDONLY"), (libc::MS_NOSUID, "MS_NOSUID"), (libc::MS_NODEV, "MS_NODEV"),
-    (libc::MS_NOEXEC, "MS_NOEXEC"), (libc::MS_SYNCHRONOUS, "MS_SYNCHRONOUS"),
-    (libc::MS_REMOUNT, "MS_REMOUNT"), (libc::MS_MANDLOCK, "MS_MANDLOCK"),
-    (libc::MS_DIRSYNC, "MS_DIRSYNC"), (256, "MS_NOSYMFOLLOW"), (libc::MS_NOATIME, "MS_NOATIME"),
-    (libc::MS_NODIRATIME, "MS_NODIRATIME"), (libc::MS_BIND, "MS_BIND"), (libc::MS_MOVE, "MS_MOVE"),
-    (libc::MS_REC, "MS_REC"), (libc::MS_SILENT, "MS_SILENT"), (libc::MS_POSIXACL, "MS_POSIXACL"),
-    (libc::MS_UNBINDABLE, "MS_UNBINDABLE"), (libc::MS_PRIVATE, "MS_PRIVATE"),
-    (libc::MS_SLAVE, "MS_SLAVE"), (libc::MS_SHARED, "MS_SHARED"), (libc::MS_RELATIME, "MS_RELATIME"),
-    (libc::MS_KERNMOUNT, "MS_KERNMOUNT"), (libc::MS_I_VERSION, "MS_I_VERSION"),
-    (libc::MS_STRICTATIME, "MS_STRICTATIME"), (libc::MS_LAZYTIME, "MS_LAZYTIME"),
+    (libc::MS_RDONLY, "MS_RDONLY"),
+    (libc::MS_NOSUID, "MS_NOSUID"),
+    (libc::MS_NODEV, "MS_NODEV"),
+    (libc::MS_NOEXEC, "MS_NOEXEC"),
+    (libc::MS_SYNCHRONOUS, "MS_SYNCHRONOUS"),
+    (libc::MS_REMOUNT, "MS_REMOUNT"),
+    (libc::MS_MANDLOCK, "MS_MANDLOCK"),
+    (libc::MS_DIRSYNC, "MS_DIRSYNC"),
+    (256, "MS_NOSYMFOLLOW"),
+    (libc::MS_NOATIME, "MS_NOATIME"),
+    (libc::MS_NODIRATIME, "MS_NODIRATIME"),
+    (libc::MS_BIND, "MS_BIND"),
+    (libc::MS_MOVE, "MS_MOVE"),
+    (libc::MS_REC, "MS_REC"),
+    (libc::MS_SILENT, "MS_SILENT"),
+    (libc::MS_POSIXACL, "MS_POSIXACL"),
+    (libc::MS_UNBINDABLE, "MS_UNBINDABLE"),
+    (libc::MS_PRIVATE, "MS_PRIVATE"),
+    (libc::MS_SLAVE, "MS_SLAVE"),
+    (libc::MS_SHARED, "MS_SHARED"),
+    (libc::MS_RELATIME, "MS_RELATIME"),
+    (libc::MS_KERNMOUNT, "MS_KERNMOUNT"),
+    (libc::MS_I_VERSION, "MS_I_VERSION"),
+    (libc::MS_STRICTATIME, "MS_STRICTATIME"),
+    (libc::MS_LAZYTIME, "MS_LAZYTIME"),
 ];
 const UMOUNT: &[(u64, &str)] = &[
-    (libc::MNT_FORCE as u64, "MNT_FORCE"), (libc::MNT_DETACH as u64, "MNT_DETACH"),
-    (libc::MNT_EXPIRE as u64, "MNT_EXPIRE"), (8, "UMOUNT_NOFOLLOW"),
+    (libc::MNT_FORCE as u64, "MNT_FORCE"),
+    (libc::MNT_DETACH as u64, "MNT_DETACH"),
+    (libc::MNT_EXPIRE as u64, "MNT_EXPIRE"),
+    (8, "UMOUNT_NOFOLLOW"),
 ];
 const CLONE_NS: &[(u64, &str)] = &[
-    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"), (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
-    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"), (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
-    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"), (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
-    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"), (0x80, "CLONE_NEWTIME"),
-    (libc::CLONE_FILES as u64, "CLONE_FILES"), (libc::CLONE_FS as u64, "CLONE_FS"),
+    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+    (0x80, "CLONE_NEWTIME"),
+    (libc::CLONE_FILES as u64, "CLONE_FILES"),
+    (libc::CLONE_FS as u64, "CLONE_FS"),
     (libc::CLONE_SYSVSEM as u64, "CLONE_SYSVSEM"),
 ];
 const PTRACE: &[(u64, &str)] = &[
-    (0, "PTRACE_TRACEME"), (1, "PTRACE_PEEKTEXT"), (2, "PTRACE_PEEKDATA"), (3, "PTRACE_PEEKUSER"),
-    (4, "PTRACE_POKETEXT"), (5, "PTRACE_POKEDATA"), (6, "PTRACE_POKEUSER"), (7, "PTRACE_CONT"),
-    (8, "PTRACE_KILL"), (9, "PTRACE_SINGLESTEP"), (12, "PTRACE_GETREGS"), (13, "PTRACE_SETREGS"),
-    (16, "PTRACE_ATTACH"), (17, "PTRACE_DETACH"), (24, "PTRACE_SYSCALL"),
-    (0x4200, "PTRACE_SETOPTIONS"), (0x4201, "PTRACE_GETEVENTMSG"), (0x4202, "PTRACE_GETSIGINFO"),
-    (0x4203, "PTRACE_SETSIGINFO"), (0x4204, "PTRACE_GETREGSET"), (0x4205, "PTRACE_SETREGSET"),
-    (0x4206, "PTRACE_SEIZE"), (0x4207, "PTRACE_INTERRUPT"), (0x4208, "PTRACE_LISTEN"),
-    (0x4209, "PTRACE_PEEKSIGINFO"), (0x420e, "PTRACE_GET_SYSCALL_INFO"),
+    (0, "PTRACE_TRACEME"),
+    (1, "PTRACE_PEEKTEXT"),
+    (2, "PTRACE_PEEKDATA"),
+    (3, "PTRACE_PEEKUSER"),
+    (4, "PTRACE_POKETEXT"),
+    (5, "PTRACE_POKEDATA"),
+    (6, "PTRACE_POKEUSER"),
+    (7, "PTRACE_CONT"),
+    (8, "PTRACE_KILL"),
+    (9, "PTRACE_SINGLESTEP"),
+    (12, "PTRACE_GETREGS"),
+    (13, "PTRACE_SETREGS"),
+    (16, "PTRACE_ATTACH"),
+    (17, "PTRACE_DETACH"),
+    (24, "PTRACE_SYSCALL"),
+    (0x4200, "PTRACE_SETOPTIONS"),
+    (0x4201, "PTRACE_GETEVENTMSG"),
+    (0x4202, "PTRACE_GETSIGINFO"),
+    (0x4203, "PTRACE_SETSIGINFO"),
+    (0x4204, "PTRACE_GETREGSET"),
+    (0x4205, "PTRACE_SETREGSET"),
+    (0x4206, "PTRACE_SEIZE"),
+    (0x4207, "PTRACE_INTERRUPT"),
+    (0x4208, "PTRACE_LISTEN"),
+    (0x4209, "PTRACE_PEEKSIGINFO"),
+    (0x420e, "PTRACE_GET_SYSCALL_INFO"),
 ];
 const BPF_CMD: &[(u64, &str)] = &[
-    (0, "BPF_MAP_CREATE"), (1, "BPF_MAP_LOOKUP_ELEM"), (2, "BPF_MAP_UPDATE_ELEM"),
-    (3, "BPF_MAP_DELETE_ELEM"), (4, "BPF_MAP_GET_NEXT_KEY"), (5, "BPF_PROG_LOAD"),
-    (6, "BPF_OBJ_PIN"), (7, "BPF_OBJ_GET"), (8, "BPF_PROG_ATTACH"), (9, "BPF_PROG_DETACH"),
-    (10, "BPF_PROG_TEST_RUN"), (11, "BPF_PROG_GET_NEXT_ID"), (12, "BPF_MAP_GET_NEXT_ID"),
-    (13, "BPF_PROG_GET_FD_BY_ID"), (14, "BPF_MAP_GET_FD_BY_ID"), (15, "BPF_OBJ_GET_INFO_BY_FD"),
-    (16, "BPF_PROG_QUERY"), (17, "BPF_RAW_TRACEPOINT_OPEN"), (18, "BPF_BTF_LOAD"),
-    (19, "BPF_BTF_GET_FD_BY_ID"), (20, "BPF_TASK_FD_QUERY"), (21, "BPF_MAP_LOOKUP_AND_DELETE_ELEM"),
-    (22, "BPF_MAP_FREEZE"), (23, "BPF_BTF_GET_NEXT_ID"), (24, "BPF_MAP_LOOKUP_BATCH"),
-    (25, "BPF_MAP_LOOKUP_AND_DELETE_BATCH"), (26, "BPF_MAP_UPDATE_BATCH"),
-    (27, "BPF_MAP_DELETE_BATCH"), (28, "BPF_LINK_CREATE"), (29, "BPF_LINK_UPDATE"),
-    (30, "BPF_LINK_GET_FD_BY_ID"), (31, "BPF_LINK_GET_NEXT_ID"), (32, "BPF_ENABLE_STATS"),
-    (33, "BPF_ITER_CREATE"), (34, "BPF_LINK_DETACH"), (35, "BPF_PROG_BIND_MAP"),
+    (0, "BPF_MAP_CREATE"),
+    (1, "BPF_MAP_LOOKUP_ELEM"),
+    (2, "BPF_MAP_UPDATE_ELEM"),
+    (3, "BPF_MAP_DELETE_ELEM"),
+    (4, "BPF_MAP_GET_NEXT_KEY"),
+    (5, "BPF_PROG_LOAD"),
+    (6, "BPF_OBJ_PIN"),
+    (7, "BPF_OBJ_GET"),
+    (8, "BPF_PROG_ATTACH"),
+    (9, "BPF_PROG_DETACH"),
+    (10, "BPF_PROG_TEST_RUN"),
+    (11, "BPF_PROG_GET_NEXT_ID"),
+    (12, "BPF_MAP_GET_NEXT_ID"),
+    (13, "BPF_PROG_GET_FD_BY_ID"),
+    (14, "BPF_MAP_GET_FD_BY_ID"),
+    (15, "BPF_OBJ_GET_INFO_BY_FD"),
+    (16, "BPF_PROG_QUERY"),
+    (17, "BPF_RAW_TRACEPOINT_OPEN"),
+    (18, "BPF_BTF_LOAD"),
+    (19, "BPF_BTF_GET_FD_BY_ID"),
+    (20, "BPF_TASK_FD_QUERY"),
+    (21, "BPF_MAP_LOOKUP_AND_DELETE_ELEM"),
+    (22, "BPF_MAP_FREEZE"),
+    (23, "BPF_BTF_GET_NEXT_ID"),
+    (24, "BPF_MAP_LOOKUP_BATCH"),
+    (25, "BPF_MAP_LOOKUP_AND_DELETE_BATCH"),
+    (26, "BPF_MAP_UPDATE_BATCH"),
+    (27, "BPF_MAP_DELETE_BATCH"),
+    (28, "BPF_LINK_CREATE"),
+    (29, "BPF_LINK_UPDATE"),
+    (30, "BPF_LINK_GET_FD_BY_ID"),
+    (31, "BPF_LINK_GET_NEXT_ID"),
+    (32, "BPF_ENABLE_STATS"),
+    (33, "BPF_ITER_CREATE"),
+    (34, "BPF_LINK_DETACH"),
+    (35, "BPF_PROG_BIND_MAP"),
     (36, "BPF_TOKEN_CREATE"),
 ];
 const MODULE_INIT: &[(u64, &str)] = &[
-    (1, "MODULE_INIT_IGNORE_MODVERSIONS"), (2, "MODULE_INIT_IGNORE_VERMAGIC"),
+    (1, "MODULE_INIT_IGNORE_MODVERSIONS"),
+    (2, "MODULE_INIT_IGNORE_VERMAGIC"),
     (4, "MODULE_INIT_COMPRESSED_FILE"),
 ];
 
@@ -98,20 +167,48 @@ const MODULE_INIT: &[(u64, &str)] = &[
 pub fn params(name: &str) -> Option<&'static [Param]> {
     use Param::*;
     Some(match name {
-        "mount" => &[Str("source"), Str("target"), Str("fstype"), Flags("flags", MS), Hex("data")],
+        "mount" => &[
+            Str("source"),
+            Str("target"),
+            Str("fstype"),
+            Flags("flags", MS),
+            Hex("data"),
+        ],
         "umount2" => &[Str("target"), Flags("flags", UMOUNT)],
         "chroot" => &[Str("path")],
         "pivot_root" => &[Str("new_root"), Str("put_old")],
         "unshare" => &[Flags("flags", CLONE_NS)],
         "setns" => &[Int("fd"), Flags("nstype", CLONE_NS)],
-        "ptrace" => &[Enum("request", PTRACE), Int("pid"), Hex("addr"), Hex("data")],
+        "ptrace" => &[
+            Enum("request", PTRACE),
+            Int("pid"),
+            Hex("addr"),
+            Hex("data"),
+        ],
         "bpf" => &[Enum("cmd", BPF_CMD), Hex("attr"), Int("size")],
         "init_module" => &[Hex("image"), Int("len"), Str("params")],
         "finit_module" => &[Int("fd"), Str("params"), Flags("flags", MODULE_INIT)],
         "delete_module" => &[Str("name"), Hex("flags")],
-        "kexec_load" => &[Hex("entry"), Int("nr_segments"), Hex("segments"), Hex("flags")],
-        "kexec_file_load" => &[Int("kernel_fd"), Int("initrd_fd"), Int("cmdline_len"), Str("cmdline"), Hex("flags")],
-        "move_mount" => &[Int("from_dfd"), Str("from_path"), Int("to_dfd"), Str("to_path"), Hex("flags")],
+        "kexec_load" => &[
+            Hex("entry"),
+            Int("nr_segments"),
+            Hex("segments"),
+            Hex("flags"),
+        ],
+        "kexec_file_load" => &[
+            Int("kernel_fd"),
+            Int("initrd_fd"),
+            Int("cmdline_len"),
+            Str("cmdline"),
+            Hex("flags"),
+        ],
+        "move_mount" => &[
+            Int("from_dfd"),
+            Str("from_path"),
+            Int("to_dfd"),
+            Str("to_path"),
+            Hex("flags"),
+        ],
         "fsopen" => &[Str("fsname"), Hex("flags")],
         "fsmount" => &[Int("fs_fd"), Hex("flags"), Hex("attr_flags")],
         "process_vm_readv" | "process_vm_writev" => &[Int("pid"), Hex("local_iov"), Int("liovcnt")],
@@ -123,7 +220,10 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
 /// Bit `i` set: argument `i` of syscall `name` is a user string.
 pub fn string_mask(name: &str) -> u8 {
     params(name).map_or(0, |ps| {
-        ps.iter().enumerate().filter(|(_, p)| matches!(p, Param::Str(_))).fold(0, |m, (i, _)| m | 1 << i)
+        ps.iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p, Param::Str(_)))
+            .fold(0, |m, (i, _)| m | 1 << i)
     })
 }
 
@@ -149,11 +249,18 @@ pub fn flag_names(value: u64, table: &[(u64, &str)]) -> String {
     if rest != 0 {
         parts.push(format!("{rest:#x}"));
     }
-    if parts.is_empty() { "0".to_owned() } else { parts.join("|") }
+    if parts.is_empty() {
+        "0".to_owned()
+    } else {
+        parts.join("|")
+    }
 }
 
 pub fn enum_name(value: u64, table: &[(u64, &str)]) -> String {
-    table.iter().find(|(v, _)| *v == value).map_or_else(|| value.to_string(), |(_, n)| (*n).to_owned())
+    table
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or_else(|| value.to_string(), |(_, n)| (*n).to_owned())
 }
 
 /// Shows a non-string parameter's value.
@@ -161,7 +268,11 @@ pub fn show(param: Param, value: u64) -> String {
     match param {
         Param::Flags(name, table) => {
             // mount(2): a legacy magic number may sit in the top 16 bits of the flags.
-            let value = if name == "flags" && value & 0xffff_0000 == 0xc0ed_0000 { value & 0xffff } else { value };
+            let value = if name == "flags" && value & 0xffff_0000 == 0xc0ed_0000 {
+                value & 0xffff
+            } else {
+                value
+            };
             flag_names(value, table)
         }
         Param::Enum(_, table) => enum_name(value, table),
@@ -172,7 +283,9 @@ pub fn show(param: Param, value: u64) -> String {
 
 /// Names and shows each argument of syscall `name`; empty for syscalls without a table.
 pub fn decode(name: Option<&str>, args: &[u64; 6], strings: &[ArgString]) -> Vec<DecodedArg> {
-    let Some(ps) = name.and_then(params) else { return Vec::new() };
+    let Some(ps) = name.and_then(params) else {
+        return Vec::new();
+    };
     ps.iter()
         .enumerate()
         .map(|(i, &p)| match (p, strings.iter().find(|s| s.arg == i)) {
@@ -184,11 +297,20 @@ pub fn decode(name: Option<&str>, args: &[u64; 6], strings: &[ArgString]) -> Vec
             },
             (Param::Str(n), _) => DecodedArg {
                 name: n,
-                value: if args[i] == 0 { "NULL".to_owned() } else { format!("{:#x} (unreadable)", args[i]) },
+                value: if args[i] == 0 {
+                    "NULL".to_owned()
+                } else {
+                    format!("{:#x} (unreadable)", args[i])
+                },
                 raw: None,
                 truncated: false,
             },
-            _ => DecodedArg { name: p.name(), value: show(p, args[i]), raw: None, truncated: false },
+            _ => DecodedArg {
+                name: p.name(),
+                value: show(p, args[i]),
+                raw: None,
+                truncated: false,
+            },
         })
         .collect()
 }
@@ -201,7 +323,10 @@ mod tests {
     fn names_flags_and_keeps_unknown_bits() {
         let v = libc::MS_REC | libc::MS_PRIVATE;
         assert_eq!(flag_names(v, MS), "MS_REC|MS_PRIVATE");
-        assert_eq!(flag_names(v | 1 << 40, MS), "MS_REC|MS_PRIVATE|0x10000000000");
+        assert_eq!(
+            flag_names(v | 1 << 40, MS),
+            "MS_REC|MS_PRIVATE|0x10000000000"
+        );
         assert_eq!(flag_names(0, MS), "0");
     }
 
@@ -223,13 +348,31 @@ mod tests {
     #[test]
     fn decodes_a_mount_with_its_strings() {
         let strings = vec![
-            ArgString { arg: 0, bytes: b"none".to_vec(), truncated: false, unreadable: false },
-            ArgString { arg: 1, bytes: b"/mn\xfft".to_vec(), truncated: true, unreadable: false },
-            ArgString { arg: 2, bytes: vec![], truncated: false, unreadable: true },
+            ArgString {
+                arg: 0,
+                bytes: b"none".to_vec(),
+                truncated: false,
+                unreadable: false,
+            },
+            ArgString {
+                arg: 1,
+                bytes: b"/mn\xfft".to_vec(),
+                truncated: true,
+                unreadable: false,
+            },
+            ArgString {
+                arg: 2,
+                bytes: vec![],
+                truncated: false,
+                unreadable: true,
+            },
         ];
         let args = [1, 2, 0, libc::MS_BIND | libc::MS_REC, 0, 0];
         let d = decode(Some("mount"), &args, &strings);
-        let got: Vec<(&str, &str, bool)> = d.iter().map(|a| (a.name, a.value.as_str(), a.truncated)).collect();
+        let got: Vec<(&str, &str, bool)> = d
+            .iter()
+            .map(|a| (a.name, a.value.as_str(), a.truncated))
+            .collect();
         assert_eq!(
             got,
             [
@@ -258,7 +401,11 @@ mod tests {
             let mount = syscalls::number(arch, "mount").unwrap();
             assert!(masks.contains(&(mount, 0b111)));
             // Never more string arguments than the kernel record has slots for.
-            assert!(masks.iter().all(|(_, m)| m.count_ones() as usize <= sensor_common::SYSCALL_STRS));
+            assert!(
+                masks
+                    .iter()
+                    .all(|(_, m)| m.count_ones() as usize <= sensor_common::SYSCALL_STRS)
+            );
         }
     }
 }

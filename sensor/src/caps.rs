@@ -11,11 +11,15 @@ pub const REQUIRED: &[(u32, &str)] = &[(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_
 /// The effective capability set of this process, from `/proc/self/status`.
 pub fn effective() -> std::io::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
-    parse_cap_eff(&status).ok_or_else(|| std::io::Error::other("no CapEff line in /proc/self/status"))
+    parse_cap_eff(&status)
+        .ok_or_else(|| std::io::Error::other("no CapEff line in /proc/self/status"))
 }
 
 fn parse_cap_eff(status: &str) -> Option<u64> {
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
     u64::from_str_radix(hex, 16).ok()
 }
 
@@ -25,7 +29,10 @@ pub fn first_missing(eff: u64) -> Option<&'static str> {
     if eff & (1 << CAP_SYS_ADMIN) != 0 {
         return None;
     }
-    REQUIRED.iter().find(|(bit, _)| eff & (1 << bit) == 0).map(|(_, name)| *name)
+    REQUIRED
+        .iter()
+        .find(|(bit, _)| eff & (1 << bit) == 0)
+        .map(|(_, name)| *name)
 }
 
 #[cfg(test)]

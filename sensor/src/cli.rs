@@ -4,7 +4,11 @@ use std::net::SocketAddr;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "sensor", version, about = "Runtime security sensor for Kubernetes nodes")]
+#[command(
+    name = "sensor",
+    version,
+    about = "Runtime security sensor for Kubernetes nodes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -7,10 +7,18 @@ use crate::render;
 
 /// `127.0.0.1:50051` or `http://127.0.0.1:50051`.
 pub fn endpoint(addr: &str) -> String {
-    if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") }
+    if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    }
 }
 
-pub async fn stream_events(addr: &str, request: GetEventsRequest, json: bool) -> anyhow::Result<()> {
+pub async fn stream_events(
+    addr: &str,
+    request: GetEventsRequest,
+    json: bool,
+) -> anyhow::Result<()> {
     let url = endpoint(addr);
     let mut client = SensorServiceClient::connect(url.clone())
         .await

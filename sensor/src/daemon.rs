@@ -4,12 +4,14 @@ use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context as _, bail};
 use sensor_proto::v1 as pb;
-use tokio::{net::TcpListener, signal::unix::{SignalKind, signal}};
+use tokio::{
+    net::TcpListener,
+    signal::unix::{SignalKind, signal},
+};
 
 use crate::{
     api::{Identity, convert, server},
-    args,
-    caps,
+    args, caps,
     clock::Clock,
     event::Kind,
     hub::{Hub, Item},
@@ -56,9 +58,14 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let exec_fields = tracefs.format("sched", "sched_process_exec")?;
     let exec_filename_off = format::data_loc_offset(&exec_fields, "filename")
         .context("tracepoint sched/sched_process_exec has an unexpected layout")?;
-    let forbidden = policy::forbidden_bitmap(Arch::NATIVE, policy::DEFAULT_FORBIDDEN.iter().copied())?;
+    let forbidden =
+        policy::forbidden_bitmap(Arch::NATIVE, policy::DEFAULT_FORBIDDEN.iter().copied())?;
 
-    let load = LoadConfig { exec_filename_off, ring_buffer_bytes: cfg.ring_buffer_bytes, ebpf_log: cfg.ebpf_log };
+    let load = LoadConfig {
+        exec_filename_off,
+        ring_buffer_bytes: cfg.ring_buffer_bytes,
+        ebpf_log: cfg.ebpf_log,
+    };
     let mut probes = Probes::load(probes::ebpf_object(), &load)?;
     if let Some(logger) = probes.take_logger() {
         tokio::spawn(forward_kernel_logs(logger));
@@ -79,9 +86,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
 
     let reader_task = tokio::spawn(reader::run(ring, hub.clone(), Clock::new()));
-    let losses_task =
-        tokio::spawn(reader::watch_kernel_losses(counters, hub.clone(), Duration::from_secs(1)));
-    let printer_task = (!cfg.quiet).then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
+    let losses_task = tokio::spawn(reader::watch_kernel_losses(
+        counters,
+        hub.clone(),
+        Duration::from_secs(1),
+    ));
+    let printer_task = (!cfg.quiet)
+        .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let service = server::EventService::new(hub.clone(), identity.clone());
     let server_task = tokio::spawn(server::serve(listener, service, async {
@@ -114,7 +125,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(t) = printer_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
-    tracing::info!("all programs detached; {} events published", hub.published());
+    tracing::info!(
+        "all programs detached; {} events published",
+        hub.published()
+    );
     outcome
 }
 
@@ -139,7 +153,11 @@ async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
             continue;
         }
         let msg: pb::GetEventsResponse = convert::item_to_wire(&item, &identity);
-        let line = if cfg.json { render::json(&msg).to_string() } else { render::line(&msg) };
+        let line = if cfg.json {
+            render::json(&msg).to_string()
+        } else {
+            render::line(&msg)
+        };
         let mut out = std::io::stdout().lock();
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return;

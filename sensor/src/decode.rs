@@ -5,8 +5,8 @@
 use std::mem::size_of;
 
 use sensor_common::{
-    COMM_LEN, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, Header, NO_STR_ARG, Outcome as RawOutcome,
-    RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
+    COMM_LEN, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, Header, NO_STR_ARG,
+    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
 };
 
 use crate::{
@@ -18,13 +18,21 @@ use crate::{
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("record of {len} bytes is shorter than {need} bytes, the size of a {what}")]
-    TooShort { len: usize, need: usize, what: &'static str },
+    TooShort {
+        len: usize,
+        need: usize,
+        what: &'static str,
+    },
     #[error("record kind {0} is unknown to this sensor (is the eBPF object from another version?)")]
     UnknownKind(u16),
     #[error("header says the record has {declared} bytes but {actual} arrived")]
     SizeMismatch { declared: u32, actual: usize },
     #[error("{field} length {len} exceeds its {cap}-byte buffer")]
-    BadLength { field: &'static str, len: u32, cap: usize },
+    BadLength {
+        field: &'static str,
+        len: u32,
+        cap: usize,
+    },
     #[error("{field} has the invalid value {value}")]
     BadValue { field: &'static str, value: u64 },
 }
@@ -32,7 +40,11 @@ pub enum DecodeError {
 /// Copies a `T` out of the front of `bytes` after checking its length.
 fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
     if bytes.len() < size_of::<T>() {
-        return Err(DecodeError::TooShort { len: bytes.len(), need: size_of::<T>(), what });
+        return Err(DecodeError::TooShort {
+            len: bytes.len(),
+            need: size_of::<T>(),
+            what,
+        });
     }
     // SAFETY: the length is checked above, and every record type is `#[repr(C)]` plain data
     // (integers and byte arrays) for which any bit pattern is valid.
@@ -43,7 +55,10 @@ fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
 pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     let header: Header = read(bytes, "record header")?;
     if header.size as usize != bytes.len() {
-        return Err(DecodeError::SizeMismatch { declared: header.size, actual: bytes.len() });
+        return Err(DecodeError::SizeMismatch {
+            declared: header.size,
+            actual: bytes.len(),
+        });
     }
     let kind = RecordKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
     let body = match kind {
@@ -88,8 +103,10 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
 }
 
 fn outcome(r: &SyscallRecord) -> Result<Outcome, DecodeError> {
-    let raw = RawOutcome::from_u8(r.outcome)
-        .ok_or(DecodeError::BadValue { field: "syscall outcome", value: r.outcome.into() })?;
+    let raw = RawOutcome::from_u8(r.outcome).ok_or(DecodeError::BadValue {
+        field: "syscall outcome",
+        value: r.outcome.into(),
+    })?;
     // Error returns are -4095..-1 (MAX_ERRNO); anything else is a value.
     let errno = (-4095..0).contains(&r.ret).then(|| (-r.ret) as i32);
     Ok(match (raw, errno) {
@@ -107,7 +124,10 @@ fn strings(r: &SyscallRecord) -> Result<Vec<ArgString>, DecodeError> {
             continue;
         }
         if arg as usize >= SYSCALL_ARGS {
-            return Err(DecodeError::BadValue { field: "string argument index", value: arg.into() });
+            return Err(DecodeError::BadValue {
+                field: "string argument index",
+                value: arg.into(),
+            });
         }
         let len = r.str_len[slot] as usize;
         if len >= SYSCALL_STR_LEN {
@@ -129,7 +149,13 @@ fn strings(r: &SyscallRecord) -> Result<Vec<ArgString>, DecodeError> {
 
 fn process(h: &Header) -> Process {
     let comm_len = h.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
-    Process { pid: h.pid, tid: h.tid, uid: h.uid, gid: h.gid, comm: h.comm[..comm_len].to_vec() }
+    Process {
+        pid: h.pid,
+        tid: h.tid,
+        uid: h.uid,
+        gid: h.gid,
+        comm: h.comm[..comm_len].to_vec(),
+    }
 }
 
 #[cfg(test)]
@@ -155,8 +181,7 @@ mod tests {
 
     fn bytes_of<T>(v: &T) -> Vec<u8> {
         // SAFETY: test records are plain data without padding.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
-            .to_vec()
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
 
     fn syscall_record(nr: u64) -> SyscallRecord {
@@ -184,7 +209,9 @@ mod tests {
         assert_eq!(ev.process.pid, 100);
         assert_eq!(ev.process.tid, 101);
         assert_eq!(ev.process.comm, b"mount");
-        let Body::FlaggedSyscall(s) = ev.body else { panic!("wrong body {:?}", ev.body) };
+        let Body::FlaggedSyscall(s) = ev.body else {
+            panic!("wrong body {:?}", ev.body)
+        };
         assert_eq!(s.name, Some("mount"));
         assert_eq!(s.args, [1, 2, 3, 4, 5, 6]);
         assert_eq!(s.outcome, Outcome::Failed(libc::EPERM));
@@ -200,17 +227,26 @@ mod tests {
         r.strs[0][..4].copy_from_slice(b"/new");
         r.str_truncated = 1;
         r.ret = 0;
-        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else { panic!() };
+        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else {
+            panic!()
+        };
         assert_eq!(s.outcome, Outcome::Succeeded(0));
-        assert_eq!((s.decoded[0].value.as_str(), s.decoded[0].truncated), ("/new", true));
+        assert_eq!(
+            (s.decoded[0].value.as_str(), s.decoded[0].truncated),
+            ("/new", true)
+        );
 
         r.outcome = RawOutcome::BlockedBeforeEntry as u8;
         r.ret = -i64::from(libc::EPERM);
-        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else { panic!() };
+        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else {
+            panic!()
+        };
         assert_eq!(s.outcome, Outcome::BlockedBeforeEntry(libc::EPERM));
 
         r.outcome = RawOutcome::Pending as u8;
-        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else { panic!() };
+        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else {
+            panic!()
+        };
         assert_eq!(s.outcome, Outcome::Unknown);
     }
 
@@ -218,14 +254,23 @@ mod tests {
     fn bad_string_slots_and_outcomes_are_refused() {
         let mut r = syscall_record(165);
         r.str_arg[1] = 6;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadValue { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::BadValue { .. })
+        ));
         let mut r = syscall_record(165);
         r.str_arg[0] = 0;
         r.str_len[0] = SYSCALL_STR_LEN as u16;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::BadLength { .. })
+        ));
         let mut r = syscall_record(165);
         r.outcome = 9;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadValue { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::BadValue { .. })
+        ));
     }
 
     #[test]
@@ -239,7 +284,9 @@ mod tests {
         r.filename[..6].copy_from_slice(b"/b\xffin\x00");
         r.header.flags = FLAG_TRUNCATED;
         let ev = decode(&bytes_of(&r)).unwrap();
-        let Body::Exec(e) = ev.body else { panic!("wrong body") };
+        let Body::Exec(e) = ev.body else {
+            panic!("wrong body")
+        };
         assert_eq!(e.filename, b"/b\xffin\x00");
         assert!(e.filename_truncated);
     }
@@ -252,7 +299,10 @@ mod tests {
             _pad: 0,
             filename: [b'a'; EXEC_FILENAME_LEN],
         };
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::BadLength { .. })
+        ));
     }
 
     #[test]
@@ -269,14 +319,20 @@ mod tests {
         b.push(0);
         assert_eq!(
             decode(&b),
-            Err(DecodeError::SizeMismatch { declared: b.len() as u32 - 1, actual: b.len() })
+            Err(DecodeError::SizeMismatch {
+                declared: b.len() as u32 - 1,
+                actual: b.len()
+            })
         );
     }
 
     #[test]
     fn a_header_sized_record_of_a_bigger_kind_is_refused() {
         let h = header(RecordKind::Exec, size_of::<Header>());
-        assert!(matches!(decode(&bytes_of(&h)), Err(DecodeError::TooShort { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&h)),
+            Err(DecodeError::TooShort { .. })
+        ));
     }
 
     #[test]

@@ -27,12 +27,39 @@ mod tests {
             ktime_ns: 0,
             time_unix_nano: 0,
             cgroup_id: 42,
-            process: Process { pid: 1, tid: 1, uid: 0, gid: 0, comm: vec![] },
-            body: Body::Exec(Exec { filename: vec![], filename_truncated: false }),
+            process: Process {
+                pid: 1,
+                tid: 1,
+                uid: 0,
+                gid: 0,
+                comm: vec![],
+            },
+            body: Body::Exec(Exec {
+                filename: vec![],
+                filename_truncated: false,
+            }),
         };
         assert!(Filter::default().matches(&ev));
-        assert!(Filter { kinds: vec![Kind::Exec], cgroup_ids: vec![42] }.matches(&ev));
-        assert!(!Filter { kinds: vec![Kind::FlaggedSyscall], ..Default::default() }.matches(&ev));
-        assert!(!Filter { cgroup_ids: vec![7], ..Default::default() }.matches(&ev));
+        assert!(
+            Filter {
+                kinds: vec![Kind::Exec],
+                cgroup_ids: vec![42]
+            }
+            .matches(&ev)
+        );
+        assert!(
+            !Filter {
+                kinds: vec![Kind::FlaggedSyscall],
+                ..Default::default()
+            }
+            .matches(&ev)
+        );
+        assert!(
+            !Filter {
+                cgroup_ids: vec![7],
+                ..Default::default()
+            }
+            .matches(&ev)
+        );
     }
 }

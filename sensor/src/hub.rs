@@ -15,7 +15,10 @@ use crate::event::{Event, LossReason};
 pub enum Item {
     Event(Arc<Event>),
     /// `count` events that this subscriber will never see.
-    Lost { count: u64, reason: LossReason },
+    Lost {
+        count: u64,
+        reason: LossReason,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -30,7 +33,11 @@ impl Hub {
     pub fn new(queue: usize) -> Self {
         let (tx, _) = broadcast::channel(queue.max(1));
         let (closed, _) = watch::channel(false);
-        Self { tx, closed, next_seq: Arc::new(AtomicU64::new(1)) }
+        Self {
+            tx,
+            closed,
+            next_seq: Arc::new(AtomicU64::new(1)),
+        }
     }
 
     /// Numbers `event` and hands it to every subscriber. Never blocks.
@@ -59,7 +66,10 @@ impl Hub {
     }
 
     pub fn subscribe(&self) -> Subscription {
-        Subscription { rx: self.tx.subscribe(), closed: self.closed.subscribe() }
+        Subscription {
+            rx: self.tx.subscribe(),
+            closed: self.closed.subscribe(),
+        }
     }
 
     /// Ends every subscription (shutdown).
@@ -102,8 +112,17 @@ mod tests {
             ktime_ns: 0,
             time_unix_nano: 0,
             cgroup_id: 1,
-            process: Process { pid: 1, tid: 1, uid: 0, gid: 0, comm: b"x".to_vec() },
-            body: Body::Exec(Exec { filename: b"/x".to_vec(), filename_truncated: false }),
+            process: Process {
+                pid: 1,
+                tid: 1,
+                uid: 0,
+                gid: 0,
+                comm: b"x".to_vec(),
+            },
+            body: Body::Exec(Exec {
+                filename: b"/x".to_vec(),
+                filename_truncated: false,
+            }),
         }
     }
 
@@ -115,7 +134,9 @@ mod tests {
         let mut fast_seen = Vec::new();
         for _ in 0..10 {
             hub.publish(event());
-            let Some(Item::Event(e)) = fast.next().await else { panic!("fast lost one") };
+            let Some(Item::Event(e)) = fast.next().await else {
+                panic!("fast lost one")
+            };
             fast_seen.push(e.seq);
         }
         assert_eq!(fast_seen, (1..=10).collect::<Vec<_>>());
@@ -133,7 +154,10 @@ mod tests {
         }
         assert_eq!((got, lost), (4, 6));
         hub.close();
-        assert!(slow.next().await.is_none(), "closed hub must end the subscription");
+        assert!(
+            slow.next().await.is_none(),
+            "closed hub must end the subscription"
+        );
     }
 
     #[tokio::test]
@@ -143,7 +167,10 @@ mod tests {
         hub.report_loss(3, LossReason::KernelRingBuffer);
         assert_eq!(hub.publish(event()), 1);
         assert_eq!(hub.publish(event()), 2);
-        assert!(matches!(sub.next().await, Some(Item::Lost { count: 3, .. })));
+        assert!(matches!(
+            sub.next().await,
+            Some(Item::Lost { count: 3, .. })
+        ));
         assert!(matches!(sub.next().await, Some(Item::Event(e)) if e.seq == 1));
         assert!(matches!(sub.next().await, Some(Item::Event(e)) if e.seq == 2));
         assert_eq!(hub.published(), 2);

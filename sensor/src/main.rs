@@ -10,7 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -66,5 +68,13 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
             KindArg::Exec => EventKind::Exec as i32,
         })
         .collect();
-    client::stream_events(&a.addr, GetEventsRequest { kinds, cgroup_ids: a.cgroup_ids }, a.json).await
+    client::stream_events(
+        &a.addr,
+        GetEventsRequest {
+            kinds,
+            cgroup_ids: a.cgroup_ids,
+        },
+        a.json,
+    )
+    .await
 }

@@ -32,7 +32,12 @@ pub enum PolicyError {
     #[error("unknown syscall {name:?} on {arch}")]
     UnknownSyscall { name: String, arch: &'static str },
     #[error("syscall {name:?} has number {nr} on {arch}, above the {max} the kernel filter holds")]
-    OutOfRange { name: String, nr: u64, arch: &'static str, max: u64 },
+    OutOfRange {
+        name: String,
+        nr: u64,
+        arch: &'static str,
+        max: u64,
+    },
 }
 
 /// The in-kernel form of a forbidden set: bit `nr` of the array is set for each syscall.

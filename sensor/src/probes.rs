@@ -26,24 +26,42 @@ pub enum ProbeError {
     #[error("this sensor binary has no eBPF object embedded: build it with `cargo xtask build`")]
     NotEmbedded,
     #[error("loading the eBPF object failed: {reason}")]
-    Object { reason: String, source: aya::EbpfError },
+    Object {
+        reason: String,
+        source: Box<aya::EbpfError>,
+    },
     #[error("program {0} is missing from the eBPF object (was it built from this version?)")]
     MissingProgram(&'static str),
     #[error("map {0} is missing from the eBPF object (was it built from this version?)")]
     MissingMap(&'static str),
     #[error("map {map}: {source}")]
-    Map { map: &'static str, source: aya::maps::MapError },
+    Map {
+        map: &'static str,
+        source: Box<aya::maps::MapError>,
+    },
     #[error("loading program {program} into the kernel failed: {reason}")]
-    Load { program: &'static str, reason: String, source: aya::programs::ProgramError },
+    Load {
+        program: &'static str,
+        reason: String,
+        source: Box<aya::programs::ProgramError>,
+    },
     #[error("attaching program {program} to {hook} failed: {reason}")]
-    Attach { program: &'static str, hook: String, reason: String, source: aya::programs::ProgramError },
+    Attach {
+        program: &'static str,
+        hook: String,
+        reason: String,
+        source: Box<aya::programs::ProgramError>,
+    },
 }
 
 /// One sentence for the errno at the bottom of an aya error, or its own text if none fits.
 fn explain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(code) = e.downcast_ref::<io::Error>().and_then(io::Error::raw_os_error) {
+        if let Some(code) = e
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::raw_os_error)
+        {
             return match code {
                 libc::EPERM | libc::EACCES => "permission denied: the sensor needs CAP_BPF and \
                     CAP_PERFMON (or root), and kernel lockdown or a seccomp filter around the \
@@ -52,7 +70,10 @@ fn explain(err: &(dyn std::error::Error + 'static)) -> String {
                 libc::ENOENT => "the kernel has no such hook (tracepoint)".to_owned(),
                 libc::ENOSYS => "the kernel was built without the bpf() syscall".to_owned(),
                 libc::E2BIG | libc::ENOMEM => {
-                    format!("the kernel refused the size ({}): lower --ring-buffer-bytes", io::Error::from_raw_os_error(code))
+                    format!(
+                        "the kernel refused the size ({}): lower --ring-buffer-bytes",
+                        io::Error::from_raw_os_error(code)
+                    )
                 }
                 _ => format!("{err}"),
             };
@@ -92,7 +113,10 @@ impl Probes {
             .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes)
             .load(object)
-            .map_err(|source| ProbeError::Object { reason: explain(&source), source })?;
+            .map_err(|source| ProbeError::Object {
+                reason: explain(&source),
+                source: Box::new(source),
+            })?;
         let logger = match cfg.ebpf_log {
             None => None,
             Some(_) => match aya_log::EbpfLogger::init(&mut ebpf) {
@@ -104,7 +128,9 @@ impl Probes {
             },
         };
         for spec in PROGRAMS {
-            let prog = ebpf.program_mut(spec.name).ok_or(ProbeError::MissingProgram(spec.name))?;
+            let prog = ebpf
+                .program_mut(spec.name)
+                .ok_or(ProbeError::MissingProgram(spec.name))?;
             let loaded = match spec.hook {
                 Hook::RawTracepoint(_) => {
                     <&mut RawTracePoint>::try_from(prog).and_then(|p| p.load())
@@ -114,7 +140,7 @@ impl Probes {
             loaded.map_err(|source| ProbeError::Load {
                 program: spec.name,
                 reason: explain(&source),
-                source,
+                source: Box::new(source),
             })?;
         }
         Ok(Self { ebpf, logger })
@@ -127,8 +153,14 @@ impl Probes {
 
     /// Replaces the forbidden-syscall bitmap, word by word.
     pub fn set_forbidden(&mut self, bitmap: &ForbiddenBitmap) -> Result<(), ProbeError> {
-        let map_err = |source| ProbeError::Map { map: MAP_FORBIDDEN, source };
-        let map = self.ebpf.map_mut(MAP_FORBIDDEN).ok_or(ProbeError::MissingMap(MAP_FORBIDDEN))?;
+        let map_err = |source| ProbeError::Map {
+            map: MAP_FORBIDDEN,
+            source: Box::new(source),
+        };
+        let map = self
+            .ebpf
+            .map_mut(MAP_FORBIDDEN)
+            .ok_or(ProbeError::MissingMap(MAP_FORBIDDEN))?;
         let mut words: Array<_, u64> = Array::try_from(map).map_err(map_err)?;
         for (i, w) in bitmap.iter().enumerate() {
             words.set(i as u32, w, 0).map_err(map_err)?;
@@ -138,8 +170,14 @@ impl Probes {
 
     /// Tells the kernel side which arguments of which syscalls are user strings to read.
     pub fn set_string_args(&mut self, masks: &[(u64, u8)]) -> Result<(), ProbeError> {
-        let map_err = |source| ProbeError::Map { map: MAP_STRING_ARGS, source };
-        let map = self.ebpf.map_mut(MAP_STRING_ARGS).ok_or(ProbeError::MissingMap(MAP_STRING_ARGS))?;
+        let map_err = |source| ProbeError::Map {
+            map: MAP_STRING_ARGS,
+            source: Box::new(source),
+        };
+        let map = self
+            .ebpf
+            .map_mut(MAP_STRING_ARGS)
+            .ok_or(ProbeError::MissingMap(MAP_STRING_ARGS))?;
         let mut table: Array<_, u8> = Array::try_from(map).map_err(map_err)?;
         for &(nr, mask) in masks.iter().filter(|(nr, _)| *nr < FORBIDDEN_MAX_NR) {
             table.set(nr as u32, mask, 0).map_err(map_err)?;
@@ -150,7 +188,10 @@ impl Probes {
     /// Attaches every program, in [`PROGRAMS`] order. Returns how many are attached.
     pub fn attach_all(&mut self) -> Result<usize, ProbeError> {
         for spec in PROGRAMS {
-            let prog = self.ebpf.program_mut(spec.name).ok_or(ProbeError::MissingProgram(spec.name))?;
+            let prog = self
+                .ebpf
+                .program_mut(spec.name)
+                .ok_or(ProbeError::MissingProgram(spec.name))?;
             let (hook, res) = match spec.hook {
                 Hook::RawTracepoint(tp) => (
                     format!("raw_tp/{tp}"),
@@ -165,7 +206,7 @@ impl Probes {
                 program: spec.name,
                 reason: explain(&source),
                 hook,
-                source,
+                source: Box::new(source),
             })?;
             tracing::debug!(program = spec.name, "attached");
         }
@@ -174,16 +215,28 @@ impl Probes {
 
     /// The ring buffer every record goes through. Can be taken once.
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
-        let map = self.ebpf.take_map(MAP_EVENTS).ok_or(ProbeError::MissingMap(MAP_EVENTS))?;
-        RingBuf::try_from(map).map_err(|source| ProbeError::Map { map: MAP_EVENTS, source })
+        let map = self
+            .ebpf
+            .take_map(MAP_EVENTS)
+            .ok_or(ProbeError::MissingMap(MAP_EVENTS))?;
+        RingBuf::try_from(map).map_err(|source| ProbeError::Map {
+            map: MAP_EVENTS,
+            source: Box::new(source),
+        })
     }
 
     /// The kernel-side counters. Can be taken once.
     pub fn take_counters(&mut self) -> Result<KernelCounters, ProbeError> {
-        let map = self.ebpf.take_map(MAP_COUNTERS).ok_or(ProbeError::MissingMap(MAP_COUNTERS))?;
+        let map = self
+            .ebpf
+            .take_map(MAP_COUNTERS)
+            .ok_or(ProbeError::MissingMap(MAP_COUNTERS))?;
         PerCpuArray::try_from(map)
             .map(KernelCounters)
-            .map_err(|source| ProbeError::Map { map: MAP_COUNTERS, source })
+            .map_err(|source| ProbeError::Map {
+                map: MAP_COUNTERS,
+                source: Box::new(source),
+            })
     }
 }
 

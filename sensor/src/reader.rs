@@ -28,7 +28,10 @@ pub async fn run(ring: RingBuf<MapData>, hub: Hub, clock: Clock) -> std::io::Res
                 }
                 Err(e) => {
                     malformed += 1;
-                    tracing::warn!("dropping a malformed kernel record ({} bytes): {e}", item.len());
+                    tracing::warn!(
+                        "dropping a malformed kernel record ({} bytes): {e}",
+                        item.len()
+                    );
                 }
             }
         }

@@ -44,11 +44,23 @@ fn event_line(ev: &pb::Event) -> String {
     );
     let what = match &ev.body {
         Some(Body::FlaggedSyscall(s)) => {
-            let name = if s.name.is_empty() { format!("syscall_{}", s.number) } else { s.name.clone() };
-            format!("FLAGGED {name}({}) {} {who}", call_args(s), outcome(s.outcome.as_ref()))
+            let name = if s.name.is_empty() {
+                format!("syscall_{}", s.number)
+            } else {
+                s.name.clone()
+            };
+            format!(
+                "FLAGGED {name}({}) {} {who}",
+                call_args(s),
+                outcome(s.outcome.as_ref())
+            )
         }
         Some(Body::Exec(e)) => {
-            let cut = if e.filename_truncated { "...(truncated)" } else { "" };
+            let cut = if e.filename_truncated {
+                "...(truncated)"
+            } else {
+                ""
+            };
             format!("EXEC {}{cut} {who}", text(&e.filename))
         }
         None => format!("UNKNOWN event {who}"),
@@ -59,28 +71,48 @@ fn event_line(ev: &pb::Event) -> String {
 /// `source="none", flags=MS_BIND` (strace-like), or the raw values when not decoded.
 fn call_args(s: &pb::FlaggedSyscall) -> String {
     if s.decoded_args.is_empty() {
-        return s.args.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(", ");
+        return s
+            .args
+            .iter()
+            .map(|a| format!("{a:#x}"))
+            .collect::<Vec<_>>()
+            .join(", ");
     }
     // String arguments carry their raw bytes (an empty string reads as a plain value).
     let show = |a: &pb::Argument| {
         if a.raw.is_empty() {
             format!("{}={}", a.name, a.value)
         } else {
-            format!("{}=\"{}\"{}", a.name, a.value, if a.truncated { "..." } else { "" })
+            format!(
+                "{}=\"{}\"{}",
+                a.name,
+                a.value,
+                if a.truncated { "..." } else { "" }
+            )
         }
     };
-    s.decoded_args.iter().map(show).collect::<Vec<_>>().join(", ")
+    s.decoded_args
+        .iter()
+        .map(show)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn outcome(o: Option<&pb::Outcome>) -> String {
     let Some(o) = o else { return "= ?".to_owned() };
     let errno = || {
-        if o.errno_name.is_empty() { o.errno.to_string() } else { o.errno_name.clone() }
+        if o.errno_name.is_empty() {
+            o.errno.to_string()
+        } else {
+            o.errno_name.clone()
+        }
     };
     match pb::OutcomeKind::try_from(o.kind) {
         Ok(pb::OutcomeKind::Succeeded) => format!("= {}", o.return_value),
         Ok(pb::OutcomeKind::Failed) => format!("= -1 {}", errno()),
-        Ok(pb::OutcomeKind::BlockedBeforeEntry) => format!("= -1 {} BLOCKED-BEFORE-ENTRY (seccomp)", errno()),
+        Ok(pb::OutcomeKind::BlockedBeforeEntry) => {
+            format!("= -1 {} BLOCKED-BEFORE-ENTRY (seccomp)", errno())
+        }
         _ => "= ? (no outcome)".to_owned(),
     }
 }
@@ -99,7 +131,9 @@ fn outcome_json(o: Option<&pb::Outcome>) -> Value {
 pub fn json(resp: &pb::GetEventsResponse) -> Value {
     match &resp.item {
         Some(Item::Event(ev)) => event_json(ev),
-        Some(Item::Lost(l)) => json!({"type": "lost", "count": l.count, "reason": reason(l.reason)}),
+        Some(Item::Lost(l)) => {
+            json!({"type": "lost", "count": l.count, "reason": reason(l.reason)})
+        }
         None => json!({"type": "empty"}),
     }
 }
@@ -121,7 +155,12 @@ fn event_json(ev: &pb::Event) -> Value {
             let decoded: serde_json::Map<String, Value> = s
                 .decoded_args
                 .iter()
-                .map(|a| (a.name.clone(), json!({"value": a.value, "truncated": a.truncated})))
+                .map(|a| {
+                    (
+                        a.name.clone(),
+                        json!({"value": a.value, "truncated": a.truncated}),
+                    )
+                })
                 .collect();
             json!({
                 "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
@@ -175,11 +214,25 @@ mod tests {
     #[test]
     fn decoded_calls_read_like_strace() {
         let mut msg = flagged();
-        let Some(Item::Event(ev)) = &mut msg.item else { unreachable!() };
-        let Some(Body::FlaggedSyscall(s)) = &mut ev.body else { unreachable!() };
+        let Some(Item::Event(ev)) = &mut msg.item else {
+            unreachable!()
+        };
+        let Some(Body::FlaggedSyscall(s)) = &mut ev.body else {
+            unreachable!()
+        };
         s.decoded_args = vec![
-            pb::Argument { name: "target".into(), value: "/mnt".into(), raw: b"/mnt".to_vec(), truncated: true },
-            pb::Argument { name: "flags".into(), value: "MS_BIND".into(), raw: vec![], truncated: false },
+            pb::Argument {
+                name: "target".into(),
+                value: "/mnt".into(),
+                raw: b"/mnt".to_vec(),
+                truncated: true,
+            },
+            pb::Argument {
+                name: "flags".into(),
+                value: "MS_BIND".into(),
+                raw: vec![],
+                truncated: false,
+            },
         ];
         s.outcome = Some(pb::Outcome {
             kind: pb::OutcomeKind::BlockedBeforeEntry as i32,
@@ -189,7 +242,9 @@ mod tests {
         });
         let l = line(&msg);
         assert!(
-            l.contains("FLAGGED mount(target=\"/mnt\"..., flags=MS_BIND) = -1 EPERM BLOCKED-BEFORE-ENTRY"),
+            l.contains(
+                "FLAGGED mount(target=\"/mnt\"..., flags=MS_BIND) = -1 EPERM BLOCKED-BEFORE-ENTRY"
+            ),
             "{l}"
         );
         assert_eq!(json(&msg)["outcome"]["result"], "blocked_before_entry");
@@ -208,7 +263,10 @@ mod tests {
     #[test]
     fn losses_are_visible() {
         let r = pb::GetEventsResponse {
-            item: Some(Item::Lost(pb::Lost { count: 4, reason: 1 })),
+            item: Some(Item::Lost(pb::Lost {
+                count: 4,
+                reason: 1,
+            })),
         };
         assert_eq!(line(&r), "LOST 4 events (kernel ring buffer full)");
     }

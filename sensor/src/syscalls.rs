@@ -15,11 +15,19 @@ pub enum Arch {
 
 impl Arch {
     /// The architecture this binary runs on.
-    pub const NATIVE: Arch = if cfg!(target_arch = "aarch64") { Arch::Aarch64 } else { Arch::X86_64 };
+    pub const NATIVE: Arch = if cfg!(target_arch = "aarch64") {
+        Arch::Aarch64
+    } else {
+        Arch::X86_64
+    };
 
     /// The ABI a raw number from the native kernel belongs to.
     pub fn of_native_nr(nr: u64) -> Arch {
-        if Self::NATIVE == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 { Arch::X32 } else { Self::NATIVE }
+        if Self::NATIVE == Arch::X86_64 && nr & X32_SYSCALL_BIT != 0 {
+            Arch::X32
+        } else {
+            Self::NATIVE
+        }
     }
 
     pub fn name(self) -> &'static str {
@@ -83,7 +91,15 @@ mod tests {
     #[test]
     fn numbers_round_trip() {
         for arch in [Arch::X86_64, Arch::Aarch64] {
-            for n in ["mount", "umount2", "chroot", "pivot_root", "unshare", "setns", "bpf"] {
+            for n in [
+                "mount",
+                "umount2",
+                "chroot",
+                "pivot_root",
+                "unshare",
+                "setns",
+                "bpf",
+            ] {
                 let nr = number(arch, n).unwrap_or_else(|| panic!("{n} on {arch:?}"));
                 assert_eq!(name(arch, nr), Some(n));
             }

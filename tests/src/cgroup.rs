@@ -52,7 +52,10 @@ impl Drop for TestCgroup {
         let deadline = Instant::now() + Duration::from_secs(5);
         while let Err(e) = std::fs::remove_dir(&self.path) {
             if Instant::now() > deadline {
-                eprintln!("warning: could not remove test cgroup {}: {e}", self.path.display());
+                eprintln!(
+                    "warning: could not remove test cgroup {}: {e}",
+                    self.path.display()
+                );
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

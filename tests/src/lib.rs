@@ -27,7 +27,10 @@ fn unavailable() -> Option<String> {
     }
     let bin = sensor::sensor_bin();
     if !bin.exists() {
-        return Some(format!("{} does not exist: build it with `cargo xtask build`", bin.display()));
+        return Some(format!(
+            "{} does not exist: build it with `cargo xtask build`",
+            bin.display()
+        ));
     }
     None
 }
@@ -37,7 +40,9 @@ fn unavailable() -> Option<String> {
 pub fn ready() -> bool {
     match unavailable() {
         None => true,
-        Some(why) if required() => panic!("end-to-end test cannot run: {why} (SENSOR_E2E_REQUIRED=1)"),
+        Some(why) if required() => {
+            panic!("end-to-end test cannot run: {why} (SENSOR_E2E_REQUIRED=1)")
+        }
         Some(why) => {
             eprintln!("skipping end-to-end test: {why}");
             false
@@ -49,7 +54,11 @@ pub fn ready() -> bool {
 pub fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("sensor-e2e-{}-{}-{tag}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "sensor-e2e-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Polls `cond` until it holds or `timeout` passes, for kernel state that has no event to

@@ -8,13 +8,18 @@ use std::{
 
 /// `SENSOR_BIN`, or the release binary `cargo xtask build` makes.
 pub fn sensor_bin() -> PathBuf {
-    std::env::var_os("SENSOR_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/sensor")
-    })
+    std::env::var_os("SENSOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/sensor")
+        })
 }
 
 fn free_loopback_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
 }
 
 pub struct Sensor {
@@ -31,7 +36,12 @@ impl Sensor {
         let log = std::env::temp_dir().join(crate::unique("sensor.log"));
         let log_file = std::fs::File::create(&log).expect("create sensor log");
         let child = Command::new(sensor_bin())
-            .args(["run", "--quiet", "--grpc-addr", &format!("127.0.0.1:{port}")])
+            .args([
+                "run",
+                "--quiet",
+                "--grpc-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
             .args(extra_args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -39,7 +49,11 @@ impl Sensor {
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", sensor_bin().display()));
-        let mut sensor = Self { child: Some(child), addr: format!("http://127.0.0.1:{port}"), log };
+        let mut sensor = Self {
+            child: Some(child),
+            addr: format!("http://127.0.0.1:{port}"),
+            log,
+        };
         sensor.wait_ready(Duration::from_secs(30)).await;
         sensor
     }
@@ -47,8 +61,15 @@ impl Sensor {
     async fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("the sensor exited during start-up ({status}):\n{}", self.log_text());
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "the sensor exited during start-up ({status}):\n{}",
+                    self.log_text()
+                );
             }
             let connected = sensor_proto::v1::sensor_service_client::SensorServiceClient::connect(
                 self.addr.clone(),
@@ -58,7 +79,10 @@ impl Sensor {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("the sensor did not serve gRPC within {timeout:?}:\n{}", self.log_text());
+                panic!(
+                    "the sensor did not serve gRPC within {timeout:?}:\n{}",
+                    self.log_text()
+                );
             }
             // Polling a TCP port that has no event to await: retry at a short interval.
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -86,7 +110,10 @@ impl Sensor {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the sensor ignored SIGTERM for {timeout:?}:\n{}", self.log_text());
+                panic!(
+                    "the sensor ignored SIGTERM for {timeout:?}:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

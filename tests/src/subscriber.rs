@@ -19,16 +19,26 @@ impl Subscriber {
             .await
             .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
         let stream = client.get_events(request).await?.into_inner();
-        Ok(Self { stream, seen: Vec::new() })
+        Ok(Self {
+            stream,
+            seen: Vec::new(),
+        })
     }
 
     /// Waits for the first event that matches `pred`, failing after [`EVENT_TIMEOUT`].
-    pub async fn expect_event(&mut self, what: &str, pred: impl Fn(&pb::Event) -> bool) -> pb::Event {
+    pub async fn expect_event(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&pb::Event) -> bool,
+    ) -> pb::Event {
         let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         loop {
             let msg = tokio::time::timeout_at(deadline, self.stream.message()).await;
             let msg = match msg {
-                Err(_) => panic!("no {what} within {EVENT_TIMEOUT:?}; received: {:#?}", self.seen),
+                Err(_) => panic!(
+                    "no {what} within {EVENT_TIMEOUT:?}; received: {:#?}",
+                    self.seen
+                ),
                 Ok(Err(status)) => panic!("stream failed while waiting for {what}: {status}"),
                 Ok(Ok(None)) => panic!("stream ended while waiting for {what}"),
                 Ok(Ok(Some(m))) => m,
@@ -65,11 +75,20 @@ pub fn header(ev: &pb::Event) -> &pb::EventHeader {
 
 /// The decoded argument `name` of a flagged call, as (value, truncated).
 pub fn arg<'a>(ev: &'a pb::Event, name: &str) -> Option<(&'a str, bool)> {
-    flagged(ev)?.decoded_args.iter().find(|a| a.name == name).map(|a| (a.value.as_str(), a.truncated))
+    flagged(ev)?
+        .decoded_args
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| (a.value.as_str(), a.truncated))
 }
 
 /// A flagged call's outcome as (kind, errno name).
 pub fn outcome(ev: &pb::Event) -> (pb::OutcomeKind, String) {
-    let o = flagged(ev).and_then(|s| s.outcome.clone()).unwrap_or_default();
-    (pb::OutcomeKind::try_from(o.kind).unwrap_or_default(), o.errno_name)
+    let o = flagged(ev)
+        .and_then(|s| s.outcome.clone())
+        .unwrap_or_default();
+    (
+        pb::OutcomeKind::try_from(o.kind).unwrap_or_default(),
+        o.errno_name,
+    )
 }

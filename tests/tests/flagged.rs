@@ -2,7 +2,9 @@
 //! each one, attributed to that cgroup and process, with its arguments decoded and its outcome.
 use std::process::Command;
 
-use sensor_proto::v1::{Event, EventKind, GetEventsRequest, OutcomeKind, get_events_response::Item};
+use sensor_proto::v1::{
+    Event, EventKind, GetEventsRequest, OutcomeKind, get_events_response::Item,
+};
 use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
     ready,
@@ -23,7 +25,11 @@ fn trigger_via(wrapper: &[&str], cg: &TestCgroup, args: &[&str]) -> u32 {
         }
         None => Command::new(TRIGGER),
     };
-    let mut child = cmd.arg(cg.path()).args(args).spawn().expect("spawn sensor-trigger");
+    let mut child = cmd
+        .arg(cg.path())
+        .args(args)
+        .spawn()
+        .expect("spawn sensor-trigger");
     let pid = child.id();
     let status = child.wait().expect("wait sensor-trigger");
     assert!(status.success(), "sensor-trigger {args:?} failed: {status}");
@@ -38,13 +44,20 @@ fn trigger(cg: &TestCgroup, args: &[&str]) -> u32 {
 fn call(cg: &TestCgroup, name: &'static str, pid: u32) -> impl Fn(&Event) -> bool {
     let cgroup_id = cg.id();
     move |ev| {
-        flagged(ev).is_some_and(|s| s.name == name) && header(ev).pid == pid && header(ev).cgroup_id == cgroup_id
+        flagged(ev).is_some_and(|s| s.name == name)
+            && header(ev).pid == pid
+            && header(ev).cgroup_id == cgroup_id
     }
 }
 
 async fn subscribe(sensor: &Sensor, cg: &TestCgroup) -> Subscriber {
-    let request = GetEventsRequest { kinds: vec![EventKind::FlaggedSyscall as i32], cgroup_ids: vec![cg.id()] };
-    Subscriber::connect(&sensor.addr, request).await.expect("subscribe")
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::FlaggedSyscall as i32],
+        cgroup_ids: vec![cg.id()],
+    };
+    Subscriber::connect(&sensor.addr, request)
+        .await
+        .expect("subscribe")
 }
 
 #[tokio::test]
@@ -59,7 +72,9 @@ async fn mounts_and_chroot_arrive_decoded_with_their_outcome() {
     let mut sub = subscribe(&sensor, &cg).await;
 
     let ok = trigger(&cg, &["mount-tmpfs", target.as_str()]);
-    let ev = sub.expect_event("the successful mount", call(&cg, "mount", ok)).await;
+    let ev = sub
+        .expect_event("the successful mount", call(&cg, "mount", ok))
+        .await;
     let h = header(&ev);
     assert_eq!((h.tid, h.uid), (ok, 0));
     assert_eq!(h.comm, b"sensor-trigger");
@@ -69,17 +84,23 @@ async fn mounts_and_chroot_arrive_decoded_with_their_outcome() {
     assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
     assert_eq!(arg(&ev, "fstype"), Some(("tmpfs", false)));
     assert_eq!(arg(&ev, "flags"), Some(("0", false)));
-    let ev = sub.expect_event("the umount2", call(&cg, "umount2", ok)).await;
+    let ev = sub
+        .expect_event("the umount2", call(&cg, "umount2", ok))
+        .await;
     assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
     assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
 
     let failed = trigger(&cg, &["mount-fail", target.as_str()]);
-    let ev = sub.expect_event("the failing mount", call(&cg, "mount", failed)).await;
+    let ev = sub
+        .expect_event("the failing mount", call(&cg, "mount", failed))
+        .await;
     assert_eq!(outcome(&ev), (OutcomeKind::Failed, "ENODEV".to_owned()));
     assert_eq!(arg(&ev, "fstype"), Some(("sensor-e2e-no-such-fs", false)));
 
     let chrooted = trigger(&cg, &["chroot", root.as_str()]);
-    let ev = sub.expect_event("the chroot", call(&cg, "chroot", chrooted)).await;
+    let ev = sub
+        .expect_event("the chroot", call(&cg, "chroot", chrooted))
+        .await;
     assert_eq!(arg(&ev, "path"), Some((root.as_str(), false)));
     assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
 
@@ -102,7 +123,9 @@ async fn namespace_calls_are_decoded() {
     let mut sub = subscribe(&sensor, &cg).await;
 
     let pid = trigger(&cg, &["unshare"]);
-    let ev = sub.expect_event("the unshare", call(&cg, "unshare", pid)).await;
+    let ev = sub
+        .expect_event("the unshare", call(&cg, "unshare", pid))
+        .await;
     assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWNS|CLONE_NEWUTS", false)));
     assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
 
@@ -122,8 +145,14 @@ async fn a_mount_without_cap_sys_admin_fails_with_eperm() {
     let sensor = Sensor::start(&[]).await;
     let mut sub = subscribe(&sensor, &cg).await;
     // Root without CAP_SYS_ADMIN in its bounding set execs the trigger without it.
-    let pid = trigger_via(&["setpriv", "--bounding-set=-sys_admin", "--"], &cg, &["mount-eperm", target.as_str()]);
-    let ev = sub.expect_event("the refused mount", call(&cg, "mount", pid)).await;
+    let pid = trigger_via(
+        &["setpriv", "--bounding-set=-sys_admin", "--"],
+        &cg,
+        &["mount-eperm", target.as_str()],
+    );
+    let ev = sub
+        .expect_event("the refused mount", call(&cg, "mount", pid))
+        .await;
     assert_eq!(outcome(&ev), (OutcomeKind::Failed, "EPERM".to_owned()));
     assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
 }
@@ -138,8 +167,13 @@ async fn a_mount_refused_by_seccomp_is_flagged_blocked_before_entry() {
     let sensor = Sensor::start(&[]).await;
     let mut sub = subscribe(&sensor, &cg).await;
     let pid = trigger(&cg, &["mount-seccomp", target.as_str()]);
-    let ev = sub.expect_event("the blocked mount", call(&cg, "mount", pid)).await;
-    assert_eq!(outcome(&ev), (OutcomeKind::BlockedBeforeEntry, "EPERM".to_owned()));
+    let ev = sub
+        .expect_event("the blocked mount", call(&cg, "mount", pid))
+        .await;
+    assert_eq!(
+        outcome(&ev),
+        (OutcomeKind::BlockedBeforeEntry, "EPERM".to_owned())
+    );
     // The arguments are still read, at exit: the attempt is visible in full.
     assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
     assert_eq!(arg(&ev, "fstype"), Some(("tmpfs", false)));
@@ -152,20 +186,31 @@ async fn an_exec_in_a_cgroup_arrives_with_its_filename() {
     }
     let cg = TestCgroup::new("exec");
     let sensor = Sensor::start(&[]).await;
-    let request = GetEventsRequest { kinds: vec![EventKind::Exec as i32], cgroup_ids: vec![cg.id()] };
-    let mut sub = Subscriber::connect(&sensor.addr, request).await.expect("subscribe");
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::Exec as i32],
+        cgroup_ids: vec![cg.id()],
+    };
+    let mut sub = Subscriber::connect(&sensor.addr, request)
+        .await
+        .expect("subscribe");
 
     let true_bin = ["/bin/true", "/usr/bin/true"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("a `true` binary");
     let pid = trigger(&cg, &["exec", true_bin]);
-    let ev = sub.expect_event("the exec", |ev| exec(ev).is_some() && header(ev).pid == pid).await;
+    let ev = sub
+        .expect_event("the exec", |ev| exec(ev).is_some() && header(ev).pid == pid)
+        .await;
     let e = exec(&ev).unwrap();
     assert_eq!(e.filename, true_bin.as_bytes());
     assert!(!e.filename_truncated);
     assert_eq!(header(&ev).cgroup_id, cg.id());
-    assert_eq!(header(&ev).comm, b"true", "comm is the new program's after exec");
+    assert_eq!(
+        header(&ev).comm,
+        b"true",
+        "comm is the new program's after exec"
+    );
 }
 
 #[tokio::test]
@@ -174,8 +219,14 @@ async fn an_invalid_filter_is_refused_naming_the_field() {
         return;
     }
     let sensor = Sensor::start(&[]).await;
-    let request = GetEventsRequest { kinds: vec![EventKind::Unspecified as i32], cgroup_ids: vec![] };
-    let err = Subscriber::connect(&sensor.addr, request).await.err().expect("must be refused");
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::Unspecified as i32],
+        cgroup_ids: vec![],
+    };
+    let err = Subscriber::connect(&sensor.addr, request)
+        .await
+        .err()
+        .expect("must be refused");
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().starts_with("kinds:"), "{}", err.message());
 }

@@ -17,7 +17,10 @@ fn tracefs_mounts() -> usize {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.split_once(" - ").is_some_and(|(_, post)| post.starts_with("tracefs ")))
+        .filter(|l| {
+            l.split_once(" - ")
+                .is_some_and(|(_, post)| post.starts_with("tracefs "))
+        })
         .count()
 }
 
@@ -33,16 +36,33 @@ async fn sigterm_detaches_everything_and_exits_zero() {
         .into_iter()
         .filter(|(id, name)| !before.contains(id) && OUR_PROGRAMS.contains(&name.as_str()))
         .collect();
-    assert_eq!(ours.len(), OUR_PROGRAMS.len(), "expected our programs to be loaded: {ours:?}");
+    assert_eq!(
+        ours.len(),
+        OUR_PROGRAMS.len(),
+        "expected our programs to be loaded: {ours:?}"
+    );
 
     let log = sensor.log_text();
     let status = sensor.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}; log:\n{log}");
 
-    let still = || -> Vec<_> { loaded().into_iter().filter(|p| ours.iter().any(|o| o.0 == p.0)).collect() };
+    let still = || -> Vec<_> {
+        loaded()
+            .into_iter()
+            .filter(|p| ours.iter().any(|o| o.0 == p.0))
+            .collect()
+    };
     let gone = wait_until(Duration::from_secs(5), || still().is_empty());
-    assert!(gone, "programs still loaded 5 s after SIGTERM: {:?}", still());
-    assert_eq!(tracefs_mounts(), tracefs_before, "the sensor left the tracefs mounts changed");
+    assert!(
+        gone,
+        "programs still loaded 5 s after SIGTERM: {:?}",
+        still()
+    );
+    assert_eq!(
+        tracefs_mounts(),
+        tracefs_before,
+        "the sensor left the tracefs mounts changed"
+    );
 }
 
 #[tokio::test]
@@ -58,11 +78,23 @@ async fn a_second_sensor_on_a_taken_port_fails_clearly() {
         .expect("run a second sensor");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("cannot listen for gRPC on {addr}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen for gRPC on {addr}")),
+        "{stderr}"
+    );
     // It detached on its way out: only the first sensor's programs remain.
-    let count = || loaded().iter().filter(|(_, n)| OUR_PROGRAMS.contains(&n.as_str())).count();
+    let count = || {
+        loaded()
+            .iter()
+            .filter(|(_, n)| OUR_PROGRAMS.contains(&n.as_str()))
+            .count()
+    };
     let clean = wait_until(Duration::from_secs(5), || count() == OUR_PROGRAMS.len());
-    assert!(clean, "the failed sensor left programs behind: {} of ours loaded", count());
+    assert!(
+        clean,
+        "the failed sensor left programs behind: {} of ours loaded",
+        count()
+    );
     drop(first);
 }
 

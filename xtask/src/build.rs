@@ -14,7 +14,11 @@ pub struct Built {
 }
 
 fn bpf_arch() -> &'static str {
-    if cfg!(target_arch = "aarch64") { "aarch64" } else { "x86_64" }
+    if cfg!(target_arch = "aarch64") {
+        "aarch64"
+    } else {
+        "x86_64"
+    }
 }
 
 /// The eBPF crate's build: a separate target dir, because its rustc differs from the host's.
@@ -49,7 +53,14 @@ fn ebpf_command(route: Route) -> Command {
         }
     };
     cmd.current_dir(&root)
-        .args(["--package", "sensor-ebpf", "--bins", "--release", "--target", "bpfel-unknown-none"])
+        .args([
+            "--package",
+            "sensor-ebpf",
+            "--bins",
+            "--release",
+            "--target",
+            "bpfel-unknown-none",
+        ])
         .arg("--target-dir")
         .arg(root.join("target/bpf"))
         .env("PATH", path)
@@ -73,9 +84,19 @@ pub fn build(route: Route) -> anyhow::Result<Built> {
     timed("build eBPF object", || run(&mut ebpf_command(route)))?;
     let summary = object_check::check(&ebpf_object)?;
     say(format!("eBPF object ok: {summary}"));
-    let built = Built { ebpf_object, sensor: root.join("target/release/sensor") };
+    let built = Built {
+        ebpf_object,
+        sensor: root.join("target/release/sensor"),
+    };
     timed("build sensor", || {
-        run(userspace_cargo(&built).args(["build", "--release", "--package", "sensor", "--bin", "sensor"]))
+        run(userspace_cargo(&built).args([
+            "build",
+            "--release",
+            "--package",
+            "sensor",
+            "--bin",
+            "sensor",
+        ]))
     })?;
     say(format!("built {}", built.sensor.display()));
     Ok(built)

@@ -41,11 +41,13 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup => setup::setup().map(drop),
-        Command::Build => setup::setup().and_then(|route| build::build(route)).map(drop),
-        Command::Run { args } => setup::setup().and_then(build::build).and_then(|b| test::run_sensor(&b, &args)),
-        Command::Test { unit_only, args } => {
-            setup::setup().and_then(build::build).and_then(|b| test::test(&b, unit_only, &args))
-        }
+        Command::Build => setup::setup().and_then(build::build).map(drop),
+        Command::Run { args } => setup::setup()
+            .and_then(build::build)
+            .and_then(|b| test::run_sensor(&b, &args)),
+        Command::Test { unit_only, args } => setup::setup()
+            .and_then(build::build)
+            .and_then(|b| test::test(&b, unit_only, &args)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -16,8 +16,10 @@ fn section_of(hook: Hook) -> String {
 
 /// Returns a one-line summary of what was found, or an error naming what is missing.
 pub fn check(path: &Path) -> anyhow::Result<String> {
-    let data = std::fs::read(path).with_context(|| format!("reading eBPF object {}", path.display()))?;
-    let file = object::File::parse(&*data).with_context(|| format!("{} is not an ELF object", path.display()))?;
+    let data =
+        std::fs::read(path).with_context(|| format!("reading eBPF object {}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not an ELF object", path.display()))?;
     let section_name = |sym: &object::Symbol| {
         sym.section_index()
             .and_then(|i| file.section_by_index(i).ok())
@@ -29,7 +31,9 @@ pub fn check(path: &Path) -> anyhow::Result<String> {
         .filter_map(|s| Some((s.name().ok()?.to_owned(), section_name(&s), s.kind())))
         .collect();
     let has = |name: &str, pred: &dyn Fn(&str, SymbolKind) -> bool| {
-        symbols.iter().any(|(n, sec, kind)| n == name && pred(sec, *kind))
+        symbols
+            .iter()
+            .any(|(n, sec, kind)| n == name && pred(sec, *kind))
     };
     let mut missing = Vec::new();
     for p in PROGRAMS {
@@ -53,10 +57,16 @@ pub fn check(path: &Path) -> anyhow::Result<String> {
     }
     let btf = file.section_by_name(".BTF").map(|s| s.size()).unwrap_or(0);
     if btf == 0 {
-        missing.push(".BTF section (is `-Clink-arg=--btf` set, and the object not stripped?)".to_owned());
+        missing.push(
+            ".BTF section (is `-Clink-arg=--btf` set, and the object not stripped?)".to_owned(),
+        );
     }
     if !missing.is_empty() {
-        bail!("eBPF object {} is incomplete, missing: {}", path.display(), missing.join("; "));
+        bail!(
+            "eBPF object {} is incomplete, missing: {}",
+            path.display(),
+            missing.join("; ")
+        );
     }
     Ok(format!(
         "{} programs, {} maps, {} globals, BTF {} bytes, {} KiB",

@@ -22,7 +22,12 @@ const DEBIAN_LLVM: &str = "22";
 /// Debian packages of the debian route.
 const DEBIAN_RUST: &[&str] = &["rustc-web", "libstd-rust-web-dev-bpf"];
 /// What building bpf-linker against Debian's LLVM needs.
-const DEBIAN_LINKER_BUILD: &[&str] = &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "zlib1g-dev"];
+const DEBIAN_LINKER_BUILD: &[&str] = &[
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "libzstd-dev",
+    "zlib1g-dev",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -43,11 +48,14 @@ fn debian_ready() -> bool {
 }
 
 fn nightly_ready() -> bool {
-    let Some(sysroot) = output(Command::new("rustup").args(["run", "nightly", "rustc", "--print", "sysroot"]))
+    let Some(sysroot) =
+        output(Command::new("rustup").args(["run", "nightly", "rustc", "--print", "sysroot"]))
     else {
         return false;
     };
-    Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/core").is_dir()
+    Path::new(sysroot.trim())
+        .join("lib/rustlib/src/rust/library/core")
+        .is_dir()
 }
 
 fn has_apt() -> bool {
@@ -71,12 +79,22 @@ pub fn apt_install(pkgs: &[&str], why: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     if !has_apt() {
-        bail!("missing {} ({why}) and this machine has no apt-get: install them by hand", missing.join(" "));
+        bail!(
+            "missing {} ({why}) and this machine has no apt-get: install them by hand",
+            missing.join(" ")
+        );
     }
     if !crate::util::is_root() {
-        bail!("missing {} ({why}): run `sudo apt-get install {}` or rerun as root", missing.join(" "), missing.join(" "));
+        bail!(
+            "missing {} ({why}): run `sudo apt-get install {}` or rerun as root",
+            missing.join(" "),
+            missing.join(" ")
+        );
     }
-    say(format!("installing {} ({why}) with apt-get", missing.join(" ")));
+    say(format!(
+        "installing {} ({why}) with apt-get",
+        missing.join(" ")
+    ));
     timed("apt-get install", || {
         run(Command::new("apt-get").arg("update").arg("-qq"))?;
         run(Command::new("apt-get")
@@ -101,12 +119,20 @@ fn choose_route() -> anyhow::Result<Route> {
         return Ok(Route::Nightly);
     }
     if has_apt() {
-        say("no toolchain here can build for bpfel-unknown-none yet; using Debian's rustc-web route");
-        apt_install(DEBIAN_RUST, "Debian's rustc with a prebuilt core for the BPF target")?;
+        say(
+            "no toolchain here can build for bpfel-unknown-none yet; using Debian's rustc-web route",
+        );
+        apt_install(
+            DEBIAN_RUST,
+            "Debian's rustc with a prebuilt core for the BPF target",
+        )?;
         if debian_ready() {
             return Ok(Route::Debian);
         }
-        bail!("installed {} but /usr/lib/rustlib/bpfel-unknown-none has no libcore", DEBIAN_RUST.join(" "));
+        bail!(
+            "installed {} but /usr/lib/rustlib/bpfel-unknown-none has no libcore",
+            DEBIAN_RUST.join(" ")
+        );
     }
     bail!(
         "cannot build the eBPF crate: this machine has neither Debian's rustc-web with \
@@ -119,13 +145,19 @@ fn choose_route() -> anyhow::Result<Route> {
 pub fn cargo_bin_dir() -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
+        });
     home.join("bin")
 }
 
 pub fn bpf_linker() -> PathBuf {
     let p = cargo_bin_dir().join("bpf-linker");
-    if p.exists() { p } else { PathBuf::from("bpf-linker") }
+    if p.exists() {
+        p
+    } else {
+        PathBuf::from("bpf-linker")
+    }
 }
 
 fn ensure_bpf_linker(route: Route) -> anyhow::Result<()> {
@@ -133,14 +165,34 @@ fn ensure_bpf_linker(route: Route) -> anyhow::Result<()> {
     if version.split_whitespace().any(|w| w == BPF_LINKER_VERSION) {
         return Ok(());
     }
-    let found = if version.is_empty() { "none".to_owned() } else { version.trim().to_owned() };
-    say(format!("installing bpf-linker {BPF_LINKER_VERSION} with cargo install (found: {found})"));
+    let found = if version.is_empty() {
+        "none".to_owned()
+    } else {
+        version.trim().to_owned()
+    };
+    say(format!(
+        "installing bpf-linker {BPF_LINKER_VERSION} with cargo install (found: {found})"
+    ));
     let mut cmd = crate::util::cargo();
-    cmd.args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--locked", "--force"]);
+    cmd.args([
+        "install",
+        "bpf-linker",
+        "--version",
+        BPF_LINKER_VERSION,
+        "--locked",
+        "--force",
+    ]);
     if route == Route::Debian {
-        apt_install(DEBIAN_LINKER_BUILD, "to build bpf-linker against Debian's LLVM")?;
-        cmd.args(["--no-default-features", "--features", &format!("llvm-{DEBIAN_LLVM}")])
-            .env("LLVM_PREFIX", format!("/usr/lib/llvm-{DEBIAN_LLVM}"));
+        apt_install(
+            DEBIAN_LINKER_BUILD,
+            "to build bpf-linker against Debian's LLVM",
+        )?;
+        cmd.args([
+            "--no-default-features",
+            "--features",
+            &format!("llvm-{DEBIAN_LLVM}"),
+        ])
+        .env("LLVM_PREFIX", format!("/usr/lib/llvm-{DEBIAN_LLVM}"));
     }
     timed("cargo install bpf-linker", || run(&mut cmd))
         .context("building bpf-linker (it links against LLVM: are its -dev packages installed?)")
@@ -149,6 +201,8 @@ fn ensure_bpf_linker(route: Route) -> anyhow::Result<()> {
 pub fn setup() -> anyhow::Result<Route> {
     let route = choose_route()?;
     ensure_bpf_linker(route)?;
-    say(format!("setup ok: {route:?} route, bpf-linker {BPF_LINKER_VERSION}"));
+    say(format!(
+        "setup ok: {route:?} route, bpf-linker {BPF_LINKER_VERSION}"
+    ));
     Ok(route)
 }

@@ -11,7 +11,15 @@ use crate::{
 pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<()> {
     timed("unit tests", || {
         run(userspace_cargo(built)
-            .args(["test", "--release", "--workspace", "--exclude", "sensor-ebpf", "--exclude", "sensor-tests"])
+            .args([
+                "test",
+                "--release",
+                "--workspace",
+                "--exclude",
+                "sensor-ebpf",
+                "--exclude",
+                "sensor-tests",
+            ])
             .arg("--")
             .args(args))
     })?;
@@ -20,11 +28,20 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
         return Ok(());
     }
     if !is_root() {
-        bail!("the end-to-end tests load eBPF programs and create cgroups: run `sudo -E cargo xtask test` (or --unit-only)");
+        bail!(
+            "the end-to-end tests load eBPF programs and create cgroups: run `sudo -E cargo xtask test` (or --unit-only)"
+        );
     }
     timed("end-to-end tests", || {
         run(userspace_cargo(built)
-            .args(["test", "--release", "--package", "sensor-tests", "--", "--test-threads=1"])
+            .args([
+                "test",
+                "--release",
+                "--package",
+                "sensor-tests",
+                "--",
+                "--test-threads=1",
+            ])
             .args(args)
             .env("SENSOR_BIN", &built.sensor)
             // Missing root or BPF fails these tests instead of skipping them.
@@ -42,6 +59,8 @@ pub fn run_sensor(built: &Built, args: &[String]) -> anyhow::Result<()> {
         c
     };
     cmd.arg("run").args(args);
-    say("starting the sensor; make a mount in another terminal (e.g. `unshare -m mount -t tmpfs none /mnt`); Ctrl-C stops it");
+    say(
+        "starting the sensor; make a mount in another terminal (e.g. `unshare -m mount -t tmpfs none /mnt`); Ctrl-C stops it",
+    );
     run(&mut cmd)
 }

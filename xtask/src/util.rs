@@ -14,7 +14,9 @@ pub fn say(msg: impl AsRef<str>) {
 /// Runs `cmd`, inheriting stdio; a non-zero exit is an error naming the command.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed ({status})");
     }
@@ -24,12 +26,17 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
 /// Runs `cmd` and returns its stdout, or `None` if it cannot run or fails.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The workspace root (xtask lives one level below it).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask has a parent").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent")
+        .to_owned()
 }
 
 /// The cargo that runs xtask (so userspace builds use the same toolchain).
@@ -48,6 +55,10 @@ pub fn is_root() -> bool {
 pub fn timed<T>(what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
     let start = Instant::now();
     let r = f();
-    say(format!("{what}: {} in {:.1} s", if r.is_ok() { "done" } else { "FAILED" }, start.elapsed().as_secs_f64()));
+    say(format!(
+        "{what}: {} in {:.1} s",
+        if r.is_ok() { "done" } else { "FAILED" },
+        start.elapsed().as_secs_f64()
+    ));
     r
 }

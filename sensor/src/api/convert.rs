@@ -13,17 +13,26 @@ pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
     match pb::EventKind::try_from(v) {
         Ok(pb::EventKind::FlaggedSyscall) => Ok(Kind::FlaggedSyscall),
         Ok(pb::EventKind::Exec) => Ok(Kind::Exec),
-        Ok(pb::EventKind::Unspecified) => {
-            Err(Status::invalid_argument("kinds: EVENT_KIND_UNSPECIFIED is not a kind of event"))
-        }
-        Err(_) => Err(Status::invalid_argument(format!("kinds: unknown event kind {v}"))),
+        Ok(pb::EventKind::Unspecified) => Err(Status::invalid_argument(
+            "kinds: EVENT_KIND_UNSPECIFIED is not a kind of event",
+        )),
+        Err(_) => Err(Status::invalid_argument(format!(
+            "kinds: unknown event kind {v}"
+        ))),
     }
 }
 
 /// A subscribe request -> the filter it asks for; a bad field is named in INVALID_ARGUMENT.
 pub fn filter_from_wire(req: &pb::GetEventsRequest) -> Result<Filter, Status> {
-    let kinds = req.kinds.iter().map(|&k| kind_from_wire(k)).collect::<Result<_, _>>()?;
-    Ok(Filter { kinds, cgroup_ids: req.cgroup_ids.clone() })
+    let kinds = req
+        .kinds
+        .iter()
+        .map(|&k| kind_from_wire(k))
+        .collect::<Result<_, _>>()?;
+    Ok(Filter {
+        kinds,
+        cgroup_ids: req.cgroup_ids.clone(),
+    })
 }
 
 pub fn loss_reason_to_wire(r: LossReason) -> pb::LossReason {
@@ -45,8 +54,17 @@ pub fn outcome_to_wire(o: Outcome) -> pb::Outcome {
         Outcome::BlockedBeforeEntry(e) => (pb::OutcomeKind::BlockedBeforeEntry, -i64::from(e), e),
         Outcome::Unknown => (pb::OutcomeKind::Unknown, 0, 0),
     };
-    let errno_name = if errno == 0 { String::new() } else { errno_name(errno).to_owned() };
-    pb::Outcome { kind: kind.into(), return_value, errno, errno_name }
+    let errno_name = if errno == 0 {
+        String::new()
+    } else {
+        errno_name(errno).to_owned()
+    };
+    pb::Outcome {
+        kind: kind.into(),
+        return_value,
+        errno,
+        errno_name,
+    }
 }
 
 fn arg_to_wire(a: &DecodedArg) -> pb::Argument {
@@ -86,7 +104,10 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
             filename_truncated: e.filename_truncated,
         }),
     };
-    pb::Event { header: Some(header), body: Some(body) }
+    pb::Event {
+        header: Some(header),
+        body: Some(body),
+    }
 }
 
 pub fn item_to_wire(item: &Item, id: &Identity) -> pb::GetEventsResponse {
@@ -110,11 +131,17 @@ mod tests {
 
     #[test]
     fn invalid_kinds_name_the_field() {
-        let req = pb::GetEventsRequest { kinds: vec![1, 0], cgroup_ids: vec![] };
+        let req = pb::GetEventsRequest {
+            kinds: vec![1, 0],
+            cgroup_ids: vec![],
+        };
         let e = filter_from_wire(&req).unwrap_err();
         assert_eq!(e.code(), tonic::Code::InvalidArgument);
         assert!(e.message().starts_with("kinds:"), "{}", e.message());
-        let req = pb::GetEventsRequest { kinds: vec![77], cgroup_ids: vec![] };
+        let req = pb::GetEventsRequest {
+            kinds: vec![77],
+            cgroup_ids: vec![],
+        };
         assert!(filter_from_wire(&req).unwrap_err().message().contains("77"));
     }
 
@@ -125,7 +152,13 @@ mod tests {
             ktime_ns: 5,
             time_unix_nano: 6,
             cgroup_id: 7,
-            process: Process { pid: 1, tid: 2, uid: 3, gid: 4, comm: b"sh".to_vec() },
+            process: Process {
+                pid: 1,
+                tid: 2,
+                uid: 3,
+                gid: 4,
+                comm: b"sh".to_vec(),
+            },
             body: Body::FlaggedSyscall(FlaggedSyscall {
                 arch: Arch::X86_64,
                 nr: 165,
@@ -140,16 +173,33 @@ mod tests {
                 }],
             }),
         };
-        let id = Identity { node_name: "n".into(), instance_id: "i".into() };
+        let id = Identity {
+            node_name: "n".into(),
+            instance_id: "i".into(),
+        };
         let w = event_to_wire(&ev, &id);
         let h = w.header.unwrap();
-        assert_eq!((h.seq, h.cgroup_id, h.pid, h.tid, h.uid, h.gid), (9, 7, 1, 2, 3, 4));
-        assert_eq!((h.node_name.as_str(), h.sensor_instance_id.as_str()), ("n", "i"));
-        let Some(pb::event::Body::FlaggedSyscall(s)) = w.body else { panic!() };
-        assert_eq!((s.name.as_str(), s.number, s.arch.as_str()), ("mount", 165, "x86_64"));
+        assert_eq!(
+            (h.seq, h.cgroup_id, h.pid, h.tid, h.uid, h.gid),
+            (9, 7, 1, 2, 3, 4)
+        );
+        assert_eq!(
+            (h.node_name.as_str(), h.sensor_instance_id.as_str()),
+            ("n", "i")
+        );
+        let Some(pb::event::Body::FlaggedSyscall(s)) = w.body else {
+            panic!()
+        };
+        assert_eq!(
+            (s.name.as_str(), s.number, s.arch.as_str()),
+            ("mount", 165, "x86_64")
+        );
         assert_eq!(s.args, vec![1, 2, 3, 4, 5, 6]);
         let o = s.outcome.unwrap();
-        assert_eq!((o.kind, o.errno, o.errno_name.as_str()), (pb::OutcomeKind::Failed as i32, 1, "EPERM"));
+        assert_eq!(
+            (o.kind, o.errno, o.errno_name.as_str()),
+            (pb::OutcomeKind::Failed as i32, 1, "EPERM")
+        );
         assert_eq!(s.decoded_args[0].raw, b"/mnt");
     }
 }

@@ -12,7 +12,10 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(node_name: String) -> Self {
-        Self { node_name, instance_id: random_id() }
+        Self {
+            node_name,
+            instance_id: random_id(),
+        }
     }
 }
 
@@ -23,7 +26,9 @@ fn random_id() -> String {
         .is_ok();
     if !ok {
         // Fall back to something that still differs between runs.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         b = (t.as_nanos() as u64 ^ u64::from(std::process::id())).to_le_bytes();
     }
     b.iter().map(|x| format!("{x:02x}")).collect()

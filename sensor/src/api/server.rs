@@ -22,7 +22,10 @@ pub struct EventService {
 
 impl EventService {
     pub fn new(hub: Hub, identity: Identity) -> Self {
-        Self { hub, identity: Arc::new(identity) }
+        Self {
+            hub,
+            identity: Arc::new(identity),
+        }
     }
 }
 
@@ -39,7 +42,11 @@ impl SensorService for EventService {
         let mut sub = self.hub.subscribe();
         let identity = self.identity.clone();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        tracing::debug!(?filter, subscribers = self.hub.subscribers(), "new subscriber");
+        tracing::debug!(
+            ?filter,
+            subscribers = self.hub.subscribers(),
+            "new subscriber"
+        );
         tokio::spawn(async move {
             loop {
                 let item = tokio::select! {
@@ -53,7 +60,11 @@ impl SensorService for EventService {
                     continue;
                 }
                 // Waiting here is fine: a slow client only makes its own hub queue overflow.
-                if tx.send(Ok(convert::item_to_wire(&item, &identity))).await.is_err() {
+                if tx
+                    .send(Ok(convert::item_to_wire(&item, &identity)))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -16,11 +16,20 @@ pub struct Field {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FormatError {
     #[error("line {line}: {what} in {text:?}")]
-    BadLine { line: usize, what: &'static str, text: String },
+    BadLine {
+        line: usize,
+        what: &'static str,
+        text: String,
+    },
     #[error("field {0:?} is not in the format file")]
     MissingField(String),
     #[error("field {name:?} is {ty} of {size} bytes, expected {expected}")]
-    UnexpectedType { name: String, ty: String, size: u32, expected: &'static str },
+    UnexpectedType {
+        name: String,
+        ty: String,
+        size: u32,
+        expected: &'static str,
+    },
 }
 
 /// Parses every `field:` line of a format file.
@@ -31,7 +40,11 @@ pub fn parse(text: &str) -> Result<Vec<Field>, FormatError> {
         if !line.starts_with("field:") {
             continue;
         }
-        let bad = |what| FormatError::BadLine { line: i + 1, what, text: raw.to_owned() };
+        let bad = |what| FormatError::BadLine {
+            line: i + 1,
+            what,
+            text: raw.to_owned(),
+        };
         let mut decl = None;
         let (mut offset, mut size, mut signed) = (None, None, None);
         for part in line.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -101,7 +114,10 @@ mod tests {
         assert_eq!(fields.len(), 7);
         assert_eq!(data_loc_offset(&fields, "filename"), Ok(8));
         let pid = fields.iter().find(|f| f.name == "pid").unwrap();
-        assert_eq!((pid.ty.as_str(), pid.offset, pid.size, pid.signed), ("pid_t", 12, 4, true));
+        assert_eq!(
+            (pid.ty.as_str(), pid.offset, pid.size, pid.signed),
+            ("pid_t", 12, 4, true)
+        );
     }
 
     #[test]
@@ -133,8 +149,27 @@ mod tests {
     #[test]
     fn broken_lines_name_their_line() {
         let e = parse("name: x\nformat:\n\tfield:int a;\toffset:zz;\tsize:4;\n").unwrap_err();
-        assert!(matches!(e, FormatError::BadLine { line: 3, what: "bad offset", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                FormatError::BadLine {
+                    line: 3,
+                    what: "bad offset",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = parse("\tfield:int;\toffset:0;\tsize:4;\n").unwrap_err();
-        assert!(matches!(e, FormatError::BadLine { what: "no field name", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                FormatError::BadLine {
+                    what: "no field name",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

@@ -21,7 +21,10 @@ pub enum TracefsError {
     #[error("reading tracepoint format {path}: {source}")]
     ReadFormat { path: PathBuf, source: io::Error },
     #[error("tracepoint format {path}: {source}")]
-    ParseFormat { path: PathBuf, source: format::FormatError },
+    ParseFormat {
+        path: PathBuf,
+        source: format::FormatError,
+    },
 }
 
 /// A usable tracefs. If the sensor mounted it, [`Tracefs::release`] unmounts it again.
@@ -39,7 +42,10 @@ impl Tracefs {
     /// Finds a mounted tracefs, or mounts one at `/sys/kernel/tracing`.
     pub fn ensure() -> Result<Self, TracefsError> {
         if let Some(p) = TRACEFS_PATHS.iter().map(Path::new).find(|p| usable(p)) {
-            return Ok(Self { root: p.to_owned(), mounted_by_us: false });
+            return Ok(Self {
+                root: p.to_owned(),
+                mounted_by_us: false,
+            });
         }
         let path = TRACEFS_PATHS[0];
         tracing::info!("tracefs is not mounted; mounting it at {path}");
@@ -47,7 +53,13 @@ impl Tracefs {
         let fstype = c"tracefs";
         // SAFETY: valid NUL-terminated strings; no data argument.
         let rc = unsafe {
-            libc::mount(fstype.as_ptr(), c_path.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+            libc::mount(
+                fstype.as_ptr(),
+                c_path.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
         };
         if rc != 0 {
             return Err(TracefsError::Mount {
@@ -55,7 +67,10 @@ impl Tracefs {
                 source: io::Error::last_os_error(),
             });
         }
-        Ok(Self { root: PathBuf::from(path), mounted_by_us: true })
+        Ok(Self {
+            root: PathBuf::from(path),
+            mounted_by_us: true,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -64,9 +79,16 @@ impl Tracefs {
 
     /// Parses `events/<category>/<name>/format`.
     pub fn format(&self, category: &str, name: &str) -> Result<Vec<format::Field>, TracefsError> {
-        let path = self.root.join("events").join(category).join(name).join("format");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| TracefsError::ReadFormat { path: path.clone(), source })?;
+        let path = self
+            .root
+            .join("events")
+            .join(category)
+            .join(name)
+            .join("format");
+        let text = std::fs::read_to_string(&path).map_err(|source| TracefsError::ReadFormat {
+            path: path.clone(),
+            source,
+        })?;
         format::parse(&text).map_err(|source| TracefsError::ParseFormat { path, source })
     }
 

@@ -50,9 +50,16 @@ fn expect_errno(what: &str, r: Result<(), Error>, errno: i32) {
 fn deny_mount_with_seccomp() {
     use seccompiler::{SeccompAction, SeccompFilter};
     let rules = [(libc::SYS_mount, vec![])].into_iter().collect();
-    let arch = std::env::consts::ARCH.try_into().expect("a seccompiler architecture");
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), arch)
-        .expect("build the seccomp filter");
+    let arch = std::env::consts::ARCH
+        .try_into()
+        .expect("a seccompiler architecture");
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .expect("build the seccomp filter");
     let program: seccompiler::BpfProgram = filter.try_into().expect("compile the seccomp filter");
     seccompiler::apply_filter(&program).expect("apply the seccomp filter");
 }
@@ -65,7 +72,11 @@ fn main() {
     };
     // Writing 0 to cgroup.procs moves the writing process.
     let procs = format!("{cgroup}/cgroup.procs");
-    if let Err(e) = std::fs::OpenOptions::new().write(true).open(&procs).and_then(|mut f| f.write_all(b"0")) {
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&procs)
+        .and_then(|mut f| f.write_all(b"0"))
+    {
         fail(&format!("joining {procs}"), e);
     }
     // SAFETY (all blocks below): plain libc calls with valid NUL-terminated strings.
@@ -78,7 +89,11 @@ fn main() {
                 fail("umount2", Error::last_os_error());
             }
         }
-        ("mount-eperm", [target]) => expect_errno("mount without CAP_SYS_ADMIN", mount_tmpfs(target), libc::EPERM),
+        ("mount-eperm", [target]) => expect_errno(
+            "mount without CAP_SYS_ADMIN",
+            mount_tmpfs(target),
+            libc::EPERM,
+        ),
         ("mount-seccomp", [target]) => {
             deny_mount_with_seccomp();
             expect_errno("mount under seccomp", mount_tmpfs(target), libc::EPERM);
@@ -89,14 +104,18 @@ fn main() {
             }
         }
         ("setns", []) => {
-            let ns = std::fs::File::open("/proc/self/ns/uts").unwrap_or_else(|e| fail("open /proc/self/ns/uts", e));
-            if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWUTS) } != 0 {
+            let ns = std::fs::File::open("/proc/self/ns/uts")
+                .unwrap_or_else(|e| fail("open /proc/self/ns/uts", e));
+            if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWUTS) } != 0
+            {
                 fail("setns", Error::last_os_error());
             }
         }
         ("mount-fail", [target]) => {
             let (src, tgt, fs) = (c("sensor-e2e"), c(target), c("sensor-e2e-no-such-fs"));
-            if unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) } == 0 {
+            if unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) }
+                == 0
+            {
                 eprintln!("sensor-trigger: a mount of a nonexistent filesystem type succeeded");
                 exit(1);
             }
