@@ -17,6 +17,7 @@ pub mod client;
 pub mod clock;
 pub mod daemon;
 pub mod decode;
+pub mod enrich;
 pub mod event;
 pub mod filter;
 pub mod hub;
