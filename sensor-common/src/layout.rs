@@ -31,6 +31,22 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         name: "sys_exit",
         hook: Hook::RawTracepoint("sys_exit"),
     },
+    ProgramSpec {
+        name: "sched_process_fork",
+        hook: Hook::RawTracepoint("sched_process_fork"),
+    },
+    ProgramSpec {
+        name: "sched_process_exit",
+        hook: Hook::Tracepoint("sched", "sched_process_exit"),
+    },
+    ProgramSpec {
+        name: "cgroup_mkdir",
+        hook: Hook::Tracepoint("cgroup", "cgroup_mkdir"),
+    },
+    ProgramSpec {
+        name: "cgroup_rmdir",
+        hook: Hook::Tracepoint("cgroup", "cgroup_rmdir"),
+    },
 ];
 
 /// The ring buffer that carries every record.
@@ -65,8 +81,33 @@ pub const FORBIDDEN_MAX_NR: u64 = FORBIDDEN_WORDS as u64 * 64;
 pub const GLOBAL_EXEC_FILENAME_OFF: &str = "EXEC_FILENAME_OFF";
 /// Global: the sensor's own tgid, whose syscalls are never flagged.
 pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
+/// Globals: offsets of `task_struct` fields, from the kernel's BTF (`u32::MAX`: unknown).
+pub const GLOBAL_TASK_PID_OFF: &str = "TASK_PID_OFF";
+pub const GLOBAL_TASK_TGID_OFF: &str = "TASK_TGID_OFF";
+pub const GLOBAL_TASK_REAL_PARENT_OFF: &str = "TASK_REAL_PARENT_OFF";
+pub const GLOBAL_TASK_EXIT_CODE_OFF: &str = "TASK_EXIT_CODE_OFF";
+/// Globals: field offsets in the cgroup_mkdir/cgroup_rmdir records (from tracefs).
+pub const GLOBAL_CGROUP_ROOT_OFF: &str = "CGROUP_ROOT_OFF";
+pub const GLOBAL_CGROUP_ID_OFF: &str = "CGROUP_ID_OFF";
+pub const GLOBAL_CGROUP_PATH_OFF: &str = "CGROUP_PATH_OFF";
+/// Global: offset of `group_dead` in the sched_process_exit record (`u32::MAX`: absent).
+pub const GLOBAL_EXIT_GROUP_DEAD_OFF: &str = "EXIT_GROUP_DEAD_OFF";
 /// Every global of the object that the loader sets.
-pub const GLOBALS: &[&str] = &[GLOBAL_EXEC_FILENAME_OFF, GLOBAL_SELF_TGID];
+pub const GLOBALS: &[&str] = &[
+    GLOBAL_EXEC_FILENAME_OFF,
+    GLOBAL_SELF_TGID,
+    GLOBAL_TASK_PID_OFF,
+    GLOBAL_TASK_TGID_OFF,
+    GLOBAL_TASK_REAL_PARENT_OFF,
+    GLOBAL_TASK_EXIT_CODE_OFF,
+    GLOBAL_CGROUP_ROOT_OFF,
+    GLOBAL_CGROUP_ID_OFF,
+    GLOBAL_CGROUP_PATH_OFF,
+    GLOBAL_EXIT_GROUP_DEAD_OFF,
+];
+
+/// An offset global's value when the field does not exist on this kernel.
+pub const OFFSET_UNKNOWN: u32 = u32::MAX;
 
 /// Per-CPU counters kept by the kernel side. Values index `COUNTERS`; never reuse one.
 #[repr(u32)]

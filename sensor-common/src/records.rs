@@ -1,6 +1,8 @@
 //! The `#[repr(C)]` records that travel through the ring buffer.
 use core::mem::{offset_of, size_of};
 
+/// Bytes of a cgroup path kept in a record; longer paths are cut and flagged.
+pub const CGROUP_PATH_LEN: usize = 512;
 /// Length of `task->comm` (TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;
 /// Bytes of an exec filename kept in the record; longer names are cut and flagged.
@@ -22,6 +24,14 @@ pub enum RecordKind {
     Syscall = 1,
     /// A successful exec, at `sched_process_exec`: [`ExecRecord`].
     Exec = 2,
+    /// A cgroup2 directory was made: [`CgroupRecord`].
+    CgroupMkdir = 3,
+    /// A cgroup2 directory was removed: [`CgroupRecord`].
+    CgroupRmdir = 4,
+    /// A new process (not a thread): [`ForkRecord`]; the header is the parent's.
+    Fork = 5,
+    /// A process ended (its last thread): [`ExitRecord`].
+    Exit = 6,
 }
 
 impl RecordKind {
@@ -29,6 +39,10 @@ impl RecordKind {
         match v {
             1 => Some(Self::Syscall),
             2 => Some(Self::Exec),
+            3 => Some(Self::CgroupMkdir),
+            4 => Some(Self::CgroupRmdir),
+            5 => Some(Self::Fork),
+            6 => Some(Self::Exit),
             _ => None,
         }
     }
@@ -59,6 +73,9 @@ pub struct Header {
     pub gid: u32,
     /// `task->comm`, NUL-padded.
     pub comm: [u8; COMM_LEN],
+    /// `real_parent->tgid`, or 0 when the kernel's task layout is unknown.
+    pub ppid: u32,
+    pub _pad: u32,
 }
 
 /// How a flagged call ended, in [`SyscallRecord::outcome`].
@@ -122,22 +139,59 @@ pub struct ExecRecord {
     pub filename: [u8; EXEC_FILENAME_LEN],
 }
 
+/// A cgroup2 directory made or removed (the header's kind says which).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupRecord {
+    pub header: Header,
+    /// The cgroup id (its directory's inode number).
+    pub id: u64,
+    /// Bytes of `path` in use (no NUL).
+    pub path_len: u32,
+    pub _pad: u32,
+    /// Relative to the cgroup2 root, starting with `/`.
+    pub path: [u8; CGROUP_PATH_LEN],
+}
+
+/// A new process. The header describes the parent.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForkRecord {
+    pub header: Header,
+    pub child_pid: u32,
+    pub _pad: u32,
+}
+
+/// A process ended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitRecord {
+    pub header: Header,
+    /// `task->exit_code`: `status << 8`, or the terminating signal in the low 7 bits.
+    pub exit_code: u32,
+    pub _pad: u32,
+}
+
 // The ABI, checked at compile time. A change here must be made on both sides at once.
 const _: () = {
-    assert!(size_of::<Header>() == 56);
+    assert!(size_of::<Header>() == 64);
+    assert!(offset_of!(Header, ppid) == 56);
     assert!(offset_of!(Header, size) == 4);
     assert!(offset_of!(Header, ktime_ns) == 8);
     assert!(offset_of!(Header, cgroup_id) == 16);
     assert!(offset_of!(Header, pid) == 24);
     assert!(offset_of!(Header, comm) == 40);
-    assert!(offset_of!(SyscallRecord, args) == 64);
-    assert!(offset_of!(SyscallRecord, ret) == 112);
-    assert!(offset_of!(SyscallRecord, outcome) == 120);
-    assert!(offset_of!(SyscallRecord, str_len) == 128);
-    assert!(offset_of!(SyscallRecord, strs) == 136);
-    assert!(size_of::<SyscallRecord>() == 136 + SYSCALL_STRS * SYSCALL_STR_LEN);
-    assert!(size_of::<ExecRecord>() == 56 + 8 + EXEC_FILENAME_LEN);
-    assert!(offset_of!(ExecRecord, filename) == 64);
+    assert!(offset_of!(SyscallRecord, args) == 72);
+    assert!(offset_of!(SyscallRecord, ret) == 120);
+    assert!(offset_of!(SyscallRecord, outcome) == 128);
+    assert!(offset_of!(SyscallRecord, str_len) == 136);
+    assert!(offset_of!(SyscallRecord, strs) == 144);
+    assert!(size_of::<SyscallRecord>() == 144 + SYSCALL_STRS * SYSCALL_STR_LEN);
+    assert!(size_of::<ExecRecord>() == 64 + 8 + EXEC_FILENAME_LEN);
+    assert!(offset_of!(ExecRecord, filename) == 72);
+    assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
+    assert!(size_of::<ForkRecord>() == 72);
+    assert!(size_of::<ExitRecord>() == 72);
 };
 
 #[cfg(feature = "user")]
@@ -146,4 +200,7 @@ mod pod {
     unsafe impl aya::Pod for super::Header {}
     unsafe impl aya::Pod for super::SyscallRecord {}
     unsafe impl aya::Pod for super::ExecRecord {}
+    unsafe impl aya::Pod for super::CgroupRecord {}
+    unsafe impl aya::Pod for super::ForkRecord {}
+    unsafe impl aya::Pod for super::ExitRecord {}
 }

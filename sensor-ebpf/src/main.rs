@@ -5,8 +5,10 @@
 #![no_main]
 
 mod arch;
+mod cgroup;
 mod exec;
 mod maps;
+mod process;
 mod record;
 mod sys_enter;
 mod sys_exit;

@@ -6,7 +6,8 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    COUNTER_SLOTS, Counter, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, PENDING_CAPACITY, SyscallRecord,
+    COUNTER_SLOTS, Counter, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, OFFSET_UNKNOWN, PENDING_CAPACITY,
+    SyscallRecord,
 };
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
@@ -41,6 +42,26 @@ pub static EXEC_FILENAME_OFF: Global<u32> = Global::new(8);
 /// The loader's own tgid: its syscalls are never flagged.
 #[unsafe(no_mangle)]
 pub static SELF_TGID: Global<u32> = Global::new(0);
+
+// Offsets of task_struct fields, from the kernel's BTF (OFFSET_UNKNOWN: skip what needs them).
+#[unsafe(no_mangle)]
+pub static TASK_PID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static TASK_TGID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static TASK_REAL_PARENT_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static TASK_EXIT_CODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+
+// Field offsets of the cgroup_mkdir/cgroup_rmdir and sched_process_exit records, from tracefs.
+#[unsafe(no_mangle)]
+pub static CGROUP_ROOT_OFF: Global<u32> = Global::new(8);
+#[unsafe(no_mangle)]
+pub static CGROUP_ID_OFF: Global<u32> = Global::new(16);
+#[unsafe(no_mangle)]
+pub static CGROUP_PATH_OFF: Global<u32> = Global::new(24);
+#[unsafe(no_mangle)]
+pub static EXIT_GROUP_DEAD_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
 #[inline(always)]
 pub fn count(counter: Counter) {

@@ -1,9 +1,33 @@
 //! The common header, filled in place in a reserved ring-buffer entry.
 use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-    bpf_get_current_uid_gid, bpf_ktime_get_ns,
+    bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel,
 };
-use sensor_common::{COMM_LEN, Header, RecordKind};
+use sensor_common::{COMM_LEN, Header, OFFSET_UNKNOWN, RecordKind};
+
+use crate::maps::{TASK_REAL_PARENT_OFF, TASK_TGID_OFF};
+
+/// Reads a `T` at `offset` bytes into the kernel object at `base`; `None` if the offset is
+/// unknown on this kernel or the read fails.
+#[inline(always)]
+pub fn read_field<T>(base: *const u8, offset: u32) -> Option<T> {
+    if offset == OFFSET_UNKNOWN || base.is_null() {
+        return None;
+    }
+    // SAFETY: the helper checks the address.
+    unsafe { bpf_probe_read_kernel(base.add(offset as usize).cast::<T>()) }.ok()
+}
+
+/// The tgid of the current task's parent (`real_parent->tgid`), 0 if unknown.
+#[inline(always)]
+fn current_ppid() -> u32 {
+    // SAFETY: no arguments.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let parent: Option<*const u8> = read_field(task, TASK_REAL_PARENT_OFF.load());
+    parent
+        .and_then(|p| read_field::<i32>(p, TASK_TGID_OFF.load()))
+        .map_or(0, |t| t as u32)
+}
 
 /// Writes every field of the header (ring-buffer memory is not zeroed by the kernel).
 #[inline(always)]
@@ -21,4 +45,6 @@ pub fn fill_header(h: &mut Header, kind: RecordKind, size: usize, flags: u16) {
     h.uid = uid_gid as u32;
     h.gid = (uid_gid >> 32) as u32;
     h.comm = bpf_get_current_comm().unwrap_or([0u8; COMM_LEN]);
+    h.ppid = current_ppid();
+    h._pad = 0;
 }

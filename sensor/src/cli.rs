@@ -1,5 +1,5 @@
 //! Command line: `sensor run`, `sensor events`.
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -37,9 +37,9 @@ pub struct RunArgs {
     /// Print one JSON object per line instead of readable lines.
     #[arg(long)]
     pub json: bool,
-    /// Print exec events too, not only flagged syscalls.
+    /// Print exec, fork and exit events too, not only flagged syscalls.
     #[arg(long)]
-    pub print_exec: bool,
+    pub print_all: bool,
     /// Print no events to the terminal (gRPC only).
     #[arg(long, short)]
     pub quiet: bool,
@@ -52,6 +52,15 @@ pub struct RunArgs {
     /// Forward kernel-side (aya-log) messages at this level into the log.
     #[arg(long, value_enum)]
     pub ebpf_log: Option<EbpfLogLevel>,
+    /// The host's /proc (in a pod: where the host's /proc is mounted).
+    #[arg(long, env = "SENSOR_HOST_PROC", default_value = "/proc")]
+    pub proc_root: PathBuf,
+    /// The host's cgroup2 mount [default: found in /proc/self/mountinfo].
+    #[arg(long, env = "SENSOR_CGROUP2_ROOT")]
+    pub cgroup2_root: Option<PathBuf>,
+    /// The kernel's BTF, read for task_struct field offsets.
+    #[arg(long, default_value = "/sys/kernel/btf/vmlinux")]
+    pub btf: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -79,6 +88,8 @@ impl From<EbpfLogLevel> for aya_log::Level {
 pub enum KindArg {
     Flagged,
     Exec,
+    Fork,
+    Exit,
 }
 
 #[derive(Debug, clap::Args)]

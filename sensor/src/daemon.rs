@@ -1,6 +1,6 @@
 //! `sensor run`: checks what it needs, loads and attaches the programs, then runs the pipeline
 //! ring buffer -> reader -> hub -> (gRPC subscribers, terminal) until SIGINT/SIGTERM.
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, bail};
 use sensor_proto::v1 as pb;
@@ -13,13 +13,14 @@ use crate::{
     api::{Identity, convert, server},
     args, caps,
     clock::Clock,
+    enrich::{Enricher, HostPaths, cgroups},
     event::Kind,
     hub::{Hub, Item},
-    policy,
+    offsets, policy,
     probes::{self, LoadConfig, Probes},
     reader, render,
     syscalls::Arch,
-    tracefs::{Tracefs, format},
+    tracefs::Tracefs,
 };
 
 #[derive(Clone, Debug)]
@@ -30,13 +31,41 @@ pub struct RunConfig {
     pub node_name: String,
     /// Print events as JSON lines instead of readable lines.
     pub json: bool,
-    /// Also print exec events (flagged syscalls are always printed).
-    pub print_exec: bool,
+    /// Also print exec, fork and exit events (flagged syscalls are always printed).
+    pub print_all: bool,
     /// Print nothing to the terminal; only serve gRPC.
     pub quiet: bool,
     pub ring_buffer_bytes: u32,
     pub subscriber_queue: usize,
     pub ebpf_log: Option<aya_log::Level>,
+    /// The host's /proc (a host mount inside a pod).
+    pub proc_root: PathBuf,
+    /// The host's cgroup2 mount; found in /proc/self/mountinfo when not given.
+    pub cgroup2_root: Option<PathBuf>,
+    /// The kernel's BTF, for task_struct offsets.
+    pub btf: PathBuf,
+}
+
+/// cgroups remembered at once (entries leave on cgroup_rmdir).
+const CGROUP_CACHE_CAPACITY: usize = 65_536;
+/// Processes tracked at once (entries leave on exit).
+const PROCESS_TABLE_CAPACITY: usize = 262_144;
+
+fn host_paths(cfg: &RunConfig) -> anyhow::Result<HostPaths> {
+    let cgroup2 = match &cfg.cgroup2_root {
+        Some(p) => p.clone(),
+        None => {
+            let info = std::fs::read_to_string("/proc/self/mountinfo")
+                .context("reading /proc/self/mountinfo")?;
+            cgroups::cgroup2_mount(&info).context(
+                "no cgroup2 mount in /proc/self/mountinfo: mount cgroup2, or pass --cgroup2-root",
+            )?
+        }
+    };
+    Ok(HostPaths {
+        proc: cfg.proc_root.clone(),
+        cgroup2,
+    })
 }
 
 /// Starts everything, runs until a signal, and tears down. Programs are detached before this
@@ -54,15 +83,14 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         bail!("{cap} is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON");
     }
 
+    let host = host_paths(&cfg)?;
     let tracefs = Tracefs::ensure()?;
-    let exec_fields = tracefs.format("sched", "sched_process_exec")?;
-    let exec_filename_off = format::data_loc_offset(&exec_fields, "filename")
-        .context("tracepoint sched/sched_process_exec has an unexpected layout")?;
+    let offsets = offsets::discover(&tracefs, &cfg.btf)?;
     let forbidden =
         policy::forbidden_bitmap(Arch::NATIVE, policy::DEFAULT_FORBIDDEN.iter().copied())?;
 
     let load = LoadConfig {
-        exec_filename_off,
+        offsets,
         ring_buffer_bytes: cfg.ring_buffer_bytes,
         ebpf_log: cfg.ebpf_log,
     };
@@ -77,6 +105,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let attached = probes.attach_all()?;
     // Attached tracepoints keep working without tracefs: leave the node as we found it.
     tracefs.release();
+    // Scanned after attaching, so that nothing falls between the scan and the first record.
+    let enricher = Enricher::new(&host, CGROUP_CACHE_CAPACITY, PROCESS_TABLE_CAPACITY);
+    tracing::debug!(
+        cgroups = enricher.cgroups(),
+        processes = enricher.processes(),
+        "enrichment ready"
+    );
 
     let hub = Hub::new(cfg.subscriber_queue);
     let identity = Identity::new(cfg.node_name.clone());
@@ -85,7 +120,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for gRPC on {}", cfg.grpc_addr))?;
     let local = listener.local_addr()?;
 
-    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), Clock::new()));
+    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), Clock::new(), enricher));
     let losses_task = tokio::spawn(reader::watch_kernel_losses(
         counters,
         hub.clone(),
@@ -141,14 +176,14 @@ async fn wait_for_signal() -> anyhow::Result<&'static str> {
     })
 }
 
-/// The terminal view of `sensor run`: flagged syscalls (and execs if asked) and losses.
+/// The terminal view of `sensor run`: flagged syscalls (every event with --print-all) and losses.
 async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
     use std::io::Write as _;
     let mut sub = hub.subscribe();
     while let Some(item) = sub.next().await {
         if let Item::Event(ev) = &item
-            && ev.body.kind() == Kind::Exec
-            && !cfg.print_exec
+            && ev.body.kind() != Kind::FlaggedSyscall
+            && !cfg.print_all
         {
             continue;
         }

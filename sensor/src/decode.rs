@@ -5,8 +5,9 @@
 use std::mem::size_of;
 
 use sensor_common::{
-    COMM_LEN, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, Header, NO_STR_ARG,
-    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
+    CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_FILENAME_LEN, ExecRecord, ExitRecord,
+    FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind,
+    SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
 };
 
 use crate::{
@@ -51,8 +52,23 @@ fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
     Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
-/// Decodes one ring-buffer record. The returned event has `seq` 0 and no wall-clock time yet.
-pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+/// What one kernel record says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// Something that happened, for subscribers: `seq` is 0 and it is not enriched yet.
+    Event(Event),
+    /// A cgroup2 directory appeared (for the cgroup cache).
+    CgroupMkdir {
+        id: u64,
+        path: String,
+        truncated: bool,
+    },
+    /// A cgroup2 directory went away.
+    CgroupRmdir { id: u64 },
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let header: Header = read(bytes, "record header")?;
     if header.size as usize != bytes.len() {
         return Err(DecodeError::SizeMismatch {
@@ -62,6 +78,32 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
     }
     let kind = RecordKind::from_u16(header.kind).ok_or(DecodeError::UnknownKind(header.kind))?;
     let body = match kind {
+        RecordKind::CgroupMkdir => {
+            let r: CgroupRecord = read(bytes, "cgroup record")?;
+            let len = r.path_len as usize;
+            if len > CGROUP_PATH_LEN {
+                return Err(DecodeError::BadLength {
+                    field: "cgroup path",
+                    len: r.path_len,
+                    cap: CGROUP_PATH_LEN,
+                });
+            }
+            return Ok(Record::CgroupMkdir {
+                id: r.id,
+                path: String::from_utf8_lossy(&r.path[..len]).into_owned(),
+                truncated: header.flags & FLAG_TRUNCATED != 0,
+            });
+        }
+        RecordKind::CgroupRmdir => {
+            let r: CgroupRecord = read(bytes, "cgroup record")?;
+            return Ok(Record::CgroupRmdir { id: r.id });
+        }
+        RecordKind::Fork => Body::Fork {
+            child_pid: read::<ForkRecord>(bytes, "fork record")?.child_pid,
+        },
+        RecordKind::Exit => Body::Exit {
+            exit_code: read::<ExitRecord>(bytes, "exit record")?.exit_code,
+        },
         RecordKind::Syscall => {
             let r: SyscallRecord = read(bytes, "syscall record")?;
             let arch = Arch::of_native_nr(r.nr);
@@ -92,14 +134,16 @@ pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
             })
         }
     };
-    Ok(Event {
+    Ok(Record::Event(Event {
         seq: 0,
         ktime_ns: header.ktime_ns,
         time_unix_nano: 0,
         cgroup_id: header.cgroup_id,
+        cgroup_path: None,
+        attribution: Default::default(),
         process: process(&header),
         body,
-    })
+    }))
 }
 
 fn outcome(r: &SyscallRecord) -> Result<Outcome, DecodeError> {
@@ -155,6 +199,9 @@ fn process(h: &Header) -> Process {
         uid: h.uid,
         gid: h.gid,
         comm: h.comm[..comm_len].to_vec(),
+        ppid: h.ppid,
+        parent_exe: None,
+        grandparent_exe: None,
     }
 }
 
@@ -176,6 +223,15 @@ mod tests {
             uid: 0,
             gid: 0,
             comm,
+            ppid: 1,
+            _pad: 0,
+        }
+    }
+
+    fn event(bytes: &[u8]) -> Event {
+        match decode(bytes).unwrap() {
+            Record::Event(e) => e,
+            other => panic!("not an event: {other:?}"),
         }
     }
 
@@ -204,7 +260,7 @@ mod tests {
     #[test]
     fn decodes_a_flagged_syscall() {
         let nr = syscalls::number(Arch::NATIVE, "mount").unwrap();
-        let ev = decode(&bytes_of(&syscall_record(nr))).unwrap();
+        let ev = event(&bytes_of(&syscall_record(nr)));
         assert_eq!(ev.cgroup_id, 7);
         assert_eq!(ev.process.pid, 100);
         assert_eq!(ev.process.tid, 101);
@@ -227,7 +283,7 @@ mod tests {
         r.strs[0][..4].copy_from_slice(b"/new");
         r.str_truncated = 1;
         r.ret = 0;
-        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else {
+        let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
             panic!()
         };
         assert_eq!(s.outcome, Outcome::Succeeded(0));
@@ -238,13 +294,13 @@ mod tests {
 
         r.outcome = RawOutcome::BlockedBeforeEntry as u8;
         r.ret = -i64::from(libc::EPERM);
-        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else {
+        let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
             panic!()
         };
         assert_eq!(s.outcome, Outcome::BlockedBeforeEntry(libc::EPERM));
 
         r.outcome = RawOutcome::Pending as u8;
-        let Body::FlaggedSyscall(s) = decode(&bytes_of(&r)).unwrap().body else {
+        let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
             panic!()
         };
         assert_eq!(s.outcome, Outcome::Unknown);
@@ -283,7 +339,7 @@ mod tests {
         };
         r.filename[..6].copy_from_slice(b"/b\xffin\x00");
         r.header.flags = FLAG_TRUNCATED;
-        let ev = decode(&bytes_of(&r)).unwrap();
+        let ev = event(&bytes_of(&r));
         let Body::Exec(e) = ev.body else {
             panic!("wrong body")
         };
@@ -301,6 +357,50 @@ mod tests {
         };
         assert!(matches!(
             decode(&bytes_of(&r)),
+            Err(DecodeError::BadLength { .. })
+        ));
+    }
+
+    #[test]
+    fn decodes_lifecycle_and_cgroup_records() {
+        let f = ForkRecord {
+            header: header(RecordKind::Fork, size_of::<ForkRecord>()),
+            child_pid: 9,
+            _pad: 0,
+        };
+        let ev = event(&bytes_of(&f));
+        assert_eq!((ev.body, ev.process.ppid), (Body::Fork { child_pid: 9 }, 1));
+        let x = ExitRecord {
+            header: header(RecordKind::Exit, size_of::<ExitRecord>()),
+            exit_code: 3 << 8,
+            _pad: 0,
+        };
+        assert_eq!(event(&bytes_of(&x)).body, Body::Exit { exit_code: 768 });
+        let mut c = CgroupRecord {
+            header: header(RecordKind::CgroupMkdir, size_of::<CgroupRecord>()),
+            id: 77,
+            path_len: 4,
+            _pad: 0,
+            path: [0; CGROUP_PATH_LEN],
+        };
+        c.path[..4].copy_from_slice(b"/a/b");
+        assert_eq!(
+            decode(&bytes_of(&c)).unwrap(),
+            Record::CgroupMkdir {
+                id: 77,
+                path: "/a/b".into(),
+                truncated: false
+            }
+        );
+        c.header.kind = RecordKind::CgroupRmdir as u16;
+        assert_eq!(
+            decode(&bytes_of(&c)).unwrap(),
+            Record::CgroupRmdir { id: 77 }
+        );
+        c.header.kind = RecordKind::CgroupMkdir as u16;
+        c.path_len = CGROUP_PATH_LEN as u32 + 1;
+        assert!(matches!(
+            decode(&bytes_of(&c)),
             Err(DecodeError::BadLength { .. })
         ));
     }

@@ -1,5 +1,7 @@
 //! The typed domain event: what the sensor knows about one thing that happened.
-use crate::syscalls::Arch;
+use std::sync::Arc;
+
+use crate::{enrich::container::ContainerRef, syscalls::Arch};
 
 /// One event, decoded from a kernel record and stamped by the hub.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,11 +13,49 @@ pub struct Event {
     /// Wall-clock time, nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
     pub cgroup_id: u64,
+    /// The cgroup's path relative to the cgroup2 root, once resolved.
+    pub cgroup_path: Option<Arc<str>>,
+    pub attribution: Attribution,
     pub process: Process,
     pub body: Body,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl Event {
+    /// A plain event of pid 1 in `cgroup_id`, for tests.
+    #[cfg(test)]
+    pub fn for_test(cgroup_id: u64, body: Body) -> Self {
+        Event {
+            seq: 0,
+            ktime_ns: 0,
+            time_unix_nano: 0,
+            cgroup_id,
+            cgroup_path: None,
+            attribution: Attribution::Pending,
+            process: Process {
+                pid: 1,
+                tid: 1,
+                comm: b"x".to_vec(),
+                ..Default::default()
+            },
+            body,
+        }
+    }
+}
+
+/// Who made the event, as far as the sensor knows when it sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Attribution {
+    /// The cgroup is not resolved yet.
+    #[default]
+    Pending,
+    /// A process of the host (the root cgroup, or a systemd unit of the host).
+    Host,
+    /// A cgroup no known container naming scheme explains.
+    Unknown,
+    Container(Arc<ContainerRef>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Process {
     pub pid: u32,
     pub tid: u32,
@@ -23,12 +63,25 @@ pub struct Process {
     pub gid: u32,
     /// `task->comm`, without its NUL padding. Raw bytes: not necessarily UTF-8.
     pub comm: Vec<u8>,
+    /// The parent's pid (0 when unknown).
+    pub ppid: u32,
+    /// The parent's and grandparent's binaries, from the process table.
+    pub parent_exe: Option<Arc<[u8]>>,
+    pub grandparent_exe: Option<Arc<[u8]>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
     FlaggedSyscall(FlaggedSyscall),
     Exec(Exec),
+    /// A new process; the event's process is the parent.
+    Fork {
+        child_pid: u32,
+    },
+    /// A process ended; `exit_code` is the kernel's wait status (`status << 8 | signal`).
+    Exit {
+        exit_code: u32,
+    },
 }
 
 /// The kinds of event, as subscribers filter them.
@@ -36,6 +89,8 @@ pub enum Body {
 pub enum Kind {
     FlaggedSyscall,
     Exec,
+    Fork,
+    Exit,
 }
 
 impl Body {
@@ -43,6 +98,8 @@ impl Body {
         match self {
             Body::FlaggedSyscall(_) => Kind::FlaggedSyscall,
             Body::Exec(_) => Kind::Exec,
+            Body::Fork { .. } => Kind::Fork,
+            Body::Exit { .. } => Kind::Exit,
         }
     }
 }

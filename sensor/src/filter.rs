@@ -18,27 +18,17 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Body, Exec, Process};
+    use crate::event::{Body, Exec};
 
     #[test]
     fn lists_narrow_and_empty_lists_match_all() {
-        let ev = Event {
-            seq: 1,
-            ktime_ns: 0,
-            time_unix_nano: 0,
-            cgroup_id: 42,
-            process: Process {
-                pid: 1,
-                tid: 1,
-                uid: 0,
-                gid: 0,
-                comm: vec![],
-            },
-            body: Body::Exec(Exec {
+        let ev = Event::for_test(
+            42,
+            Body::Exec(Exec {
                 filename: vec![],
                 filename_truncated: false,
             }),
-        };
+        );
         assert!(Filter::default().matches(&ev));
         assert!(
             Filter {

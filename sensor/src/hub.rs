@@ -104,26 +104,16 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Body, Exec, Process};
+    use crate::event::{Body, Exec};
 
     fn event() -> Event {
-        Event {
-            seq: 0,
-            ktime_ns: 0,
-            time_unix_nano: 0,
-            cgroup_id: 1,
-            process: Process {
-                pid: 1,
-                tid: 1,
-                uid: 0,
-                gid: 0,
-                comm: b"x".to_vec(),
-            },
-            body: Body::Exec(Exec {
+        Event::for_test(
+            1,
+            Body::Exec(Exec {
                 filename: b"/x".to_vec(),
                 filename_truncated: false,
             }),
-        }
+        )
     }
 
     #[tokio::test]

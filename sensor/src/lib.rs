@@ -21,6 +21,8 @@ pub mod enrich;
 pub mod event;
 pub mod filter;
 pub mod hub;
+pub mod kernel_btf;
+pub mod offsets;
 pub mod policy;
 pub mod probes;
 pub mod reader;

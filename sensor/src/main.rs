@@ -51,11 +51,14 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         insecure_listen_any: a.insecure_listen_any,
         node_name,
         json: a.json,
-        print_exec: a.print_exec,
+        print_all: a.print_all,
         quiet: a.quiet,
         ring_buffer_bytes: a.ring_buffer_bytes,
         subscriber_queue: a.subscriber_queue,
         ebpf_log: a.ebpf_log.map(Into::into),
+        proc_root: a.proc_root,
+        cgroup2_root: a.cgroup2_root,
+        btf: a.btf,
     })
 }
 
@@ -66,6 +69,8 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
         .map(|k| match k {
             KindArg::Flagged => EventKind::FlaggedSyscall as i32,
             KindArg::Exec => EventKind::Exec as i32,
+            KindArg::Fork => EventKind::Fork as i32,
+            KindArg::Exit => EventKind::Exit as i32,
         })
         .collect();
     client::stream_events(

@@ -10,11 +10,13 @@ use aya::{
     programs::{RawTracePoint, TracePoint},
 };
 use sensor_common::{
-    Counter, FORBIDDEN_MAX_NR, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_SELF_TGID, Hook, MAP_COUNTERS,
-    MAP_EVENTS, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
+    Counter, FORBIDDEN_MAX_NR, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF,
+    GLOBAL_CGROUP_ROOT_OFF, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_SELF_TGID,
+    GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
+    GLOBAL_TASK_TGID_OFF, Hook, MAP_COUNTERS, MAP_EVENTS, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
 };
 
-use crate::policy::ForbiddenBitmap;
+use crate::{offsets::Offsets, policy::ForbiddenBitmap};
 
 /// The object built by `cargo xtask build`; empty when built without it.
 pub fn ebpf_object() -> &'static [u8] {
@@ -86,8 +88,8 @@ fn explain(err: &(dyn std::error::Error + 'static)) -> String {
 /// Values the object is configured with at load time.
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
-    /// Offset of `filename` in the sched_process_exec record (from tracefs).
-    pub exec_filename_off: u32,
+    /// Layout facts of this kernel (tracefs formats, BTF).
+    pub offsets: Offsets,
     /// Ring buffer size; the kernel wants a power of two times the page size (aya rounds up).
     pub ring_buffer_bytes: u32,
     /// Kernel-side log level forwarded to `tracing`; `None` compiles the log calls out.
@@ -107,8 +109,17 @@ impl Probes {
         }
         let self_tgid = std::process::id();
         let log_level: u8 = cfg.ebpf_log.map_or(0, |l| l as u8);
+        let o = &cfg.offsets;
         let mut ebpf = EbpfLoader::new()
-            .override_global(GLOBAL_EXEC_FILENAME_OFF, &cfg.exec_filename_off, true)
+            .override_global(GLOBAL_EXEC_FILENAME_OFF, &o.exec_filename, true)
+            .override_global(GLOBAL_CGROUP_ROOT_OFF, &o.cgroup_root, true)
+            .override_global(GLOBAL_CGROUP_ID_OFF, &o.cgroup_id, true)
+            .override_global(GLOBAL_CGROUP_PATH_OFF, &o.cgroup_path, true)
+            .override_global(GLOBAL_EXIT_GROUP_DEAD_OFF, &o.exit_group_dead, true)
+            .override_global(GLOBAL_TASK_PID_OFF, &o.task.pid, true)
+            .override_global(GLOBAL_TASK_TGID_OFF, &o.task.tgid, true)
+            .override_global(GLOBAL_TASK_REAL_PARENT_OFF, &o.task.real_parent, true)
+            .override_global(GLOBAL_TASK_EXIT_CODE_OFF, &o.task.exit_code, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes)

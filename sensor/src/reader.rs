@@ -6,11 +6,19 @@ use aya::maps::{MapData, RingBuf};
 use sensor_common::Counter;
 use tokio::io::{Interest, unix::AsyncFd};
 
-use crate::{clock::Clock, decode::decode, event::LossReason, hub::Hub, probes::KernelCounters};
+use crate::{
+    clock::Clock, decode::decode, enrich::Enricher, event::LossReason, hub::Hub,
+    probes::KernelCounters,
+};
 
 /// Reads records until the task is dropped. Each record is decoded (never trusting its
 /// length); one that cannot be decoded is logged and reported as lost.
-pub async fn run(ring: RingBuf<MapData>, hub: Hub, clock: Clock) -> std::io::Result<()> {
+pub async fn run(
+    ring: RingBuf<MapData>,
+    hub: Hub,
+    clock: Clock,
+    mut enricher: Enricher,
+) -> std::io::Result<()> {
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
@@ -22,9 +30,11 @@ pub async fn run(ring: RingBuf<MapData>, hub: Hub, clock: Clock) -> std::io::Res
         // have caught up.
         while let Some(item) = rb.next() {
             match decode(&item) {
-                Ok(mut event) => {
-                    event.time_unix_nano = clock.wall_ns(event.ktime_ns);
-                    hub.publish(event);
+                Ok(record) => {
+                    if let Some(mut event) = enricher.handle(record) {
+                        event.time_unix_nano = clock.wall_ns(event.ktime_ns);
+                        hub.publish(event);
+                    }
                 }
                 Err(e) => {
                     malformed += 1;

@@ -31,15 +31,39 @@ pub fn line(resp: &pb::GetEventsResponse) -> String {
     }
 }
 
+/// Where the event came from: `container=containerd:0123456789ab pod=<uid>`, `host`, ...
+fn place(h: &pb::EventHeader) -> String {
+    let a = h.attribution.clone().unwrap_or_default();
+    match (pb::AttributionState::try_from(a.state), a.container) {
+        (Ok(pb::AttributionState::Container), Some(c)) => {
+            let short = c.id.get(..12).unwrap_or(&c.id);
+            let pod = if c.pod_uid.is_empty() {
+                String::new()
+            } else {
+                format!(" pod={}", c.pod_uid)
+            };
+            format!("container={}:{short}{pod}", c.runtime)
+        }
+        (Ok(pb::AttributionState::Host), _) => "host".to_owned(),
+        (Ok(pb::AttributionState::Unknown), _) => format!("cgroup_path={}", h.cgroup_path),
+        _ => "container=pending".to_owned(),
+    }
+}
+
 fn event_line(ev: &pb::Event) -> String {
     let h = ev.header.clone().unwrap_or_default();
+    let parent = if h.parent_exe.is_empty() {
+        String::new()
+    } else {
+        format!(" parent={}", text(&h.parent_exe))
+    };
     let who = format!(
-        "pid={} tid={} uid={} gid={} comm=\"{}\" cgroup={}",
+        "pid={} ppid={} uid={} comm=\"{}\"{parent} {} cgroup={}",
         h.pid,
-        h.tid,
+        h.ppid,
         h.uid,
-        h.gid,
         text(&h.comm),
+        place(&h),
         h.cgroup_id
     );
     let what = match &ev.body {
@@ -63,6 +87,9 @@ fn event_line(ev: &pb::Event) -> String {
             };
             format!("EXEC {}{cut} {who}", text(&e.filename))
         }
+        Some(Body::Fork(f)) => format!("FORK child={} {who}", f.child_pid),
+        Some(Body::Exit(x)) if x.signal != 0 => format!("EXIT signal={} {who}", x.signal),
+        Some(Body::Exit(x)) => format!("EXIT status={} {who}", x.status),
         None => format!("UNKNOWN event {who}"),
     };
     format!("{} #{} {what}", time(h.time_unix_nano), h.seq)
@@ -128,6 +155,21 @@ fn outcome_json(o: Option<&pb::Outcome>) -> Value {
     json!({"result": kind, "return_value": o.return_value, "errno": o.errno, "errno_name": o.errno_name})
 }
 
+fn attribution_json(h: &pb::EventHeader) -> Value {
+    let a = h.attribution.clone().unwrap_or_default();
+    let state = match pb::AttributionState::try_from(a.state) {
+        Ok(pb::AttributionState::Container) => "container",
+        Ok(pb::AttributionState::Host) => "host",
+        Ok(pb::AttributionState::Unknown) => "unknown",
+        _ => "pending",
+    };
+    match a.container {
+        Some(c) => json!({"state": state, "runtime": c.runtime, "container_id": c.id,
+                          "pod_uid": c.pod_uid, "qos_class": c.qos_class}),
+        None => json!({"state": state}),
+    }
+}
+
 pub fn json(resp: &pb::GetEventsResponse) -> Value {
     match &resp.item {
         Some(Item::Event(ev)) => event_json(ev),
@@ -149,6 +191,11 @@ fn event_json(ev: &pb::Event) -> Value {
         "cgroup_id": h.cgroup_id,
         "pid": h.pid, "tid": h.tid, "uid": h.uid, "gid": h.gid,
         "comm": text(&h.comm),
+        "ppid": h.ppid,
+        "parent_exe": text(&h.parent_exe),
+        "grandparent_exe": text(&h.grandparent_exe),
+        "cgroup_path": h.cgroup_path,
+        "attribution": attribution_json(&h),
     });
     let body = match &ev.body {
         Some(Body::FlaggedSyscall(s)) => {
@@ -170,6 +217,8 @@ fn event_json(ev: &pb::Event) -> Value {
         Some(Body::Exec(e)) => json!({
             "type": "exec", "filename": text(&e.filename), "filename_truncated": e.filename_truncated,
         }),
+        Some(Body::Fork(f)) => json!({"type": "fork", "child_pid": f.child_pid}),
+        Some(Body::Exit(x)) => json!({"type": "exit", "status": x.status, "signal": x.signal}),
         None => json!({"type": "unknown"}),
     };
     if let (Value::Object(v), Value::Object(b)) = (&mut v, body) {

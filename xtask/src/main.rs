@@ -22,7 +22,7 @@ enum Command {
     Build,
     /// Setup + build, then `sensor run` as root: flagged syscalls appear live.
     Run {
-        /// Arguments passed to `sensor run` (e.g. -- --print-exec).
+        /// Arguments passed to `sensor run` (e.g. -- --print-all).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },

@@ -4,7 +4,7 @@ use tonic::Status;
 
 use super::Identity;
 use crate::{
-    event::{Body, DecodedArg, Event, Kind, LossReason, Outcome},
+    event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome},
     filter::Filter,
     hub::Item,
 };
@@ -13,6 +13,8 @@ pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
     match pb::EventKind::try_from(v) {
         Ok(pb::EventKind::FlaggedSyscall) => Ok(Kind::FlaggedSyscall),
         Ok(pb::EventKind::Exec) => Ok(Kind::Exec),
+        Ok(pb::EventKind::Fork) => Ok(Kind::Fork),
+        Ok(pb::EventKind::Exit) => Ok(Kind::Exit),
         Ok(pb::EventKind::Unspecified) => Err(Status::invalid_argument(
             "kinds: EVENT_KIND_UNSPECIFIED is not a kind of event",
         )),
@@ -76,6 +78,35 @@ fn arg_to_wire(a: &DecodedArg) -> pb::Argument {
     }
 }
 
+pub fn attribution_to_wire(a: &Attribution) -> pb::Attribution {
+    let (state, container) = match a {
+        Attribution::Pending => (pb::AttributionState::Pending, None),
+        Attribution::Host => (pb::AttributionState::Host, None),
+        Attribution::Unknown => (pb::AttributionState::Unknown, None),
+        Attribution::Container(c) => (
+            pb::AttributionState::Container,
+            Some(pb::Container {
+                runtime: c.runtime.name().to_owned(),
+                id: c.id.clone(),
+                pod_uid: c
+                    .pod
+                    .as_ref()
+                    .map(|(uid, _)| uid.clone())
+                    .unwrap_or_default(),
+                qos_class: c
+                    .pod
+                    .as_ref()
+                    .map(|(_, q)| q.name().to_owned())
+                    .unwrap_or_default(),
+            }),
+        ),
+    };
+    pb::Attribution {
+        state: state.into(),
+        container,
+    }
+}
+
 pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
     let header = pb::EventHeader {
         seq: ev.seq,
@@ -89,6 +120,21 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
         uid: ev.process.uid,
         gid: ev.process.gid,
         comm: ev.process.comm.clone(),
+        ppid: ev.process.ppid,
+        parent_exe: ev
+            .process
+            .parent_exe
+            .as_deref()
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
+        grandparent_exe: ev
+            .process
+            .grandparent_exe
+            .as_deref()
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default(),
+        cgroup_path: ev.cgroup_path.as_deref().unwrap_or_default().to_owned(),
+        attribution: Some(attribution_to_wire(&ev.attribution)),
     };
     let body = match &ev.body {
         Body::FlaggedSyscall(s) => pb::event::Body::FlaggedSyscall(pb::FlaggedSyscall {
@@ -103,6 +149,23 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
             filename: e.filename.clone(),
             filename_truncated: e.filename_truncated,
         }),
+        Body::Fork { child_pid } => pb::event::Body::Fork(pb::Fork {
+            child_pid: *child_pid,
+        }),
+        Body::Exit { exit_code } => {
+            // The kernel's wait status: low 7 bits the signal, the next 8 the exit status.
+            let signal = (exit_code & 0x7f) as i32;
+            let status = if signal == 0 {
+                ((exit_code >> 8) & 0xff) as i32
+            } else {
+                0
+            };
+            pb::event::Body::Exit(pb::Exit {
+                status,
+                signal,
+                raw: *exit_code,
+            })
+        }
     };
     pb::Event {
         header: Some(header),
@@ -152,12 +215,17 @@ mod tests {
             ktime_ns: 5,
             time_unix_nano: 6,
             cgroup_id: 7,
+            cgroup_path: None,
+            attribution: Attribution::Host,
             process: Process {
                 pid: 1,
                 tid: 2,
                 uid: 3,
                 gid: 4,
                 comm: b"sh".to_vec(),
+                ppid: 5,
+                parent_exe: Some(b"/bin/sh".as_slice().into()),
+                grandparent_exe: None,
             },
             body: Body::FlaggedSyscall(FlaggedSyscall {
                 arch: Arch::X86_64,

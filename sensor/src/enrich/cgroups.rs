@@ -43,7 +43,12 @@ pub struct CgroupCache {
 impl CgroupCache {
     /// `root` is the cgroup2 mount as this process sees it (configurable for a pod's host mount).
     pub fn new(root: PathBuf, capacity: usize) -> Self {
-        Self { root, by_id: HashMap::new(), last_scan: None, capacity }
+        Self {
+            root,
+            by_id: HashMap::new(),
+            last_scan: None,
+            capacity,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -71,7 +76,9 @@ impl CgroupCache {
             if depth >= MAX_DEPTH {
                 continue;
             }
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in entries.flatten() {
                 if e.file_type().is_ok_and(|t| t.is_dir()) {
                     stack.push((e.path(), depth + 1));
@@ -88,7 +95,10 @@ impl CgroupCache {
             tracing::warn!(capacity = self.capacity, "cgroup cache full: clearing it");
             self.by_id.clear();
         }
-        let info = CgroupInfo { path: Arc::from(path), owner: Arc::new(classify(path)) };
+        let info = CgroupInfo {
+            path: Arc::from(path),
+            owner: Arc::new(classify(path)),
+        };
         self.by_id.insert(id, info.clone());
         info
     }
@@ -127,9 +137,15 @@ mod tests {
         let hybrid = "25 24 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755\n\
                       41 25 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
                       42 25 0:39 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
-        assert_eq!(cgroup2_mount(hybrid), Some(PathBuf::from("/sys/fs/cgroup/unified")));
+        assert_eq!(
+            cgroup2_mount(hybrid),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
         let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
-        assert_eq!(cgroup2_mount(unified), Some(PathBuf::from("/sys/fs/cgroup")));
+        assert_eq!(
+            cgroup2_mount(unified),
+            Some(PathBuf::from("/sys/fs/cgroup"))
+        );
         assert_eq!(cgroup2_mount("1 0 0:1 / / rw - ext4 /dev/vda rw\n"), None);
     }
 

@@ -14,6 +14,8 @@
 //!
 //! Sub-cgroups a container makes inside its own cgroup belong to that container.
 
+use std::sync::Arc;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Runtime {
     Containerd,
@@ -65,15 +67,25 @@ pub struct ContainerRef {
 /// Who a cgroup belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Owner {
-    Container(ContainerRef),
+    Container(Arc<ContainerRef>),
     /// The root cgroup, or a systemd unit of the host.
     Host,
     /// A path no known scheme explains.
     Unknown,
 }
 
+fn container(runtime: Runtime, id: &str, pod: Option<(String, Qos)>) -> Owner {
+    Owner::Container(Arc::new(ContainerRef {
+        runtime,
+        id: id.to_owned(),
+        pod,
+    }))
+}
+
 fn is_container_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `<prefix>-<id>.scope` or `<prefix>-<id>` -> (runtime, id).
@@ -96,7 +108,9 @@ fn pod_of(component: &str, cgroupfs_qos: Option<Qos>) -> Option<(String, Qos)> {
     if let Some(uid) = component.strip_prefix("pod") {
         return valid_uid(uid).then(|| (uid.to_owned(), cgroupfs_qos.unwrap_or(Qos::Guaranteed)));
     }
-    let rest = component.strip_prefix("kubepods-")?.strip_suffix(".slice")?;
+    let rest = component
+        .strip_prefix("kubepods-")?
+        .strip_suffix(".slice")?;
     let (qos, uid) = match rest.split_once("-pod") {
         Some(("besteffort", uid)) => (Qos::BestEffort, uid),
         Some(("burstable", uid)) => (Qos::Burstable, uid),
@@ -126,8 +140,8 @@ pub fn classify(path: &str) -> Owner {
     }
     let mut pod = None;
     let mut qos = None;
-    let in_kubepods = matches!(parts[0], "kubepods" | "kubepods.slice")
-        || parts[0].starts_with("kubepods-");
+    let in_kubepods =
+        matches!(parts[0], "kubepods" | "kubepods.slice") || parts[0].starts_with("kubepods-");
     for (i, part) in parts.iter().enumerate() {
         // containerd with a `.slice` parent but no systemd: `slice:prefix:id` in one name.
         if let Some((slice, prefix, id)) = split_colon_form(part) {
@@ -135,7 +149,7 @@ pub fn classify(path: &str) -> Owner {
                 return Owner::Unknown;
             };
             let pod = pod_of(slice, None);
-            return Owner::Container(ContainerRef { runtime, id: id.to_owned(), pod });
+            return container(runtime, id, pod);
         }
         if in_kubepods {
             if i == 0 && matches!(*part, "kubepods" | "kubepods.slice") {
@@ -151,7 +165,7 @@ pub fn classify(path: &str) -> Owner {
             }
         }
         if let Some((runtime, id)) = prefixed_id(part) {
-            return Owner::Container(ContainerRef { runtime, id: id.to_owned(), pod });
+            return container(runtime, id, pod);
         }
         if is_container_id(part) {
             // A bare id: cgroupfs kubepods (runtime unknown) or dockerd's `/docker/<id>`.
@@ -160,13 +174,17 @@ pub fn classify(path: &str) -> Owner {
                 (false, Some("docker")) => Runtime::Docker,
                 _ => return Owner::Unknown,
             };
-            return Owner::Container(ContainerRef { runtime, id: (*part).to_owned(), pod });
+            return container(runtime, part, pod);
         }
         if in_kubepods {
             return Owner::Unknown;
         }
     }
-    if is_host_unit(&parts) { Owner::Host } else { Owner::Unknown }
+    if is_host_unit(&parts) {
+        Owner::Host
+    } else {
+        Owner::Unknown
+    }
 }
 
 /// `kubepods-besteffort-pod<uid_>.slice:cri-containerd:<id>` -> its three parts.
@@ -181,9 +199,13 @@ fn split_colon_form(part: &str) -> Option<(&str, &str, &str)> {
 /// a runtime we do not know stays unknown.)
 fn is_host_unit(parts: &[&str]) -> bool {
     let carries_id = |p: &&str| {
-        p.trim_end_matches(".scope").rsplit(['-', ':']).next().is_some_and(is_container_id)
+        p.trim_end_matches(".scope")
+            .rsplit(['-', ':'])
+            .next()
+            .is_some_and(is_container_id)
     };
-    matches!(parts[0], "system.slice" | "user.slice" | "init.scope") && !parts.iter().any(carries_id)
+    matches!(parts[0], "system.slice" | "user.slice" | "init.scope")
+        && !parts.iter().any(carries_id)
 }
 
 #[cfg(test)]
@@ -195,11 +217,7 @@ mod tests {
     const UID_: &str = "1c2d3e4f_0000_4111_8222_123456789abc";
 
     fn container(runtime: Runtime, pod: Option<Qos>) -> Owner {
-        Owner::Container(ContainerRef {
-            runtime,
-            id: ID.to_owned(),
-            pod: pod.map(|q| (UID.to_owned(), q)),
-        })
+        super::container(runtime, ID, pod.map(|q| (UID.to_owned(), q)))
     }
 
     #[test]
@@ -208,32 +226,88 @@ mod tests {
         use Runtime::*;
         let table: Vec<(String, Owner)> = vec![
             // containerd, systemd driver, each QoS class
-            (format!("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/cri-containerd-{ID}.scope"), container(Containerd, Some(BestEffort))),
-            (format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/cri-containerd-{ID}.scope"), container(Containerd, Some(Burstable))),
-            (format!("/kubepods.slice/kubepods-pod{UID_}.slice/cri-containerd-{ID}.scope"), container(Containerd, Some(Guaranteed))),
+            (
+                format!(
+                    "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{UID_}.slice/cri-containerd-{ID}.scope"
+                ),
+                container(Containerd, Some(BestEffort)),
+            ),
+            (
+                format!(
+                    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/cri-containerd-{ID}.scope"
+                ),
+                container(Containerd, Some(Burstable)),
+            ),
+            (
+                format!("/kubepods.slice/kubepods-pod{UID_}.slice/cri-containerd-{ID}.scope"),
+                container(Containerd, Some(Guaranteed)),
+            ),
             // containerd (or any CRI runtime), cgroupfs driver
-            (format!("/kubepods/besteffort/pod{UID}/{ID}"), container(Cri, Some(BestEffort))),
-            (format!("/kubepods/burstable/pod{UID}/{ID}"), container(Cri, Some(Burstable))),
-            (format!("/kubepods/pod{UID}/{ID}"), container(Cri, Some(Guaranteed))),
+            (
+                format!("/kubepods/besteffort/pod{UID}/{ID}"),
+                container(Cri, Some(BestEffort)),
+            ),
+            (
+                format!("/kubepods/burstable/pod{UID}/{ID}"),
+                container(Cri, Some(Burstable)),
+            ),
+            (
+                format!("/kubepods/pod{UID}/{ID}"),
+                container(Cri, Some(Guaranteed)),
+            ),
             // CRI-O, both drivers
-            (format!("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/crio-{ID}.scope"), container(CriO, Some(Burstable))),
-            (format!("/kubepods/besteffort/pod{UID}/crio-{ID}"), container(CriO, Some(BestEffort))),
+            (
+                format!(
+                    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod{UID_}.slice/crio-{ID}.scope"
+                ),
+                container(CriO, Some(Burstable)),
+            ),
+            (
+                format!("/kubepods/besteffort/pod{UID}/crio-{ID}"),
+                container(CriO, Some(BestEffort)),
+            ),
             // Docker, both drivers, and under kubelet's dockershim
-            (format!("/system.slice/docker-{ID}.scope"), container(Docker, None)),
+            (
+                format!("/system.slice/docker-{ID}.scope"),
+                container(Docker, None),
+            ),
             (format!("/docker/{ID}"), container(Docker, None)),
-            (format!("/kubepods.slice/kubepods-pod{UID_}.slice/docker-{ID}.scope"), container(Docker, Some(Guaranteed))),
+            (
+                format!("/kubepods.slice/kubepods-pod{UID_}.slice/docker-{ID}.scope"),
+                container(Docker, Some(Guaranteed)),
+            ),
             // podman
-            (format!("/machine.slice/libpod-{ID}.scope"), container(Podman, None)),
-            (format!("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ID}.scope"), container(Podman, None)),
-            (format!("/libpod_parent/libpod-{ID}"), container(Podman, None)),
+            (
+                format!("/machine.slice/libpod-{ID}.scope"),
+                container(Podman, None),
+            ),
+            (
+                format!(
+                    "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-{ID}.scope"
+                ),
+                container(Podman, None),
+            ),
+            (
+                format!("/libpod_parent/libpod-{ID}"),
+                container(Podman, None),
+            ),
             // containerd given a .slice parent without systemd
-            (format!("/kubepods-besteffort-pod{UID_}.slice:cri-containerd:{ID}"), container(Containerd, Some(BestEffort))),
+            (
+                format!("/kubepods-besteffort-pod{UID_}.slice:cri-containerd:{ID}"),
+                container(Containerd, Some(BestEffort)),
+            ),
             // a sub-cgroup inside a container belongs to it
-            (format!("/kubepods/besteffort/pod{UID}/{ID}/init.scope"), container(Cri, Some(BestEffort))),
+            (
+                format!("/kubepods/besteffort/pod{UID}/{ID}/init.scope"),
+                container(Cri, Some(BestEffort)),
+            ),
             // the host
             ("/".to_owned(), Owner::Host),
             ("/system.slice/sshd.service".to_owned(), Owner::Host),
-            ("/user.slice/user-0.slice/session-1.scope".to_owned(), Owner::Host),
+            (
+                "/user.slice/user-0.slice/session-1.scope".to_owned(),
+                Owner::Host,
+            ),
             ("/init.scope".to_owned(), Owner::Host),
         ];
         for (path, want) in table {

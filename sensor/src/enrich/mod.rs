@@ -1,4 +1,104 @@
 //! Enrichment: who an event belongs to. cgroup id -> path ([`cgroups`]) -> container
-//! ([`container`]).
+//! ([`container`]); pid -> parent and binaries ([`processes`]). The [`Enricher`] owns both
+//! caches and is driven by the reader alone, so nothing here takes a lock.
 pub mod cgroups;
 pub mod container;
+pub mod processes;
+
+use std::path::PathBuf;
+
+use self::{cgroups::CgroupCache, container::Owner, processes::ProcessTable};
+use crate::{
+    decode::Record,
+    event::{Attribution, Body, Event},
+};
+
+/// Where the host's /proc and cgroup2 tree are, as this process sees them.
+#[derive(Clone, Debug)]
+pub struct HostPaths {
+    pub proc: PathBuf,
+    pub cgroup2: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Enricher {
+    cgroups: CgroupCache,
+    procs: ProcessTable,
+}
+
+impl Enricher {
+    /// Scans the cgroup2 tree and /proc once.
+    pub fn new(paths: &HostPaths, cgroup_capacity: usize, process_capacity: usize) -> Self {
+        let mut cgroups = CgroupCache::new(paths.cgroup2.clone(), cgroup_capacity);
+        match cgroups.scan() {
+            Ok(n) => tracing::debug!(cgroups = n, "scanned {}", paths.cgroup2.display()),
+            Err(e) => tracing::warn!(
+                "cannot scan the cgroup2 tree at {}: {e}",
+                paths.cgroup2.display()
+            ),
+        }
+        let mut procs = ProcessTable::new(process_capacity);
+        match procs.scan(&paths.proc) {
+            Ok(n) => tracing::debug!(processes = n, "scanned {}", paths.proc.display()),
+            Err(e) => tracing::warn!("cannot scan {}: {e}", paths.proc.display()),
+        }
+        Self { cgroups, procs }
+    }
+
+    pub fn cgroups(&self) -> usize {
+        self.cgroups.len()
+    }
+
+    pub fn processes(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Updates the caches from a record; returns the enriched event, if it is one.
+    pub fn handle(&mut self, record: Record) -> Option<Event> {
+        match record {
+            Record::CgroupMkdir {
+                id,
+                path,
+                truncated,
+            } => {
+                // A cut path would be misread: leave it to the rescan a lookup miss triggers.
+                if !truncated {
+                    self.cgroups.insert(id, &path);
+                }
+                None
+            }
+            Record::CgroupRmdir { id } => {
+                self.cgroups.remove(id);
+                None
+            }
+            Record::Event(mut ev) => {
+                self.enrich(&mut ev);
+                let pid = ev.process.pid;
+                match &ev.body {
+                    Body::Fork { child_pid } => self.procs.fork(pid, *child_pid),
+                    Body::Exec(e) => self.procs.exec(pid, ev.process.ppid, &e.filename),
+                    Body::Exit { .. } => self.procs.exit(pid),
+                    Body::FlaggedSyscall(_) => {}
+                }
+                Some(ev)
+            }
+        }
+    }
+
+    fn enrich(&mut self, ev: &mut Event) {
+        if let Some(info) = self.cgroups.resolve(ev.cgroup_id) {
+            ev.attribution = match &*info.owner {
+                Owner::Container(c) => Attribution::Container(c.clone()),
+                Owner::Host => Attribution::Host,
+                Owner::Unknown => Attribution::Unknown,
+            };
+            ev.cgroup_path = Some(info.path);
+        }
+        let p = &mut ev.process;
+        if p.ppid == 0 {
+            p.ppid = self.procs.ppid(p.pid).unwrap_or(0);
+        }
+        p.parent_exe = self.procs.exe(p.ppid);
+        p.grandparent_exe = self.procs.ppid(p.ppid).and_then(|gp| self.procs.exe(gp));
+    }
+}

@@ -83,6 +83,23 @@ fn split_declaration(decl: &str) -> Option<(String, String)> {
     Some((format!("{}{array}", ty.trim()), name.to_owned()))
 }
 
+/// The offset of a plain field of `size` bytes.
+pub fn offset(fields: &[Field], name: &str, size: u32) -> Result<u32, FormatError> {
+    let f = fields
+        .iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| FormatError::MissingField(name.to_owned()))?;
+    if f.size != size || f.ty.starts_with("__data_loc") {
+        return Err(FormatError::UnexpectedType {
+            name: name.to_owned(),
+            ty: f.ty.clone(),
+            size: f.size,
+            expected: "a plain field of the expected size",
+        });
+    }
+    Ok(f.offset)
+}
+
 /// The offset of a `__data_loc` field (a u32: offset in the low half, length in the high).
 pub fn data_loc_offset(fields: &[Field], name: &str) -> Result<u32, FormatError> {
     let f = fields

@@ -1,0 +1,119 @@
+//! Field offsets of kernel structs, read from the running kernel's BTF at start and handed to
+//! the eBPF programs as globals. Rust eBPF has no CO-RE; this is the same idea done in
+//! userspace: nothing about `task_struct` is assumed at build time.
+use std::path::Path;
+
+use btf_rs::{Btf, Struct, Type};
+
+/// The default place of the kernel's BTF.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Offsets (in bytes) of the `task_struct` fields the programs read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskOffsets {
+    pub pid: u32,
+    pub tgid: u32,
+    pub real_parent: u32,
+    pub exit_code: u32,
+}
+
+impl TaskOffsets {
+    /// Tells the programs that the offsets are unknown: they then skip what needs them.
+    pub const UNKNOWN: TaskOffsets = TaskOffsets {
+        pid: u32::MAX,
+        tgid: u32::MAX,
+        real_parent: u32::MAX,
+        exit_code: u32::MAX,
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BtfError {
+    #[error("reading kernel BTF from {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("kernel BTF has no struct {0}")]
+    NoStruct(&'static str),
+    #[error("kernel BTF: struct {strukt} has no field {field}")]
+    NoField {
+        strukt: &'static str,
+        field: &'static str,
+    },
+}
+
+/// Finds `field` in `s`, looking into anonymous struct and union members (task_struct keeps
+/// most fields in an anonymous struct when its layout is randomised). Returns bits.
+fn find(btf: &Btf, s: &Struct, field: &str, base_bits: u32) -> Option<u32> {
+    for m in &s.members {
+        let name = btf.resolve_name(m).unwrap_or_default();
+        let off = base_bits + m.bit_offset();
+        if name == field {
+            return Some(off);
+        }
+        if name.is_empty()
+            && let Ok(Type::Struct(inner) | Type::Union(inner)) = btf.resolve_chained_type(m)
+            && let Some(found) = find(btf, &inner, field, off)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn offset(btf: &Btf, strukt: &'static str, field: &'static str) -> Result<u32, BtfError> {
+    let types = btf
+        .resolve_types_by_name(strukt)
+        .map_err(|_| BtfError::NoStruct(strukt))?;
+    let s = types
+        .iter()
+        .find_map(|t| match t {
+            Type::Struct(s) => Some(s),
+            _ => None,
+        })
+        .ok_or(BtfError::NoStruct(strukt))?;
+    let bits = find(btf, s, field, 0).ok_or(BtfError::NoField { strukt, field })?;
+    Ok(bits / 8)
+}
+
+/// Reads the `task_struct` offsets from the BTF file at `path`.
+pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
+    let btf = Btf::from_file(path).map_err(|e| BtfError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(TaskOffsets {
+        pid: offset(&btf, "task_struct", "pid")?,
+        tgid: offset(&btf, "task_struct", "tgid")?,
+        real_parent: offset(&btf, "task_struct", "real_parent")?,
+        exit_code: offset(&btf, "task_struct", "exit_code")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads this machine's BTF when it has one (every kernel the sensor supports does).
+    #[test]
+    fn reads_task_struct_offsets_from_this_kernel() {
+        let path = Path::new(VMLINUX_BTF);
+        if !path.exists() {
+            eprintln!("no {VMLINUX_BTF} on this machine; nothing to check");
+            return;
+        }
+        let o = task_offsets(path).unwrap();
+        // pid and tgid are adjacent pid_t fields; the others are somewhere after them.
+        assert_eq!(o.tgid, o.pid + 4, "{o:?}");
+        assert!(o.real_parent > o.tgid && o.exit_code > 0, "{o:?}");
+        assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
+    }
+
+    #[test]
+    fn a_missing_file_is_a_clear_error() {
+        let e = task_offsets(Path::new("/nonexistent/vmlinux")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("reading kernel BTF from /nonexistent/vmlinux"),
+            "{e}"
+        );
+    }
+}
