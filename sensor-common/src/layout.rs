@@ -59,6 +59,10 @@ pub const MAP_COUNTERS: &str = "COUNTERS";
 pub const MAP_STRING_ARGS: &str = "STRING_ARGS";
 /// `LruHashMap<u32 tid, SyscallRecord>`: flagged calls between sys_enter and sys_exit.
 pub const MAP_PENDING: &str = "PENDING";
+/// `LruHashMap<u32 tid, ExecArgs>`: execs between sys_enter and the exec or its failure.
+pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";
+/// Execs in flight at once; beyond that the oldest loses its argv.
+pub const EXEC_PENDING_CAPACITY: u32 = 1024;
 /// Every map of the object that the loader relies on.
 pub const MAPS: &[&str] = &[
     MAP_EVENTS,
@@ -66,6 +70,7 @@ pub const MAPS: &[&str] = &[
     MAP_COUNTERS,
     MAP_STRING_ARGS,
     MAP_PENDING,
+    MAP_EXEC_PENDING,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
@@ -79,6 +84,11 @@ pub const FORBIDDEN_MAX_NR: u64 = FORBIDDEN_WORDS as u64 * 64;
 
 /// Global: offset of `__data_loc char[] filename` in the `sched_process_exec` record.
 pub const GLOBAL_EXEC_FILENAME_OFF: &str = "EXEC_FILENAME_OFF";
+/// Globals: the execve and execveat syscall numbers of this architecture.
+pub const GLOBAL_NR_EXECVE: &str = "NR_EXECVE";
+pub const GLOBAL_NR_EXECVEAT: &str = "NR_EXECVEAT";
+/// Global: offset of `old_pid` in the sched_process_exec record.
+pub const GLOBAL_EXEC_OLD_PID_OFF: &str = "EXEC_OLD_PID_OFF";
 /// Global: the sensor's own tgid, whose syscalls are never flagged.
 pub const GLOBAL_SELF_TGID: &str = "SELF_TGID";
 /// Globals: offsets of `task_struct` fields, from the kernel's BTF (`u32::MAX`: unknown).
@@ -104,6 +114,9 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_CGROUP_ID_OFF,
     GLOBAL_CGROUP_PATH_OFF,
     GLOBAL_EXIT_GROUP_DEAD_OFF,
+    GLOBAL_NR_EXECVE,
+    GLOBAL_NR_EXECVEAT,
+    GLOBAL_EXEC_OLD_PID_OFF,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

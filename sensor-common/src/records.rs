@@ -22,7 +22,8 @@ pub const NO_STR_ARG: u8 = 0xff;
 pub enum RecordKind {
     /// A syscall in the forbidden set, at `sys_enter`: [`SyscallRecord`].
     Syscall = 1,
-    /// A successful exec, at `sched_process_exec`: [`ExecRecord`].
+    /// An exec, at `sched_process_exec` (success) or at `sys_exit` of execve/execveat
+    /// (failure, with `errno` set): [`ExecRecord`].
     Exec = 2,
     /// A cgroup2 directory was made: [`CgroupRecord`].
     CgroupMkdir = 3,
@@ -50,6 +51,12 @@ impl RecordKind {
 
 /// Set in [`Header::flags`] when a string field was cut to fit its buffer.
 pub const FLAG_TRUNCATED: u16 = 1 << 0;
+/// Set in [`Header::flags`] of an exec record when argv was cut to fit.
+pub const FLAG_ARGV_TRUNCATED: u16 = 1 << 1;
+/// Bytes of argv kept (arguments NUL-separated).
+pub const EXEC_ARGV_LEN: usize = 1024;
+/// Arguments read at most.
+pub const EXEC_MAX_ARGS: u32 = 32;
 
 /// The envelope every record starts with.
 #[repr(C)]
@@ -133,10 +140,32 @@ pub struct SyscallRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecRecord {
     pub header: Header,
+    /// 0 for an exec that happened, else the errno it failed with.
+    pub errno: i32,
     /// Bytes of `filename` in use (no NUL).
     pub filename_len: u32,
-    pub _pad: u32,
+    /// Bytes of `argv` in use: the arguments, each followed by a NUL.
+    pub argv_len: u32,
+    /// Arguments in `argv`.
+    pub argc: u32,
     pub filename: [u8; EXEC_FILENAME_LEN],
+    pub argv: [u8; EXEC_ARGV_LEN],
+}
+
+/// What `sys_enter` of execve/execveat saw, parked by thread id until the exec happens
+/// (`sched_process_exec`) or fails (`sys_exit`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecArgs {
+    /// `FLAG_*` bits for the header.
+    pub flags: u16,
+    pub _pad: u16,
+    pub filename_len: u32,
+    pub argv_len: u32,
+    pub argc: u32,
+    /// The path as the caller passed it (used when the exec fails).
+    pub filename: [u8; EXEC_FILENAME_LEN],
+    pub argv: [u8; EXEC_ARGV_LEN],
 }
 
 /// A cgroup2 directory made or removed (the header's kind says which).
@@ -187,8 +216,9 @@ const _: () = {
     assert!(offset_of!(SyscallRecord, str_len) == 136);
     assert!(offset_of!(SyscallRecord, strs) == 144);
     assert!(size_of::<SyscallRecord>() == 144 + SYSCALL_STRS * SYSCALL_STR_LEN);
-    assert!(size_of::<ExecRecord>() == 64 + 8 + EXEC_FILENAME_LEN);
-    assert!(offset_of!(ExecRecord, filename) == 72);
+    assert!(offset_of!(ExecRecord, filename) == 80);
+    assert!(size_of::<ExecRecord>() == 80 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
+    assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
     assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
     assert!(size_of::<ForkRecord>() == 72);
     assert!(size_of::<ExitRecord>() == 72);
@@ -200,6 +230,7 @@ mod pod {
     unsafe impl aya::Pod for super::Header {}
     unsafe impl aya::Pod for super::SyscallRecord {}
     unsafe impl aya::Pod for super::ExecRecord {}
+    unsafe impl aya::Pod for super::ExecArgs {}
     unsafe impl aya::Pod for super::CgroupRecord {}
     unsafe impl aya::Pod for super::ForkRecord {}
     unsafe impl aya::Pod for super::ExitRecord {}

@@ -1,23 +1,163 @@
-//! `tracepoint/sched/sched_process_exec`: a successful exec and the file it ran.
-use core::mem::size_of;
+//! Execs: argv is read from user memory at `sys_enter` of execve/execveat (execsnoop's way,
+//! since the new image's memory holds it no more) and parked by thread id. It is joined at
+//! `tracepoint/sched/sched_process_exec` when the exec happens, or sent with the errno from
+//! `sys_exit` when it fails.
+use core::{ffi::c_void, mem::size_of};
 
 use aya_ebpf::{
-    EbpfContext as _, helpers::bpf_probe_read_kernel_str_bytes, macros::tracepoint,
+    EbpfContext as _,
+    helpers::{
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user,
+        bpf_probe_read_user_str_bytes, generated,
+    },
+    macros::tracepoint,
     programs::TracePointContext,
 };
 use aya_log_ebpf::debug;
-use sensor_common::{Counter, EXEC_FILENAME_LEN, ExecRecord, FLAG_TRUNCATED, RecordKind};
+use sensor_common::{
+    Counter, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, EXEC_MAX_ARGS, ExecRecord,
+    FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, RecordKind,
+};
 
 use crate::{
-    maps::{EVENTS, EXEC_FILENAME_OFF, count},
+    arch::SYSCALL_ARG_OFFSETS,
+    maps::{
+        EVENTS, EXEC_FILENAME_OFF, EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, NR_EXECVE, count,
+    },
     record::fill_header,
 };
+
+/// Each argument is read into a window of this many bytes that starts before this offset,
+/// so that the verifier sees every write inside `argv`.
+const ARG_WINDOW: usize = EXEC_ARGV_LEN / 2;
+
+fn user_arg(regs: *const u8, i: usize) -> u64 {
+    // SAFETY: the helper checks the address.
+    unsafe { bpf_probe_read_kernel(regs.add(SYSCALL_ARG_OFFSETS[i]).cast::<u64>()) }.unwrap_or(0)
+}
+
+/// `sys_enter` of execve (filename, argv) or execveat (dirfd, filename, argv).
+#[inline(always)]
+pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
+    let (fname_arg, argv_arg) = if nr == NR_EXECVE.load() as u64 { (0, 1) } else { (1, 2) };
+    let Some(a) = EXEC_SCRATCH.get_ptr_mut(0) else { return };
+    // SAFETY: this CPU's scratch slot.
+    let a = unsafe { &mut *a };
+    a.flags = 0;
+    a._pad = 0;
+    let fname = user_arg(regs, fname_arg) as *const u8;
+    // SAFETY: user memory through the helper, bounded by the buffer.
+    a.filename_len = match unsafe { bpf_probe_read_user_str_bytes(fname, &mut a.filename) } {
+        Ok(s) => s.len() as u32,
+        Err(_) => 0,
+    };
+    if a.filename_len as usize >= EXEC_FILENAME_LEN - 1 {
+        a.flags |= FLAG_TRUNCATED;
+    }
+    let argv = user_arg(regs, argv_arg) as *const *const u8;
+    let mut off = 0usize;
+    let mut argc = 0u32;
+    for i in 0..EXEC_MAX_ARGS {
+        // SAFETY: user memory through the helper.
+        let Ok(arg) = (unsafe { bpf_probe_read_user(argv.add(i as usize)) }) else { break };
+        if arg.is_null() {
+            break;
+        }
+        if off >= ARG_WINDOW {
+            a.flags |= FLAG_ARGV_TRUNCATED;
+            break;
+        }
+        // SAFETY: the destination window [off, off + ARG_WINDOW) lies inside `argv`.
+        let n = unsafe {
+            generated::bpf_probe_read_user_str(
+                a.argv.as_mut_ptr().add(off & (ARG_WINDOW - 1)).cast::<c_void>(),
+                ARG_WINDOW as u32,
+                arg.cast::<c_void>(),
+            )
+        };
+        if n <= 0 {
+            break;
+        }
+        if n as usize == ARG_WINDOW {
+            a.flags |= FLAG_ARGV_TRUNCATED;
+        }
+        off += n as usize;
+        argc += 1;
+        if i == EXEC_MAX_ARGS - 1 {
+            a.flags |= FLAG_ARGV_TRUNCATED;
+        }
+    }
+    a.argv_len = off as u32;
+    a.argc = argc;
+    let _ = EXEC_PENDING.insert(&tid, &*a, 0);
+}
+
+/// Copies the parked argv into `rec`, or leaves it empty.
+#[inline(always)]
+fn take_args(rec: &mut ExecRecord, tid: u32) -> u16 {
+    rec.argv_len = 0;
+    rec.argc = 0;
+    let Some(a) = EXEC_PENDING.get_ptr(&tid) else { return 0 };
+    // SAFETY: the map value stays valid while we copy (our own thread's entry).
+    let a = unsafe { &*a };
+    let copied = unsafe {
+        generated::bpf_probe_read_kernel(
+            rec.argv.as_mut_ptr().cast::<c_void>(),
+            EXEC_ARGV_LEN as u32,
+            a.argv.as_ptr().cast::<c_void>(),
+        )
+    };
+    let flags = a.flags & FLAG_ARGV_TRUNCATED;
+    if copied == 0 {
+        rec.argv_len = a.argv_len.min(EXEC_ARGV_LEN as u32);
+        rec.argc = a.argc;
+    }
+    let _ = EXEC_PENDING.remove(&tid);
+    flags
+}
+
+/// `sys_exit` of execve/execveat: a failure is an exec event with its errno.
+#[inline(always)]
+pub fn exec_exit(ret: i64, tid: u32) {
+    if ret >= 0 {
+        let _ = EXEC_PENDING.remove(&tid); // normally consumed at sched_process_exec already
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
+        count(Counter::RingbufFull);
+        let _ = EXEC_PENDING.remove(&tid);
+        return;
+    };
+    // SAFETY: a reserved entry of exactly size_of::<ExecRecord>() bytes.
+    let rec = unsafe { &mut *entry.as_mut_ptr() };
+    rec.errno = (-ret) as i32;
+    rec.filename_len = 0;
+    let mut flags = 0;
+    if let Some(a) = EXEC_PENDING.get_ptr(&tid) {
+        // SAFETY: as in take_args.
+        let a = unsafe { &*a };
+        let copied = unsafe {
+            generated::bpf_probe_read_kernel(
+                rec.filename.as_mut_ptr().cast::<c_void>(),
+                EXEC_FILENAME_LEN as u32,
+                a.filename.as_ptr().cast::<c_void>(),
+            )
+        };
+        if copied == 0 {
+            rec.filename_len = a.filename_len.min(EXEC_FILENAME_LEN as u32);
+            flags = a.flags & FLAG_TRUNCATED;
+        }
+    }
+    flags |= take_args(rec, tid);
+    fill_header(&mut rec.header, RecordKind::Exec, size_of::<ExecRecord>(), flags);
+    entry.submit(0);
+}
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     if try_sched_process_exec(&ctx).is_err() {
         count(Counter::ReadError);
-        debug!(&ctx, "sched_process_exec: cannot read the filename field");
+        debug!(&ctx, "sched_process_exec: cannot read the record's fields");
     }
     0
 }
@@ -25,23 +165,20 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
     // `__data_loc char[] filename`: low 16 bits offset in the record, high 16 bits length
-    // (with the NUL). The field's own offset comes from the tracefs format file.
+    // (with the NUL). The fields' own offsets come from the tracefs format file.
     // SAFETY: read through bpf_probe_read_kernel.
     let loc: u32 = unsafe { ctx.read_at(EXEC_FILENAME_OFF.load() as usize)? };
+    // The thread that called execve (a non-leader thread takes over the leader's pid).
+    let old_tid: i32 = unsafe { ctx.read_at(EXEC_OLD_PID_OFF.load() as usize)? };
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
         count(Counter::RingbufFull);
+        let _ = EXEC_PENDING.remove(&(old_tid as u32));
         return Ok(());
     };
     // SAFETY: `entry` is a reserved entry of exactly size_of::<ExecRecord>() bytes.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
-    let truncated = (loc >> 16) as usize > EXEC_FILENAME_LEN;
-    fill_header(
-        &mut rec.header,
-        RecordKind::Exec,
-        size_of::<ExecRecord>(),
-        if truncated { FLAG_TRUNCATED } else { 0 },
-    );
-    rec._pad = 0;
+    rec.errno = 0;
+    let mut flags = if (loc >> 16) as usize > EXEC_FILENAME_LEN { FLAG_TRUNCATED } else { 0 };
     // SAFETY: the source is inside the tracepoint record; the helper bounds the copy.
     let src = unsafe { ctx.as_ptr().cast::<u8>().add((loc & 0xffff) as usize) };
     rec.filename_len = match unsafe { bpf_probe_read_kernel_str_bytes(src, &mut rec.filename) } {
@@ -51,6 +188,8 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
             0
         }
     };
+    flags |= take_args(rec, old_tid as u32);
+    fill_header(&mut rec.header, RecordKind::Exec, size_of::<ExecRecord>(), flags);
     entry.submit(0);
     Ok(())
 }

@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    COUNTER_SLOTS, Counter, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, OFFSET_UNKNOWN, PENDING_CAPACITY,
-    SyscallRecord,
+    COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS,
+    OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
 };
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
@@ -27,6 +27,15 @@ pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as 
 pub static PENDING: LruHashMap<u32, SyscallRecord> =
     LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
 
+/// execve/execveat calls between their entry and the exec (or its failure), by thread id.
+#[map]
+pub static EXEC_PENDING: LruHashMap<u32, ExecArgs> =
+    LruHashMap::with_max_entries(EXEC_PENDING_CAPACITY, 0);
+
+/// Room to build one ExecArgs per CPU.
+#[map]
+pub static EXEC_SCRATCH: PerCpuArray<ExecArgs> = PerCpuArray::with_max_entries(1, 0);
+
 /// Room to build one record per CPU: a SyscallRecord is too big for the 512-byte stack.
 #[map]
 pub static SCRATCH: PerCpuArray<SyscallRecord> = PerCpuArray::with_max_entries(1, 0);
@@ -42,6 +51,21 @@ pub static EXEC_FILENAME_OFF: Global<u32> = Global::new(8);
 /// The loader's own tgid: its syscalls are never flagged.
 #[unsafe(no_mangle)]
 pub static SELF_TGID: Global<u32> = Global::new(0);
+
+/// This architecture's execve and execveat numbers (set by the loader).
+#[unsafe(no_mangle)]
+pub static NR_EXECVE: Global<u32> = Global::new(59);
+#[unsafe(no_mangle)]
+pub static NR_EXECVEAT: Global<u32> = Global::new(322);
+
+/// Offset of `old_pid` in the sched_process_exec record, from tracefs.
+#[unsafe(no_mangle)]
+pub static EXEC_OLD_PID_OFF: Global<u32> = Global::new(16);
+
+#[inline(always)]
+pub fn is_exec(nr: u64) -> bool {
+    nr == NR_EXECVE.load() as u64 || nr == NR_EXECVEAT.load() as u64
+}
 
 // Offsets of task_struct fields, from the kernel's BTF (OFFSET_UNKNOWN: skip what needs them).
 #[unsafe(no_mangle)]

@@ -8,7 +8,8 @@ use sensor_common::{Counter, Outcome, SyscallRecord};
 
 use crate::{
     arch::SYSCALL_ARG_OFFSETS,
-    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_forbidden},
+    exec::exec_enter,
+    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_forbidden},
     syscall::fill_call,
 };
 
@@ -22,6 +23,11 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 fn try_sys_enter(ctx: &RawTracePointContext) {
     // TP_PROTO(struct pt_regs *regs, long id)
     let nr: u64 = ctx.arg(1);
+    if is_exec(nr) {
+        let tid = bpf_get_current_pid_tgid() as u32;
+        exec_enter(ctx.arg(0), nr, tid);
+        return;
+    }
     if !is_forbidden(nr) {
         return;
     }

@@ -9,7 +9,8 @@ use sensor_common::{Counter, Outcome, SyscallRecord};
 
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
-    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_forbidden},
+    exec::exec_exit,
+    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_forbidden},
     syscall::fill_call,
 };
 
@@ -30,6 +31,10 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
         return;
     };
     let nr = nr as u64;
+    if is_exec(nr) {
+        exec_exit(ctx.arg(1), bpf_get_current_pid_tgid() as u32);
+        return;
+    }
     if !is_forbidden(nr) {
         return;
     }

@@ -5,8 +5,8 @@
 use std::mem::size_of;
 
 use sensor_common::{
-    CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_FILENAME_LEN, ExecRecord, ExitRecord,
-    FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind,
+    CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
+    ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind,
     SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
 };
 
@@ -118,21 +118,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 decoded: args::decode(name, &r.args, &strings),
             })
         }
-        RecordKind::Exec => {
-            let r: ExecRecord = read(bytes, "exec record")?;
-            let len = r.filename_len as usize;
-            if len > EXEC_FILENAME_LEN {
-                return Err(DecodeError::BadLength {
-                    field: "exec filename",
-                    len: r.filename_len,
-                    cap: EXEC_FILENAME_LEN,
-                });
-            }
-            Body::Exec(Exec {
-                filename: r.filename[..len].to_vec(),
-                filename_truncated: header.flags & FLAG_TRUNCATED != 0,
-            })
-        }
+        RecordKind::Exec => Body::Exec(exec(&read::<ExecRecord>(bytes, "exec record")?, header.flags)?),
     };
     Ok(Record::Event(Event {
         seq: 0,
@@ -189,6 +175,29 @@ fn strings(r: &SyscallRecord) -> Result<Vec<ArgString>, DecodeError> {
         });
     }
     Ok(out)
+}
+
+fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
+    let (len, argv_len) = (r.filename_len as usize, r.argv_len as usize);
+    if len > EXEC_FILENAME_LEN {
+        return Err(DecodeError::BadLength { field: "exec filename", len: r.filename_len, cap: EXEC_FILENAME_LEN });
+    }
+    if argv_len > EXEC_ARGV_LEN {
+        return Err(DecodeError::BadLength { field: "exec argv", len: r.argv_len, cap: EXEC_ARGV_LEN });
+    }
+    // Arguments are NUL-terminated, one after the other; a cut one ends at the buffer's end.
+    let argv = r.argv[..argv_len]
+        .split(|&b| b == 0)
+        .take(r.argc as usize)
+        .map(<[u8]>::to_vec)
+        .collect();
+    Ok(Exec {
+        filename: r.filename[..len].to_vec(),
+        filename_truncated: flags & FLAG_TRUNCATED != 0,
+        argv,
+        argv_truncated: flags & FLAG_ARGV_TRUNCATED != 0,
+        errno: (r.errno != 0).then_some(r.errno),
+    })
 }
 
 fn process(h: &Header) -> Process {
@@ -329,36 +338,58 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn decodes_an_exec_keeping_non_utf8_bytes() {
+    fn exec_record(filename: &[u8], argv: &[u8], argc: u32) -> ExecRecord {
         let mut r = ExecRecord {
             header: header(RecordKind::Exec, size_of::<ExecRecord>()),
-            filename_len: 6,
-            _pad: 0,
+            errno: 0,
+            filename_len: filename.len() as u32,
+            argv_len: argv.len() as u32,
+            argc,
             filename: [0xAA; EXEC_FILENAME_LEN],
+            argv: [0xBB; EXEC_ARGV_LEN],
         };
-        r.filename[..6].copy_from_slice(b"/b\xffin\x00");
-        r.header.flags = FLAG_TRUNCATED;
-        let ev = event(&bytes_of(&r));
-        let Body::Exec(e) = ev.body else {
-            panic!("wrong body")
-        };
-        assert_eq!(e.filename, b"/b\xffin\x00");
-        assert!(e.filename_truncated);
+        r.filename[..filename.len()].copy_from_slice(filename);
+        r.argv[..argv.len()].copy_from_slice(argv);
+        r
+    }
+
+    fn exec_of(r: &ExecRecord) -> Exec {
+        match event(&bytes_of(r)).body {
+            Body::Exec(e) => e,
+            other => panic!("wrong body {other:?}"),
+        }
     }
 
     #[test]
-    fn refuses_an_exec_whose_length_overflows_its_buffer() {
-        let r = ExecRecord {
-            header: header(RecordKind::Exec, size_of::<ExecRecord>()),
-            filename_len: EXEC_FILENAME_LEN as u32 + 1,
-            _pad: 0,
-            filename: [b'a'; EXEC_FILENAME_LEN],
-        };
-        assert!(matches!(
-            decode(&bytes_of(&r)),
-            Err(DecodeError::BadLength { .. })
-        ));
+    fn decodes_an_exec_keeping_non_utf8_bytes() {
+        let mut r = exec_record(b"/b\xffin\x00", b"ls\0-l\0/t\xffmp\0", 3);
+        r.header.flags = FLAG_TRUNCATED;
+        let e = exec_of(&r);
+        assert_eq!(e.filename, b"/b\xffin\x00");
+        assert!(e.filename_truncated && !e.argv_truncated);
+        assert_eq!(e.argv, [&b"ls"[..], b"-l", b"/t\xffmp"]);
+        assert_eq!(e.errno, None);
+    }
+
+    #[test]
+    fn a_failed_exec_has_its_errno_and_a_cut_argv_its_flag() {
+        let mut r = exec_record(b"/nope", b"nope\0aaaa", 2);
+        r.errno = libc::ENOENT;
+        r.header.flags = FLAG_ARGV_TRUNCATED;
+        let e = exec_of(&r);
+        assert_eq!(e.errno, Some(libc::ENOENT));
+        assert!(e.argv_truncated);
+        assert_eq!(e.argv, [&b"nope"[..], b"aaaa"]);
+    }
+
+    #[test]
+    fn refuses_an_exec_whose_lengths_overflow_their_buffers() {
+        let mut r = exec_record(b"/x", b"", 0);
+        r.filename_len = EXEC_FILENAME_LEN as u32 + 1;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+        let mut r = exec_record(b"/x", b"", 0);
+        r.argv_len = EXEC_ARGV_LEN as u32 + 1;
+        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
     }
 
     #[test]

@@ -142,12 +142,17 @@ pub struct DecodedArg {
     pub truncated: bool,
 }
 
-/// A successful exec.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An exec: one that happened, or one that failed (`errno` set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exec {
-    /// Raw bytes: Linux paths need not be UTF-8.
+    /// Raw bytes: Linux paths need not be UTF-8. For a failed exec, the path as passed.
     pub filename: Vec<u8>,
     pub filename_truncated: bool,
+    /// The arguments, raw bytes.
+    pub argv: Vec<Vec<u8>>,
+    pub argv_truncated: bool,
+    /// `Some(errno)` when the exec failed.
+    pub errno: Option<i32>,
 }
 
 /// Why events were lost. Every loss is counted and reported in-band.

@@ -26,7 +26,7 @@ mod tests {
             42,
             Body::Exec(Exec {
                 filename: vec![],
-                filename_truncated: false,
+                ..Default::default()
             }),
         );
         assert!(Filter::default().matches(&ev));

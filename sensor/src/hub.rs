@@ -111,7 +111,7 @@ mod tests {
             1,
             Body::Exec(Exec {
                 filename: b"/x".to_vec(),
-                filename_truncated: false,
+                ..Default::default()
             }),
         )
     }

@@ -13,8 +13,9 @@ use crate::{
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Offsets {
-    /// `filename` in sched_process_exec.
+    /// `filename` and `old_pid` in sched_process_exec.
     pub exec_filename: u32,
+    pub exec_old_pid: u32,
     /// `root`, `id`, `path` in cgroup_mkdir (and cgroup_rmdir, which must agree).
     pub cgroup_root: u32,
     pub cgroup_id: u32,
@@ -38,8 +39,9 @@ fn cgroup_fields(tracefs: &Tracefs, name: &str) -> anyhow::Result<(u32, u32, u32
 /// missing BTF only turns off what needs it (ppid in the kernel, fork events, exit codes).
 pub fn discover(tracefs: &Tracefs, btf: &Path) -> anyhow::Result<Offsets> {
     let exec = tracefs.format("sched", "sched_process_exec")?;
-    let exec_filename = format::data_loc_offset(&exec, "filename")
-        .context("tracepoint sched/sched_process_exec has an unexpected layout")?;
+    let exec_ctx = "tracepoint sched/sched_process_exec has an unexpected layout";
+    let exec_filename = format::data_loc_offset(&exec, "filename").context(exec_ctx)?;
+    let exec_old_pid = format::offset(&exec, "old_pid", 4).context(exec_ctx)?;
     let (cgroup_root, cgroup_id, cgroup_path) = cgroup_fields(tracefs, "cgroup_mkdir")?;
     if cgroup_fields(tracefs, "cgroup_rmdir")? != (cgroup_root, cgroup_id, cgroup_path) {
         anyhow::bail!("tracepoints cgroup/cgroup_mkdir and cgroup_rmdir have different layouts");
@@ -54,6 +56,7 @@ pub fn discover(tracefs: &Tracefs, btf: &Path) -> anyhow::Result<Offsets> {
     });
     Ok(Offsets {
         exec_filename,
+        exec_old_pid,
         cgroup_root,
         cgroup_id,
         cgroup_path,

@@ -11,12 +11,17 @@ use aya::{
 };
 use sensor_common::{
     Counter, FORBIDDEN_MAX_NR, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF,
-    GLOBAL_CGROUP_ROOT_OFF, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_SELF_TGID,
+    GLOBAL_CGROUP_ROOT_OFF, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_NR_EXECVE,
+    GLOBAL_NR_EXECVEAT, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_SELF_TGID,
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
     GLOBAL_TASK_TGID_OFF, Hook, MAP_COUNTERS, MAP_EVENTS, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
 };
 
-use crate::{offsets::Offsets, policy::ForbiddenBitmap};
+use crate::{
+    offsets::Offsets,
+    policy::ForbiddenBitmap,
+    syscalls::{self, Arch},
+};
 
 /// The object built by `cargo xtask build`; empty when built without it.
 pub fn ebpf_object() -> &'static [u8] {
@@ -110,6 +115,8 @@ impl Probes {
         let self_tgid = std::process::id();
         let log_level: u8 = cfg.ebpf_log.map_or(0, |l| l as u8);
         let o = &cfg.offsets;
+        let nr = |name| syscalls::number(Arch::NATIVE, name).map_or(u32::MAX, |n| n as u32);
+        let (nr_execve, nr_execveat) = (nr("execve"), nr("execveat"));
         let mut ebpf = EbpfLoader::new()
             .override_global(GLOBAL_EXEC_FILENAME_OFF, &o.exec_filename, true)
             .override_global(GLOBAL_CGROUP_ROOT_OFF, &o.cgroup_root, true)
@@ -120,6 +127,9 @@ impl Probes {
             .override_global(GLOBAL_TASK_TGID_OFF, &o.task.tgid, true)
             .override_global(GLOBAL_TASK_REAL_PARENT_OFF, &o.task.real_parent, true)
             .override_global(GLOBAL_TASK_EXIT_CODE_OFF, &o.task.exit_code, true)
+            .override_global(GLOBAL_EXEC_OLD_PID_OFF, &o.exec_old_pid, true)
+            .override_global(GLOBAL_NR_EXECVE, &nr_execve, true)
+            .override_global(GLOBAL_NR_EXECVEAT, &nr_execveat, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes)

@@ -14,6 +14,16 @@ fn text(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
 
+/// An argument as a shell would need it: quoted when empty or holding spaces or quotes.
+fn quoted(bytes: &[u8]) -> String {
+    let t = text(bytes);
+    if t.is_empty() || t.contains([' ', '\t', '\'', '"']) {
+        format!("'{}'", t.replace('\'', "'\\''"))
+    } else {
+        t
+    }
+}
+
 fn reason(r: i32) -> &'static str {
     match pb::LossReason::try_from(r) {
         Ok(pb::LossReason::KernelRingBuffer) => "kernel ring buffer full",
@@ -80,12 +90,15 @@ fn event_line(ev: &pb::Event) -> String {
             )
         }
         Some(Body::Exec(e)) => {
-            let cut = if e.filename_truncated {
-                "...(truncated)"
+            let cut = |t: bool| if t { "..." } else { "" };
+            let args: Vec<String> = e.argv.iter().map(|a| quoted(a)).collect();
+            let argv = format!("[{}]{}", args.join(" "), cut(e.argv_truncated));
+            if e.errno != 0 {
+                let errno = if e.errno_name.is_empty() { e.errno.to_string() } else { e.errno_name.clone() };
+                format!("EXEC-FAILED {}{} {argv} = -1 {errno} {who}", text(&e.filename), cut(e.filename_truncated))
             } else {
-                ""
-            };
-            format!("EXEC {}{cut} {who}", text(&e.filename))
+                format!("EXEC {}{} {argv} {who}", text(&e.filename), cut(e.filename_truncated))
+            }
         }
         Some(Body::Fork(f)) => format!("FORK child={} {who}", f.child_pid),
         Some(Body::Exit(x)) if x.signal != 0 => format!("EXIT signal={} {who}", x.signal),
@@ -216,6 +229,8 @@ fn event_json(ev: &pb::Event) -> Value {
         }
         Some(Body::Exec(e)) => json!({
             "type": "exec", "filename": text(&e.filename), "filename_truncated": e.filename_truncated,
+            "argv": e.argv.iter().map(|a| text(a)).collect::<Vec<_>>(),
+            "argv_truncated": e.argv_truncated, "errno": e.errno, "errno_name": e.errno_name,
         }),
         Some(Body::Fork(f)) => json!({"type": "fork", "child_pid": f.child_pid}),
         Some(Body::Exit(x)) => json!({"type": "exit", "status": x.status, "signal": x.signal}),

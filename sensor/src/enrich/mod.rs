@@ -76,7 +76,10 @@ impl Enricher {
                 let pid = ev.process.pid;
                 match &ev.body {
                     Body::Fork { child_pid } => self.procs.fork(pid, *child_pid),
-                    Body::Exec(e) => self.procs.exec(pid, ev.process.ppid, &e.filename),
+                    Body::Exec(e) if e.errno.is_none() => {
+                        self.procs.exec(pid, ev.process.ppid, &e.filename)
+                    }
+                    Body::Exec(_) => {}
                     Body::Exit { .. } => self.procs.exit(pid),
                     Body::FlaggedSyscall(_) => {}
                 }
