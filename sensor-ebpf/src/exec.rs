@@ -15,8 +15,8 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::debug;
 use sensor_common::{
-    Counter, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, EXEC_MAX_ARGS, ExecRecord,
-    FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, RecordKind,
+    Counter, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, EXEC_MAX_ARGS, ExecRecord, FLAG_ARGV_TRUNCATED,
+    FLAG_TRUNCATED, RecordKind,
 };
 
 use crate::{
@@ -39,8 +39,14 @@ fn user_arg(regs: *const u8, i: usize) -> u64 {
 /// `sys_enter` of execve (filename, argv) or execveat (dirfd, filename, argv).
 #[inline(always)]
 pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
-    let (fname_arg, argv_arg) = if nr == NR_EXECVE.load() as u64 { (0, 1) } else { (1, 2) };
-    let Some(a) = EXEC_SCRATCH.get_ptr_mut(0) else { return };
+    let (fname_arg, argv_arg) = if nr == NR_EXECVE.load() as u64 {
+        (0, 1)
+    } else {
+        (1, 2)
+    };
+    let Some(a) = EXEC_SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
     // SAFETY: this CPU's scratch slot.
     let a = unsafe { &mut *a };
     a.flags = 0;
@@ -59,7 +65,9 @@ pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
     let mut argc = 0u32;
     for i in 0..EXEC_MAX_ARGS {
         // SAFETY: user memory through the helper.
-        let Ok(arg) = (unsafe { bpf_probe_read_user(argv.add(i as usize)) }) else { break };
+        let Ok(arg) = (unsafe { bpf_probe_read_user(argv.add(i as usize)) }) else {
+            break;
+        };
         if arg.is_null() {
             break;
         }
@@ -70,7 +78,10 @@ pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
         // SAFETY: the destination window [off, off + ARG_WINDOW) lies inside `argv`.
         let n = unsafe {
             generated::bpf_probe_read_user_str(
-                a.argv.as_mut_ptr().add(off & (ARG_WINDOW - 1)).cast::<c_void>(),
+                a.argv
+                    .as_mut_ptr()
+                    .add(off & (ARG_WINDOW - 1))
+                    .cast::<c_void>(),
                 ARG_WINDOW as u32,
                 arg.cast::<c_void>(),
             )
@@ -97,7 +108,9 @@ pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
 fn take_args(rec: &mut ExecRecord, tid: u32) -> u16 {
     rec.argv_len = 0;
     rec.argc = 0;
-    let Some(a) = EXEC_PENDING.get_ptr(&tid) else { return 0 };
+    let Some(a) = EXEC_PENDING.get_ptr(&tid) else {
+        return 0;
+    };
     // SAFETY: the map value stays valid while we copy (our own thread's entry).
     let a = unsafe { &*a };
     let copied = unsafe {
@@ -149,7 +162,12 @@ pub fn exec_exit(ret: i64, tid: u32) {
         }
     }
     flags |= take_args(rec, tid);
-    fill_header(&mut rec.header, RecordKind::Exec, size_of::<ExecRecord>(), flags);
+    fill_header(
+        &mut rec.header,
+        RecordKind::Exec,
+        size_of::<ExecRecord>(),
+        flags,
+    );
     entry.submit(0);
 }
 
@@ -178,7 +196,11 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
     // SAFETY: `entry` is a reserved entry of exactly size_of::<ExecRecord>() bytes.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
     rec.errno = 0;
-    let mut flags = if (loc >> 16) as usize > EXEC_FILENAME_LEN { FLAG_TRUNCATED } else { 0 };
+    let mut flags = if (loc >> 16) as usize > EXEC_FILENAME_LEN {
+        FLAG_TRUNCATED
+    } else {
+        0
+    };
     // SAFETY: the source is inside the tracepoint record; the helper bounds the copy.
     let src = unsafe { ctx.as_ptr().cast::<u8>().add((loc & 0xffff) as usize) };
     rec.filename_len = match unsafe { bpf_probe_read_kernel_str_bytes(src, &mut rec.filename) } {
@@ -189,7 +211,12 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
         }
     };
     flags |= take_args(rec, old_tid as u32);
-    fill_header(&mut rec.header, RecordKind::Exec, size_of::<ExecRecord>(), flags);
+    fill_header(
+        &mut rec.header,
+        RecordKind::Exec,
+        size_of::<ExecRecord>(),
+        flags,
+    );
     entry.submit(0);
     Ok(())
 }

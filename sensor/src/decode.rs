@@ -6,8 +6,8 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
-    ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind,
-    SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
+    ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG,
+    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
 };
 
 use crate::{
@@ -118,7 +118,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 decoded: args::decode(name, &r.args, &strings),
             })
         }
-        RecordKind::Exec => Body::Exec(exec(&read::<ExecRecord>(bytes, "exec record")?, header.flags)?),
+        RecordKind::Exec => Body::Exec(exec(
+            &read::<ExecRecord>(bytes, "exec record")?,
+            header.flags,
+        )?),
     };
     Ok(Record::Event(Event {
         seq: 0,
@@ -180,10 +183,18 @@ fn strings(r: &SyscallRecord) -> Result<Vec<ArgString>, DecodeError> {
 fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
     let (len, argv_len) = (r.filename_len as usize, r.argv_len as usize);
     if len > EXEC_FILENAME_LEN {
-        return Err(DecodeError::BadLength { field: "exec filename", len: r.filename_len, cap: EXEC_FILENAME_LEN });
+        return Err(DecodeError::BadLength {
+            field: "exec filename",
+            len: r.filename_len,
+            cap: EXEC_FILENAME_LEN,
+        });
     }
     if argv_len > EXEC_ARGV_LEN {
-        return Err(DecodeError::BadLength { field: "exec argv", len: r.argv_len, cap: EXEC_ARGV_LEN });
+        return Err(DecodeError::BadLength {
+            field: "exec argv",
+            len: r.argv_len,
+            cap: EXEC_ARGV_LEN,
+        });
     }
     // Arguments are NUL-terminated, one after the other; a cut one ends at the buffer's end.
     let argv = r.argv[..argv_len]
@@ -386,10 +397,16 @@ mod tests {
     fn refuses_an_exec_whose_lengths_overflow_their_buffers() {
         let mut r = exec_record(b"/x", b"", 0);
         r.filename_len = EXEC_FILENAME_LEN as u32 + 1;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::BadLength { .. })
+        ));
         let mut r = exec_record(b"/x", b"", 0);
         r.argv_len = EXEC_ARGV_LEN as u32 + 1;
-        assert!(matches!(decode(&bytes_of(&r)), Err(DecodeError::BadLength { .. })));
+        assert!(matches!(
+            decode(&bytes_of(&r)),
+            Err(DecodeError::BadLength { .. })
+        ));
     }
 
     #[test]

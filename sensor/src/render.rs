@@ -94,10 +94,22 @@ fn event_line(ev: &pb::Event) -> String {
             let args: Vec<String> = e.argv.iter().map(|a| quoted(a)).collect();
             let argv = format!("[{}]{}", args.join(" "), cut(e.argv_truncated));
             if e.errno != 0 {
-                let errno = if e.errno_name.is_empty() { e.errno.to_string() } else { e.errno_name.clone() };
-                format!("EXEC-FAILED {}{} {argv} = -1 {errno} {who}", text(&e.filename), cut(e.filename_truncated))
+                let errno = if e.errno_name.is_empty() {
+                    e.errno.to_string()
+                } else {
+                    e.errno_name.clone()
+                };
+                format!(
+                    "EXEC-FAILED {}{} {argv} = -1 {errno} {who}",
+                    text(&e.filename),
+                    cut(e.filename_truncated)
+                )
             } else {
-                format!("EXEC {}{} {argv} {who}", text(&e.filename), cut(e.filename_truncated))
+                format!(
+                    "EXEC {}{} {argv} {who}",
+                    text(&e.filename),
+                    cut(e.filename_truncated)
+                )
             }
         }
         Some(Body::Fork(f)) => format!("FORK child={} {who}", f.child_pid),

@@ -5,8 +5,12 @@ use anyhow::bail;
 
 use crate::{
     build::{Built, userspace_cargo},
+    setup,
     util::{is_root, run, say, timed},
 };
+
+/// What the end-to-end tests run: real runc containers with a busybox root.
+const E2E_PACKAGES: &[&str] = &["runc", "busybox-static"];
 
 pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<()> {
     timed("unit tests", || {

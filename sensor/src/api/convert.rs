@@ -151,7 +151,10 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
             argv: e.argv.clone(),
             argv_truncated: e.argv_truncated,
             errno: e.errno.unwrap_or(0),
-            errno_name: e.errno.map(|n| errno_name(n).to_owned()).unwrap_or_default(),
+            errno_name: e
+                .errno
+                .map(|n| errno_name(n).to_owned())
+                .unwrap_or_default(),
         }),
         Body::Fork { child_pid } => pb::event::Body::Fork(pb::Fork {
             child_pid: *child_pid,

@@ -1,0 +1,154 @@
+//! Real containers: plain runc with a busybox root, one per naming scheme, each in the cgroup
+//! path a runtime would give it. Everything made here is removed on drop: the container, its
+//! state, and every cgroup directory (in every hierarchy) that did not exist before.
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+use serde_json::{Value, json};
+
+use crate::cgroup::{ScratchDir, cgroup2_mount};
+
+/// Fills `root` with a busybox root filesystem (one static binary and its applet links).
+fn make_rootfs(root: &Path) {
+    let bin = root.join("bin");
+    for d in ["bin", "proc", "dev", "mnt", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir rootfs");
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static is installed (cargo xtask test installs it)");
+    std::fs::copy(busybox, bin.join("busybox")).expect("copy busybox");
+    let list = Command::new(bin.join("busybox"))
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let link = bin.join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", link).expect("applet link");
+        }
+    }
+}
+
+/// Every cgroup hierarchy mounted on this machine (v1 controllers and cgroup2).
+fn hierarchies() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let mp = pre.split_whitespace().nth(4)?;
+            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(mp))
+        })
+        .collect()
+}
+
+pub struct Container {
+    pub id: String,
+    /// The absolute cgroup path the container runs in (relative to each hierarchy's root).
+    pub cgroup_path: String,
+    bundle: ScratchDir,
+    state: ScratchDir,
+    /// Directories this container's cgroup path added, in every hierarchy, deepest last.
+    made: Vec<PathBuf>,
+}
+
+impl Container {
+    /// Prepares a container `id` whose process runs `script` under busybox sh, with
+    /// CAP_SYS_ADMIN, in `cgroup_path`. The cgroup2 directory is made now, so its id is known
+    /// before the container starts.
+    pub fn new(id: &str, cgroup_path: &str, script: &str) -> Self {
+        let bundle = ScratchDir::new("bundle");
+        let state = ScratchDir::new("runc-state");
+        let out = Command::new("runc")
+            .arg("spec")
+            .current_dir(bundle.path())
+            .output()
+            .expect("runc spec");
+        assert!(
+            out.status.success(),
+            "runc spec: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config_path = bundle.path().join("config.json");
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+        let rootfs = bundle.path().join("rootfs");
+        make_rootfs(&rootfs);
+        config["root"] = json!({"path": rootfs, "readonly": false});
+        config["process"]["terminal"] = json!(false);
+        config["process"]["args"] = json!(["/bin/sh", "-c", script]);
+        let caps = json!(["CAP_SYS_ADMIN", "CAP_SYS_CHROOT", "CAP_KILL"]);
+        for set in ["bounding", "effective", "permitted"] {
+            config["process"]["capabilities"][set] = caps.clone();
+        }
+        config["process"]["rlimits"] = json!([]);
+        config["linux"]["cgroupsPath"] = json!(cgroup_path);
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+
+        let mut made = Vec::new();
+        for h in hierarchies() {
+            let mut dir = h.clone();
+            for part in cgroup_path.split('/').filter(|p| !p.is_empty()) {
+                dir.push(part);
+                if !dir.exists() {
+                    made.push(dir.clone());
+                }
+            }
+        }
+        let cg2 = cgroup2_mount()
+            .expect("cgroup2")
+            .join(cgroup_path.trim_start_matches('/'));
+        std::fs::create_dir_all(&cg2).expect("mkdir the container's cgroup2 directory");
+        Self {
+            id: id.to_owned(),
+            cgroup_path: cgroup_path.to_owned(),
+            bundle,
+            state,
+            made,
+        }
+    }
+
+    /// The cgroup2 id the container's processes will carry.
+    pub fn cgroup_id(&self) -> u64 {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = cgroup2_mount()
+            .unwrap()
+            .join(self.cgroup_path.trim_start_matches('/'));
+        std::fs::metadata(dir)
+            .expect("stat the container's cgroup")
+            .ino()
+    }
+
+    /// Runs the container in the foreground until its process exits.
+    pub fn run(&self) -> Output {
+        Command::new("runc")
+            .arg("--root")
+            .arg(self.state.path())
+            .args(["run", "--bundle"])
+            .arg(self.bundle.path())
+            .arg(&self.id)
+            .output()
+            .expect("runc run")
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("runc")
+            .arg("--root")
+            .arg(self.state.path())
+            .args(["delete", "-f", &self.id])
+            .output();
+        for dir in self.made.iter().rev() {
+            if let Err(e) = std::fs::remove_dir(dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                eprintln!("warning: could not remove {}: {e}", dir.display());
+            }
+        }
+    }
+}
