@@ -1,8 +1,11 @@
-//! Compiles proto/sensor/v1/sensor.proto with protox (pure Rust, no system protoc).
+//! Compiles the sensor's API and the CRI subset it uses, with protox (pure Rust, no system
+//! protoc).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto = "proto/sensor/v1/sensor.proto";
-    println!("cargo:rerun-if-changed={proto}");
-    let fds = protox::compile([proto], ["proto"])?;
+    let protos = ["proto/sensor/v1/sensor.proto", "proto/cri/runtime/v1/api.proto"];
+    for p in protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    let fds = protox::compile(protos, ["proto"])?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

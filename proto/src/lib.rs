@@ -7,3 +7,8 @@
 pub mod v1 {
     tonic::include_proto!("sensor.v1");
 }
+
+/// The subset of the Kubernetes CRI (`runtime.v1`) that the sensor reads pod metadata from.
+pub mod cri {
+    tonic::include_proto!("runtime.v1");
+}

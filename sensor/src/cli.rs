@@ -21,6 +21,18 @@ pub enum Command {
     Run(RunArgs),
     /// Subscribe to a running sensor and print its events.
     Events(EventsArgs),
+    /// List the containers a running sensor has seen, with their pods and event counts.
+    Containers(ContainersArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ContainersArgs {
+    /// The sensor's gRPC address.
+    #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
+    pub addr: String,
+    /// Print one JSON object per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +73,13 @@ pub struct RunArgs {
     /// The kernel's BTF, read for task_struct field offsets.
     #[arg(long, default_value = "/sys/kernel/btf/vmlinux")]
     pub btf: PathBuf,
+    /// The container runtime's CRI socket, for pod metadata [default: the first of
+    /// /run/containerd/containerd.sock, /run/crio/crio.sock that exists].
+    #[arg(long, env = "SENSOR_CRI_SOCKET")]
+    pub cri_socket: Option<PathBuf>,
+    /// Do not ask the container runtime for pod metadata.
+    #[arg(long, conflicts_with = "cri_socket")]
+    pub no_cri: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -1,6 +1,8 @@
 //! `sensor events`: a collector that subscribes to a sensor and prints what it streams.
 use anyhow::Context as _;
-use sensor_proto::v1::{GetEventsRequest, sensor_service_client::SensorServiceClient};
+use sensor_proto::v1::{
+    GetEventsRequest, ListContainersRequest, sensor_service_client::SensorServiceClient,
+};
 use std::io::Write as _;
 
 use crate::render;
@@ -14,15 +16,39 @@ pub fn endpoint(addr: &str) -> String {
     }
 }
 
+async fn connect(addr: &str) -> anyhow::Result<SensorServiceClient<tonic::transport::Channel>> {
+    let url = endpoint(addr);
+    SensorServiceClient::connect(url.clone())
+        .await
+        .with_context(|| format!("cannot connect to the sensor at {url} (is `sensor run` up?)"))
+}
+
+/// `sensor containers`: one line (or JSON object) per container seen.
+pub async fn list_containers(addr: &str, json: bool) -> anyhow::Result<()> {
+    let mut client = connect(addr).await?;
+    let list = client
+        .list_containers(ListContainersRequest {})
+        .await
+        .context("the sensor refused ListContainers")?
+        .into_inner();
+    let mut out = std::io::stdout().lock();
+    if !json {
+        writeln!(out, "{}", render::CONTAINER_HEADER)?;
+    }
+    for c in &list.containers {
+        let line = if json { render::container_json(c).to_string() } else { render::container_line(c) };
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
 pub async fn stream_events(
     addr: &str,
     request: GetEventsRequest,
     json: bool,
 ) -> anyhow::Result<()> {
     let url = endpoint(addr);
-    let mut client = SensorServiceClient::connect(url.clone())
-        .await
-        .with_context(|| format!("cannot connect to the sensor at {url} (is `sensor run` up?)"))?;
+    let mut client = connect(addr).await?;
     let mut stream = client
         .get_events(request)
         .await

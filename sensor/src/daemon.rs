@@ -12,8 +12,7 @@ use tokio::{
 use crate::{
     api::{Identity, convert, server},
     args, caps,
-    clock::Clock,
-    enrich::{Enricher, HostPaths, cgroups},
+    enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
     event::Kind,
     hub::{Hub, Item},
     offsets, policy,
@@ -44,6 +43,27 @@ pub struct RunConfig {
     pub cgroup2_root: Option<PathBuf>,
     /// The kernel's BTF, for task_struct offsets.
     pub btf: PathBuf,
+    /// The CRI socket; found among the usual places when not given.
+    pub cri_socket: Option<PathBuf>,
+    /// Do not ask the container runtime for pod metadata.
+    pub no_cri: bool,
+}
+
+fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
+    if cfg.no_cri {
+        return None;
+    }
+    let socket = cfg.cri_socket.clone().or_else(|| cri::detect_socket(std::path::Path::new("/")));
+    match socket {
+        Some(s) => {
+            tracing::info!(socket = %s.display(), "pod metadata from the CRI runtime");
+            Some(cri::spawn(s))
+        }
+        None => {
+            tracing::info!("no CRI socket found (give one with --cri-socket): no pod metadata");
+            None
+        }
+    }
 }
 
 /// cgroups remembered at once (entries leave on cgroup_rmdir).
@@ -106,7 +126,15 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     // Attached tracepoints keep working without tracefs: leave the node as we found it.
     tracefs.release();
     // Scanned after attaching, so that nothing falls between the scan and the first record.
-    let enricher = Enricher::new(&host, CGROUP_CACHE_CAPACITY, PROCESS_TABLE_CAPACITY);
+    let registry = Registry::default();
+    let cri = cri_handle(&cfg);
+    let enricher = Enricher::new(
+        &host,
+        CGROUP_CACHE_CAPACITY,
+        PROCESS_TABLE_CAPACITY,
+        registry.clone(),
+        cri.clone(),
+    );
     tracing::debug!(
         cgroups = enricher.cgroups(),
         processes = enricher.processes(),
@@ -120,7 +148,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for gRPC on {}", cfg.grpc_addr))?;
     let local = listener.local_addr()?;
 
-    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), Clock::new(), enricher));
+    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), enricher));
     let losses_task = tokio::spawn(reader::watch_kernel_losses(
         counters,
         hub.clone(),
@@ -129,7 +157,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let printer_task = (!cfg.quiet)
         .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = server::EventService::new(hub.clone(), identity.clone());
+    let service = server::EventService::new(hub.clone(), identity.clone(), registry, cri);
     let server_task = tokio::spawn(server::serve(listener, service, async {
         let _ = stop_rx.await;
     }));

@@ -1,7 +1,10 @@
 //! The typed domain event: what the sensor knows about one thing that happened.
 use std::sync::Arc;
 
-use crate::{enrich::container::ContainerRef, syscalls::Arch};
+use crate::{
+    enrich::{container::ContainerRef, cri::PodMeta},
+    syscalls::Arch,
+};
 
 /// One event, decoded from a kernel record and stamped by the hub.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +55,8 @@ pub enum Attribution {
     Host,
     /// A cgroup no known container naming scheme explains.
     Unknown,
-    Container(Arc<ContainerRef>),
+    /// A container, and what its runtime said about it (once it has answered).
+    Container { container: Arc<ContainerRef>, meta: Option<Arc<PodMeta>> },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -27,6 +27,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Run(args) => daemon::run(run_config(args)?).await,
             Command::Events(args) => events(args).await,
+            Command::Containers(args) => client::list_containers(&args.addr, args.json).await,
         }
     });
     match result {
@@ -59,6 +60,8 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         proc_root: a.proc_root,
         cgroup2_root: a.cgroup2_root,
         btf: a.btf,
+        cri_socket: a.cri_socket,
+        no_cri: a.no_cri,
     })
 }
 

@@ -7,7 +7,7 @@ use sensor_common::Counter;
 use tokio::io::{Interest, unix::AsyncFd};
 
 use crate::{
-    clock::Clock, decode::decode, enrich::Enricher, event::LossReason, hub::Hub,
+    decode::decode, enrich::Enricher, event::LossReason, hub::Hub,
     probes::KernelCounters,
 };
 
@@ -16,7 +16,6 @@ use crate::{
 pub async fn run(
     ring: RingBuf<MapData>,
     hub: Hub,
-    clock: Clock,
     mut enricher: Enricher,
 ) -> std::io::Result<()> {
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
@@ -31,8 +30,7 @@ pub async fn run(
         while let Some(item) = rb.next() {
             match decode(&item) {
                 Ok(record) => {
-                    if let Some(mut event) = enricher.handle(record) {
-                        event.time_unix_nano = clock.wall_ns(event.ktime_ns);
+                    if let Some(event) = enricher.handle(record) {
                         hub.publish(event);
                     }
                 }

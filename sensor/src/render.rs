@@ -24,6 +24,40 @@ fn quoted(bytes: &[u8]) -> String {
     }
 }
 
+/// The column titles of [`container_line`].
+pub const CONTAINER_HEADER: &str = "CONTAINER     RUNTIME     NAMESPACE/POD                  CONTAINER-NAME   IMAGE                          EVENTS  STATE";
+
+pub fn container_line(s: &pb::SeenContainer) -> String {
+    let c = s.container.clone().unwrap_or_default();
+    let pod = match (c.pod_namespace.is_empty(), c.pod_name.is_empty()) {
+        (false, false) => format!("{}/{}", c.pod_namespace, c.pod_name),
+        _ if !c.pod_uid.is_empty() => format!("uid:{}", c.pod_uid),
+        _ => "-".to_owned(),
+    };
+    let dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
+    format!(
+        "{:<13} {:<11} {:<30} {:<16} {:<30} {:>6}  {}",
+        c.id.get(..12).unwrap_or(&c.id),
+        c.runtime,
+        pod,
+        dash(&c.container_name),
+        dash(&c.image),
+        s.events,
+        if s.running { "running" } else { "gone" }
+    )
+}
+
+pub fn container_json(s: &pb::SeenContainer) -> Value {
+    let c = s.container.clone().unwrap_or_default();
+    json!({
+        "container_id": c.id, "runtime": c.runtime, "pod_uid": c.pod_uid, "qos_class": c.qos_class,
+        "pod_name": c.pod_name, "pod_namespace": c.pod_namespace, "container_name": c.container_name,
+        "image": c.image, "labels": c.labels, "cgroup_id": s.cgroup_id, "cgroup_path": s.cgroup_path,
+        "events": s.events, "running": s.running,
+        "first_seen": time(s.first_seen_unix_nano), "last_seen": time(s.last_seen_unix_nano),
+    })
+}
+
 fn reason(r: i32) -> &'static str {
     match pb::LossReason::try_from(r) {
         Ok(pb::LossReason::KernelRingBuffer) => "kernel ring buffer full",
@@ -190,7 +224,9 @@ fn attribution_json(h: &pb::EventHeader) -> Value {
     };
     match a.container {
         Some(c) => json!({"state": state, "runtime": c.runtime, "container_id": c.id,
-                          "pod_uid": c.pod_uid, "qos_class": c.qos_class}),
+                          "pod_uid": c.pod_uid, "qos_class": c.qos_class, "pod_name": c.pod_name,
+                          "pod_namespace": c.pod_namespace, "container_name": c.container_name,
+                          "image": c.image, "labels": c.labels}),
         None => json!({"state": state}),
     }
 }

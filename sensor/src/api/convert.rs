@@ -4,6 +4,7 @@ use tonic::Status;
 
 use super::Identity;
 use crate::{
+    enrich::{container::ContainerRef, cri::PodMeta, registry::SeenContainer},
     event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome},
     filter::Filter,
     hub::Item,
@@ -78,32 +79,42 @@ fn arg_to_wire(a: &DecodedArg) -> pb::Argument {
     }
 }
 
+pub fn container_to_wire(c: &ContainerRef, meta: Option<&PodMeta>) -> pb::Container {
+    let meta = meta.cloned().unwrap_or_default();
+    pb::Container {
+        runtime: c.runtime.name().to_owned(),
+        id: c.id.clone(),
+        pod_uid: c.pod.as_ref().map(|(uid, _)| uid.clone()).unwrap_or(meta.pod_uid),
+        qos_class: c.pod.as_ref().map(|(_, q)| q.name().to_owned()).unwrap_or_default(),
+        pod_name: meta.pod_name,
+        pod_namespace: meta.pod_namespace,
+        container_name: meta.container_name,
+        image: meta.image,
+        labels: meta.labels.into_iter().collect(),
+    }
+}
+
 pub fn attribution_to_wire(a: &Attribution) -> pb::Attribution {
     let (state, container) = match a {
         Attribution::Pending => (pb::AttributionState::Pending, None),
         Attribution::Host => (pb::AttributionState::Host, None),
         Attribution::Unknown => (pb::AttributionState::Unknown, None),
-        Attribution::Container(c) => (
-            pb::AttributionState::Container,
-            Some(pb::Container {
-                runtime: c.runtime.name().to_owned(),
-                id: c.id.clone(),
-                pod_uid: c
-                    .pod
-                    .as_ref()
-                    .map(|(uid, _)| uid.clone())
-                    .unwrap_or_default(),
-                qos_class: c
-                    .pod
-                    .as_ref()
-                    .map(|(_, q)| q.name().to_owned())
-                    .unwrap_or_default(),
-            }),
-        ),
+        Attribution::Container { container, meta } => {
+            (pb::AttributionState::Container, Some(container_to_wire(container, meta.as_deref())))
+        }
     };
-    pb::Attribution {
-        state: state.into(),
-        container,
+    pb::Attribution { state: state.into(), container }
+}
+
+pub fn seen_container_to_wire(s: &SeenContainer, meta: Option<&PodMeta>) -> pb::SeenContainer {
+    pb::SeenContainer {
+        container: Some(container_to_wire(&s.container, meta)),
+        cgroup_id: s.cgroup_id,
+        cgroup_path: s.cgroup_path.to_string(),
+        events: s.events,
+        first_seen_unix_nano: s.first_seen_unix_nano,
+        last_seen_unix_nano: s.last_seen_unix_nano,
+        running: s.running,
     }
 }
 

@@ -2,7 +2,7 @@
 use std::{future::Future, sync::Arc};
 
 use sensor_proto::v1::{
-    GetEventsRequest, GetEventsResponse,
+    GetEventsRequest, GetEventsResponse, ListContainersRequest, ListContainersResponse,
     sensor_service_server::{SensorService, SensorServiceServer},
 };
 use tokio::{net::TcpListener, sync::mpsc};
@@ -10,7 +10,10 @@ use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status};
 
 use super::{Identity, convert};
-use crate::hub::{Hub, Item};
+use crate::{
+    enrich::{cri::CriHandle, registry::Registry},
+    hub::{Hub, Item},
+};
 
 /// Items buffered between a subscriber's hub queue and its HTTP/2 stream.
 const STREAM_BUFFER: usize = 64;
@@ -18,20 +21,35 @@ const STREAM_BUFFER: usize = 64;
 pub struct EventService {
     hub: Hub,
     identity: Arc<Identity>,
+    registry: Registry,
+    cri: Option<CriHandle>,
 }
 
 impl EventService {
-    pub fn new(hub: Hub, identity: Identity) -> Self {
-        Self {
-            hub,
-            identity: Arc::new(identity),
-        }
+    pub fn new(hub: Hub, identity: Identity, registry: Registry, cri: Option<CriHandle>) -> Self {
+        Self { hub, identity: Arc::new(identity), registry, cri }
     }
 }
 
 #[tonic::async_trait]
 impl SensorService for EventService {
     type GetEventsStream = ReceiverStream<Result<GetEventsResponse, Status>>;
+
+    async fn list_containers(
+        &self,
+        _request: Request<ListContainersRequest>,
+    ) -> Result<Response<ListContainersResponse>, Status> {
+        let containers = self
+            .registry
+            .list()
+            .iter()
+            .map(|s| {
+                let meta = self.cri.as_ref().and_then(|c| c.get(&s.container.id));
+                convert::seen_container_to_wire(s, meta.as_deref())
+            })
+            .collect();
+        Ok(Response::new(ListContainersResponse { containers }))
+    }
 
     async fn get_events(
         &self,

@@ -3,15 +3,28 @@
 //! caches and is driven by the reader alone, so nothing here takes a lock.
 pub mod cgroups;
 pub mod container;
+pub mod cri;
 pub mod processes;
+pub mod registry;
 
-use std::path::PathBuf;
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
-use self::{cgroups::CgroupCache, container::Owner, processes::ProcessTable};
+use self::{
+    cgroups::CgroupCache, container::Owner, cri::CriHandle, processes::ProcessTable,
+    registry::Registry,
+};
 use crate::{
+    clock::Clock,
     decode::Record,
     event::{Attribution, Body, Event},
 };
+
+/// How soon a container still without metadata is asked about again.
+const CRI_RETRY: Duration = Duration::from_secs(2);
 
 /// Where the host's /proc and cgroup2 tree are, as this process sees them.
 #[derive(Clone, Debug)]
@@ -24,11 +37,22 @@ pub struct HostPaths {
 pub struct Enricher {
     cgroups: CgroupCache,
     procs: ProcessTable,
+    clock: Clock,
+    registry: Registry,
+    cri: Option<CriHandle>,
+    /// When each container without metadata was last asked about.
+    asked: HashMap<String, Instant>,
 }
 
 impl Enricher {
     /// Scans the cgroup2 tree and /proc once.
-    pub fn new(paths: &HostPaths, cgroup_capacity: usize, process_capacity: usize) -> Self {
+    pub fn new(
+        paths: &HostPaths,
+        cgroup_capacity: usize,
+        process_capacity: usize,
+        registry: Registry,
+        cri: Option<CriHandle>,
+    ) -> Self {
         let mut cgroups = CgroupCache::new(paths.cgroup2.clone(), cgroup_capacity);
         match cgroups.scan() {
             Ok(n) => tracing::debug!(cgroups = n, "scanned {}", paths.cgroup2.display()),
@@ -42,7 +66,7 @@ impl Enricher {
             Ok(n) => tracing::debug!(processes = n, "scanned {}", paths.proc.display()),
             Err(e) => tracing::warn!("cannot scan {}: {e}", paths.proc.display()),
         }
-        Self { cgroups, procs }
+        Self { cgroups, procs, clock: Clock::new(), registry, cri, asked: HashMap::new() }
     }
 
     pub fn cgroups(&self) -> usize {
@@ -68,10 +92,19 @@ impl Enricher {
                 None
             }
             Record::CgroupRmdir { id } => {
-                self.cgroups.remove(id);
+                if let Some(info) = self.cgroups.remove(id)
+                    && let Owner::Container(c) = &*info.owner
+                {
+                    self.registry.gone(&c.id);
+                    self.asked.remove(&c.id);
+                    if let Some(cri) = &self.cri {
+                        cri.forget(&c.id);
+                    }
+                }
                 None
             }
             Record::Event(mut ev) => {
+                ev.time_unix_nano = self.clock.wall_ns(ev.ktime_ns);
                 self.enrich(&mut ev);
                 let pid = ev.process.pid;
                 match &ev.body {
@@ -88,10 +121,28 @@ impl Enricher {
         }
     }
 
+    /// The runtime's answer for a container, asking for one (without waiting) if there is none.
+    fn metadata(&mut self, container_id: &str) -> Option<std::sync::Arc<cri::PodMeta>> {
+        let cri = self.cri.as_ref()?;
+        if let Some(meta) = cri.get(container_id) {
+            self.asked.remove(container_id);
+            return Some(meta);
+        }
+        let due = self.asked.get(container_id).is_none_or(|t| t.elapsed() >= CRI_RETRY);
+        if due {
+            cri.request(container_id);
+            self.asked.insert(container_id.to_owned(), Instant::now());
+        }
+        None
+    }
+
     fn enrich(&mut self, ev: &mut Event) {
         if let Some(info) = self.cgroups.resolve(ev.cgroup_id) {
             ev.attribution = match &*info.owner {
-                Owner::Container(c) => Attribution::Container(c.clone()),
+                Owner::Container(c) => {
+                    self.registry.saw(c, ev.cgroup_id, &info.path, ev.time_unix_nano);
+                    Attribution::Container { container: c.clone(), meta: self.metadata(&c.id) }
+                }
                 Owner::Host => Attribution::Host,
                 Owner::Unknown => Attribution::Unknown,
             };

@@ -1,0 +1,227 @@
+//! Pod metadata from the container runtime's CRI API (`runtime.v1` over its unix socket):
+//! pod name, namespace, container name, image, labels.
+//!
+//! Lookups never block the event path: the enricher asks for a container id over a bounded
+//! channel and reads answers from a shared cache; this task does the RPCs. Events sent before
+//! an answer carry what the cgroup path says; later ones carry the metadata. A runtime that is
+//! down is reported once (and counted), not once per event.
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use hyper_util::rt::TokioIo;
+use sensor_proto::cri::{
+    ContainerFilter, ListContainersRequest, PodSandboxStatusRequest,
+    runtime_service_client::RuntimeServiceClient,
+};
+use tokio::{net::UnixStream, sync::mpsc};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// Sockets tried, in order, when none is given (under the host prefix, if any).
+pub const DEFAULT_SOCKETS: [&str; 4] = [
+    "/run/containerd/containerd.sock",
+    "/run/crio/crio.sock",
+    "/var/run/containerd/containerd.sock",
+    "/var/run/crio/crio.sock",
+];
+
+/// The first default socket that exists under `root` (`/`, or the host's root in a pod).
+pub fn detect_socket(root: &Path) -> Option<PathBuf> {
+    DEFAULT_SOCKETS.iter().map(|s| root.join(s.trim_start_matches('/'))).find(|p| p.exists())
+}
+
+/// What the runtime says about a container and its pod.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodMeta {
+    pub pod_name: String,
+    pub pod_namespace: String,
+    pub pod_uid: String,
+    pub container_name: String,
+    pub image: String,
+    /// The container's labels, then the pod's (the container's win on a clash).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Answers by container id, shared between the resolver (writer) and the enricher (reader).
+pub type MetaCache = Arc<RwLock<HashMap<String, Arc<PodMeta>>>>;
+
+/// Container ids waiting for a lookup.
+const QUEUE: usize = 1024;
+/// How long one RPC may take.
+const RPC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The enricher's side: ask (never waits) and read.
+#[derive(Clone, Debug)]
+pub struct CriHandle {
+    tx: mpsc::Sender<String>,
+    pub cache: MetaCache,
+    /// Lookups that failed because the runtime did not answer.
+    pub errors: Arc<AtomicU64>,
+    /// Requests dropped because the queue was full (retried on a later event).
+    pub dropped: Arc<AtomicU64>,
+}
+
+impl CriHandle {
+    pub fn get(&self, container_id: &str) -> Option<Arc<PodMeta>> {
+        self.cache.read().ok()?.get(container_id).cloned()
+    }
+
+    pub fn request(&self, container_id: &str) {
+        if self.tx.try_send(container_id.to_owned()).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn forget(&self, container_id: &str) {
+        if let Ok(mut c) = self.cache.write() {
+            c.remove(container_id);
+        }
+    }
+}
+
+/// Starts the resolver task for the runtime at `socket`.
+pub fn spawn(socket: PathBuf) -> CriHandle {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let handle = CriHandle {
+        tx,
+        cache: MetaCache::default(),
+        errors: Arc::default(),
+        dropped: Arc::default(),
+    };
+    let resolver = Resolver { socket, client: None, down: false, handle: handle.clone() };
+    tokio::spawn(resolver.run(rx));
+    handle
+}
+
+struct Resolver {
+    socket: PathBuf,
+    client: Option<RuntimeServiceClient<Channel>>,
+    /// The last lookup failed for want of the runtime (so the next failure is not logged).
+    down: bool,
+    handle: CriHandle,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LookupError {
+    #[error("cannot connect: {0}")]
+    Connect(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Rpc(#[from] tonic::Status),
+    #[error("no answer within {RPC_TIMEOUT:?}")]
+    Timeout,
+}
+
+async fn connect(socket: &Path) -> Result<RuntimeServiceClient<Channel>, tonic::transport::Error> {
+    let socket = socket.to_owned();
+    // The URI is a placeholder: every connection goes to the unix socket.
+    let channel = Endpoint::from_static("http://cri.invalid")
+        .connect_timeout(RPC_TIMEOUT)
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move { UnixStream::connect(socket).await.map(TokioIo::new) }
+        }))
+        .await?;
+    Ok(RuntimeServiceClient::new(channel))
+}
+
+/// Runs one RPC step with [`RPC_TIMEOUT`].
+async fn within<T, E>(f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, LookupError>
+where
+    LookupError: From<E>,
+{
+    tokio::time::timeout(RPC_TIMEOUT, f).await.map_err(|_| LookupError::Timeout)?.map_err(Into::into)
+}
+
+impl Resolver {
+    async fn run(mut self, mut rx: mpsc::Receiver<String>) {
+        while let Some(id) = rx.recv().await {
+            if self.handle.get(&id).is_some() {
+                continue;
+            }
+            match self.lookup(&id).await {
+                Ok(Some(meta)) => {
+                    if self.down {
+                        tracing::info!(socket = %self.socket.display(), "the CRI runtime answers again");
+                        self.down = false;
+                    }
+                    if let Ok(mut c) = self.handle.cache.write() {
+                        c.insert(id, Arc::new(meta));
+                    }
+                }
+                Ok(None) => tracing::debug!(container = %id, "the CRI runtime does not know this container"),
+                Err(e) => {
+                    self.handle.errors.fetch_add(1, Ordering::Relaxed);
+                    self.client = None;
+                    if !self.down {
+                        tracing::warn!(
+                            socket = %self.socket.display(),
+                            "the CRI runtime is unavailable ({e}); events carry what cgroup paths \
+                             say until it answers again"
+                        );
+                        self.down = true;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn lookup(&mut self, id: &str) -> Result<Option<PodMeta>, LookupError> {
+        if self.client.is_none() {
+            self.client = Some(within(connect(&self.socket)).await?);
+        }
+        let client = self.client.as_mut().expect("connected above");
+        let filter = ContainerFilter { id: id.to_owned(), ..Default::default() };
+        let list = within(client.list_containers(ListContainersRequest { filter: Some(filter) })).await?;
+        let Some(c) = list.into_inner().containers.into_iter().find(|c| c.id == id) else {
+            return Ok(None);
+        };
+        let req = PodSandboxStatusRequest { pod_sandbox_id: c.pod_sandbox_id.clone(), verbose: false };
+        let pod = within(client.pod_sandbox_status(req)).await?.into_inner().status.unwrap_or_default();
+        let pod_meta = pod.metadata.unwrap_or_default();
+        let mut labels: BTreeMap<String, String> = pod.labels.into_iter().collect();
+        labels.extend(c.labels);
+        Ok(Some(PodMeta {
+            pod_name: pod_meta.name,
+            pod_namespace: pod_meta.namespace,
+            pod_uid: pod_meta.uid,
+            container_name: c.metadata.unwrap_or_default().name,
+            image: c.image.map(|i| i.image).filter(|i| !i.is_empty()).unwrap_or(c.image_ref),
+            labels,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_sockets_under_a_host_prefix() {
+        let root = std::env::temp_dir().join(format!("sensor-cri-detect-{}", std::process::id()));
+        assert_eq!(detect_socket(&root), None);
+        let sock = root.join("run/crio/crio.sock");
+        std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
+        std::fs::write(&sock, b"").unwrap();
+        assert_eq!(detect_socket(&root), Some(sock));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_missing_runtime_is_an_error_not_a_hang() {
+        let handle = spawn(PathBuf::from("/nonexistent/cri.sock"));
+        handle.request("abc");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while handle.errors.load(Ordering::Relaxed) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "no error counted");
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(handle.get("abc").is_none());
+    }
+}

@@ -1,0 +1,94 @@
+//! The containers seen on this node, with their event counts: what `ListContainers` and
+//! `sensor containers` show. Written by the enricher, read by the API.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use super::container::ContainerRef;
+
+/// Containers remembered at once; beyond that, gone ones are forgotten first.
+const CAPACITY: usize = 16_384;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenContainer {
+    pub container: Arc<ContainerRef>,
+    pub cgroup_id: u64,
+    pub cgroup_path: Arc<str>,
+    pub events: u64,
+    pub first_seen_unix_nano: u64,
+    pub last_seen_unix_nano: u64,
+    /// False once its cgroup was removed.
+    pub running: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Registry(Arc<Mutex<HashMap<String, SeenContainer>>>);
+
+impl Registry {
+    /// Counts one event of `container` (uncontended: only the reader writes).
+    pub fn saw(&self, container: &Arc<ContainerRef>, cgroup_id: u64, cgroup_path: &Arc<str>, now: u64) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if let Some(seen) = map.get_mut(&container.id) {
+            seen.events += 1;
+            seen.last_seen_unix_nano = now;
+            seen.running = true;
+            return;
+        }
+        if map.len() >= CAPACITY {
+            map.retain(|_, s| s.running);
+            if map.len() >= CAPACITY {
+                return;
+            }
+        }
+        map.insert(
+            container.id.clone(),
+            SeenContainer {
+                container: container.clone(),
+                cgroup_id,
+                cgroup_path: cgroup_path.clone(),
+                events: 1,
+                first_seen_unix_nano: now,
+                last_seen_unix_nano: now,
+                running: true,
+            },
+        );
+    }
+
+    /// The container's cgroup went away.
+    pub fn gone(&self, container_id: &str) {
+        if let Ok(mut map) = self.0.lock()
+            && let Some(seen) = map.get_mut(container_id)
+        {
+            seen.running = false;
+        }
+    }
+
+    /// Everything seen, most recent first.
+    pub fn list(&self) -> Vec<SeenContainer> {
+        let mut v: Vec<SeenContainer> =
+            self.0.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
+        v.sort_by(|a, b| b.last_seen_unix_nano.cmp(&a.last_seen_unix_nano));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::container::Runtime;
+
+    #[test]
+    fn counts_events_and_marks_gone() {
+        let r = Registry::default();
+        let c = Arc::new(ContainerRef { runtime: Runtime::Docker, id: "a".repeat(64), pod: None });
+        let path: Arc<str> = Arc::from("/docker/x");
+        r.saw(&c, 7, &path, 10);
+        r.saw(&c, 7, &path, 20);
+        r.gone(&c.id);
+        let l = r.list();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].events, l[0].first_seen_unix_nano, l[0].last_seen_unix_nano), (2, 10, 20));
+        assert!(!l[0].running);
+    }
+}
