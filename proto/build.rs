@@ -1,7 +1,10 @@
 //! Compiles the sensor's API and the CRI subset it uses, with protox (pure Rust, no system
 //! protoc).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/sensor/v1/sensor.proto", "proto/cri/runtime/v1/api.proto"];
+    let protos = [
+        "proto/sensor/v1/sensor.proto",
+        "proto/cri/runtime/v1/api.proto",
+    ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

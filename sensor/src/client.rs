@@ -36,7 +36,11 @@ pub async fn list_containers(addr: &str, json: bool) -> anyhow::Result<()> {
         writeln!(out, "{}", render::CONTAINER_HEADER)?;
     }
     for c in &list.containers {
-        let line = if json { render::container_json(c).to_string() } else { render::container_line(c) };
+        let line = if json {
+            render::container_json(c).to_string()
+        } else {
+            render::container_line(c)
+        };
         writeln!(out, "{line}")?;
     }
     Ok(())

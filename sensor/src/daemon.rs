@@ -53,7 +53,10 @@ fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
     if cfg.no_cri {
         return None;
     }
-    let socket = cfg.cri_socket.clone().or_else(|| cri::detect_socket(std::path::Path::new("/")));
+    let socket = cfg
+        .cri_socket
+        .clone()
+        .or_else(|| cri::detect_socket(std::path::Path::new("/")));
     match socket {
         Some(s) => {
             tracing::info!(socket = %s.display(), "pod metadata from the CRI runtime");

@@ -54,6 +54,10 @@ fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
 
 /// What one kernel record says.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once from the decoder to the enricher; boxing would allocate per event"
+)]
 pub enum Record {
     /// Something that happened, for subscribers: `seq` is 0 and it is not enriched yet.
     Event(Event),

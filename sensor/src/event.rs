@@ -56,7 +56,10 @@ pub enum Attribution {
     /// A cgroup no known container naming scheme explains.
     Unknown,
     /// A container, and what its runtime said about it (once it has answered).
-    Container { container: Arc<ContainerRef>, meta: Option<Arc<PodMeta>> },
+    Container {
+        container: Arc<ContainerRef>,
+        meta: Option<Arc<PodMeta>>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

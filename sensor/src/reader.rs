@@ -7,17 +7,12 @@ use sensor_common::Counter;
 use tokio::io::{Interest, unix::AsyncFd};
 
 use crate::{
-    decode::decode, enrich::Enricher, event::LossReason, hub::Hub,
-    probes::KernelCounters,
+    decode::decode, enrich::Enricher, event::LossReason, hub::Hub, probes::KernelCounters,
 };
 
 /// Reads records until the task is dropped. Each record is decoded (never trusting its
 /// length); one that cannot be decoded is logged and reported as lost.
-pub async fn run(
-    ring: RingBuf<MapData>,
-    hub: Hub,
-    mut enricher: Enricher,
-) -> std::io::Result<()> {
+pub async fn run(ring: RingBuf<MapData>, hub: Hub, mut enricher: Enricher) -> std::io::Result<()> {
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;

@@ -34,7 +34,13 @@ pub fn container_line(s: &pb::SeenContainer) -> String {
         _ if !c.pod_uid.is_empty() => format!("uid:{}", c.pod_uid),
         _ => "-".to_owned(),
     };
-    let dash = |s: &str| if s.is_empty() { "-".to_owned() } else { s.to_owned() };
+    let dash = |s: &str| {
+        if s.is_empty() {
+            "-".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
     format!(
         "{:<13} {:<11} {:<30} {:<16} {:<30} {:>6}  {}",
         c.id.get(..12).unwrap_or(&c.id),

@@ -95,3 +95,55 @@ impl Drop for ScratchDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// Every cgroup hierarchy mounted on this machine (v1 controllers and cgroup2).
+pub fn hierarchies() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            let mp = pre.split_whitespace().nth(4)?;
+            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(mp))
+        })
+        .collect()
+}
+
+/// The directories a cgroup path will add in every hierarchy (those that do not exist yet),
+/// removed again on drop, deepest first. What existed before is never touched.
+#[derive(Debug)]
+pub struct CgroupPathGuard {
+    made: Vec<PathBuf>,
+}
+
+impl CgroupPathGuard {
+    pub fn new(cgroup_path: &str) -> Self {
+        let mut made = Vec::new();
+        for h in hierarchies() {
+            let mut dir = h.clone();
+            for part in cgroup_path.split('/').filter(|p| !p.is_empty()) {
+                dir.push(part);
+                if !dir.exists() {
+                    made.push(dir.clone());
+                }
+            }
+        }
+        Self { made }
+    }
+}
+
+impl Drop for CgroupPathGuard {
+    fn drop(&mut self) {
+        for dir in self.made.iter().rev() {
+            // A runtime may still be removing its leaf below: retry for a while.
+            let removed =
+                crate::wait_until(Duration::from_secs(5), || match std::fs::remove_dir(dir) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                });
+            if !removed {
+                eprintln!("warning: could not remove {}", dir.display());
+            }
+        }
+    }
+}

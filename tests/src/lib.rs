@@ -4,6 +4,7 @@
 //! which turns a missing privilege into a failure; a plain `cargo test` skips them with the
 //! reason, for a quick local loop.
 pub mod cgroup;
+pub mod containerd;
 pub mod runc;
 pub mod sensor;
 pub mod subscriber;

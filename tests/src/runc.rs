@@ -2,16 +2,16 @@
 //! path a runtime would give it. Everything made here is removed on drop: the container, its
 //! state, and every cgroup directory (in every hierarchy) that did not exist before.
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Output},
 };
 
 use serde_json::{Value, json};
 
-use crate::cgroup::{ScratchDir, cgroup2_mount};
+use crate::cgroup::{CgroupPathGuard, ScratchDir, cgroup2_mount};
 
 /// Fills `root` with a busybox root filesystem (one static binary and its applet links).
-fn make_rootfs(root: &Path) {
+pub fn make_rootfs(root: &Path) {
     let bin = root.join("bin");
     for d in ["bin", "proc", "dev", "mnt", "tmp"] {
         std::fs::create_dir_all(root.join(d)).expect("mkdir rootfs");
@@ -33,27 +33,14 @@ fn make_rootfs(root: &Path) {
     }
 }
 
-/// Every cgroup hierarchy mounted on this machine (v1 controllers and cgroup2).
-fn hierarchies() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            let mp = pre.split_whitespace().nth(4)?;
-            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(mp))
-        })
-        .collect()
-}
-
 pub struct Container {
     pub id: String,
     /// The absolute cgroup path the container runs in (relative to each hierarchy's root).
     pub cgroup_path: String,
     bundle: ScratchDir,
     state: ScratchDir,
-    /// Directories this container's cgroup path added, in every hierarchy, deepest last.
-    made: Vec<PathBuf>,
+    /// The cgroup directories this container's path adds, in every hierarchy.
+    _cgroups: CgroupPathGuard,
 }
 
 impl Container {
@@ -89,16 +76,7 @@ impl Container {
         config["linux"]["cgroupsPath"] = json!(cgroup_path);
         std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
 
-        let mut made = Vec::new();
-        for h in hierarchies() {
-            let mut dir = h.clone();
-            for part in cgroup_path.split('/').filter(|p| !p.is_empty()) {
-                dir.push(part);
-                if !dir.exists() {
-                    made.push(dir.clone());
-                }
-            }
-        }
+        let cgroups = CgroupPathGuard::new(cgroup_path);
         let cg2 = cgroup2_mount()
             .expect("cgroup2")
             .join(cgroup_path.trim_start_matches('/'));
@@ -108,7 +86,7 @@ impl Container {
             cgroup_path: cgroup_path.to_owned(),
             bundle,
             state,
-            made,
+            _cgroups: cgroups,
         }
     }
 
@@ -143,12 +121,5 @@ impl Drop for Container {
             .arg(self.state.path())
             .args(["delete", "-f", &self.id])
             .output();
-        for dir in self.made.iter().rev() {
-            if let Err(e) = std::fs::remove_dir(dir)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                eprintln!("warning: could not remove {}: {e}", dir.display());
-            }
-        }
     }
 }

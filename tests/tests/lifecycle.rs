@@ -3,8 +3,14 @@ use std::{collections::HashSet, time::Duration};
 
 use sensor_tests::{ready, sensor::Sensor, wait_until};
 
-/// Kernel program names are cut to 15 bytes (BPF_OBJ_NAME_LEN - 1).
-const OUR_PROGRAMS: [&str; 2] = ["sys_enter", "sched_process_e"];
+/// Our programs' names as the kernel keeps them: cut to 15 bytes (BPF_OBJ_NAME_LEN - 1).
+fn is_ours(name: &str) -> bool {
+    sensor_common::PROGRAMS
+        .iter()
+        .any(|p| &p.name[..p.name.len().min(15)] == name)
+}
+
+const OUR_PROGRAM_COUNT: usize = sensor_common::PROGRAMS.len();
 
 fn loaded() -> Vec<(u32, String)> {
     aya::programs::loaded_programs()
@@ -34,11 +40,11 @@ async fn sigterm_detaches_everything_and_exits_zero() {
     let sensor = Sensor::start(&[]).await;
     let ours: Vec<(u32, String)> = loaded()
         .into_iter()
-        .filter(|(id, name)| !before.contains(id) && OUR_PROGRAMS.contains(&name.as_str()))
+        .filter(|(id, name)| !before.contains(id) && is_ours(name))
         .collect();
     assert_eq!(
         ours.len(),
-        OUR_PROGRAMS.len(),
+        OUR_PROGRAM_COUNT,
         "expected our programs to be loaded: {ours:?}"
     );
 
@@ -83,13 +89,8 @@ async fn a_second_sensor_on_a_taken_port_fails_clearly() {
         "{stderr}"
     );
     // It detached on its way out: only the first sensor's programs remain.
-    let count = || {
-        loaded()
-            .iter()
-            .filter(|(_, n)| OUR_PROGRAMS.contains(&n.as_str()))
-            .count()
-    };
-    let clean = wait_until(Duration::from_secs(5), || count() == OUR_PROGRAMS.len());
+    let count = || loaded().iter().filter(|(_, n)| is_ours(n)).count();
+    let clean = wait_until(Duration::from_secs(5), || count() == OUR_PROGRAM_COUNT);
     assert!(
         clean,
         "the failed sensor left programs behind: {} of ours loaded",

@@ -9,8 +9,8 @@ use crate::{
     util::{is_root, run, say, timed},
 };
 
-/// What the end-to-end tests run: real runc containers with a busybox root.
-const E2E_PACKAGES: &[&str] = &["runc", "busybox-static"];
+/// What the end-to-end tests run: real runc containers with a busybox root, and containerd.
+const E2E_PACKAGES: &[&str] = &["runc", "busybox-static", "containerd"];
 
 pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<()> {
     timed("unit tests", || {
@@ -36,6 +36,7 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
             "the end-to-end tests load eBPF programs and create cgroups: run `sudo -E cargo xtask test` (or --unit-only)"
         );
     }
+    setup::apt_install(E2E_PACKAGES, "real containers for the end-to-end tests")?;
     timed("end-to-end tests", || {
         run(userspace_cargo(built)
             .args([

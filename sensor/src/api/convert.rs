@@ -84,8 +84,16 @@ pub fn container_to_wire(c: &ContainerRef, meta: Option<&PodMeta>) -> pb::Contai
     pb::Container {
         runtime: c.runtime.name().to_owned(),
         id: c.id.clone(),
-        pod_uid: c.pod.as_ref().map(|(uid, _)| uid.clone()).unwrap_or(meta.pod_uid),
-        qos_class: c.pod.as_ref().map(|(_, q)| q.name().to_owned()).unwrap_or_default(),
+        pod_uid: c
+            .pod
+            .as_ref()
+            .map(|(uid, _)| uid.clone())
+            .unwrap_or(meta.pod_uid),
+        qos_class: c
+            .pod
+            .as_ref()
+            .map(|(_, q)| q.name().to_owned())
+            .unwrap_or_default(),
         pod_name: meta.pod_name,
         pod_namespace: meta.pod_namespace,
         container_name: meta.container_name,
@@ -99,11 +107,15 @@ pub fn attribution_to_wire(a: &Attribution) -> pb::Attribution {
         Attribution::Pending => (pb::AttributionState::Pending, None),
         Attribution::Host => (pb::AttributionState::Host, None),
         Attribution::Unknown => (pb::AttributionState::Unknown, None),
-        Attribution::Container { container, meta } => {
-            (pb::AttributionState::Container, Some(container_to_wire(container, meta.as_deref())))
-        }
+        Attribution::Container { container, meta } => (
+            pb::AttributionState::Container,
+            Some(container_to_wire(container, meta.as_deref())),
+        ),
     };
-    pb::Attribution { state: state.into(), container }
+    pb::Attribution {
+        state: state.into(),
+        container,
+    }
 }
 
 pub fn seen_container_to_wire(s: &SeenContainer, meta: Option<&PodMeta>) -> pb::SeenContainer {

@@ -27,7 +27,12 @@ pub struct EventService {
 
 impl EventService {
     pub fn new(hub: Hub, identity: Identity, registry: Registry, cri: Option<CriHandle>) -> Self {
-        Self { hub, identity: Arc::new(identity), registry, cri }
+        Self {
+            hub,
+            identity: Arc::new(identity),
+            registry,
+            cri,
+        }
     }
 }
 

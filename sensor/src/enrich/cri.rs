@@ -33,7 +33,10 @@ pub const DEFAULT_SOCKETS: [&str; 4] = [
 
 /// The first default socket that exists under `root` (`/`, or the host's root in a pod).
 pub fn detect_socket(root: &Path) -> Option<PathBuf> {
-    DEFAULT_SOCKETS.iter().map(|s| root.join(s.trim_start_matches('/'))).find(|p| p.exists())
+    DEFAULT_SOCKETS
+        .iter()
+        .map(|s| root.join(s.trim_start_matches('/')))
+        .find(|p| p.exists())
 }
 
 /// What the runtime says about a container and its pod.
@@ -94,7 +97,12 @@ pub fn spawn(socket: PathBuf) -> CriHandle {
         errors: Arc::default(),
         dropped: Arc::default(),
     };
-    let resolver = Resolver { socket, client: None, down: false, handle: handle.clone() };
+    let resolver = Resolver {
+        socket,
+        client: None,
+        down: false,
+        handle: handle.clone(),
+    };
     tokio::spawn(resolver.run(rx));
     handle
 }
@@ -135,7 +143,10 @@ async fn within<T, E>(f: impl std::future::Future<Output = Result<T, E>>) -> Res
 where
     LookupError: From<E>,
 {
-    tokio::time::timeout(RPC_TIMEOUT, f).await.map_err(|_| LookupError::Timeout)?.map_err(Into::into)
+    tokio::time::timeout(RPC_TIMEOUT, f)
+        .await
+        .map_err(|_| LookupError::Timeout)?
+        .map_err(Into::into)
 }
 
 impl Resolver {
@@ -154,7 +165,9 @@ impl Resolver {
                         c.insert(id, Arc::new(meta));
                     }
                 }
-                Ok(None) => tracing::debug!(container = %id, "the CRI runtime does not know this container"),
+                Ok(None) => {
+                    tracing::debug!(container = %id, "the CRI runtime does not know this container")
+                }
                 Err(e) => {
                     self.handle.errors.fetch_add(1, Ordering::Relaxed);
                     self.client = None;
@@ -176,13 +189,31 @@ impl Resolver {
             self.client = Some(within(connect(&self.socket)).await?);
         }
         let client = self.client.as_mut().expect("connected above");
-        let filter = ContainerFilter { id: id.to_owned(), ..Default::default() };
-        let list = within(client.list_containers(ListContainersRequest { filter: Some(filter) })).await?;
-        let Some(c) = list.into_inner().containers.into_iter().find(|c| c.id == id) else {
+        let filter = ContainerFilter {
+            id: id.to_owned(),
+            ..Default::default()
+        };
+        let list = within(client.list_containers(ListContainersRequest {
+            filter: Some(filter),
+        }))
+        .await?;
+        let Some(c) = list
+            .into_inner()
+            .containers
+            .into_iter()
+            .find(|c| c.id == id)
+        else {
             return Ok(None);
         };
-        let req = PodSandboxStatusRequest { pod_sandbox_id: c.pod_sandbox_id.clone(), verbose: false };
-        let pod = within(client.pod_sandbox_status(req)).await?.into_inner().status.unwrap_or_default();
+        let req = PodSandboxStatusRequest {
+            pod_sandbox_id: c.pod_sandbox_id.clone(),
+            verbose: false,
+        };
+        let pod = within(client.pod_sandbox_status(req))
+            .await?
+            .into_inner()
+            .status
+            .unwrap_or_default();
         let pod_meta = pod.metadata.unwrap_or_default();
         let mut labels: BTreeMap<String, String> = pod.labels.into_iter().collect();
         labels.extend(c.labels);
@@ -191,7 +222,11 @@ impl Resolver {
             pod_namespace: pod_meta.namespace,
             pod_uid: pod_meta.uid,
             container_name: c.metadata.unwrap_or_default().name,
-            image: c.image.map(|i| i.image).filter(|i| !i.is_empty()).unwrap_or(c.image_ref),
+            image: c
+                .image
+                .map(|i| i.image)
+                .filter(|i| !i.is_empty())
+                .unwrap_or(c.image_ref),
             labels,
         }))
     }

@@ -66,7 +66,14 @@ impl Enricher {
             Ok(n) => tracing::debug!(processes = n, "scanned {}", paths.proc.display()),
             Err(e) => tracing::warn!("cannot scan {}: {e}", paths.proc.display()),
         }
-        Self { cgroups, procs, clock: Clock::new(), registry, cri, asked: HashMap::new() }
+        Self {
+            cgroups,
+            procs,
+            clock: Clock::new(),
+            registry,
+            cri,
+            asked: HashMap::new(),
+        }
     }
 
     pub fn cgroups(&self) -> usize {
@@ -128,7 +135,10 @@ impl Enricher {
             self.asked.remove(container_id);
             return Some(meta);
         }
-        let due = self.asked.get(container_id).is_none_or(|t| t.elapsed() >= CRI_RETRY);
+        let due = self
+            .asked
+            .get(container_id)
+            .is_none_or(|t| t.elapsed() >= CRI_RETRY);
         if due {
             cri.request(container_id);
             self.asked.insert(container_id.to_owned(), Instant::now());
@@ -140,8 +150,12 @@ impl Enricher {
         if let Some(info) = self.cgroups.resolve(ev.cgroup_id) {
             ev.attribution = match &*info.owner {
                 Owner::Container(c) => {
-                    self.registry.saw(c, ev.cgroup_id, &info.path, ev.time_unix_nano);
-                    Attribution::Container { container: c.clone(), meta: self.metadata(&c.id) }
+                    self.registry
+                        .saw(c, ev.cgroup_id, &info.path, ev.time_unix_nano);
+                    Attribution::Container {
+                        container: c.clone(),
+                        meta: self.metadata(&c.id),
+                    }
                 }
                 Owner::Host => Attribution::Host,
                 Owner::Unknown => Attribution::Unknown,

@@ -27,7 +27,13 @@ pub struct Registry(Arc<Mutex<HashMap<String, SeenContainer>>>);
 
 impl Registry {
     /// Counts one event of `container` (uncontended: only the reader writes).
-    pub fn saw(&self, container: &Arc<ContainerRef>, cgroup_id: u64, cgroup_path: &Arc<str>, now: u64) {
+    pub fn saw(
+        &self,
+        container: &Arc<ContainerRef>,
+        cgroup_id: u64,
+        cgroup_path: &Arc<str>,
+        now: u64,
+    ) {
         let Ok(mut map) = self.0.lock() else { return };
         if let Some(seen) = map.get_mut(&container.id) {
             seen.events += 1;
@@ -66,9 +72,12 @@ impl Registry {
 
     /// Everything seen, most recent first.
     pub fn list(&self) -> Vec<SeenContainer> {
-        let mut v: Vec<SeenContainer> =
-            self.0.lock().map(|m| m.values().cloned().collect()).unwrap_or_default();
-        v.sort_by(|a, b| b.last_seen_unix_nano.cmp(&a.last_seen_unix_nano));
+        let mut v: Vec<SeenContainer> = self
+            .0
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|s| std::cmp::Reverse(s.last_seen_unix_nano));
         v
     }
 }
@@ -81,14 +90,25 @@ mod tests {
     #[test]
     fn counts_events_and_marks_gone() {
         let r = Registry::default();
-        let c = Arc::new(ContainerRef { runtime: Runtime::Docker, id: "a".repeat(64), pod: None });
+        let c = Arc::new(ContainerRef {
+            runtime: Runtime::Docker,
+            id: "a".repeat(64),
+            pod: None,
+        });
         let path: Arc<str> = Arc::from("/docker/x");
         r.saw(&c, 7, &path, 10);
         r.saw(&c, 7, &path, 20);
         r.gone(&c.id);
         let l = r.list();
         assert_eq!(l.len(), 1);
-        assert_eq!((l[0].events, l[0].first_seen_unix_nano, l[0].last_seen_unix_nano), (2, 10, 20));
+        assert_eq!(
+            (
+                l[0].events,
+                l[0].first_seen_unix_nano,
+                l[0].last_seen_unix_nano
+            ),
+            (2, 10, 20)
+        );
         assert!(!l[0].running);
     }
 }
