@@ -63,6 +63,11 @@ pub const MAP_PENDING: &str = "PENDING";
 pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";
 /// Execs in flight at once; beyond that the oldest loses its argv.
 pub const EXEC_PENDING_CAPACITY: u32 = 1024;
+/// `HashMap<u64 cgroup id, [u64; FORBIDDEN_WORDS]>`: calls the policy excepts in that cgroup.
+pub const MAP_EXEMPT: &str = "EXEMPT";
+/// cgroups with exceptions at once; beyond that, their calls are flagged and dropped in
+/// userspace instead (and counted).
+pub const EXEMPT_CAPACITY: u32 = 16_384;
 /// Every map of the object that the loader relies on.
 pub const MAPS: &[&str] = &[
     MAP_EVENTS,
@@ -71,6 +76,7 @@ pub const MAPS: &[&str] = &[
     MAP_STRING_ARGS,
     MAP_PENDING,
     MAP_EXEC_PENDING,
+    MAP_EXEMPT,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted

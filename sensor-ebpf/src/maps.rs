@@ -2,12 +2,13 @@
 //! checks the built object against that list.
 use aya_ebpf::{
     Global,
+    helpers::bpf_get_current_cgroup_id,
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS,
-    OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
+    COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR,
+    FORBIDDEN_WORDS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
 };
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
@@ -26,6 +27,11 @@ pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as 
 #[map]
 pub static PENDING: LruHashMap<u32, SyscallRecord> =
     LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
+
+/// Calls the policy excepts, by cgroup id (a bitmap like FORBIDDEN), from userspace.
+#[map]
+pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =
+    HashMap::with_max_entries(EXEMPT_CAPACITY, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]
@@ -103,6 +109,21 @@ pub fn is_forbidden(nr: u64) -> bool {
     }
     match FORBIDDEN.get((nr >> 6) as u32) {
         Some(word) => (*word >> (nr & 63)) & 1 == 1,
+        None => false,
+    }
+}
+
+/// Does the policy except call `nr` in the current cgroup? Only asked on the flagged path.
+#[inline(always)]
+pub fn is_exempt(nr: u64) -> bool {
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    // SAFETY: a plain value copy out of the map.
+    match unsafe { EXEMPT.get(&cgroup) } {
+        Some(words) => match words.get((nr >> 6) as usize) {
+            Some(w) => (*w >> (nr & 63)) & 1 == 1,
+            None => false,
+        },
         None => false,
     }
 }

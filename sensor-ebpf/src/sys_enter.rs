@@ -9,7 +9,7 @@ use sensor_common::{Counter, Outcome, SyscallRecord};
 use crate::{
     arch::SYSCALL_ARG_OFFSETS,
     exec::exec_enter,
-    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_forbidden},
+    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_exempt, is_forbidden},
     syscall::fill_call,
 };
 
@@ -32,7 +32,7 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         return;
     }
     let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == SELF_TGID.load() {
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(nr) {
         return;
     }
     let Some(rec) = SCRATCH.get_ptr_mut(0) else {

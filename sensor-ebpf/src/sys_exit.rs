@@ -10,7 +10,7 @@ use sensor_common::{Counter, Outcome, SyscallRecord};
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
-    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_forbidden},
+    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_exempt, is_forbidden},
     syscall::fill_call,
 };
 
@@ -39,7 +39,7 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
         return;
     }
     let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == SELF_TGID.load() {
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(nr) {
         return;
     }
     let ret: i64 = ctx.arg(1);

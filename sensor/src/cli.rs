@@ -23,6 +23,9 @@ pub enum Command {
     Events(EventsArgs),
     /// List the containers a running sensor has seen, with their pods and event counts.
     Containers(ContainersArgs),
+    /// Work with policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +83,18 @@ pub struct RunArgs {
     /// Do not ask the container runtime for pod metadata.
     #[arg(long, conflicts_with = "cri_socket")]
     pub no_cri: bool,
+    /// The policy file (TOML; see examples/policy.toml), reloaded when it changes and on
+    /// SIGHUP [default: the built-in policy].
+    #[arg(long, env = "SENSOR_POLICY")]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file; prints what it forbids, or the line and what is wrong.
+    Check { file: PathBuf },
+    /// Print the built-in policy as a file to start from.
+    Show,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -1,21 +1,28 @@
 //! `sensor run`: checks what it needs, loads and attaches the programs, then runs the pipeline
 //! ring buffer -> reader -> hub -> (gRPC subscribers, terminal) until SIGINT/SIGTERM.
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, atomic::AtomicU64},
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use sensor_proto::v1 as pb;
 use tokio::{
     net::TcpListener,
     signal::unix::{SignalKind, signal},
+    sync::watch,
 };
 
 use crate::{
     api::{Identity, convert, server},
-    args, caps,
+    caps,
     enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
     event::Kind,
     hub::{Hub, Item},
-    offsets, policy,
+    offsets,
+    policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes},
     reader, render,
     syscalls::Arch,
@@ -47,6 +54,8 @@ pub struct RunConfig {
     pub cri_socket: Option<PathBuf>,
     /// Do not ask the container runtime for pod metadata.
     pub no_cri: bool,
+    /// The policy file (reloaded on change and SIGHUP); the built-in policy when absent.
+    pub policy: Option<PathBuf>,
 }
 
 fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
@@ -109,8 +118,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let host = host_paths(&cfg)?;
     let tracefs = Tracefs::ensure()?;
     let offsets = offsets::discover(&tracefs, &cfg.btf)?;
-    let forbidden =
-        policy::forbidden_bitmap(Arch::NATIVE, policy::DEFAULT_FORBIDDEN.iter().copied())?;
+    let policy = match &cfg.policy {
+        Some(path) => reload::load(path)?,
+        None => Policy::builtin(),
+    };
+    let forbidden_count = policy.names_on(Arch::NATIVE).count();
+    let (policy_tx, policy_rx) = watch::channel(Arc::new(policy));
 
     let load = LoadConfig {
         offsets,
@@ -121,8 +134,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(logger) = probes.take_logger() {
         tokio::spawn(forward_kernel_logs(logger));
     }
-    probes.set_forbidden(&forbidden)?;
-    probes.set_string_args(&args::string_masks(Arch::NATIVE, policy::DEFAULT_FORBIDDEN))?;
+    let engine = PolicyEngine::new(probes.take_policy_maps()?, policy_rx)?;
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;
@@ -151,7 +163,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for gRPC on {}", cfg.grpc_addr))?;
     let local = listener.local_addr()?;
 
-    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), enricher));
+    let policy_refused = Arc::new(AtomicU64::new(0));
+    if let Some(path) = &cfg.policy {
+        reload::spawn(path.clone(), policy_tx, policy_refused.clone())?;
+    }
+    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), enricher, engine));
     let losses_task = tokio::spawn(reader::watch_kernel_losses(
         counters,
         hub.clone(),
@@ -169,8 +185,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         programs = attached,
         grpc = %local,
         instance = %identity.instance_id,
-        "sensor ready: flagging {} syscalls",
-        policy::DEFAULT_FORBIDDEN.len()
+        "sensor ready: flagging {forbidden_count} syscalls"
     );
 
     let outcome = tokio::select! {

@@ -119,6 +119,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 name,
                 args: r.args,
                 outcome: outcome(&r)?,
+                severity: None,
                 decoded: args::decode(name, &r.args, &strings),
             })
         }

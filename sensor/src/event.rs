@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta},
+    policy::Severity,
     syscalls::Arch,
 };
 
@@ -120,6 +121,8 @@ pub struct FlaggedSyscall {
     pub name: Option<&'static str>,
     pub args: [u64; 6],
     pub outcome: Outcome,
+    /// How bad the policy says this call is.
+    pub severity: Option<Severity>,
     /// The arguments by name, for the syscalls the sensor knows how to decode.
     pub decoded: Vec<DecodedArg>,
 }

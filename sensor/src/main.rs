@@ -2,8 +2,10 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use sensor::{
-    cli::{Cli, Command, EventsArgs, KindArg, RunArgs},
+    cli::{Cli, Command, EventsArgs, KindArg, PolicyCommand, RunArgs},
     client, daemon,
+    policy::{Policy, file, reload},
+    syscalls::Arch,
 };
 use sensor_proto::v1::{EventKind, GetEventsRequest};
 use tracing_subscriber::EnvFilter;
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
             Command::Run(args) => daemon::run(run_config(args)?).await,
             Command::Events(args) => events(args).await,
             Command::Containers(args) => client::list_containers(&args.addr, args.json).await,
+            Command::Policy(cmd) => policy_command(cmd),
         }
     });
     match result {
@@ -62,6 +65,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         btf: a.btf,
         cri_socket: a.cri_socket,
         no_cri: a.no_cri,
+        policy: a.policy,
     })
 }
 
@@ -85,4 +89,30 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
         a.json,
     )
     .await
+}
+
+fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
+    match cmd {
+        PolicyCommand::Check { file } => {
+            let p = reload::load(&file)?;
+            println!(
+                "{}: ok: {} syscalls forbidden ({} on {}), {} exceptions, host processes {}",
+                file.display(),
+                p.syscalls.len(),
+                p.names_on(Arch::NATIVE).count(),
+                Arch::NATIVE.name(),
+                p.exceptions.len(),
+                if p.watch_host {
+                    "watched"
+                } else {
+                    "not watched"
+                }
+            );
+            Ok(())
+        }
+        PolicyCommand::Show => {
+            print!("{}", file::to_toml(&Policy::builtin()));
+            Ok(())
+        }
+    }
 }

@@ -6,20 +6,20 @@ use std::io;
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{RawTracePoint, TracePoint},
 };
 use sensor_common::{
-    Counter, FORBIDDEN_MAX_NR, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF,
-    GLOBAL_CGROUP_ROOT_OFF, GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF,
-    GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT, GLOBAL_SELF_TGID,
-    GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
-    GLOBAL_TASK_TGID_OFF, Hook, MAP_COUNTERS, MAP_EVENTS, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
+    Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
+    GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
+    GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT, GLOBAL_SELF_TGID, GLOBAL_TASK_EXIT_CODE_OFF,
+    GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, Hook, MAP_COUNTERS,
+    MAP_EVENTS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use crate::{
     offsets::Offsets,
-    policy::ForbiddenBitmap,
+    policy::apply::PolicyMaps,
     syscalls::{self, Arch},
 };
 
@@ -172,38 +172,21 @@ impl Probes {
         self.logger.take()
     }
 
-    /// Replaces the forbidden-syscall bitmap, word by word.
-    pub fn set_forbidden(&mut self, bitmap: &ForbiddenBitmap) -> Result<(), ProbeError> {
-        let map_err = |source| ProbeError::Map {
-            map: MAP_FORBIDDEN,
-            source: Box::new(source),
+    /// The maps a policy is written to. Can be taken once.
+    pub fn take_policy_maps(&mut self) -> Result<PolicyMaps, ProbeError> {
+        let mut take =
+            |name: &'static str| self.ebpf.take_map(name).ok_or(ProbeError::MissingMap(name));
+        let map_err = |map: &'static str| {
+            move |source| ProbeError::Map {
+                map,
+                source: Box::new(source),
+            }
         };
-        let map = self
-            .ebpf
-            .map_mut(MAP_FORBIDDEN)
-            .ok_or(ProbeError::MissingMap(MAP_FORBIDDEN))?;
-        let mut words: Array<_, u64> = Array::try_from(map).map_err(map_err)?;
-        for (i, w) in bitmap.iter().enumerate() {
-            words.set(i as u32, w, 0).map_err(map_err)?;
-        }
-        Ok(())
-    }
-
-    /// Tells the kernel side which arguments of which syscalls are user strings to read.
-    pub fn set_string_args(&mut self, masks: &[(u64, u8)]) -> Result<(), ProbeError> {
-        let map_err = |source| ProbeError::Map {
-            map: MAP_STRING_ARGS,
-            source: Box::new(source),
-        };
-        let map = self
-            .ebpf
-            .map_mut(MAP_STRING_ARGS)
-            .ok_or(ProbeError::MissingMap(MAP_STRING_ARGS))?;
-        let mut table: Array<_, u8> = Array::try_from(map).map_err(map_err)?;
-        for &(nr, mask) in masks.iter().filter(|(nr, _)| *nr < FORBIDDEN_MAX_NR) {
-            table.set(nr as u32, mask, 0).map_err(map_err)?;
-        }
-        Ok(())
+        let forbidden = Array::try_from(take(MAP_FORBIDDEN)?).map_err(map_err(MAP_FORBIDDEN))?;
+        let string_args =
+            Array::try_from(take(MAP_STRING_ARGS)?).map_err(map_err(MAP_STRING_ARGS))?;
+        let exempt = HashMap::try_from(take(MAP_EXEMPT)?).map_err(map_err(MAP_EXEMPT))?;
+        Ok(PolicyMaps::new(forbidden, string_args, exempt))
     }
 
     /// Attaches every program, in [`PROGRAMS`] order. Returns how many are attached.

@@ -7,12 +7,23 @@ use sensor_common::Counter;
 use tokio::io::{Interest, unix::AsyncFd};
 
 use crate::{
-    decode::decode, enrich::Enricher, event::LossReason, hub::Hub, probes::KernelCounters,
+    decode::{Record, decode},
+    enrich::Enricher,
+    event::LossReason,
+    hub::Hub,
+    policy::engine::PolicyEngine,
+    probes::KernelCounters,
 };
 
 /// Reads records until the task is dropped. Each record is decoded (never trusting its
 /// length); one that cannot be decoded is logged and reported as lost.
-pub async fn run(ring: RingBuf<MapData>, hub: Hub, mut enricher: Enricher) -> std::io::Result<()> {
+/// Each event is enriched, then judged by the policy (which may drop an excepted call).
+pub async fn run(
+    ring: RingBuf<MapData>,
+    hub: Hub,
+    mut enricher: Enricher,
+    mut policy: PolicyEngine,
+) -> std::io::Result<()> {
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
@@ -25,7 +36,12 @@ pub async fn run(ring: RingBuf<MapData>, hub: Hub, mut enricher: Enricher) -> st
         while let Some(item) = rb.next() {
             match decode(&item) {
                 Ok(record) => {
-                    if let Some(event) = enricher.handle(record) {
+                    if let Record::CgroupRmdir { id } = &record {
+                        policy.forget(*id);
+                    }
+                    if let Some(mut event) = enricher.handle(record)
+                        && policy.judge(&mut event)
+                    {
                         hub.publish(event);
                     }
                 }

@@ -123,8 +123,15 @@ fn event_line(ev: &pb::Event) -> String {
             } else {
                 s.name.clone()
             };
+            let sev = match pb::Severity::try_from(s.severity) {
+                Ok(pb::Severity::Low) => "[low]",
+                Ok(pb::Severity::Medium) => "[medium]",
+                Ok(pb::Severity::High) => "[high]",
+                Ok(pb::Severity::Critical) => "[critical]",
+                _ => "",
+            };
             format!(
-                "FLAGGED {name}({}) {} {who}",
+                "FLAGGED{sev} {name}({}) {} {who}",
                 call_args(s),
                 outcome(s.outcome.as_ref())
             )
@@ -279,6 +286,7 @@ fn event_json(ev: &pb::Event) -> Value {
             json!({
                 "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
                 "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
+                "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),
             })
         }
         Some(Body::Exec(e)) => json!({

@@ -50,6 +50,13 @@ pub fn name(arch: Arch, nr: u64) -> Option<&'static str> {
     }
 }
 
+/// The table's own `&'static` spelling of `name`, if it is a syscall on x86_64 or aarch64.
+pub fn known_name(name: &str) -> Option<&'static str> {
+    [Arch::X86_64, Arch::Aarch64]
+        .into_iter()
+        .find_map(|arch| self::name(arch, number(arch, name)?))
+}
+
 /// The number of syscall `name` on `arch`, or `None` when `arch` has no such syscall.
 pub fn number(arch: Arch, name: &str) -> Option<u64> {
     let id = match arch {

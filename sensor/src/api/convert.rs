@@ -8,6 +8,7 @@ use crate::{
     event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome},
     filter::Filter,
     hub::Item,
+    policy::Severity,
 };
 
 pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
@@ -43,6 +44,16 @@ pub fn loss_reason_to_wire(r: LossReason) -> pb::LossReason {
         LossReason::KernelRingBuffer => pb::LossReason::KernelRingBuffer,
         LossReason::SubscriberQueue => pb::LossReason::SubscriberQueue,
         LossReason::MalformedRecord => pb::LossReason::MalformedRecord,
+    }
+}
+
+pub fn severity_to_wire(s: Option<Severity>) -> pb::Severity {
+    match s {
+        None => pb::Severity::Unspecified,
+        Some(Severity::Low) => pb::Severity::Low,
+        Some(Severity::Medium) => pb::Severity::Medium,
+        Some(Severity::High) => pb::Severity::High,
+        Some(Severity::Critical) => pb::Severity::Critical,
     }
 }
 
@@ -166,6 +177,7 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
             args: s.args.to_vec(),
             arch: s.arch.name().to_owned(),
             outcome: Some(outcome_to_wire(s.outcome)),
+            severity: severity_to_wire(s.severity).into(),
             decoded_args: s.decoded.iter().map(arg_to_wire).collect(),
         }),
         Body::Exec(e) => pb::event::Body::Exec(pb::Exec {
@@ -263,6 +275,7 @@ mod tests {
                 name: Some("mount"),
                 args: [1, 2, 3, 4, 5, 6],
                 outcome: Outcome::Failed(libc::EPERM),
+                severity: Some(Severity::High),
                 decoded: vec![DecodedArg {
                     name: "target",
                     value: "/mnt".into(),

@@ -1,0 +1,88 @@
+//! Putting a policy into the kernel: the forbidden bitmap, which arguments to read as strings,
+//! and the per-cgroup exceptions. The maps are taken out of the loaded object and owned here.
+use aya::maps::{Array, HashMap, MapData, MapError};
+use sensor_common::{FORBIDDEN_MAX_NR, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS};
+
+use super::{Policy, SyscallBitmap};
+use crate::{
+    args,
+    syscalls::{self, Arch},
+};
+
+#[derive(Debug, thiserror::Error)]
+#[error("kernel map {map}: {source}")]
+pub struct ApplyError {
+    pub map: &'static str,
+    #[source]
+    pub source: Box<MapError>,
+}
+
+fn err(map: &'static str) -> impl Fn(MapError) -> ApplyError {
+    move |source| ApplyError {
+        map,
+        source: Box::new(source),
+    }
+}
+
+pub struct PolicyMaps {
+    forbidden: Array<MapData, u64>,
+    string_args: Array<MapData, u8>,
+    exempt: HashMap<MapData, u64, SyscallBitmap>,
+}
+
+impl PolicyMaps {
+    pub fn new(
+        forbidden: Array<MapData, u64>,
+        string_args: Array<MapData, u8>,
+        exempt: HashMap<MapData, u64, SyscallBitmap>,
+    ) -> Self {
+        Self {
+            forbidden,
+            string_args,
+            exempt,
+        }
+    }
+
+    /// Installs `policy`'s forbidden set and forgets every exception (they are recomputed
+    /// per cgroup as events arrive).
+    pub fn apply(&mut self, policy: &Policy, arch: Arch) -> Result<(), ApplyError> {
+        let names: Vec<&str> = policy.names_on(arch).collect();
+        for (nr, mask) in args::string_masks(arch, &names) {
+            self.string_args
+                .set(nr as u32, mask, 0)
+                .map_err(err(MAP_STRING_ARGS))?;
+        }
+        for (i, w) in policy.forbidden_bitmap(arch).iter().enumerate() {
+            self.forbidden
+                .set(i as u32, w, 0)
+                .map_err(err(MAP_FORBIDDEN))?;
+        }
+        let cgroups: Vec<u64> = self.exempt.keys().filter_map(Result::ok).collect();
+        for id in cgroups {
+            let _ = self.exempt.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Excepts calls in one cgroup.
+    pub fn exempt(&mut self, cgroup_id: u64, calls: &SyscallBitmap) -> Result<(), ApplyError> {
+        self.exempt
+            .insert(cgroup_id, calls, 0)
+            .map_err(err(MAP_EXEMPT))
+    }
+
+    /// The cgroup is gone (or its exceptions changed).
+    pub fn forget(&mut self, cgroup_id: u64) {
+        let _ = self.exempt.remove(&cgroup_id);
+    }
+}
+
+/// Is syscall `nr` in `bitmap`?
+pub fn contains(bitmap: &SyscallBitmap, nr: u64) -> bool {
+    nr < FORBIDDEN_MAX_NR && bitmap[(nr / 64) as usize] >> (nr % 64) & 1 == 1
+}
+
+/// Is the syscall called `name` in `bitmap` on `arch`?
+pub fn contains_name(bitmap: &SyscallBitmap, arch: Arch, name: &str) -> bool {
+    syscalls::number(arch, name).is_some_and(|nr| contains(bitmap, nr))
+}

@@ -1,0 +1,79 @@
+//! The built-in forbidden set: the syscalls Docker's (Moby's) default seccomp profile blocks
+//! outright, or allows only with a capability a normal container lacks, each with a severity.
+//! Names absent on the running architecture (i386 leftovers on x86_64, most of them on
+//! aarch64) are skipped there.
+use super::Severity::{self, *};
+
+pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
+    // Loading code into the kernel, or replacing it.
+    ("init_module", Critical),
+    ("finit_module", Critical),
+    ("delete_module", Critical),
+    ("create_module", Critical),
+    ("kexec_load", Critical),
+    ("kexec_file_load", Critical),
+    ("bpf", Critical),
+    // Other processes' memory, and file handles that escape mount namespaces.
+    ("ptrace", Critical),
+    ("process_vm_writev", Critical),
+    ("process_vm_readv", High),
+    ("open_by_handle_at", Critical),
+    ("name_to_handle_at", Medium),
+    // Mounts, root changes and namespaces.
+    ("mount", High),
+    ("umount", High),
+    ("umount2", High),
+    ("pivot_root", High),
+    ("chroot", Medium),
+    ("move_mount", High),
+    ("open_tree", High),
+    ("fsopen", High),
+    ("fsconfig", High),
+    ("fsmount", High),
+    ("fspick", High),
+    ("mount_setattr", High),
+    ("unshare", High),
+    ("setns", High),
+    // Keys, perf, userfaultfd, io_uring: large kernel attack surface.
+    ("keyctl", High),
+    ("add_key", High),
+    ("request_key", High),
+    ("perf_event_open", High),
+    ("userfaultfd", High),
+    ("io_uring_setup", Medium),
+    ("io_uring_enter", Medium),
+    ("io_uring_register", Medium),
+    // The machine itself: swap, reboot, clocks, accounting, quotas, I/O ports.
+    ("swapon", High),
+    ("swapoff", High),
+    ("reboot", High),
+    ("iopl", High),
+    ("ioperm", High),
+    ("settimeofday", Medium),
+    ("clock_settime", Medium),
+    ("clock_adjtime", Medium),
+    ("stime", Medium),
+    ("acct", Medium),
+    ("quotactl", Medium),
+    ("syslog", Medium),
+    ("vhangup", Medium),
+    ("fanotify_init", Medium),
+    ("lookup_dcookie", Medium),
+    ("kcmp", Medium),
+    ("personality", Low),
+    // Obsolete calls nothing legitimate in a container makes.
+    ("uselib", Medium),
+    ("ustat", Low),
+    ("sysfs", Low),
+    ("_sysctl", Low),
+    ("nfsservctl", Low),
+    ("get_kernel_syms", Low),
+    ("query_module", Low),
+    ("vm86", Medium),
+    ("vm86old", Medium),
+    // NUMA policy of other processes.
+    ("mbind", Low),
+    ("set_mempolicy", Low),
+    ("get_mempolicy", Low),
+    ("move_pages", Low),
+];

@@ -1,0 +1,239 @@
+//! The policy file (TOML): what a user writes, checked line by line. A file that fails any
+//! check is refused as a whole, with the line and what is wrong; nothing of it is applied.
+//!
+//! ```toml
+//! watch_host = true          # flag host processes too (default: true)
+//! defaults = true            # start from the built-in set (default: true)
+//!
+//! [syscalls]                 # name = "low" | "medium" | "high" | "critical" | "off"
+//! mount = "critical"
+//! personality = "off"
+//!
+//! [[exceptions]]             # all given matchers must match; globs allow * and ?
+//! namespace = "ci-*"         # also: pod, container, image, pod_uid, container_id
+//! syscalls = ["mount", "umount2"]   # omit to except every call
+//! ```
+use std::{collections::BTreeMap, fmt::Write as _};
+
+use serde::Deserialize;
+use toml::Spanned;
+use wildmatch::WildMatch;
+
+use super::{Exception, Policy, Severity};
+use crate::syscalls;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{source_name}:{line}: {message}")]
+pub struct PolicyFileError {
+    pub source_name: String,
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    watch_host: Option<bool>,
+    defaults: Option<bool>,
+    #[serde(default)]
+    syscalls: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    exceptions: Vec<Spanned<RawException>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawException {
+    namespace: Option<String>,
+    pod: Option<String>,
+    pod_uid: Option<String>,
+    container: Option<String>,
+    image: Option<String>,
+    container_id: Option<String>,
+    #[serde(default)]
+    syscalls: Vec<Spanned<String>>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses and checks a policy file. `source_name` names it in messages.
+pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
+    let err = |offset: usize, message: String| PolicyFileError {
+        source_name: source_name.to_owned(),
+        line: line_of(text, offset),
+        message,
+    };
+    let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+        err(
+            e.span().map_or(0, |s| s.start),
+            e.message().trim().to_owned(),
+        )
+    })?;
+    let mut policy = Policy::builtin();
+    policy.source = source_name.to_owned();
+    if raw.defaults == Some(false) {
+        policy.syscalls.clear();
+    }
+    policy.watch_host = raw.watch_host.unwrap_or(true);
+    let known = |name: &Spanned<String>| {
+        syscalls::known_name(name.get_ref()).ok_or_else(|| {
+            err(
+                name.span().start,
+                format!(
+                    "unknown syscall {:?} (not a syscall on x86_64 or aarch64)",
+                    name.get_ref()
+                ),
+            )
+        })
+    };
+    for (name, level) in &raw.syscalls {
+        let name_static = known(name)?;
+        if level.get_ref() == "off" {
+            policy.syscalls.remove(name_static);
+            continue;
+        }
+        let severity = Severity::parse(level.get_ref()).ok_or_else(|| {
+            err(
+                level.span().start,
+                format!(
+                    "severity {:?} of {name_static}: expected low, medium, high, critical or off",
+                    level.get_ref()
+                ),
+            )
+        })?;
+        policy.syscalls.insert(name_static, severity);
+    }
+    for ex in &raw.exceptions {
+        let at = ex.span().start;
+        let r = ex.get_ref();
+        let glob = |v: &Option<String>| v.as_deref().map(WildMatch::new);
+        let exception = Exception {
+            line: line_of(text, at),
+            namespace: glob(&r.namespace),
+            pod: glob(&r.pod),
+            pod_uid: r.pod_uid.clone(),
+            container: glob(&r.container),
+            image: glob(&r.image),
+            container_id: r.container_id.clone(),
+            syscalls: r.syscalls.iter().map(known).collect::<Result<_, _>>()?,
+        };
+        let any = exception.namespace.is_some()
+            || exception.pod.is_some()
+            || exception.pod_uid.is_some()
+            || exception.container.is_some()
+            || exception.image.is_some()
+            || exception.container_id.is_some();
+        if !any {
+            return Err(err(
+                at,
+                "this exception names no container: give namespace, pod, pod_uid, container, image or \
+                 container_id (to stop watching everything, remove the syscalls instead)"
+                    .into(),
+            ));
+        }
+        policy.exceptions.push(exception);
+    }
+    if policy.syscalls.is_empty() {
+        return Err(err(
+            0,
+            "no syscall is forbidden: with `defaults = false`, list some under [syscalls]".into(),
+        ));
+    }
+    Ok(policy)
+}
+
+/// The policy as a file, e.g. to start one from the built-in set (`sensor policy show`).
+pub fn to_toml(policy: &Policy) -> String {
+    let mut out = format!(
+        "# Policy: {} ({} syscalls)\nwatch_host = {}\ndefaults = false\n\n[syscalls]\n",
+        policy.source,
+        policy.syscalls.len(),
+        policy.watch_host
+    );
+    for (name, sev) in &policy.syscalls {
+        let _ = writeln!(out, "{name} = \"{}\"", sev.name());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> PolicyFileError {
+        parse(text, "p.toml").unwrap_err()
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../../../examples/policy.toml");
+        let p = parse(text, "examples/policy.toml").unwrap();
+        assert!(!p.exceptions.is_empty());
+        assert!(p.severity("mount").is_some());
+    }
+
+    #[test]
+    fn a_file_adjusts_the_defaults() {
+        let p = parse(
+            "watch_host = false\n[syscalls]\nmount = \"critical\"\npersonality = \"off\"\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(p.severity("mount"), Some(Severity::Critical));
+        assert_eq!(p.severity("personality"), None);
+        assert_eq!(
+            p.severity("bpf"),
+            Some(Severity::Critical),
+            "the rest of the defaults stay"
+        );
+        assert!(!p.watch_host);
+        let only = parse("defaults = false\n[syscalls]\nchroot = \"low\"\n", "p").unwrap();
+        assert_eq!(only.syscalls.len(), 1);
+    }
+
+    #[test]
+    fn each_kind_of_mistake_names_its_line() {
+        let e = error("[syscalls]\nmount = \"high\"\nmountt = \"high\"\n");
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (
+                3,
+                "unknown syscall \"mountt\" (not a syscall on x86_64 or aarch64)"
+            )
+        );
+        let e = error("[syscalls]\n\nchroot = \"severe\"\n");
+        assert_eq!(e.line, 3);
+        assert!(
+            e.message
+                .contains("expected low, medium, high, critical or off"),
+            "{e}"
+        );
+        let e = error("watch_host = \"yes\"\n");
+        assert_eq!(e.line, 1);
+        let e = error("watch_hots = true\n");
+        assert!(e.message.contains("unknown field"), "{e}");
+        let e = error("[syscalls]\nmount = \"high\"\n\n[[exceptions]]\nsyscalls = [\"mount\"]\n");
+        assert_eq!(e.line, 4);
+        assert!(e.message.contains("names no container"), "{e}");
+        let e = error("[[exceptions]]\nnamespace = \"ci\"\nsyscalls = [\"mount\", \"nope\"]\n");
+        assert_eq!(e.line, 3);
+        let e = error("[syscalls\n");
+        assert_eq!(e.line, 1);
+        assert_eq!(e.to_string().split(':').next(), Some("p.toml"));
+        let e = error("defaults = false\n");
+        assert!(e.message.contains("no syscall is forbidden"), "{e}");
+    }
+
+    #[test]
+    fn show_round_trips() {
+        let p = Policy::builtin();
+        let again = parse(&to_toml(&p), "shown").unwrap();
+        assert_eq!(again.syscalls, p.syscalls);
+    }
+}

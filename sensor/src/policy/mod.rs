@@ -1,0 +1,320 @@
+//! What is forbidden, how bad each call is, and who is excepted. A [`Policy`] comes from the
+//! built-in defaults ([`defaults`]) or a TOML file ([`file`]); it compiles to the kernel's
+//! forbidden-syscall bitmap and, per cgroup, to a bitmap of excepted calls.
+pub mod apply;
+pub mod defaults;
+pub mod engine;
+pub mod file;
+pub mod reload;
+
+use std::collections::BTreeMap;
+
+use sensor_common::{FORBIDDEN_MAX_NR, FORBIDDEN_WORDS};
+use wildmatch::WildMatch;
+
+use crate::{
+    enrich::{container::ContainerRef, cri::PodMeta},
+    syscalls::{self, Arch},
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.name() == s)
+    }
+}
+
+/// The in-kernel form of a set of syscalls: bit `nr` set for each.
+pub type SyscallBitmap = [u64; FORBIDDEN_WORDS as usize];
+
+/// Who an exception covers. Every matcher given must match (globs: `*`, `?`).
+#[derive(Clone, Debug, Default)]
+pub struct Exception {
+    /// Where it was written, for messages.
+    pub line: usize,
+    pub namespace: Option<WildMatch>,
+    pub pod: Option<WildMatch>,
+    pub pod_uid: Option<String>,
+    pub container: Option<WildMatch>,
+    pub image: Option<WildMatch>,
+    pub container_id: Option<String>,
+    /// The calls excepted; empty means every forbidden call.
+    pub syscalls: Vec<&'static str>,
+}
+
+/// What an exception is matched against.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Target<'a> {
+    pub container: Option<&'a ContainerRef>,
+    pub meta: Option<&'a PodMeta>,
+}
+
+impl Exception {
+    fn needs_metadata(&self) -> bool {
+        self.namespace.is_some()
+            || self.pod.is_some()
+            || self.container.is_some()
+            || self.image.is_some()
+    }
+
+    pub fn matches(&self, t: &Target) -> bool {
+        let Some(c) = t.container else { return false };
+        let meta = t.meta;
+        let glob = |m: &Option<WildMatch>, v: Option<&str>| match m {
+            None => true,
+            Some(m) => v.is_some_and(|v| m.matches(v)),
+        };
+        let pod_uid = c
+            .pod
+            .as_ref()
+            .map(|(u, _)| u.as_str())
+            .or(meta.map(|m| m.pod_uid.as_str()));
+        glob(&self.namespace, meta.map(|m| m.pod_namespace.as_str()))
+            && glob(&self.pod, meta.map(|m| m.pod_name.as_str()))
+            && glob(&self.container, meta.map(|m| m.container_name.as_str()))
+            && glob(&self.image, meta.map(|m| m.image.as_str()))
+            && self.pod_uid.as_deref().is_none_or(|u| pod_uid == Some(u))
+            && self.container_id.as_deref().is_none_or(|id| c.id == id)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Flag calls made by host processes too (not only containers').
+    pub watch_host: bool,
+    pub syscalls: BTreeMap<&'static str, Severity>,
+    pub exceptions: Vec<Exception>,
+    /// Where it came from ("built-in", or a file path).
+    pub source: String,
+}
+
+/// What a cgroup is excepted from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exemption {
+    /// Nothing: every forbidden call is flagged.
+    None,
+    /// These calls (a bitmap over syscall numbers) are not flagged.
+    Some(SyscallBitmap),
+    /// The answer depends on metadata the runtime has not given yet.
+    Undecided,
+}
+
+impl Policy {
+    pub fn builtin() -> Self {
+        let syscalls = defaults::DEFAULT_SYSCALLS
+            .iter()
+            .filter_map(|(n, s)| Some((syscalls::known_name(n)?, *s)))
+            .collect();
+        Policy {
+            watch_host: true,
+            syscalls,
+            exceptions: Vec::new(),
+            source: "built-in".into(),
+        }
+    }
+
+    pub fn severity(&self, name: &str) -> Option<Severity> {
+        self.syscalls.get(name).copied()
+    }
+
+    /// The names that exist on `arch`.
+    pub fn names_on(&self, arch: Arch) -> impl Iterator<Item = &'static str> + '_ {
+        self.syscalls
+            .keys()
+            .copied()
+            .filter(move |n| syscalls::number(arch, n).is_some())
+    }
+
+    /// The kernel bitmap of every forbidden call that exists on `arch`.
+    pub fn forbidden_bitmap(&self, arch: Arch) -> SyscallBitmap {
+        bitmap(arch, self.names_on(arch))
+    }
+
+    /// What a cgroup of this owner is excepted from. `host` for host processes.
+    pub fn exemption(&self, arch: Arch, host: bool, target: &Target) -> Exemption {
+        if host {
+            return if self.watch_host {
+                Exemption::None
+            } else {
+                Exemption::Some([u64::MAX; FORBIDDEN_WORDS as usize])
+            };
+        }
+        let mut names: Vec<&'static str> = Vec::new();
+        let mut all = false;
+        for ex in &self.exceptions {
+            if ex.needs_metadata() && target.meta.is_none() && target.container.is_some() {
+                return Exemption::Undecided;
+            }
+            if ex.matches(target) {
+                if ex.syscalls.is_empty() {
+                    all = true;
+                } else {
+                    names.extend(&ex.syscalls);
+                }
+            }
+        }
+        match (all, names.is_empty()) {
+            (true, _) => Exemption::Some([u64::MAX; FORBIDDEN_WORDS as usize]),
+            (false, true) => Exemption::None,
+            (false, false) => Exemption::Some(bitmap(arch, names)),
+        }
+    }
+}
+
+/// A bitmap of the syscalls `names` on `arch` (names absent there are skipped).
+pub fn bitmap<'a>(arch: Arch, names: impl IntoIterator<Item = &'a str>) -> SyscallBitmap {
+    let mut b = [0u64; FORBIDDEN_WORDS as usize];
+    for nr in names
+        .into_iter()
+        .filter_map(|n| syscalls::number(arch, n))
+        .filter(|&nr| nr < FORBIDDEN_MAX_NR)
+    {
+        b[(nr / 64) as usize] |= 1 << (nr % 64);
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::container::{Qos, Runtime};
+
+    fn is_set(b: &SyscallBitmap, nr: u64) -> bool {
+        b[(nr / 64) as usize] >> (nr % 64) & 1 == 1
+    }
+
+    #[test]
+    fn builtin_covers_the_docker_default_blocks_on_both_arches() {
+        let p = Policy::builtin();
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let b = p.forbidden_bitmap(arch);
+            for n in [
+                "mount",
+                "umount2",
+                "pivot_root",
+                "unshare",
+                "setns",
+                "ptrace",
+                "bpf",
+                "keyctl",
+                "io_uring_setup",
+            ] {
+                assert!(
+                    is_set(&b, syscalls::number(arch, n).unwrap()),
+                    "{n} on {arch:?}"
+                );
+            }
+            assert!(!is_set(&b, syscalls::number(arch, "getpid").unwrap()));
+        }
+        assert_eq!(p.severity("init_module"), Some(Severity::Critical));
+        assert_eq!(p.severity("chroot"), Some(Severity::Medium));
+    }
+
+    fn ctr(pod_uid: &str) -> ContainerRef {
+        ContainerRef {
+            runtime: Runtime::Cri,
+            id: "c".repeat(64),
+            pod: Some((pod_uid.into(), Qos::BestEffort)),
+        }
+    }
+
+    #[test]
+    fn exceptions_match_on_every_given_field() {
+        let mut p = Policy::builtin();
+        p.exceptions.push(Exception {
+            namespace: Some(WildMatch::new("ci-*")),
+            syscalls: vec!["mount"],
+            ..Default::default()
+        });
+        p.exceptions.push(Exception {
+            pod_uid: Some("u-2".into()),
+            ..Default::default()
+        });
+        let meta = |ns: &str| PodMeta {
+            pod_namespace: ns.into(),
+            ..Default::default()
+        };
+        let (c1, c2) = (ctr("u-1"), ctr("u-2"));
+        let mount = syscalls::number(Arch::X86_64, "mount").unwrap();
+        let chroot = syscalls::number(Arch::X86_64, "chroot").unwrap();
+        let ci = meta("ci-builds");
+        match p.exemption(
+            Arch::X86_64,
+            false,
+            &Target {
+                container: Some(&c1),
+                meta: Some(&ci),
+            },
+        ) {
+            Exemption::Some(b) => assert!(is_set(&b, mount) && !is_set(&b, chroot)),
+            other => panic!("{other:?}"),
+        }
+        let prod = meta("prod");
+        assert_eq!(
+            p.exemption(
+                Arch::X86_64,
+                false,
+                &Target {
+                    container: Some(&c1),
+                    meta: Some(&prod)
+                }
+            ),
+            Exemption::None
+        );
+        // A namespace matcher cannot be decided before the runtime answered.
+        assert_eq!(
+            p.exemption(
+                Arch::X86_64,
+                false,
+                &Target {
+                    container: Some(&c1),
+                    meta: None
+                }
+            ),
+            Exemption::Undecided
+        );
+        // Excepted by pod uid entirely (the namespace exception is undecided first, though).
+        p.exceptions.remove(0);
+        assert!(matches!(
+            p.exemption(Arch::X86_64, false, &Target { container: Some(&c2), meta: None }),
+            Exemption::Some(b) if b == [u64::MAX; 8]
+        ));
+    }
+
+    #[test]
+    fn host_processes_follow_watch_host() {
+        let mut p = Policy::builtin();
+        assert_eq!(
+            p.exemption(Arch::X86_64, true, &Target::default()),
+            Exemption::None
+        );
+        p.watch_host = false;
+        assert!(matches!(
+            p.exemption(Arch::X86_64, true, &Target::default()),
+            Exemption::Some(_)
+        ));
+    }
+}

@@ -1,0 +1,165 @@
+//! The policy file in force: exceptions silence one pod's calls (in the kernel) while another
+//! pod's are still flagged; severities follow the file; a broken reload changes nothing.
+use std::time::Duration;
+
+use sensor_proto::v1::{EventKind, GetEventsRequest, Severity, get_events_response::Item};
+use sensor_tests::{
+    cgroup::{ScratchDir, TestCgroup},
+    ready,
+    runc::Container,
+    sensor::Sensor,
+    subscriber::{Subscriber, flagged, header},
+    wait_until,
+};
+
+fn pod(n: u32) -> (String, String) {
+    let uid = format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), n);
+    let id = format!("{:08x}{:08x}", std::process::id(), n).repeat(4);
+    (uid, id)
+}
+
+#[tokio::test]
+async fn an_exception_silences_one_pod_while_another_is_still_flagged() {
+    if !ready() {
+        return;
+    }
+    let ((quiet_uid, quiet_id), (loud_uid, loud_id)) = (pod(1), pod(2));
+    let dir = ScratchDir::new("policy");
+    let file = dir.path().join("policy.toml");
+    std::fs::write(
+        &file,
+        format!("[[exceptions]]\npod_uid = \"{quiet_uid}\"\nsyscalls = [\"mount\", \"umount2\"]\n"),
+    )
+    .unwrap();
+    let sensor = Sensor::start(&["--policy", file.to_str().unwrap()]).await;
+
+    let script = "mount -t tmpfs none /mnt && umount /mnt; chroot / /bin/true";
+    let quiet = Container::new(
+        "sensor-e2e-quiet",
+        &format!("/kubepods/besteffort/pod{quiet_uid}/{quiet_id}"),
+        script,
+    );
+    let loud = Container::new(
+        "sensor-e2e-loud",
+        &format!("/kubepods/besteffort/pod{loud_uid}/{loud_id}"),
+        script,
+    );
+    // Known before they run: runc removes a container's cgroup when it exits.
+    let (quiet_cg, loud_cg) = (quiet.cgroup_id(), loud.cgroup_id());
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::FlaggedSyscall as i32],
+        cgroup_ids: vec![quiet_cg, loud_cg],
+    };
+    let mut sub = Subscriber::connect(&sensor.addr, request)
+        .await
+        .expect("subscribe");
+    for c in [&quiet, &loud] {
+        let out = c.run();
+        assert!(
+            out.status.success(),
+            "runc run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let from = |cg: u64, name: &'static str| {
+        move |ev: &sensor_proto::v1::Event| {
+            header(ev).cgroup_id == cg && flagged(ev).is_some_and(|s| s.name == name)
+        }
+    };
+    // The excepted pod's other calls are still flagged, and arrive after its mount would have.
+    sub.expect_event("the quiet pod's chroot", from(quiet_cg, "chroot"))
+        .await;
+    let ev = sub
+        .expect_event("the loud pod's mount", from(loud_cg, "mount"))
+        .await;
+    assert_eq!(flagged(&ev).unwrap().severity(), Severity::High);
+    let leaked = sub.seen.iter().filter_map(|m| match &m.item {
+        Some(Item::Event(ev)) => Some(ev),
+        _ => None,
+    });
+    for ev in leaked {
+        let s = flagged(ev).unwrap();
+        assert!(
+            !(header(ev).cgroup_id == quiet_cg && (s.name == "mount" || s.name == "umount2")),
+            "an excepted call was flagged: {ev:?}"
+        );
+    }
+}
+
+/// Writes `text` to `path` in one step (so the sensor never reads half a file).
+fn replace(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
+
+/// Mounts a tmpfs from `cg` and returns the flagged event.
+async fn mount(
+    sub: &mut Subscriber,
+    cg: &TestCgroup,
+    target: &ScratchDir,
+) -> sensor_proto::v1::Event {
+    let mut child = std::process::Command::new(TRIGGER)
+        .arg(cg.path())
+        .args(["mount-tmpfs", target.as_str()])
+        .spawn()
+        .expect("trigger");
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    sub.expect_event("the mount", move |ev| {
+        header(ev).pid == pid && flagged(ev).is_some_and(|s| s.name == "mount")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it() {
+    if !ready() {
+        return;
+    }
+    let dir = ScratchDir::new("policy");
+    let target = ScratchDir::new("mnt");
+    let file = dir.path().join("policy.toml");
+    replace(&file, "[syscalls]\nmount = \"high\"\n");
+    let sensor = Sensor::start(&["--policy", file.to_str().unwrap()]).await;
+    let cg = TestCgroup::new("reload");
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::FlaggedSyscall as i32],
+        cgroup_ids: vec![cg.id()],
+    };
+    let mut sub = Subscriber::connect(&sensor.addr, request)
+        .await
+        .expect("subscribe");
+    let sev = |ev: &sensor_proto::v1::Event| flagged(ev).unwrap().severity();
+    assert_eq!(sev(&mount(&mut sub, &cg, &target).await), Severity::High);
+
+    // A broken file (picked up because it changed) is refused; the old policy stays.
+    replace(
+        &file,
+        "[syscalls]\nmount = \"low\"\nmount_typo = \"high\"\n",
+    );
+    let refused = wait_until(Duration::from_secs(10), || {
+        sensor.log_text().contains("policy reload refused")
+    });
+    assert!(refused, "no refusal logged:\n{}", sensor.log_text());
+    assert!(
+        sensor
+            .log_text()
+            .contains("policy.toml:3: unknown syscall \"mount_typo\""),
+        "{}",
+        sensor.log_text()
+    );
+    assert_eq!(sev(&mount(&mut sub, &cg, &target).await), Severity::High);
+
+    // A good file, announced with SIGHUP, replaces it.
+    replace(&file, "[syscalls]\nmount = \"low\"\n");
+    // SAFETY: signalling the sensor this test started.
+    unsafe { libc::kill(sensor.pid() as i32, libc::SIGHUP) };
+    let reloaded = wait_until(Duration::from_secs(10), || {
+        sensor.log_text().contains("policy reloaded")
+    });
+    assert!(reloaded, "no reload logged:\n{}", sensor.log_text());
+    assert_eq!(sev(&mount(&mut sub, &cg, &target).await), Severity::Low);
+}
