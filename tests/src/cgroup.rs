@@ -134,13 +134,20 @@ impl CgroupPathGuard {
 
 impl Drop for CgroupPathGuard {
     fn drop(&mut self) {
+        // kernfs reports no d_type: stat each entry.
+        let has_children = |dir: &Path| {
+            std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().is_dir())))
+        };
         for dir in self.made.iter().rev() {
-            // A runtime may still be removing its leaf below: retry for a while.
-            let removed =
-                crate::wait_until(Duration::from_secs(5), || match std::fs::remove_dir(dir) {
-                    Ok(()) => true,
-                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-                });
+            // Another guard's cgroups are still below: that guard removes this one too.
+            if has_children(dir) {
+                continue;
+            }
+            // Processes may still be leaving it: retry for a while.
+            let removed = crate::wait_until(Duration::from_secs(5), || match std::fs::remove_dir(dir) {
+                Ok(()) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+            });
             if !removed {
                 eprintln!("warning: could not remove {}", dir.display());
             }
