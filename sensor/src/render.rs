@@ -87,10 +87,12 @@ fn place(h: &pb::EventHeader) -> String {
     match (pb::AttributionState::try_from(a.state), a.container) {
         (Ok(pb::AttributionState::Container), Some(c)) => {
             let short = c.id.get(..12).unwrap_or(&c.id);
-            let pod = if c.pod_uid.is_empty() {
-                String::new()
-            } else {
-                format!(" pod={}", c.pod_uid)
+            let pod = match (c.pod_name.is_empty(), c.pod_uid.is_empty()) {
+                (false, _) => {
+                    format!(" pod={}/{} name={}", c.pod_namespace, c.pod_name, c.container_name)
+                }
+                (true, false) => format!(" pod_uid={}", c.pod_uid),
+                _ => String::new(),
             };
             format!("container={}:{short}{pod}", c.runtime)
         }
