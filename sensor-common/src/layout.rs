@@ -68,6 +68,13 @@ pub const MAP_EXEMPT: &str = "EXEMPT";
 /// cgroups with exceptions at once; beyond that, their calls are flagged and dropped in
 /// userspace instead (and counted).
 pub const EXEMPT_CAPACITY: u32 = 16_384;
+/// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the syscalls each cgroup has made, one byte
+/// per syscall number (plain byte stores never clobber a neighbour, so no atomics are needed).
+pub const MAP_LEARNED: &str = "LEARNED";
+/// Syscall numbers a learned bitmap holds.
+pub const LEARNED_SLOTS: usize = FORBIDDEN_MAX_NR as usize;
+/// cgroups learned at once (entries leave when their cgroup is removed).
+pub const LEARNED_CAPACITY: u32 = 16_384;
 /// Every map of the object that the loader relies on.
 pub const MAPS: &[&str] = &[
     MAP_EVENTS,
@@ -77,6 +84,7 @@ pub const MAPS: &[&str] = &[
     MAP_PENDING,
     MAP_EXEC_PENDING,
     MAP_EXEMPT,
+    MAP_LEARNED,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
@@ -138,16 +146,19 @@ pub enum Counter {
     ReadError = 1,
     /// A flagged call could not be parked until its exit (map full): sent without outcome.
     PendingFull = 2,
+    /// A cgroup's syscalls could not be learned: the LEARNED map was full.
+    LearnFull = 3,
 }
 
 /// Entries of `COUNTERS`, room left for growth.
 pub const COUNTER_SLOTS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 3] = [
+    pub const ALL: [Counter; 4] = [
         Counter::RingbufFull,
         Counter::ReadError,
         Counter::PendingFull,
+        Counter::LearnFull,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -155,6 +166,7 @@ impl Counter {
             Counter::RingbufFull => "ringbuf_full",
             Counter::ReadError => "read_error",
             Counter::PendingFull => "pending_full",
+            Counter::LearnFull => "learn_full",
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum RecordKind {
     Fork = 5,
     /// A process ended (its last thread): [`ExitRecord`].
     Exit = 6,
+    /// A cgroup made a syscall for the first time: [`SeenRecord`].
+    SyscallSeen = 7,
 }
 
 impl RecordKind {
@@ -44,6 +46,7 @@ impl RecordKind {
             4 => Some(Self::CgroupRmdir),
             5 => Some(Self::Fork),
             6 => Some(Self::Exit),
+            7 => Some(Self::SyscallSeen),
             _ => None,
         }
     }
@@ -201,6 +204,14 @@ pub struct ExitRecord {
     pub _pad: u32,
 }
 
+/// The first time a cgroup made syscall `nr` (its learned bitmap just gained that bit).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenRecord {
+    pub header: Header,
+    pub nr: u64,
+}
+
 // The ABI, checked at compile time. A change here must be made on both sides at once.
 const _: () = {
     assert!(size_of::<Header>() == 64);
@@ -222,6 +233,7 @@ const _: () = {
     assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
     assert!(size_of::<ForkRecord>() == 72);
     assert!(size_of::<ExitRecord>() == 72);
+    assert!(size_of::<SeenRecord>() == 72);
 };
 
 #[cfg(feature = "user")]
@@ -234,4 +246,5 @@ mod pod {
     unsafe impl aya::Pod for super::CgroupRecord {}
     unsafe impl aya::Pod for super::ForkRecord {}
     unsafe impl aya::Pod for super::ExitRecord {}
+    unsafe impl aya::Pod for super::SeenRecord {}
 }

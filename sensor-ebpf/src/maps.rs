@@ -8,7 +8,8 @@ use aya_ebpf::{
 };
 use sensor_common::{
     COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR,
-    FORBIDDEN_WORDS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
+    FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY,
+    SyscallRecord,
 };
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
@@ -32,6 +33,11 @@ pub static PENDING: LruHashMap<u32, SyscallRecord> =
 #[map]
 pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =
     HashMap::with_max_entries(EXEMPT_CAPACITY, 0);
+
+/// The syscalls each cgroup has made (a bitmap like FORBIDDEN), learned at sys_enter.
+#[map]
+pub static LEARNED: HashMap<u64, [u8; LEARNED_SLOTS]> =
+    HashMap::with_max_entries(LEARNED_CAPACITY, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]

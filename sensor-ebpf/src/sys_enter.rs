@@ -9,6 +9,7 @@ use sensor_common::{Counter, Outcome, SyscallRecord};
 use crate::{
     arch::SYSCALL_ARG_OFFSETS,
     exec::exec_enter,
+    learn::learn,
     maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_exempt, is_forbidden},
     syscall::fill_call,
 };
@@ -23,6 +24,7 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 fn try_sys_enter(ctx: &RawTracePointContext) {
     // TP_PROTO(struct pt_regs *regs, long id)
     let nr: u64 = ctx.arg(1);
+    learn(nr);
     if is_exec(nr) {
         let tid = bpf_get_current_pid_tgid() as u32;
         exec_enter(ctx.arg(0), nr, tid);

@@ -23,6 +23,8 @@ pub enum Command {
     Events(EventsArgs),
     /// List the containers a running sensor has seen, with their pods and event counts.
     Containers(ContainersArgs),
+    /// The seccomp profile learned for a container, pod or image; or try one (`profile try`).
+    Profile(ProfileArgs),
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -124,6 +126,8 @@ pub enum KindArg {
     Exec,
     Fork,
     Exit,
+    /// A container's first use of a syscall (what profiles are learned from).
+    Seen,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,4 +144,49 @@ pub struct EventsArgs {
     /// Print one JSON object per line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub command: Option<ProfileCommand>,
+    /// The sensor's gRPC address.
+    #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
+    pub addr: String,
+    /// A container id.
+    #[arg(long, group = "which")]
+    pub container: Option<String>,
+    /// A pod, as NAMESPACE/NAME (its containers merged).
+    #[arg(long, group = "which")]
+    pub pod: Option<String>,
+    /// Every container of an image (one workload's replicas, merged).
+    #[arg(long, group = "which")]
+    pub image: Option<String>,
+    /// A cgroup id.
+    #[arg(long, group = "which")]
+    pub cgroup: Option<u64>,
+    /// What to print.
+    #[arg(long, value_enum, default_value = "oci")]
+    pub format: ProfileFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileFormat {
+    /// OCI/Docker seccomp JSON.
+    Oci,
+    /// The Security Profiles Operator SeccompProfile resource.
+    Spo,
+    /// One line per syscall: name, phase, how many containers made it.
+    Summary,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Run a command under an OCI seccomp profile (applied for real) and report the outcome.
+    Try {
+        profile: PathBuf,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }

@@ -1,7 +1,8 @@
 //! `sensor events`: a collector that subscribes to a sensor and prints what it streams.
 use anyhow::Context as _;
 use sensor_proto::v1::{
-    GetEventsRequest, ListContainersRequest, sensor_service_client::SensorServiceClient,
+    GetEventsRequest, GetProfileRequest, ListContainersRequest, Phase,
+    sensor_service_client::SensorServiceClient,
 };
 use std::io::Write as _;
 
@@ -70,5 +71,48 @@ pub async fn stream_events(
         }
     }
     eprintln!("the sensor ended the stream (it is shutting down)");
+    Ok(())
+}
+
+/// `sensor profile`: prints the learned profile in the chosen format.
+pub async fn print_profile(
+    addr: &str,
+    request: GetProfileRequest,
+    format: crate::cli::ProfileFormat,
+) -> anyhow::Result<()> {
+    let mut client = connect(addr).await?;
+    let p = client
+        .get_profile(request)
+        .await
+        .context("the sensor has no such profile")?
+        .into_inner();
+    match format {
+        crate::cli::ProfileFormat::Oci => println!("{}", p.oci_json),
+        crate::cli::ProfileFormat::Spo => println!("{}", p.spo_json),
+        crate::cli::ProfileFormat::Summary => {
+            println!(
+                "{} syscalls from {} container(s)",
+                p.syscalls.len(),
+                p.containers
+            );
+            for s in &p.syscalls {
+                let phase = if s.phase == Phase::Runtime as i32 {
+                    "runtime"
+                } else {
+                    "workload"
+                };
+                println!(
+                    "{:<24} {:>4}  {phase:<8}  {} container(s)",
+                    s.name, s.number, s.containers
+                );
+            }
+            if !p.unnamed_numbers.is_empty() {
+                println!(
+                    "numbers without a name (not in the profile): {:?}",
+                    p.unnamed_numbers
+                );
+            }
+        }
+    }
     Ok(())
 }

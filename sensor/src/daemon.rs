@@ -24,6 +24,7 @@ use crate::{
     offsets,
     policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes},
+    profile::{SharedStore, learner::Learner},
     reader, render,
     syscalls::Arch,
     tracefs::Tracefs,
@@ -135,6 +136,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         tokio::spawn(forward_kernel_logs(logger));
     }
     let engine = PolicyEngine::new(probes.take_policy_maps()?, policy_rx)?;
+    let profiles = SharedStore::default();
+    let learner = Learner::new(profiles.clone(), probes.take_learned()?);
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;
@@ -167,7 +170,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(path) = &cfg.policy {
         reload::spawn(path.clone(), policy_tx, policy_refused.clone())?;
     }
-    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), enricher, engine));
+    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), enricher, engine, learner));
     let losses_task = tokio::spawn(reader::watch_kernel_losses(
         counters,
         hub.clone(),
@@ -176,7 +179,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let printer_task = (!cfg.quiet)
         .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = server::EventService::new(hub.clone(), identity.clone(), registry, cri);
+    let service = server::EventService::new(hub.clone(), identity.clone(), registry, cri, profiles);
     let server_task = tokio::spawn(server::serve(listener, service, async {
         let _ = stop_rx.await;
     }));

@@ -7,12 +7,12 @@ use std::mem::size_of;
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
     ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG,
-    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SyscallRecord,
+    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SeenRecord, SyscallRecord,
 };
 
 use crate::{
     args::{self, ArgString},
-    event::{Body, Event, Exec, FlaggedSyscall, Outcome, Process},
+    event::{Body, Event, Exec, FlaggedSyscall, Outcome, Phase, Process, SyscallSeen},
     syscalls::{self, Arch},
 };
 
@@ -108,6 +108,16 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         RecordKind::Exit => Body::Exit {
             exit_code: read::<ExitRecord>(bytes, "exit record")?.exit_code,
         },
+        RecordKind::SyscallSeen => {
+            let nr = read::<SeenRecord>(bytes, "syscall-seen record")?.nr;
+            let arch = Arch::of_native_nr(nr);
+            Body::SyscallSeen(SyscallSeen {
+                arch,
+                nr,
+                name: syscalls::name(arch, nr & !syscalls::X32_SYSCALL_BIT),
+                phase: Phase::Workload,
+            })
+        }
         RecordKind::Syscall => {
             let r: SyscallRecord = read(bytes, "syscall record")?;
             let arch = Arch::of_native_nr(r.nr);

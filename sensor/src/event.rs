@@ -90,6 +90,25 @@ pub enum Body {
     Exit {
         exit_code: u32,
     },
+    /// The cgroup made this syscall for the first time (what profiles are learned from).
+    SyscallSeen(SyscallSeen),
+}
+
+/// When a cgroup first used a syscall: while its runtime set it up, or once its workload ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Before the container's first exec: the runtime's own setup steps inside it.
+    Runtime,
+    Workload,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyscallSeen {
+    pub arch: Arch,
+    pub nr: u64,
+    pub name: Option<&'static str>,
+    /// Set by the profile store (Workload until it knows better).
+    pub phase: Phase,
 }
 
 /// The kinds of event, as subscribers filter them.
@@ -99,6 +118,7 @@ pub enum Kind {
     Exec,
     Fork,
     Exit,
+    SyscallSeen,
 }
 
 impl Body {
@@ -108,6 +128,7 @@ impl Body {
             Body::Exec(_) => Kind::Exec,
             Body::Fork { .. } => Kind::Fork,
             Body::Exit { .. } => Kind::Exit,
+            Body::SyscallSeen(_) => Kind::SyscallSeen,
         }
     }
 }

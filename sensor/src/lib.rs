@@ -25,6 +25,7 @@ pub mod kernel_btf;
 pub mod offsets;
 pub mod policy;
 pub mod probes;
+pub mod profile;
 pub mod reader;
 pub mod render;
 pub mod syscalls;

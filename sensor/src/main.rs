@@ -2,7 +2,7 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use sensor::{
-    cli::{Cli, Command, EventsArgs, KindArg, PolicyCommand, RunArgs},
+    cli::{Cli, Command, EventsArgs, KindArg, PolicyCommand, ProfileArgs, ProfileCommand, RunArgs},
     client, daemon,
     policy::{Policy, file, reload},
     syscalls::Arch,
@@ -31,6 +31,7 @@ fn main() -> std::process::ExitCode {
             Command::Events(args) => events(args).await,
             Command::Containers(args) => client::list_containers(&args.addr, args.json).await,
             Command::Policy(cmd) => policy_command(cmd),
+            Command::Profile(args) => profile_command(args).await,
         }
     });
     match result {
@@ -78,6 +79,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
             KindArg::Exec => EventKind::Exec as i32,
             KindArg::Fork => EventKind::Fork as i32,
             KindArg::Exit => EventKind::Exit as i32,
+            KindArg::Seen => EventKind::SyscallSeen as i32,
         })
         .collect();
     client::stream_events(
@@ -115,4 +117,26 @@ fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn profile_command(a: ProfileArgs) -> anyhow::Result<()> {
+    if let Some(ProfileCommand::Try { profile, command }) = a.command {
+        let code = sensor::profile::try_run::run(&profile, &command)?;
+        std::process::exit(code);
+    }
+    let (pod_namespace, pod_name) = match &a.pod {
+        Some(p) => match p.split_once('/') {
+            Some((ns, name)) => (ns.to_owned(), name.to_owned()),
+            None => anyhow::bail!("--pod {p}: expected NAMESPACE/NAME"),
+        },
+        None => Default::default(),
+    };
+    let request = sensor_proto::v1::GetProfileRequest {
+        container_id: a.container.unwrap_or_default(),
+        pod_namespace,
+        pod_name,
+        image: a.image.unwrap_or_default(),
+        cgroup_id: a.cgroup.unwrap_or_default(),
+    };
+    client::print_profile(&a.addr, request, a.format).await
 }

@@ -13,8 +13,8 @@ use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
     GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT, GLOBAL_SELF_TGID, GLOBAL_TASK_EXIT_CODE_OFF,
-    GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, Hook, MAP_COUNTERS,
-    MAP_EVENTS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS, PROGRAMS,
+    GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS,
+    MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use crate::{
@@ -170,6 +170,20 @@ impl Probes {
     /// The kernel-side logger, when `LoadConfig::ebpf_log` asked for one. Poll it to print.
     pub fn take_logger(&mut self) -> Option<aya_log::EbpfLogger<&'static dyn log::Log>> {
         self.logger.take()
+    }
+
+    /// The per-cgroup learned syscalls. Can be taken once.
+    pub fn take_learned(
+        &mut self,
+    ) -> Result<HashMap<MapData, u64, [u8; LEARNED_SLOTS]>, ProbeError> {
+        let map = self
+            .ebpf
+            .take_map(MAP_LEARNED)
+            .ok_or(ProbeError::MissingMap(MAP_LEARNED))?;
+        HashMap::try_from(map).map_err(|source| ProbeError::Map {
+            map: MAP_LEARNED,
+            source: Box::new(source),
+        })
     }
 
     /// The maps a policy is written to. Can be taken once.

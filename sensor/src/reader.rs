@@ -13,6 +13,7 @@ use crate::{
     hub::Hub,
     policy::engine::PolicyEngine,
     probes::KernelCounters,
+    profile::learner::Learner,
 };
 
 /// Reads records until the task is dropped. Each record is decoded (never trusting its
@@ -23,6 +24,7 @@ pub async fn run(
     hub: Hub,
     mut enricher: Enricher,
     mut policy: PolicyEngine,
+    mut learner: Learner,
 ) -> std::io::Result<()> {
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
     // which only happens together with this AsyncFd.
@@ -38,10 +40,12 @@ pub async fn run(
                 Ok(record) => {
                     if let Record::CgroupRmdir { id } = &record {
                         policy.forget(*id);
+                        learner.cgroup_gone(*id);
                     }
                     if let Some(mut event) = enricher.handle(record)
                         && policy.judge(&mut event)
                     {
+                        learner.observe(&mut event);
                         hub.publish(event);
                     }
                 }

@@ -89,7 +89,10 @@ fn place(h: &pb::EventHeader) -> String {
             let short = c.id.get(..12).unwrap_or(&c.id);
             let pod = match (c.pod_name.is_empty(), c.pod_uid.is_empty()) {
                 (false, _) => {
-                    format!(" pod={}/{} name={}", c.pod_namespace, c.pod_name, c.container_name)
+                    format!(
+                        " pod={}/{} name={}",
+                        c.pod_namespace, c.pod_name, c.container_name
+                    )
                 }
                 (true, false) => format!(" pod_uid={}", c.pod_uid),
                 _ => String::new(),
@@ -160,6 +163,14 @@ fn event_line(ev: &pb::Event) -> String {
                     cut(e.filename_truncated)
                 )
             }
+        }
+        Some(Body::SyscallSeen(x)) => {
+            let phase = if x.phase == pb::Phase::Runtime as i32 {
+                "runtime"
+            } else {
+                "workload"
+            };
+            format!("SEEN {}({}) phase={phase} {who}", x.name, x.number)
         }
         Some(Body::Fork(f)) => format!("FORK child={} {who}", f.child_pid),
         Some(Body::Exit(x)) if x.signal != 0 => format!("EXIT signal={} {who}", x.signal),
@@ -296,6 +307,10 @@ fn event_json(ev: &pb::Event) -> Value {
             "argv": e.argv.iter().map(|a| text(a)).collect::<Vec<_>>(),
             "argv_truncated": e.argv_truncated, "errno": e.errno, "errno_name": e.errno_name,
         }),
+        Some(Body::SyscallSeen(x)) => {
+            json!({"type": "syscall_seen", "syscall": x.name, "nr": x.number,
+            "arch": x.arch, "phase": pb::Phase::try_from(x.phase).map(|p| p.as_str_name()).unwrap_or("")})
+        }
         Some(Body::Fork(f)) => json!({"type": "fork", "child_pid": f.child_pid}),
         Some(Body::Exit(x)) => json!({"type": "exit", "status": x.status, "signal": x.signal}),
         None => json!({"type": "unknown"}),

@@ -144,10 +144,11 @@ impl Drop for CgroupPathGuard {
                 continue;
             }
             // Processes may still be leaving it: retry for a while.
-            let removed = crate::wait_until(Duration::from_secs(5), || match std::fs::remove_dir(dir) {
-                Ok(()) => true,
-                Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-            });
+            let removed =
+                crate::wait_until(Duration::from_secs(5), || match std::fs::remove_dir(dir) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                });
             if !removed {
                 eprintln!("warning: could not remove {}", dir.display());
             }

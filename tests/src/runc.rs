@@ -90,6 +90,15 @@ impl Container {
         }
     }
 
+    /// Puts `profile` (OCI seccomp JSON) in the container's config.json: runc enforces it.
+    pub fn with_seccomp(self, profile: &Value) -> Self {
+        let path = self.bundle.path().join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        config["linux"]["seccomp"] = profile.clone();
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        self
+    }
+
     /// The cgroup2 id the container's processes will carry.
     pub fn cgroup_id(&self) -> u64 {
         use std::os::unix::fs::MetadataExt as _;

@@ -5,10 +5,11 @@ use tonic::Status;
 use super::Identity;
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta, registry::SeenContainer},
-    event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome},
+    event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome, Phase},
     filter::Filter,
     hub::Item,
     policy::Severity,
+    profile::{Built, Selector},
 };
 
 pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
@@ -17,6 +18,7 @@ pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
         Ok(pb::EventKind::Exec) => Ok(Kind::Exec),
         Ok(pb::EventKind::Fork) => Ok(Kind::Fork),
         Ok(pb::EventKind::Exit) => Ok(Kind::Exit),
+        Ok(pb::EventKind::SyscallSeen) => Ok(Kind::SyscallSeen),
         Ok(pb::EventKind::Unspecified) => Err(Status::invalid_argument(
             "kinds: EVENT_KIND_UNSPECIFIED is not a kind of event",
         )),
@@ -44,6 +46,66 @@ pub fn loss_reason_to_wire(r: LossReason) -> pb::LossReason {
         LossReason::KernelRingBuffer => pb::LossReason::KernelRingBuffer,
         LossReason::SubscriberQueue => pb::LossReason::SubscriberQueue,
         LossReason::MalformedRecord => pb::LossReason::MalformedRecord,
+    }
+}
+
+/// A profile request -> which cgroups it covers; exactly one selector must be given.
+pub fn selector_from_wire(r: &pb::GetProfileRequest) -> Result<Selector, Status> {
+    let mut given = Vec::new();
+    if !r.container_id.is_empty() {
+        given.push(Selector::ContainerId(r.container_id.clone()));
+    }
+    if !r.pod_namespace.is_empty() || !r.pod_name.is_empty() {
+        if r.pod_namespace.is_empty() || r.pod_name.is_empty() {
+            return Err(Status::invalid_argument(
+                "pod_namespace and pod_name: give both, or neither",
+            ));
+        }
+        given.push(Selector::Pod {
+            namespace: r.pod_namespace.clone(),
+            name: r.pod_name.clone(),
+        });
+    }
+    if !r.image.is_empty() {
+        given.push(Selector::Image(r.image.clone()));
+    }
+    if r.cgroup_id != 0 {
+        given.push(Selector::CgroupId(r.cgroup_id));
+    }
+    match given.len() {
+        1 => Ok(given.remove(0)),
+        0 => Err(Status::invalid_argument(
+            "give one of container_id, pod_namespace+pod_name, image, cgroup_id",
+        )),
+        _ => Err(Status::invalid_argument(
+            "give only one of container_id, pod_namespace+pod_name, image, cgroup_id",
+        )),
+    }
+}
+
+pub fn profile_to_wire(b: &Built) -> pb::GetProfileResponse {
+    pb::GetProfileResponse {
+        oci_json: serde_json::to_string_pretty(&b.oci).unwrap_or_default(),
+        spo_json: serde_json::to_string_pretty(&b.spo).unwrap_or_default(),
+        syscalls: b
+            .syscalls
+            .iter()
+            .map(|(nr, name, phase, containers)| pb::ProfileSyscall {
+                name: (*name).to_owned(),
+                number: *nr,
+                phase: phase_to_wire(*phase).into(),
+                containers: *containers,
+            })
+            .collect(),
+        containers: b.containers,
+        unnamed_numbers: b.unnamed.clone(),
+    }
+}
+
+pub fn phase_to_wire(p: Phase) -> pb::Phase {
+    match p {
+        Phase::Runtime => pb::Phase::Runtime,
+        Phase::Workload => pb::Phase::Workload,
     }
 }
 
@@ -190,6 +252,12 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
                 .errno
                 .map(|n| errno_name(n).to_owned())
                 .unwrap_or_default(),
+        }),
+        Body::SyscallSeen(x) => pb::event::Body::SyscallSeen(pb::SyscallSeen {
+            name: x.name.unwrap_or_default().to_owned(),
+            number: x.nr,
+            arch: x.arch.name().to_owned(),
+            phase: phase_to_wire(x.phase).into(),
         }),
         Body::Fork { child_pid } => pb::event::Body::Fork(pb::Fork {
             child_pid: *child_pid,

@@ -2,7 +2,8 @@
 use std::{future::Future, sync::Arc};
 
 use sensor_proto::v1::{
-    GetEventsRequest, GetEventsResponse, ListContainersRequest, ListContainersResponse,
+    GetEventsRequest, GetEventsResponse, GetProfileRequest, GetProfileResponse,
+    ListContainersRequest, ListContainersResponse,
     sensor_service_server::{SensorService, SensorServiceServer},
 };
 use tokio::{net::TcpListener, sync::mpsc};
@@ -13,6 +14,8 @@ use super::{Identity, convert};
 use crate::{
     enrich::{cri::CriHandle, registry::Registry},
     hub::{Hub, Item},
+    profile::{self, SharedStore},
+    syscalls::Arch,
 };
 
 /// Items buffered between a subscriber's hub queue and its HTTP/2 stream.
@@ -23,15 +26,23 @@ pub struct EventService {
     identity: Arc<Identity>,
     registry: Registry,
     cri: Option<CriHandle>,
+    profiles: SharedStore,
 }
 
 impl EventService {
-    pub fn new(hub: Hub, identity: Identity, registry: Registry, cri: Option<CriHandle>) -> Self {
+    pub fn new(
+        hub: Hub,
+        identity: Identity,
+        registry: Registry,
+        cri: Option<CriHandle>,
+        profiles: SharedStore,
+    ) -> Self {
         Self {
             hub,
             identity: Arc::new(identity),
             registry,
             cri,
+            profiles,
         }
     }
 }
@@ -39,6 +50,25 @@ impl EventService {
 #[tonic::async_trait]
 impl SensorService for EventService {
     type GetEventsStream = ReceiverStream<Result<GetEventsResponse, Status>>;
+
+    async fn get_profile(
+        &self,
+        request: Request<GetProfileRequest>,
+    ) -> Result<Response<GetProfileResponse>, Status> {
+        let sel = convert::selector_from_wire(request.get_ref())?;
+        let learned = self
+            .profiles
+            .lock()
+            .map_err(|_| Status::internal("the profile store is unavailable"))?
+            .select(&sel);
+        if learned.is_empty() {
+            return Err(Status::not_found(format!(
+                "nothing learned for {sel:?} (did it run while the sensor was up?)"
+            )));
+        }
+        let built = profile::build(&learned, &sel, Arch::NATIVE);
+        Ok(Response::new(convert::profile_to_wire(&built)))
+    }
 
     async fn list_containers(
         &self,

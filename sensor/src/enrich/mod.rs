@@ -119,7 +119,7 @@ impl Enricher {
                     Body::Exec(e) if e.errno.is_none() => {
                         self.procs.exec(pid, ev.process.ppid, &e.filename)
                     }
-                    Body::Exec(_) => {}
+                    Body::Exec(_) | Body::SyscallSeen(_) => {}
                     Body::Exit { .. } => self.procs.exit(pid),
                     Body::FlaggedSyscall(_) => {}
                 }

@@ -1,0 +1,64 @@
+//! Learning which syscalls each cgroup makes, in the kernel: one byte per syscall number and
+//! cgroup, set only while it is still clear. A steady workload costs a lookup and a test per
+//! syscall, not an event; the first use of a syscall by a cgroup sends one small `SyscallSeen`
+//! record. (Two CPUs may both see a byte clear and both report it: userspace keeps one.)
+use core::mem::size_of;
+
+use aya_ebpf::helpers::bpf_get_current_cgroup_id;
+use sensor_common::{Counter, FORBIDDEN_MAX_NR, LEARNED_SLOTS, RecordKind, SeenRecord};
+
+use crate::{
+    maps::{EVENTS, LEARNED, count},
+    record::fill_header,
+};
+
+/// BPF_NOEXIST: only create the entry if no other CPU did meanwhile.
+const BPF_NOEXIST: u64 = 1;
+
+/// A fresh cgroup's value (too big for the 512-byte stack, so it lives in .rodata).
+static NOTHING_LEARNED: [u8; LEARNED_SLOTS] = [0; LEARNED_SLOTS];
+
+#[inline(always)]
+pub fn learn(nr: u64) {
+    if nr >= FORBIDDEN_MAX_NR {
+        return; // x32 numbers and the like: not in a native profile
+    }
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    let slots = match LEARNED.get_ptr_mut(&cgroup) {
+        Some(p) => p,
+        None => {
+            let _ = LEARNED.insert(&cgroup, &NOTHING_LEARNED, BPF_NOEXIST);
+            match LEARNED.get_ptr_mut(&cgroup) {
+                Some(p) => p,
+                None => {
+                    count(Counter::LearnFull);
+                    return;
+                }
+            }
+        }
+    };
+    // SAFETY: `slots` points at this cgroup's value in the map; nr < LEARNED_SLOTS.
+    let slot = unsafe { slots.cast::<u8>().add(nr as usize) };
+    // SAFETY: as above; a byte store cannot tear or clobber a neighbour.
+    unsafe {
+        if core::ptr::read_volatile(slot) != 0 {
+            return;
+        }
+        core::ptr::write_volatile(slot, 1);
+    }
+    let Some(mut entry) = EVENTS.reserve::<SeenRecord>(0) else {
+        count(Counter::RingbufFull);
+        return;
+    };
+    // SAFETY: a reserved entry of exactly size_of::<SeenRecord>() bytes.
+    let rec = unsafe { &mut *entry.as_mut_ptr() };
+    fill_header(
+        &mut rec.header,
+        RecordKind::SyscallSeen,
+        size_of::<SeenRecord>(),
+        0,
+    );
+    rec.nr = nr;
+    entry.submit(0);
+}

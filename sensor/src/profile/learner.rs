@@ -1,0 +1,34 @@
+//! The reader's side of profile learning: feeds events to the store, and when a cgroup goes
+//! away, merges (then deletes) what the kernel map learned for it, so that a lost
+//! `SyscallSeen` event leaves no hole in a profile and the kernel map does not grow.
+use aya::maps::{HashMap, MapData};
+use sensor_common::LEARNED_SLOTS;
+
+use super::SharedStore;
+use crate::event::Event;
+
+pub struct Learner {
+    store: SharedStore,
+    kernel: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>,
+}
+
+impl Learner {
+    pub fn new(store: SharedStore, kernel: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>) -> Self {
+        Self { store, kernel }
+    }
+
+    pub fn observe(&mut self, ev: &mut Event) {
+        if let Ok(mut s) = self.store.lock() {
+            s.observe(ev);
+        }
+    }
+
+    pub fn cgroup_gone(&mut self, cgroup_id: u64) {
+        if let Ok(slots) = self.kernel.get(&cgroup_id, 0) {
+            if let Ok(mut s) = self.store.lock() {
+                s.merge_kernel(cgroup_id, &slots);
+            }
+            let _ = self.kernel.remove(&cgroup_id);
+        }
+    }
+}

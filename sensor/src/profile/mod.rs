@@ -1,0 +1,304 @@
+//! Seccomp profiles from observed behaviour. The kernel learns, per cgroup, which syscalls it
+//! makes and reports each one the first time ([`crate::event::SyscallSeen`]); the store here
+//! keeps those per cgroup (with the container they belong to), merges what the kernel map
+//! holds when a cgroup goes away, and selects what a profile request asks for. [`render`]
+//! turns a selection into OCI/Docker seccomp JSON or a Security Profiles Operator resource.
+pub mod learner;
+pub mod render;
+pub mod try_run;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+
+use crate::{
+    enrich::{container::ContainerRef, cri::PodMeta},
+    event::{Attribution, Body, Event, Phase},
+};
+
+/// cgroups whose profiles are kept at once; past that, gone ones are forgotten first.
+const CAPACITY: usize = 16_384;
+
+/// What one cgroup was seen doing.
+#[derive(Clone, Debug, Default)]
+pub struct Learned {
+    pub cgroup_id: u64,
+    pub container: Option<Arc<ContainerRef>>,
+    pub meta: Option<Arc<PodMeta>>,
+    /// Syscall number -> when it was first seen.
+    pub syscalls: BTreeMap<u64, Phase>,
+    /// The workload's first exec happened (later first uses are `Phase::Workload`).
+    pub workload_started: bool,
+    /// The cgroup was removed.
+    pub gone: bool,
+}
+
+/// Which cgroups a profile covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    ContainerId(String),
+    Pod {
+        namespace: String,
+        name: String,
+    },
+    /// Every container of an image: one workload's replicas.
+    Image(String),
+    CgroupId(u64),
+}
+
+impl Selector {
+    fn matches(&self, l: &Learned) -> bool {
+        let meta = l.meta.as_deref();
+        match self {
+            Selector::ContainerId(id) => l.container.as_ref().is_some_and(|c| &c.id == id),
+            Selector::Pod { namespace, name } => {
+                meta.is_some_and(|m| &m.pod_namespace == namespace && &m.pod_name == name)
+            }
+            Selector::Image(image) => meta.is_some_and(|m| &m.image == image),
+            Selector::CgroupId(id) => l.cgroup_id == *id,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ProfileStore {
+    by_cgroup: HashMap<u64, Learned>,
+}
+
+/// Shared between the reader (writes) and the API (reads).
+pub type SharedStore = Arc<Mutex<ProfileStore>>;
+
+impl ProfileStore {
+    fn entry(&mut self, cgroup_id: u64) -> Option<&mut Learned> {
+        if !self.by_cgroup.contains_key(&cgroup_id) && self.by_cgroup.len() >= CAPACITY {
+            self.by_cgroup.retain(|_, l| !l.gone);
+            if self.by_cgroup.len() >= CAPACITY {
+                return None;
+            }
+        }
+        Some(self.by_cgroup.entry(cgroup_id).or_insert_with(|| Learned {
+            cgroup_id,
+            ..Default::default()
+        }))
+    }
+
+    /// Learns from an enriched event; sets a `SyscallSeen`'s phase.
+    pub fn observe(&mut self, ev: &mut Event) {
+        let interesting = matches!(&ev.body, Body::SyscallSeen(_))
+            || matches!(&ev.body, Body::Exec(e) if e.errno.is_none());
+        if !interesting {
+            return;
+        }
+        let Some(l) = self.entry(ev.cgroup_id) else {
+            return;
+        };
+        if let Attribution::Container { container, meta } = &ev.attribution {
+            l.container = Some(container.clone());
+            if meta.is_some() {
+                l.meta = meta.clone();
+            }
+        }
+        match &mut ev.body {
+            Body::SyscallSeen(s) => {
+                s.phase = if l.workload_started {
+                    Phase::Workload
+                } else {
+                    Phase::Runtime
+                };
+                l.syscalls.entry(s.nr).or_insert(s.phase);
+            }
+            _ => l.workload_started = true,
+        }
+    }
+
+    /// Adds what the kernel learned for a cgroup (byte `nr` non-zero: syscall `nr` was made)
+    /// that its events did not say (lost ones), and marks the cgroup gone.
+    pub fn merge_kernel(&mut self, cgroup_id: u64, slots: &[u8]) {
+        let Some(l) = self.by_cgroup.get_mut(&cgroup_id) else {
+            return;
+        };
+        for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
+            l.syscalls.entry(nr as u64).or_insert(Phase::Workload);
+        }
+        l.gone = true;
+    }
+
+    pub fn select(&self, sel: &Selector) -> Vec<Learned> {
+        self.by_cgroup
+            .values()
+            .filter(|l| sel.matches(l))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The union of several cgroups' syscalls: each with its earliest phase and how many of the
+/// cgroups made it.
+pub fn merge(learned: &[Learned]) -> BTreeMap<u64, (Phase, u32)> {
+    let mut out: BTreeMap<u64, (Phase, u32)> = BTreeMap::new();
+    for l in learned {
+        for (nr, phase) in &l.syscalls {
+            let e = out.entry(*nr).or_insert((*phase, 0));
+            e.0 = e.0.min(*phase);
+            e.1 += 1;
+        }
+    }
+    out
+}
+
+/// A profile ready to render.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// Number -> (name, earliest phase, containers that made it), for named syscalls.
+    pub syscalls: Vec<(u64, &'static str, Phase, u32)>,
+    /// Numbers the table has no name for (kept out of the profile, and reported).
+    pub unnamed: Vec<u64>,
+    pub containers: u32,
+    pub oci: serde_json::Value,
+    pub spo: serde_json::Value,
+}
+
+/// A DNS-1123 name for the SPO resource.
+fn resource_name(raw: &str) -> String {
+    let mut n: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    n.truncate(63);
+    let n = n.trim_matches('-').to_owned();
+    if n.is_empty() {
+        "profile".to_owned()
+    } else {
+        n
+    }
+}
+
+/// Merges `learned` and renders it for `arch`.
+pub fn build(learned: &[Learned], sel: &Selector, arch: crate::syscalls::Arch) -> Built {
+    let merged = merge(learned);
+    let mut syscalls = Vec::new();
+    let mut unnamed = Vec::new();
+    for (nr, (phase, count)) in &merged {
+        match crate::syscalls::name(arch, *nr) {
+            Some(name) => syscalls.push((*nr, name, *phase, *count)),
+            None => unnamed.push(*nr),
+        }
+    }
+    let names: Vec<&str> = syscalls.iter().map(|s| s.1).collect();
+    let meta = learned.iter().find_map(|l| l.meta.clone());
+    let (name, namespace) = match (sel, meta.as_deref()) {
+        (Selector::Pod { namespace, name }, _) => (name.clone(), namespace.clone()),
+        (Selector::Image(image), m) => (
+            image.rsplit('/').next().unwrap_or(image).to_owned(),
+            m.map(|m| m.pod_namespace.clone()).unwrap_or_default(),
+        ),
+        (_, Some(m)) if !m.container_name.is_empty() => (
+            format!("{}-{}", m.pod_name, m.container_name),
+            m.pod_namespace.clone(),
+        ),
+        (Selector::ContainerId(id), _) => (
+            format!("container-{}", id.get(..12).unwrap_or(id)),
+            String::new(),
+        ),
+        (Selector::CgroupId(id), _) => (format!("cgroup-{id}"), String::new()),
+    };
+    Built {
+        oci: render::oci(&[arch], &names),
+        spo: render::spo(&resource_name(&name), &namespace, &[arch], &names),
+        syscalls,
+        unnamed,
+        containers: learned.len() as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        enrich::container::Runtime,
+        event::{Exec, SyscallSeen},
+        syscalls::Arch,
+    };
+
+    fn seen(cgroup: u64, nr: u64) -> Event {
+        Event::for_test(
+            cgroup,
+            Body::SyscallSeen(SyscallSeen {
+                arch: Arch::X86_64,
+                nr,
+                name: None,
+                phase: Phase::Workload,
+            }),
+        )
+    }
+
+    #[test]
+    fn phases_split_at_the_first_exec_and_merging_counts_containers() {
+        let mut s = ProfileStore::default();
+        let mut ev = seen(7, 1);
+        s.observe(&mut ev);
+        assert!(matches!(
+            ev.body,
+            Body::SyscallSeen(SyscallSeen {
+                phase: Phase::Runtime,
+                ..
+            })
+        ));
+        s.observe(&mut Event::for_test(
+            7,
+            Body::Exec(Exec {
+                filename: b"/bin/sh".to_vec(),
+                ..Default::default()
+            }),
+        ));
+        let mut ev = seen(7, 2);
+        s.observe(&mut ev);
+        assert!(matches!(
+            ev.body,
+            Body::SyscallSeen(SyscallSeen {
+                phase: Phase::Workload,
+                ..
+            })
+        ));
+        s.observe(&mut seen(8, 2));
+        s.merge_kernel(8, &[0, 0, 0, 1]);
+        let all = s
+            .select(&Selector::CgroupId(7))
+            .into_iter()
+            .chain(s.select(&Selector::CgroupId(8)))
+            .collect::<Vec<_>>();
+        let m = merge(&all);
+        assert_eq!(m.get(&1), Some(&(Phase::Runtime, 1)));
+        assert_eq!(m.get(&2), Some(&(Phase::Runtime, 2)));
+        assert_eq!(
+            m.get(&3),
+            Some(&(Phase::Workload, 1)),
+            "learned by the kernel, event lost"
+        );
+    }
+
+    #[test]
+    fn selects_by_container() {
+        let mut s = ProfileStore::default();
+        let c = Arc::new(ContainerRef {
+            runtime: Runtime::Docker,
+            id: "d".repeat(64),
+            pod: None,
+        });
+        let mut ev = seen(9, 5);
+        ev.attribution = Attribution::Container {
+            container: c.clone(),
+            meta: None,
+        };
+        s.observe(&mut ev);
+        assert_eq!(s.select(&Selector::ContainerId(c.id.clone())).len(), 1);
+        assert!(s.select(&Selector::ContainerId("x".into())).is_empty());
+    }
+}

@@ -1,0 +1,190 @@
+//! The profile round trip: learn a workload in a real container, generate its OCI profile
+//! through the API, run the workload again under that profile (runc enforces it), and watch
+//! a call the first run never made get refused and flagged.
+use std::collections::BTreeSet;
+
+use sensor_proto::v1::{
+    EventKind, GetEventsRequest, GetProfileRequest, OutcomeKind, event::Body,
+    get_events_response::Item, sensor_service_client::SensorServiceClient,
+};
+use sensor_tests::{
+    ready,
+    runc::Container,
+    sensor::Sensor,
+    subscriber::{Subscriber, exec, flagged, header, outcome},
+};
+
+/// Reads files, writes and renames one, lists a directory, spawns children, uses a pipe.
+const WORKLOAD: &str = "cat /bin/busybox > /dev/null; echo hello > /tmp/a; mv /tmp/a /tmp/b; \
+    ls / > /dev/null; echo piped | cat > /dev/null; (true); cat /tmp/b; rm /tmp/b";
+
+fn ids(n: u32) -> (String, String) {
+    let uid = format!(
+        "{:08x}-0000-4000-8000-{:012x}",
+        std::process::id(),
+        0x500 + n
+    );
+    let id = format!("{:08x}{:08x}", std::process::id(), 0x500 + n).repeat(4);
+    (uid, id)
+}
+
+fn container(n: u32, script: &str) -> (Container, String) {
+    let (uid, id) = ids(n);
+    let c = Container::new(
+        &format!("sensor-e2e-prof-{}-{n}", std::process::id()),
+        &format!("/kubepods/burstable/pod{uid}/{id}"),
+        script,
+    );
+    (c, id)
+}
+
+#[tokio::test]
+async fn a_learned_profile_runs_the_workload_and_refuses_anything_new() {
+    if !ready() {
+        return;
+    }
+    let sensor = Sensor::start(&[]).await;
+
+    // 1. Learn.
+    let (learn, learn_id) = container(1, WORKLOAD);
+    let cg = learn.cgroup_id();
+    let kinds = [EventKind::SyscallSeen, EventKind::Exec, EventKind::Exit]
+        .map(|k| k as i32)
+        .to_vec();
+    let mut sub = Subscriber::connect(
+        &sensor.addr,
+        GetEventsRequest {
+            kinds,
+            cgroup_ids: vec![cg],
+        },
+    )
+    .await
+    .expect("subscribe");
+    let out = learn.run();
+    assert!(
+        out.status.success(),
+        "learning run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+    // The workload's exit comes after every syscall its container first made.
+    let sh = sub
+        .expect_event("the workload's exec", |ev| {
+            exec(ev).is_some_and(|e| e.filename == b"/bin/sh")
+        })
+        .await;
+    let sh_pid = header(&sh).pid;
+    sub.expect_event("the workload's exit", |ev| {
+        matches!(&ev.body, Some(Body::Exit(_))) && header(ev).pid == sh_pid
+    })
+    .await;
+    let seen: BTreeSet<u64> = sub
+        .seen
+        .iter()
+        .filter_map(|m| match &m.item {
+            Some(Item::Event(ev)) => match &ev.body {
+                Some(Body::SyscallSeen(s)) => Some(s.number),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+
+    // 2. Generate.
+    let mut api = SensorServiceClient::connect(sensor.addr.clone())
+        .await
+        .expect("connect");
+    let profile = api
+        .get_profile(GetProfileRequest {
+            container_id: learn_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("GetProfile")
+        .into_inner();
+    let in_profile: BTreeSet<u64> = profile
+        .syscalls
+        .iter()
+        .map(|s| s.number)
+        .chain(profile.unnamed_numbers.iter().copied())
+        .collect();
+    assert_eq!(
+        seen, in_profile,
+        "the first-seen events are exactly the profile's syscalls"
+    );
+    let names: Vec<&str> = profile.syscalls.iter().map(|s| s.name.as_str()).collect();
+    for must in ["execve", "read", "write", "rename", "pipe2"] {
+        let alt = match must {
+            "pipe2" => "pipe",
+            "rename" => "renameat2",
+            _ => must,
+        };
+        assert!(
+            names.contains(&must) || names.contains(&alt),
+            "{must} missing from {names:?}"
+        );
+    }
+    // (runc itself unshares and mounts while it sets the container up: those are learned, in
+    // the runtime phase. chroot it never makes.)
+    assert!(!names.contains(&"chroot"), "the workload never chrooted");
+    let phase_of = |n: &str| {
+        profile
+            .syscalls
+            .iter()
+            .find(|s| s.name == n)
+            .map(|s| s.phase())
+    };
+    assert_eq!(phase_of("unshare"), Some(sensor_proto::v1::Phase::Runtime));
+    assert_eq!(
+        phase_of("rename").or(phase_of("renameat2")),
+        Some(sensor_proto::v1::Phase::Workload)
+    );
+    let oci: serde_json::Value = serde_json::from_str(&profile.oci_json).expect("OCI JSON");
+    assert_eq!(oci["defaultAction"], "SCMP_ACT_ERRNO");
+    let spo: serde_json::Value = serde_json::from_str(&profile.spo_json).expect("SPO JSON");
+    assert_eq!(
+        (spo["kind"].as_str(), spo["apiVersion"].as_str()),
+        (
+            Some("SeccompProfile"),
+            Some("security-profiles-operator.x-k8s.io/v1beta1")
+        )
+    );
+    assert_eq!(spo["spec"]["syscalls"], oci["syscalls"]);
+
+    // 3. The same workload under the profile, enforced by runc itself.
+    let (confined, _) = container(2, WORKLOAD);
+    let out = confined.with_seccomp(&oci).run();
+    assert!(
+        out.status.success(),
+        "under its own profile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+
+    // 4. Something new is refused, and flagged as blocked before entry.
+    let variant = format!("{WORKLOAD}; chroot / true || echo refused");
+    let (drifted, _) = container(3, &variant);
+    let drifted = drifted.with_seccomp(&oci);
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::FlaggedSyscall as i32],
+        cgroup_ids: vec![drifted.cgroup_id()],
+    };
+    let mut sub = Subscriber::connect(&sensor.addr, request)
+        .await
+        .expect("subscribe");
+    let out = drifted.run();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ev = sub
+        .expect_event("the refused chroot", |ev| {
+            flagged(ev).is_some_and(|s| s.name == "chroot")
+        })
+        .await;
+    assert_eq!(
+        outcome(&ev),
+        (OutcomeKind::BlockedBeforeEntry, "EPERM".to_owned())
+    );
+}
