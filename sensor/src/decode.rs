@@ -235,6 +235,7 @@ fn process(h: &Header) -> Process {
         gid: h.gid,
         comm: h.comm[..comm_len].to_vec(),
         ppid: h.ppid,
+        argv: None,
         parent_exe: None,
         grandparent_exe: None,
     }

@@ -73,6 +73,8 @@ pub struct Process {
     pub comm: Vec<u8>,
     /// The parent's pid (0 when unknown).
     pub ppid: u32,
+    /// The process's command line (from its exec, or /proc at start), when known.
+    pub argv: Option<Arc<[Vec<u8>]>>,
     /// The parent's and grandparent's binaries, from the process table.
     pub parent_exe: Option<Arc<[u8]>>,
     pub grandparent_exe: Option<Arc<[u8]>>,

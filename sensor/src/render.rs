@@ -107,13 +107,19 @@ fn place(h: &pb::EventHeader) -> String {
 
 fn event_line(ev: &pb::Event) -> String {
     let h = ev.header.clone().unwrap_or_default();
+    let cmd = if h.argv.is_empty() || matches!(ev.body, Some(Body::Exec(_))) {
+        String::new()
+    } else {
+        let args: Vec<String> = h.argv.iter().map(|a| quoted(a)).collect();
+        format!(" cmd=[{}]", args.join(" "))
+    };
     let parent = if h.parent_exe.is_empty() {
         String::new()
     } else {
         format!(" parent={}", text(&h.parent_exe))
     };
     let who = format!(
-        "pid={} ppid={} uid={} comm=\"{}\"{parent} {} cgroup={}",
+        "pid={} ppid={} uid={} comm=\"{}\"{cmd}{parent} {} cgroup={}",
         h.pid,
         h.ppid,
         h.uid,
@@ -279,6 +285,7 @@ fn event_json(ev: &pb::Event) -> Value {
         "pid": h.pid, "tid": h.tid, "uid": h.uid, "gid": h.gid,
         "comm": text(&h.comm),
         "ppid": h.ppid,
+        "argv": h.argv.iter().map(|a| text(a)).collect::<Vec<_>>(),
         "parent_exe": text(&h.parent_exe),
         "grandparent_exe": text(&h.grandparent_exe),
         "cgroup_path": h.cgroup_path,

@@ -157,6 +157,12 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_away() 
         c.image
     );
     assert_eq!(header(&ev).parent_exe, b"/bin/sh", "{ev:#?}");
+    let argv: Vec<&[u8]> = header(&ev).argv.iter().map(Vec::as_slice).collect();
+    assert_eq!(
+        argv,
+        [&b"mount"[..], b"-t", b"tmpfs", b"none", b"/mnt"],
+        "the command line"
+    );
 
     // `sensor containers` shows it, with its metadata and a count of its events.
     let mut api = SensorServiceClient::connect(sensor.addr.clone())

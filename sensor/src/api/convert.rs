@@ -231,6 +231,12 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
             .unwrap_or_default(),
         cgroup_path: ev.cgroup_path.as_deref().unwrap_or_default().to_owned(),
         attribution: Some(attribution_to_wire(&ev.attribution)),
+        argv: ev
+            .process
+            .argv
+            .as_deref()
+            .map(<[Vec<u8>]>::to_vec)
+            .unwrap_or_default(),
     };
     let body = match &ev.body {
         Body::FlaggedSyscall(s) => pb::event::Body::FlaggedSyscall(pb::FlaggedSyscall {
@@ -334,6 +340,7 @@ mod tests {
                 gid: 4,
                 comm: b"sh".to_vec(),
                 ppid: 5,
+                argv: None,
                 parent_exe: Some(b"/bin/sh".as_slice().into()),
                 grandparent_exe: None,
             },

@@ -10,6 +10,7 @@ pub mod registry;
 use std::{
     collections::HashMap,
     path::PathBuf,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -117,7 +118,7 @@ impl Enricher {
                 match &ev.body {
                     Body::Fork { child_pid } => self.procs.fork(pid, *child_pid),
                     Body::Exec(e) if e.errno.is_none() => {
-                        self.procs.exec(pid, ev.process.ppid, &e.filename)
+                        self.procs.exec(pid, ev.process.ppid, &e.filename, &e.argv)
                     }
                     Body::Exec(_) | Body::SyscallSeen(_) => {}
                     Body::Exit { .. } => self.procs.exit(pid),
@@ -166,6 +167,10 @@ impl Enricher {
         if p.ppid == 0 {
             p.ppid = self.procs.ppid(p.pid).unwrap_or(0);
         }
+        p.argv = match &ev.body {
+            Body::Exec(e) if e.errno.is_none() => Some(Arc::from(e.argv.as_slice())),
+            _ => self.procs.argv(p.pid),
+        };
         p.parent_exe = self.procs.exe(p.ppid);
         p.grandparent_exe = self.procs.ppid(p.ppid).and_then(|gp| self.procs.exe(gp));
     }

@@ -7,6 +7,19 @@ use std::{collections::HashMap, path::Path, sync::Arc};
 struct Proc {
     ppid: u32,
     exe: Option<Arc<[u8]>>,
+    argv: Option<Argv>,
+}
+
+/// A command line, shared between the table and the events that carry it.
+pub type Argv = Arc<[Vec<u8>]>;
+
+fn argv_of(cmdline: &[u8]) -> Option<Argv> {
+    let args: Vec<Vec<u8>> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    (!args.is_empty()).then(|| Arc::from(args))
 }
 
 #[derive(Debug)]
@@ -63,7 +76,11 @@ impl ProcessTable {
             let exe = std::fs::read_link(dir.join("exe"))
                 .ok()
                 .map(|p| Arc::from(p.as_os_str().as_encoded_bytes()));
-            self.insert(pid, Proc { ppid, exe });
+            let argv = std::fs::read(dir.join("cmdline"))
+                .ok()
+                .as_deref()
+                .and_then(argv_of);
+            self.insert(pid, Proc { ppid, exe, argv });
             found += 1;
         }
         Ok(found)
@@ -79,11 +96,21 @@ impl ProcessTable {
 
     /// A new process: it runs its parent's binary until it execs.
     pub fn fork(&mut self, parent: u32, child: u32) {
-        let exe = self.procs.get(&parent).and_then(|p| p.exe.clone());
-        self.insert(child, Proc { ppid: parent, exe });
+        let (exe, argv) = match self.procs.get(&parent) {
+            Some(p) => (p.exe.clone(), p.argv.clone()),
+            None => (None, None),
+        };
+        self.insert(
+            child,
+            Proc {
+                ppid: parent,
+                exe,
+                argv,
+            },
+        );
     }
 
-    pub fn exec(&mut self, pid: u32, ppid: u32, filename: &[u8]) {
+    pub fn exec(&mut self, pid: u32, ppid: u32, filename: &[u8], argv: &[Vec<u8>]) {
         let ppid = if ppid != 0 {
             ppid
         } else {
@@ -94,6 +121,7 @@ impl ProcessTable {
             Proc {
                 ppid,
                 exe: Some(Arc::from(filename)),
+                argv: (!argv.is_empty()).then(|| Arc::from(argv)),
             },
         );
     }
@@ -108,6 +136,10 @@ impl ProcessTable {
 
     pub fn exe(&self, pid: u32) -> Option<Arc<[u8]>> {
         self.procs.get(&pid).and_then(|p| p.exe.clone())
+    }
+
+    pub fn argv(&self, pid: u32) -> Option<Argv> {
+        self.procs.get(&pid).and_then(|p| p.argv.clone())
     }
 }
 
@@ -125,10 +157,14 @@ mod tests {
     #[test]
     fn fork_exec_exit_keep_ancestry() {
         let mut t = ProcessTable::new(10);
-        t.exec(10, 1, b"/bin/sh");
+        t.exec(10, 1, b"/bin/sh", &[b"sh".to_vec()]);
         t.fork(10, 11);
         assert_eq!(t.exe(11).as_deref(), Some(&b"/bin/sh"[..]));
-        t.exec(11, 10, b"/bin/mount");
+        t.exec(11, 10, b"/bin/mount", &[b"mount".to_vec(), b"-a".to_vec()]);
+        assert_eq!(
+            t.argv(11).as_deref(),
+            Some(&[b"mount".to_vec(), b"-a".to_vec()][..])
+        );
         assert_eq!(
             (t.ppid(11), t.exe(11).as_deref()),
             (Some(10), Some(&b"/bin/mount"[..]))
