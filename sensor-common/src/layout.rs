@@ -110,6 +110,10 @@ pub const GLOBAL_TASK_PID_OFF: &str = "TASK_PID_OFF";
 pub const GLOBAL_TASK_TGID_OFF: &str = "TASK_TGID_OFF";
 pub const GLOBAL_TASK_REAL_PARENT_OFF: &str = "TASK_REAL_PARENT_OFF";
 pub const GLOBAL_TASK_EXIT_CODE_OFF: &str = "TASK_EXIT_CODE_OFF";
+pub const GLOBAL_TASK_CRED_OFF: &str = "TASK_CRED_OFF";
+/// Globals: offsets in `struct cred`, from the kernel's BTF.
+pub const GLOBAL_CRED_EUID_OFF: &str = "CRED_EUID_OFF";
+pub const GLOBAL_CRED_CAP_EFFECTIVE_OFF: &str = "CRED_CAP_EFFECTIVE_OFF";
 /// Globals: field offsets in the cgroup_mkdir/cgroup_rmdir records (from tracefs).
 pub const GLOBAL_CGROUP_ROOT_OFF: &str = "CGROUP_ROOT_OFF";
 pub const GLOBAL_CGROUP_ID_OFF: &str = "CGROUP_ID_OFF";
@@ -124,6 +128,9 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_TASK_TGID_OFF,
     GLOBAL_TASK_REAL_PARENT_OFF,
     GLOBAL_TASK_EXIT_CODE_OFF,
+    GLOBAL_TASK_CRED_OFF,
+    GLOBAL_CRED_EUID_OFF,
+    GLOBAL_CRED_CAP_EFFECTIVE_OFF,
     GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CGROUP_ID_OFF,
     GLOBAL_CGROUP_PATH_OFF,

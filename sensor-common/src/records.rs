@@ -151,6 +151,11 @@ pub struct ExecRecord {
     pub argv_len: u32,
     /// Arguments in `argv`.
     pub argc: u32,
+    /// `cred->cap_effective` after the exec (0 when the kernel's layout is unknown).
+    pub cap_effective: u64,
+    /// `cred->euid` after the exec (`u32::MAX` when unknown).
+    pub euid: u32,
+    pub _pad: u32,
     pub filename: [u8; EXEC_FILENAME_LEN],
     pub argv: [u8; EXEC_ARGV_LEN],
 }
@@ -227,8 +232,8 @@ const _: () = {
     assert!(offset_of!(SyscallRecord, str_len) == 136);
     assert!(offset_of!(SyscallRecord, strs) == 144);
     assert!(size_of::<SyscallRecord>() == 144 + SYSCALL_STRS * SYSCALL_STR_LEN);
-    assert!(offset_of!(ExecRecord, filename) == 80);
-    assert!(size_of::<ExecRecord>() == 80 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
+    assert!(offset_of!(ExecRecord, filename) == 96);
+    assert!(size_of::<ExecRecord>() == 96 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
     assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
     assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
     assert!(size_of::<ForkRecord>() == 72);

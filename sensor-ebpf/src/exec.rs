@@ -7,8 +7,8 @@ use core::{ffi::c_void, mem::size_of};
 use aya_ebpf::{
     EbpfContext as _,
     helpers::{
-        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_probe_read_user,
-        bpf_probe_read_user_str_bytes, generated,
+        bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+        bpf_probe_read_user, bpf_probe_read_user_str_bytes, generated,
     },
     macros::tracepoint,
     programs::TracePointContext,
@@ -22,9 +22,10 @@ use sensor_common::{
 use crate::{
     arch::SYSCALL_ARG_OFFSETS,
     maps::{
-        EVENTS, EXEC_FILENAME_OFF, EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, NR_EXECVE, count,
+        CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, EVENTS, EXEC_FILENAME_OFF, EXEC_OLD_PID_OFF,
+        EXEC_PENDING, EXEC_SCRATCH, NR_EXECVE, TASK_CRED_OFF, count,
     },
-    record::fill_header,
+    record::{fill_header, read_field},
 };
 
 /// Each argument is read into a window of this many bytes that starts before this offset,
@@ -129,6 +130,21 @@ fn take_args(rec: &mut ExecRecord, tid: u32) -> u16 {
     flags
 }
 
+/// The effective uid and capabilities the process now runs with (`current->cred`).
+#[inline(always)]
+fn fill_privileges(rec: &mut ExecRecord) {
+    // SAFETY: no arguments.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let cred: Option<*const u8> = read_field(task, TASK_CRED_OFF.load());
+    rec.cap_effective = cred
+        .and_then(|c| read_field::<u64>(c, CRED_CAP_EFFECTIVE_OFF.load()))
+        .unwrap_or(0);
+    rec.euid = cred
+        .and_then(|c| read_field::<u32>(c, CRED_EUID_OFF.load()))
+        .unwrap_or(u32::MAX);
+    rec._pad = 0;
+}
+
 /// `sys_exit` of execve/execveat: a failure is an exec event with its errno.
 #[inline(always)]
 pub fn exec_exit(ret: i64, tid: u32) {
@@ -162,6 +178,7 @@ pub fn exec_exit(ret: i64, tid: u32) {
         }
     }
     flags |= take_args(rec, tid);
+    fill_privileges(rec);
     fill_header(
         &mut rec.header,
         RecordKind::Exec,
@@ -211,6 +228,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
         }
     };
     flags |= take_args(rec, old_tid as u32);
+    fill_privileges(rec);
     fill_header(
         &mut rec.header,
         RecordKind::Exec,

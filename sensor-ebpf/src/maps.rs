@@ -88,6 +88,12 @@ pub static TASK_TGID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 pub static TASK_REAL_PARENT_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static TASK_EXIT_CODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static TASK_CRED_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static CRED_EUID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static CRED_CAP_EFFECTIVE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
 // Field offsets of the cgroup_mkdir/cgroup_rmdir and sched_process_exit records, from tracefs.
 #[unsafe(no_mangle)]

@@ -12,7 +12,7 @@ use sensor_common::{
 
 use crate::{
     args::{self, ArgString},
-    event::{Body, Event, Exec, FlaggedSyscall, Outcome, Phase, Process, SyscallSeen},
+    event::{Body, Event, Exec, FlaggedSyscall, Outcome, Phase, Privileges, Process, SyscallSeen},
     syscalls::{self, Arch},
 };
 
@@ -223,6 +223,11 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
         argv,
         argv_truncated: flags & FLAG_ARGV_TRUNCATED != 0,
         errno: (r.errno != 0).then_some(r.errno),
+        privileges: (r.euid != u32::MAX).then_some(Privileges {
+            euid: r.euid,
+            cap_effective: r.cap_effective,
+        }),
+        findings: Vec::new(),
     })
 }
 
@@ -372,6 +377,9 @@ mod tests {
             filename_len: filename.len() as u32,
             argv_len: argv.len() as u32,
             argc,
+            cap_effective: 0,
+            euid: u32::MAX,
+            _pad: 0,
             filename: [0xAA; EXEC_FILENAME_LEN],
             argv: [0xBB; EXEC_ARGV_LEN],
         };

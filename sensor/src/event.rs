@@ -186,6 +186,23 @@ pub struct Exec {
     pub argv_truncated: bool,
     /// `Some(errno)` when the exec failed.
     pub errno: Option<i32>,
+    /// The effective uid and capability set it runs with, when the kernel layout is known.
+    pub privileges: Option<Privileges>,
+    /// What the policy finds wrong with it (root in a container, dangerous capabilities).
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Privileges {
+    pub euid: u32,
+    /// `cap_effective`: bit n set = capability n.
+    pub cap_effective: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub what: String,
+    pub severity: Severity,
 }
 
 /// Why events were lost. Every loss is counted and reported in-band.

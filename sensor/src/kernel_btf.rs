@@ -15,6 +15,10 @@ pub struct TaskOffsets {
     pub tgid: u32,
     pub real_parent: u32,
     pub exit_code: u32,
+    pub cred: u32,
+    /// Offsets in `struct cred`.
+    pub cred_euid: u32,
+    pub cred_cap_effective: u32,
 }
 
 impl TaskOffsets {
@@ -24,6 +28,9 @@ impl TaskOffsets {
         tgid: u32::MAX,
         real_parent: u32::MAX,
         exit_code: u32::MAX,
+        cred: u32::MAX,
+        cred_euid: u32::MAX,
+        cred_cap_effective: u32::MAX,
     };
 }
 
@@ -85,6 +92,9 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         tgid: offset(&btf, "task_struct", "tgid")?,
         real_parent: offset(&btf, "task_struct", "real_parent")?,
         exit_code: offset(&btf, "task_struct", "exit_code")?,
+        cred: offset(&btf, "task_struct", "cred")?,
+        cred_euid: offset(&btf, "cred", "euid")?,
+        cred_cap_effective: offset(&btf, "cred", "cap_effective")?,
     })
 }
 

@@ -11,10 +11,11 @@ use aya::{
 };
 use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
-    GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
-    GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT, GLOBAL_SELF_TGID, GLOBAL_TASK_EXIT_CODE_OFF,
-    GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS,
-    MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
+    GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_EXEC_FILENAME_OFF,
+    GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT,
+    GLOBAL_SELF_TGID, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF,
+    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS, MAP_COUNTERS,
+    MAP_EVENTS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use crate::{
@@ -127,6 +128,13 @@ impl Probes {
             .override_global(GLOBAL_TASK_TGID_OFF, &o.task.tgid, true)
             .override_global(GLOBAL_TASK_REAL_PARENT_OFF, &o.task.real_parent, true)
             .override_global(GLOBAL_TASK_EXIT_CODE_OFF, &o.task.exit_code, true)
+            .override_global(GLOBAL_TASK_CRED_OFF, &o.task.cred, true)
+            .override_global(GLOBAL_CRED_EUID_OFF, &o.task.cred_euid, true)
+            .override_global(
+                GLOBAL_CRED_CAP_EFFECTIVE_OFF,
+                &o.task.cred_cap_effective,
+                true,
+            )
             .override_global(GLOBAL_EXEC_OLD_PID_OFF, &o.exec_old_pid, true)
             .override_global(GLOBAL_NR_EXECVE, &nr_execve, true)
             .override_global(GLOBAL_NR_EXECVEAT, &nr_execveat, true)

@@ -14,6 +14,16 @@ fn text(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
 
+fn severity_tag(s: i32) -> &'static str {
+    match pb::Severity::try_from(s) {
+        Ok(pb::Severity::Low) => "[low]",
+        Ok(pb::Severity::Medium) => "[medium]",
+        Ok(pb::Severity::High) => "[high]",
+        Ok(pb::Severity::Critical) => "[critical]",
+        _ => "",
+    }
+}
+
 /// An argument as a shell would need it: quoted when empty or holding spaces or quotes.
 fn quoted(bytes: &[u8]) -> String {
     let t = text(bytes);
@@ -134,13 +144,7 @@ fn event_line(ev: &pb::Event) -> String {
             } else {
                 s.name.clone()
             };
-            let sev = match pb::Severity::try_from(s.severity) {
-                Ok(pb::Severity::Low) => "[low]",
-                Ok(pb::Severity::Medium) => "[medium]",
-                Ok(pb::Severity::High) => "[high]",
-                Ok(pb::Severity::Critical) => "[critical]",
-                _ => "",
-            };
+            let sev = severity_tag(s.severity);
             format!(
                 "FLAGGED{sev} {name}({}) {} {who}",
                 call_args(s),
@@ -163,8 +167,16 @@ fn event_line(ev: &pb::Event) -> String {
                     cut(e.filename_truncated)
                 )
             } else {
+                let findings: Vec<&str> = e.findings.iter().map(|f| f.what.as_str()).collect();
+                let (tag, note) = match e.findings.iter().map(|f| f.severity).max() {
+                    Some(s) => (
+                        severity_tag(s),
+                        format!(" findings=[{}]", findings.join("; ")),
+                    ),
+                    None => ("", String::new()),
+                };
                 format!(
-                    "EXEC {}{} {argv} {who}",
+                    "EXEC{tag} {}{} {argv}{note} {who}",
                     text(&e.filename),
                     cut(e.filename_truncated)
                 )
@@ -313,6 +325,9 @@ fn event_json(ev: &pb::Event) -> Value {
             "type": "exec", "filename": text(&e.filename), "filename_truncated": e.filename_truncated,
             "argv": e.argv.iter().map(|a| text(a)).collect::<Vec<_>>(),
             "argv_truncated": e.argv_truncated, "errno": e.errno, "errno_name": e.errno_name,
+            "findings": e.findings.iter().map(|f| f.what.clone()).collect::<Vec<_>>(),
+            "euid": e.privileges_known.then_some(e.euid),
+            "cap_effective": e.privileges_known.then(|| format!("{:#x}", e.cap_effective)),
         }),
         Some(Body::SyscallSeen(x)) => {
             json!({"type": "syscall_seen", "syscall": x.name, "nr": x.number,

@@ -172,6 +172,23 @@ async fn each_naming_scheme_is_attributed_with_process_context() {
             "{}",
             scheme.name
         );
+        // Least privilege: it runs as root with CAP_SYS_ADMIN (the test grants it), low severity.
+        assert!(
+            e.privileges_known && e.euid == 0 && e.cap_effective & (1 << 21) != 0,
+            "{e:?}"
+        );
+        let findings: Vec<&str> = e.findings.iter().map(|f| f.what.as_str()).collect();
+        assert_eq!(
+            findings,
+            ["runs as root", "holds CAP_SYS_ADMIN"],
+            "{}",
+            scheme.name
+        );
+        assert!(
+            e.findings
+                .iter()
+                .all(|f| f.severity() == sensor_proto::v1::Severity::Low)
+        );
         assert_eq!(
             header(&tru).ppid,
             sh_pid,

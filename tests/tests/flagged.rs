@@ -205,6 +205,10 @@ async fn an_exec_in_a_cgroup_arrives_with_its_filename() {
     let e = exec(&ev).unwrap();
     assert_eq!(e.filename, true_bin.as_bytes());
     assert!(!e.filename_truncated);
+    assert!(
+        e.findings.is_empty(),
+        "not a container: no least-privilege findings: {e:?}"
+    );
     assert_eq!(header(&ev).cgroup_id, cg.id());
     assert_eq!(
         header(&ev).comm,

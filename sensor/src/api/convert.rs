@@ -258,6 +258,17 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
                 .errno
                 .map(|n| errno_name(n).to_owned())
                 .unwrap_or_default(),
+            findings: e
+                .findings
+                .iter()
+                .map(|f| pb::Finding {
+                    what: f.what.clone(),
+                    severity: severity_to_wire(Some(f.severity)).into(),
+                })
+                .collect(),
+            privileges_known: e.privileges.is_some(),
+            euid: e.privileges.map_or(0, |p| p.euid),
+            cap_effective: e.privileges.map_or(0, |p| p.cap_effective),
         }),
         Body::SyscallSeen(x) => pb::event::Body::SyscallSeen(pb::SyscallSeen {
             name: x.name.unwrap_or_default().to_owned(),

@@ -95,6 +95,12 @@ impl PolicyEngine {
     /// Sets the event's severity; returns false when an exception covers it (drop it).
     pub fn judge(&mut self, ev: &mut Event) -> bool {
         self.refresh();
+        if let (Body::Exec(e), Attribution::Container { .. }) = (&mut ev.body, &ev.attribution)
+            && e.errno.is_none()
+            && let Some(p) = &e.privileges
+        {
+            e.findings = self.policy.least_privilege.findings(p);
+        }
         if !matches!(ev.body, Body::FlaggedSyscall(_)) {
             return true;
         }

@@ -39,6 +39,15 @@ struct RawPolicy {
     syscalls: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     exceptions: Vec<Spanned<RawException>>,
+    least_privilege: Option<RawLeastPrivilege>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLeastPrivilege {
+    root_exec: Option<Spanned<String>>,
+    dangerous_caps_exec: Option<Spanned<String>>,
+    dangerous_caps: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +117,47 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
             )
         })?;
         policy.syscalls.insert(name_static, severity);
+    }
+    if let Some(lp) = &raw.least_privilege {
+        let level =
+            |v: &Spanned<String>, what: &str| -> Result<Option<Severity>, PolicyFileError> {
+                match v.get_ref().as_str() {
+                    "off" => Ok(None),
+                    s => Severity::parse(s).map(Some).ok_or_else(|| {
+                        err(
+                            v.span().start,
+                            format!("{what} = {s:?}: expected low, medium, high, critical or off"),
+                        )
+                    }),
+                }
+            };
+        if let Some(v) = &lp.root_exec {
+            policy.least_privilege.root_exec = level(v, "root_exec")?;
+        }
+        if let Some(v) = &lp.dangerous_caps_exec {
+            policy.least_privilege.caps_exec = level(v, "dangerous_caps_exec")?;
+        }
+        if let Some(caps) = &lp.dangerous_caps {
+            policy.least_privilege.dangerous_caps = caps
+                .iter()
+                .map(|c| {
+                    super::DANGEROUS_CAPS
+                        .iter()
+                        .chain(super::OTHER_CAPS)
+                        .find(|(_, n)| *n == c.get_ref())
+                        .copied()
+                        .ok_or_else(|| {
+                            err(
+                                c.span().start,
+                                format!(
+                                    "unknown capability {:?} (write it like CAP_SYS_ADMIN)",
+                                    c.get_ref()
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+        }
     }
     for ex in &raw.exceptions {
         let at = ex.span().start;
@@ -228,6 +278,20 @@ mod tests {
         assert_eq!(e.to_string().split(':').next(), Some("p.toml"));
         let e = error("defaults = false\n");
         assert!(e.message.contains("no syscall is forbidden"), "{e}");
+    }
+
+    #[test]
+    fn least_privilege_settings() {
+        let p = parse(
+            "[least_privilege]\nroot_exec = \"off\"\ndangerous_caps = [\"CAP_NET_RAW\"]\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(p.least_privilege.root_exec, None);
+        assert_eq!(p.least_privilege.dangerous_caps, [(13, "CAP_NET_RAW")]);
+        let e = error("[least_privilege]\ndangerous_caps = [\"CAP_SYS_ADMINN\"]\n");
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown capability"), "{e}");
     }
 
     #[test]

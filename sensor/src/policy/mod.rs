@@ -14,6 +14,7 @@ use wildmatch::WildMatch;
 
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta},
+    event::{Finding, Privileges},
     syscalls::{self, Arch},
 };
 
@@ -101,10 +102,110 @@ impl Exception {
     }
 }
 
+/// Capabilities a container rarely needs and an attacker always wants.
+pub const DANGEROUS_CAPS: &[(u32, &str)] = &[
+    (2, "CAP_DAC_READ_SEARCH"),
+    (12, "CAP_NET_ADMIN"),
+    (16, "CAP_SYS_MODULE"),
+    (17, "CAP_SYS_RAWIO"),
+    (19, "CAP_SYS_PTRACE"),
+    (21, "CAP_SYS_ADMIN"),
+    (25, "CAP_SYS_TIME"),
+    (38, "CAP_PERFMON"),
+    (39, "CAP_BPF"),
+];
+
+/// The other capabilities, so that a policy may name any of them.
+pub const OTHER_CAPS: &[(u32, &str)] = &[
+    (0, "CAP_CHOWN"),
+    (1, "CAP_DAC_OVERRIDE"),
+    (3, "CAP_FOWNER"),
+    (4, "CAP_FSETID"),
+    (5, "CAP_KILL"),
+    (6, "CAP_SETGID"),
+    (7, "CAP_SETUID"),
+    (8, "CAP_SETPCAP"),
+    (9, "CAP_LINUX_IMMUTABLE"),
+    (10, "CAP_NET_BIND_SERVICE"),
+    (11, "CAP_NET_BROADCAST"),
+    (13, "CAP_NET_RAW"),
+    (14, "CAP_IPC_LOCK"),
+    (15, "CAP_IPC_OWNER"),
+    (18, "CAP_SYS_CHROOT"),
+    (20, "CAP_SYS_PACCT"),
+    (22, "CAP_SYS_BOOT"),
+    (23, "CAP_SYS_NICE"),
+    (24, "CAP_SYS_RESOURCE"),
+    (26, "CAP_SYS_TTY_CONFIG"),
+    (27, "CAP_MKNOD"),
+    (28, "CAP_LEASE"),
+    (29, "CAP_AUDIT_WRITE"),
+    (30, "CAP_AUDIT_CONTROL"),
+    (31, "CAP_SETFCAP"),
+    (32, "CAP_MAC_OVERRIDE"),
+    (33, "CAP_MAC_ADMIN"),
+    (34, "CAP_SYSLOG"),
+    (35, "CAP_WAKE_ALARM"),
+    (36, "CAP_BLOCK_SUSPEND"),
+    (37, "CAP_AUDIT_READ"),
+    (40, "CAP_CHECKPOINT_RESTORE"),
+];
+
+/// Least-privilege signals on execs in containers (the pod securityContext advice).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeastPrivilege {
+    /// An exec running as uid 0 in a container; `None`: not flagged.
+    pub root_exec: Option<Severity>,
+    /// An exec whose effective capabilities include one of `dangerous_caps`.
+    pub caps_exec: Option<Severity>,
+    pub dangerous_caps: Vec<(u32, &'static str)>,
+}
+
+impl Default for LeastPrivilege {
+    fn default() -> Self {
+        Self {
+            root_exec: Some(Severity::Low),
+            caps_exec: Some(Severity::Low),
+            dangerous_caps: DANGEROUS_CAPS.to_vec(),
+        }
+    }
+}
+
+impl LeastPrivilege {
+    /// What is wrong with an exec that runs with `p` in a container.
+    pub fn findings(&self, p: &Privileges) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if let Some(severity) = self.root_exec
+            && p.euid == 0
+        {
+            out.push(Finding {
+                what: "runs as root".into(),
+                severity,
+            });
+        }
+        if let Some(severity) = self.caps_exec {
+            let held: Vec<&str> = self
+                .dangerous_caps
+                .iter()
+                .filter(|(bit, _)| p.cap_effective & (1u64 << bit) != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            if !held.is_empty() {
+                out.push(Finding {
+                    what: format!("holds {}", held.join(",")),
+                    severity,
+                });
+            }
+        }
+        out
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Policy {
     /// Flag calls made by host processes too (not only containers').
     pub watch_host: bool,
+    pub least_privilege: LeastPrivilege,
     pub syscalls: BTreeMap<&'static str, Severity>,
     pub exceptions: Vec<Exception>,
     /// Where it came from ("built-in", or a file path).
@@ -130,6 +231,7 @@ impl Policy {
             .collect();
         Policy {
             watch_host: true,
+            least_privilege: LeastPrivilege::default(),
             syscalls,
             exceptions: Vec::new(),
             source: "built-in".into(),
@@ -302,6 +404,30 @@ mod tests {
             p.exemption(Arch::X86_64, false, &Target { container: Some(&c2), meta: None }),
             Exemption::Some(b) if b == [u64::MAX; 8]
         ));
+    }
+
+    #[test]
+    fn least_privilege_findings() {
+        let lp = LeastPrivilege::default();
+        let root_admin = Privileges {
+            euid: 0,
+            cap_effective: 1 << 21,
+        };
+        let f = lp.findings(&root_admin);
+        let whats: Vec<&str> = f.iter().map(|f| f.what.as_str()).collect();
+        assert_eq!(whats, ["runs as root", "holds CAP_SYS_ADMIN"]);
+        assert!(
+            lp.findings(&Privileges {
+                euid: 1000,
+                cap_effective: 1 << 10
+            })
+            .is_empty()
+        );
+        let off = LeastPrivilege {
+            root_exec: None,
+            ..lp
+        };
+        assert_eq!(off.findings(&root_admin).len(), 1);
     }
 
     #[test]
