@@ -145,6 +145,19 @@ fn fill_privileges(rec: &mut ExecRecord) {
     rec._pad = 0;
 }
 
+/// The parts every exec record shares: the parked argv, the privileges, the header.
+#[inline(always)]
+fn complete(rec: &mut ExecRecord, tid: u32, flags: u16) {
+    let flags = flags | take_args(rec, tid);
+    fill_privileges(rec);
+    fill_header(
+        &mut rec.header,
+        RecordKind::Exec,
+        size_of::<ExecRecord>(),
+        flags,
+    );
+}
+
 /// `sys_exit` of execve/execveat: a failure is an exec event with its errno.
 #[inline(always)]
 pub fn exec_exit(ret: i64, tid: u32) {
@@ -177,14 +190,7 @@ pub fn exec_exit(ret: i64, tid: u32) {
             flags = a.flags & FLAG_TRUNCATED;
         }
     }
-    flags |= take_args(rec, tid);
-    fill_privileges(rec);
-    fill_header(
-        &mut rec.header,
-        RecordKind::Exec,
-        size_of::<ExecRecord>(),
-        flags,
-    );
+    complete(rec, tid, flags);
     entry.submit(0);
 }
 
@@ -213,7 +219,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
     // SAFETY: `entry` is a reserved entry of exactly size_of::<ExecRecord>() bytes.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
     rec.errno = 0;
-    let mut flags = if (loc >> 16) as usize > EXEC_FILENAME_LEN {
+    let flags = if (loc >> 16) as usize > EXEC_FILENAME_LEN {
         FLAG_TRUNCATED
     } else {
         0
@@ -227,14 +233,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
             0
         }
     };
-    flags |= take_args(rec, old_tid as u32);
-    fill_privileges(rec);
-    fill_header(
-        &mut rec.header,
-        RecordKind::Exec,
-        size_of::<ExecRecord>(),
-        flags,
-    );
+    complete(rec, old_tid as u32, flags);
     entry.submit(0);
     Ok(())
 }

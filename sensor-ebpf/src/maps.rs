@@ -125,6 +125,20 @@ pub fn is_forbidden(nr: u64) -> bool {
     }
 }
 
+/// The caller's pid_tgid when syscall `nr` is to be reported: forbidden, not made by the
+/// sensor itself, and not excepted by the policy for its cgroup.
+#[inline(always)]
+pub fn flagged_caller(nr: u64) -> Option<u64> {
+    if !is_forbidden(nr) {
+        return None;
+    }
+    let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(nr) {
+        return None;
+    }
+    Some(pid_tgid)
+}
+
 /// Does the policy except call `nr` in the current cgroup? Only asked on the flagged path.
 #[inline(always)]
 pub fn is_exempt(nr: u64) -> bool {

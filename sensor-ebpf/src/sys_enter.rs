@@ -10,7 +10,7 @@ use crate::{
     arch::SYSCALL_ARG_OFFSETS,
     exec::exec_enter,
     learn::learn,
-    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_exempt, is_forbidden},
+    maps::{EVENTS, PENDING, SCRATCH, count, flagged_caller, is_exec},
     syscall::fill_call,
 };
 
@@ -30,13 +30,9 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         exec_enter(ctx.arg(0), nr, tid);
         return;
     }
-    if !is_forbidden(nr) {
+    let Some(pid_tgid) = flagged_caller(nr) else {
         return;
-    }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(nr) {
-        return;
-    }
+    };
     let Some(rec) = SCRATCH.get_ptr_mut(0) else {
         return;
     };

@@ -10,7 +10,7 @@ use sensor_common::{Counter, Outcome, SyscallRecord};
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
-    maps::{EVENTS, PENDING, SCRATCH, SELF_TGID, count, is_exec, is_exempt, is_forbidden},
+    maps::{EVENTS, PENDING, SCRATCH, count, flagged_caller, is_exec},
     syscall::fill_call,
 };
 
@@ -35,13 +35,9 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
         exec_exit(ctx.arg(1), bpf_get_current_pid_tgid() as u32);
         return;
     }
-    if !is_forbidden(nr) {
+    let Some(pid_tgid) = flagged_caller(nr) else {
         return;
-    }
-    let pid_tgid = bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(nr) {
-        return;
-    }
+    };
     let ret: i64 = ctx.arg(1);
     let tid = pid_tgid as u32;
     if let Some(rec) = PENDING.get_ptr_mut(&tid) {
