@@ -3,6 +3,7 @@
 //! These tests need root and BPF. `cargo xtask test` (and so CI) sets `SENSOR_E2E_REQUIRED=1`,
 //! which turns a missing privilege into a failure; a plain `cargo test` skips them with the
 //! reason, for a quick local loop.
+pub mod bench;
 pub mod cgroup;
 pub mod containerd;
 pub mod runc;

@@ -25,6 +25,14 @@ impl Subscriber {
         })
     }
 
+    /// The next message, or `None` if nothing arrives within `quiet` (or the stream ends).
+    pub async fn next_within(&mut self, quiet: std::time::Duration) -> Option<GetEventsResponse> {
+        tokio::time::timeout(quiet, self.stream.message())
+            .await
+            .ok()?
+            .ok()?
+    }
+
     /// Waits for the first event that matches `pred`, failing after [`EVENT_TIMEOUT`].
     pub async fn expect_event(
         &mut self,

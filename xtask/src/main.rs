@@ -26,6 +26,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Setup + build, then measure what the sensor costs (root); figures to target/bench.json.
+    Bench {
+        /// A smoke run in under a minute (checks that it runs, not its numbers).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Setup + build, unit tests, then the end-to-end tests (root, one at a time).
     Test {
         /// Run only the unit tests (a quick local loop; CI always runs everything).
@@ -45,6 +51,9 @@ fn main() -> std::process::ExitCode {
         Command::Run { args } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::run_sensor(&b, &args)),
+        Command::Bench { quick } => setup::setup()
+            .and_then(build::build)
+            .and_then(|b| test::bench(&b, quick)),
         Command::Test { unit_only, args } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::test(&b, unit_only, &args)),

@@ -51,7 +51,47 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
             .env("SENSOR_BIN", &built.sensor)
             // Missing root or BPF fails these tests instead of skipping them.
             .env("SENSOR_E2E_REQUIRED", "1"))
-    })
+    })?;
+    if !args.is_empty() {
+        return Ok(()); // a filtered run: no benchmark smoke test
+    }
+    // The benchmark's quick mode: it must run (its numbers are not judged here).
+    bench(built, true)
+}
+
+/// What the benchmark compares against.
+const BENCH_PACKAGES: &[&str] = &["bpftrace"];
+
+pub fn bench(built: &Built, quick: bool) -> anyhow::Result<()> {
+    if !is_root() {
+        bail!(
+            "the benchmark loads eBPF programs and creates cgroups: run `sudo -E cargo xtask bench`"
+        );
+    }
+    setup::apt_install(BENCH_PACKAGES, "the peer the benchmark compares against")?;
+    timed("build the benchmark", || {
+        run(userspace_cargo(built).args([
+            "build",
+            "--release",
+            "--package",
+            "sensor-tests",
+            "--bin",
+            "sensor-bench",
+        ]))
+    })?;
+    let root = crate::util::workspace_root();
+    let mut cmd = Command::new(root.join("target/release/sensor-bench"));
+    cmd.env("SENSOR_BIN", &built.sensor)
+        .env(
+            "SENSOR_FLOOR_OBJ",
+            built.ebpf_object.with_file_name("floor"),
+        )
+        .arg("--json")
+        .arg(root.join("target/bench.json"));
+    if quick {
+        cmd.arg("--quick");
+    }
+    timed("benchmark", || run(&mut cmd))
 }
 
 pub fn run_sensor(built: &Built, args: &[String]) -> anyhow::Result<()> {

@@ -1,0 +1,204 @@
+//! Measurements for `cargo xtask bench`: each returns figures; the binary prints them.
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use sensor_proto::v1::{EventKind, GetEventsRequest, LossReason, get_events_response::Item};
+
+use crate::{cgroup::cgroup2_mount, subscriber::Subscriber};
+
+/// ns per call of `getppid`, over `n` calls.
+pub fn getppid_ns(n: u64) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: getppid has no arguments and cannot fail.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    }
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// Moves this process into the cgroup2 directory `rel` (relative to the cgroup2 root) and
+/// back to where it was when dropped.
+pub struct InCgroup {
+    back: std::path::PathBuf,
+}
+
+fn own_cgroup2() -> std::path::PathBuf {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("/")
+        .to_owned();
+    cgroup2_mount()
+        .expect("cgroup2")
+        .join(rel.trim_start_matches('/'))
+}
+
+impl InCgroup {
+    pub fn enter(dir: &Path) -> Self {
+        let back = own_cgroup2();
+        std::fs::write(dir.join("cgroup.procs"), "0").expect("join the bench cgroup");
+        Self { back }
+    }
+}
+
+impl Drop for InCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.back.join("cgroup.procs"), "0");
+    }
+}
+
+/// The empty raw_tp program on sys_enter: the floor any sys_enter hook costs.
+pub struct Floor {
+    _ebpf: aya::Ebpf,
+}
+
+impl Floor {
+    pub fn attach(object: &Path) -> Self {
+        let bytes = std::fs::read(object).expect("read the floor object");
+        let mut ebpf = aya::Ebpf::load(&bytes).expect("load the floor object");
+        let prog: &mut aya::programs::RawTracePoint = ebpf
+            .program_mut("floor")
+            .expect("program floor")
+            .try_into()
+            .expect("raw_tp");
+        prog.load().expect("load floor");
+        prog.attach("sys_enter").expect("attach floor");
+        Self { _ebpf: ebpf }
+    }
+}
+
+/// bpftrace counting syscalls by (cgroup, syscall) for one cgroup: comparable in-kernel work.
+pub struct Bpftrace {
+    child: Child,
+    /// tracefs, if we mounted it for bpftrace (unmounted again on drop).
+    mounted: bool,
+}
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+
+impl Bpftrace {
+    pub fn attach(cgroup_id: u64) -> Option<Self> {
+        // bpftrace 0.17 has no raw tracepoints: the classic one, as its users write it.
+        let script = format!(
+            "tracepoint:raw_syscalls:sys_enter /cgroup == {cgroup_id}/ {{ @[cgroup, args->id] = count(); }}"
+        );
+        let mounted = !Path::new(TRACEFS).join("events").is_dir()
+            && Command::new("mount")
+                .args(["-t", "tracefs", "tracefs", TRACEFS])
+                .status()
+                .is_ok_and(|s| s.success());
+        let child = Command::new("bpftrace")
+            .args(["-e", &script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // It prints "Attaching 1 probe..." once attached.
+        let mut bt = Self { child, mounted };
+        let mut out = bt.child.stdout.take()?;
+        let mut buf = [0u8; 256];
+        let n = std::io::Read::read(&mut out, &mut buf).ok()?;
+        if !String::from_utf8_lossy(&buf[..n]).contains("Attaching") {
+            return None; // dropped: killed, tracefs unmounted
+        }
+        std::mem::forget(out); // keep the pipe open so bpftrace never blocks on a closed stdout
+        Some(bt)
+    }
+}
+
+impl Drop for Bpftrace {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if self.mounted {
+            let _ = Command::new("umount").arg(TRACEFS).status();
+        }
+    }
+}
+
+/// Delivered, lost (by reason), over one subscription, until `produced` are accounted for or
+/// nothing has arrived for `quiet`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub delivered: u64,
+    pub lost_kernel: u64,
+    pub lost_queue: u64,
+    pub lost_other: u64,
+}
+
+impl Tally {
+    pub fn accounted(&self) -> u64 {
+        self.delivered + self.lost_kernel + self.lost_queue + self.lost_other
+    }
+}
+
+pub async fn tally(sub: &mut Subscriber, produced: u64, quiet: Duration) -> Tally {
+    let mut t = Tally::default();
+    while t.accounted() < produced {
+        let Some(msg) = sub.next_within(quiet).await else {
+            break;
+        };
+        match msg.item {
+            Some(Item::Event(_)) => t.delivered += 1,
+            Some(Item::Lost(l)) => match LossReason::try_from(l.reason) {
+                Ok(LossReason::KernelRingBuffer) => t.lost_kernel += l.count,
+                Ok(LossReason::SubscriberQueue) => t.lost_queue += l.count,
+                _ => t.lost_other += l.count,
+            },
+            None => {}
+        }
+    }
+    t
+}
+
+pub fn flagged_request(cgroup_id: u64, kind: EventKind) -> GetEventsRequest {
+    GetEventsRequest {
+        kinds: vec![kind as i32],
+        cgroup_ids: vec![cgroup_id],
+    }
+}
+
+/// A forbidden call that fails fast: umount2 of a path that does not exist (ENOENT).
+pub fn failing_umounts(n: u64) -> Duration {
+    let path = c"/sensor-bench-does-not-exist";
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: a valid path; the call fails with ENOENT.
+        unsafe { libc::umount2(path.as_ptr(), 0) };
+    }
+    t.elapsed()
+}
+
+/// Resident memory of a process, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory the kernel charges for the BPF maps a process holds (sum of `memlock:` in fdinfo).
+pub fn bpf_map_kib(pid: u32) -> u64 {
+    let mut total = 0u64;
+    for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        if text.contains("map_type:") {
+            total += text
+                .lines()
+                .find_map(|l| l.strip_prefix("memlock:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total / 1024
+}

@@ -1,0 +1,325 @@
+//! `cargo xtask bench`: what the sensor costs, measured in one run, next to the floor (an
+//! empty raw_tp on sys_enter) and a peer (bpftrace doing comparable work). Prints a table and
+//! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs).
+use std::{
+    os::unix::process::CommandExt as _,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use sensor_proto::v1::{
+    EventKind, ListContainersRequest, sensor_service_client::SensorServiceClient,
+};
+use sensor_tests::{
+    bench::{self, Bpftrace, Floor, InCgroup},
+    cgroup::{CgroupPathGuard, cgroup2_mount},
+    sensor::Sensor,
+    subscriber::Subscriber,
+};
+use serde_json::{Value, json};
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A container-shaped cgroup made for the bench (removed on drop).
+struct BenchCgroup {
+    dir: PathBuf,
+    _guard: CgroupPathGuard,
+}
+
+impl BenchCgroup {
+    fn new(n: u32) -> Self {
+        let uid = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            std::process::id(),
+            0xbe00 + n
+        );
+        let id = format!("{:08x}{:08x}", std::process::id(), 0xbe00 + n).repeat(4);
+        let path = format!("/kubepods/besteffort/pod{uid}/{id}");
+        let guard = CgroupPathGuard::new(&path);
+        let dir = cgroup2_mount()
+            .expect("cgroup2")
+            .join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).expect("mkdir bench cgroup");
+        Self { dir, _guard: guard }
+    }
+
+    fn id(&self) -> u64 {
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&self.dir).unwrap())
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let out_path = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let floor = PathBuf::from(
+        std::env::var("SENSOR_FLOOR_OBJ").expect("SENSOR_FLOOR_OBJ (cargo xtask bench sets it)"),
+    );
+    let (rounds, calls, storm, execs, cgroups) = if quick {
+        (1, 200_000u64, 20_000u64, 200u64, 50u32)
+    } else {
+        (5, 2_000_000, 200_000, 2_000, 1_000)
+    };
+    let mut report =
+        json!({"date": humantime_now(), "quick": quick, "rounds": rounds, "calls_per_loop": calls});
+
+    // 1. Cost per syscall, interleaved rounds (after one warm-up loop).
+    bench::getppid_ns(calls);
+    let cg = BenchCgroup::new(0);
+    let (mut a, mut b, mut c, mut d, mut e, mut start) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        a.push(bench::getppid_ns(calls));
+        {
+            let _f = Floor::attach(&floor);
+            b.push(bench::getppid_ns(calls));
+        }
+        let t = Instant::now();
+        let sensor = Sensor::start(&["--no-cri"]).await;
+        start.push(t.elapsed().as_secs_f64() * 1000.0);
+        {
+            let _in = InCgroup::enter(&cg.dir);
+            c.push(bench::getppid_ns(calls));
+        }
+        d.push(bench::getppid_ns(calls));
+        drop(sensor);
+        if let Some(_bt) = Bpftrace::attach(cg.id()) {
+            let _in = InCgroup::enter(&cg.dir);
+            e.push(bench::getppid_ns(calls));
+        }
+    }
+    let (a, b, c, d) = (
+        median(&mut a),
+        median(&mut b),
+        median(&mut c),
+        median(&mut d),
+    );
+    let e = (!e.is_empty()).then(|| median(&mut e));
+    println!("cost per getppid call (median of {rounds}, ns):");
+    println!("  a. nothing attached                 {a:8.1}");
+    println!("  b. empty raw_tp (the floor)         {b:8.1}");
+    println!(
+        "  c. sensor, loop in a container      {c:8.1}   c/b = {:.2}",
+        c / b
+    );
+    println!(
+        "  d. sensor, loop on the host         {d:8.1}   d/b = {:.2}",
+        d / b
+    );
+    match e {
+        Some(e) => println!(
+            "  e. bpftrace, map by cgroup+syscall  {e:8.1}   c/e = {:.2}",
+            c / e
+        ),
+        None => println!("  e. bpftrace                         (not available)"),
+    }
+    let start_ms = median(&mut start);
+    println!("start to attached (median): {start_ms:.0} ms");
+    report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "sensor_container": c, "sensor_host": d,
+        "bpftrace": e, "c_over_b": c / b, "d_over_b": d / b, "c_over_e": e.map(|e| c / e)});
+    report["start_to_attached_ms"] = json!(start_ms);
+
+    let sensor = Sensor::start(&["--no-cri"]).await;
+
+    // 2. Flagged-event throughput to 1 and 10 subscribers; delivered + lost = produced.
+    let mut throughput = Vec::new();
+    for subs in [1usize, 10] {
+        let fl = BenchCgroup::new(subs as u32);
+        let mut readers = Vec::new();
+        for _ in 0..subs {
+            let sub = Subscriber::connect(
+                &sensor.addr,
+                bench::flagged_request(fl.id(), EventKind::FlaggedSyscall),
+            )
+            .await
+            .expect("subscribe");
+            readers.push(sub);
+        }
+        let t = Instant::now();
+        let tasks: Vec<_> = readers
+            .into_iter()
+            .map(|mut s| {
+                tokio::spawn(
+                    async move { bench::tally(&mut s, storm, Duration::from_secs(3)).await },
+                )
+            })
+            .collect();
+        let dir = fl.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let _in = InCgroup::enter(&dir);
+            bench::failing_umounts(storm)
+        })
+        .await
+        .unwrap();
+        let mut tallies = Vec::new();
+        for task in tasks {
+            tallies.push(task.await.unwrap());
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let first = tallies[0];
+        let all_accounted = tallies.iter().all(|t| t.accounted() == storm);
+        println!(
+            "flagged storm, {subs} subscriber(s): produced {storm}, delivered {} ({:.0}/s), lost: kernel {} queue {} other {}; every subscriber accounted for all: {all_accounted}",
+            first.delivered,
+            first.delivered as f64 / secs,
+            first.lost_kernel,
+            first.lost_queue,
+            first.lost_other
+        );
+        throughput.push(json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
+            "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel,
+            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted}));
+    }
+    report["flagged_throughput"] = json!(throughput);
+
+    // 3. Learning cost: events per million syscalls once a workload is learned.
+    let learn = BenchCgroup::new(20);
+    let mut sub = Subscriber::connect(
+        &sensor.addr,
+        bench::flagged_request(learn.id(), EventKind::SyscallSeen),
+    )
+    .await
+    .expect("subscribe");
+    {
+        let _in = InCgroup::enter(&learn.dir);
+        bench::getppid_ns(calls);
+    }
+    while sub.next_within(Duration::from_millis(500)).await.is_some() {}
+    {
+        let _in = InCgroup::enter(&learn.dir);
+        bench::getppid_ns(calls);
+    }
+    let mut later = 0u64;
+    while sub.next_within(Duration::from_millis(500)).await.is_some() {
+        later += 1;
+    }
+    let per_million = later as f64 * 1e6 / calls as f64;
+    println!(
+        "learning: {later} events over {calls} syscalls of a learned loop ({per_million:.2} per million)"
+    );
+    report["learned_events_per_million"] = json!(per_million);
+
+    // 4. Exec storm: fork+exec of /bin/true, without and with the sensor.
+    let true_bin = if std::path::Path::new("/bin/true").exists() {
+        "/bin/true"
+    } else {
+        "/usr/bin/true"
+    };
+    let ex = BenchCgroup::new(21);
+    let run_execs = move |dir: PathBuf| {
+        let t = Instant::now();
+        for _ in 0..execs {
+            let procs = dir.join("cgroup.procs");
+            let mut cmd = std::process::Command::new(true_bin);
+            // SAFETY: only open+write+close between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let p = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes()).unwrap();
+                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY);
+                    if fd >= 0 {
+                        libc::write(fd, b"0".as_ptr().cast(), 1);
+                        libc::close(fd);
+                    }
+                    Ok(())
+                });
+            }
+            cmd.status().expect("run true");
+        }
+        execs as f64 / t.elapsed().as_secs_f64()
+    };
+    drop(sensor);
+    let without = run_execs(ex.dir.clone());
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let mut sub = Subscriber::connect(
+        &sensor.addr,
+        bench::flagged_request(ex.id(), EventKind::Exec),
+    )
+    .await
+    .expect("subscribe");
+    let dir = ex.dir.clone();
+    let with = tokio::task::spawn_blocking(move || run_execs(dir))
+        .await
+        .unwrap();
+    let got = bench::tally(&mut sub, execs, Duration::from_secs(3)).await;
+    println!(
+        "exec storm: {without:.0} execs/s without the sensor, {with:.0} with it; exec events {} of {execs} (lost: {})",
+        got.delivered,
+        got.accounted() - got.delivered
+    );
+    report["exec_storm"] = json!({"execs": execs, "per_s_without": without, "per_s_with": with, "delivered": got.delivered, "lost": got.accounted() - got.delivered});
+
+    // 5. Footprint: idle, then with N watched cgroups, each with a process in it.
+    let idle = bench::rss_kib(sensor.pid());
+    let maps = bench::bpf_map_kib(sensor.pid());
+    let many: Vec<BenchCgroup> = (0..cgroups).map(|i| BenchCgroup::new(100 + i)).collect();
+    let mut sleepers = Vec::new();
+    for cg in &many {
+        let procs = cg.dir.join("cgroup.procs");
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("60");
+        // SAFETY: as above.
+        unsafe {
+            cmd.pre_exec(move || {
+                let p = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes()).unwrap();
+                let fd = libc::open(p.as_ptr(), libc::O_WRONLY);
+                if fd >= 0 {
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
+        sleepers.push(cmd.spawn().expect("spawn sleep"));
+    }
+    let mut api = SensorServiceClient::connect(sensor.addr.clone())
+        .await
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = api
+            .list_containers(ListContainersRequest {})
+            .await
+            .map(|r| r.into_inner().containers.len())
+            .unwrap_or(0);
+        if n >= cgroups as usize || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let loaded = bench::rss_kib(sensor.pid());
+    println!(
+        "footprint: RSS {:.1} MiB idle, {:.1} MiB with {cgroups} watched cgroups; BPF maps {:.1} MiB",
+        idle as f64 / 1024.0,
+        loaded as f64 / 1024.0,
+        maps as f64 / 1024.0
+    );
+    report["footprint"] = json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps});
+    for mut s in sleepers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    drop(many);
+    drop(sensor);
+
+    if let Some(p) = out_path {
+        std::fs::write(&p, serde_json::to_vec_pretty(&report).unwrap())
+            .expect("write the JSON report");
+        println!("figures written to {p}");
+    }
+}
+
+fn humantime_now() -> Value {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    json!(secs)
+}
