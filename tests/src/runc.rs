@@ -90,6 +90,17 @@ impl Container {
         }
     }
 
+    /// Replaces the container's capabilities (bounding, effective, permitted).
+    pub fn with_caps(self, caps: &[&str]) -> Self {
+        let path = self.bundle.path().join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for set in ["bounding", "effective", "permitted"] {
+            config["process"]["capabilities"][set] = json!(caps);
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        self
+    }
+
     /// Puts `profile` (OCI seccomp JSON) in the container's config.json: runc enforces it.
     pub fn with_seccomp(self, profile: &Value) -> Self {
         let path = self.bundle.path().join("config.json");
