@@ -21,20 +21,32 @@ pub enum Item {
     },
 }
 
+/// Events lost before they reached the hub, since start. Every subscriber is told the part
+/// that happened while it was subscribed, exactly once, however far behind it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct LossTotals {
+    kernel: u64,
+    malformed: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Hub {
-    tx: broadcast::Sender<Item>,
+    /// Only events: a slow subscriber's `Lagged(n)` is then exactly n events.
+    tx: broadcast::Sender<Arc<Event>>,
+    losses: watch::Sender<LossTotals>,
     closed: watch::Sender<bool>,
     next_seq: Arc<AtomicU64>,
 }
 
 impl Hub {
-    /// `queue` is each subscriber's capacity, in items.
+    /// `queue` is each subscriber's capacity, in events.
     pub fn new(queue: usize) -> Self {
         let (tx, _) = broadcast::channel(queue.max(1));
         let (closed, _) = watch::channel(false);
+        let (losses, _) = watch::channel(LossTotals::default());
         Self {
             tx,
+            losses,
             closed,
             next_seq: Arc::new(AtomicU64::new(1)),
         }
@@ -45,15 +57,21 @@ impl Hub {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         event.seq = seq;
         // An error only means that nobody is subscribed right now.
-        let _ = self.tx.send(Item::Event(Arc::new(event)));
+        let _ = self.tx.send(Arc::new(event));
         seq
     }
 
     /// Tells every subscriber about events lost before they reached the hub.
     pub fn report_loss(&self, count: u64, reason: LossReason) {
-        if count > 0 {
-            let _ = self.tx.send(Item::Lost { count, reason });
+        if count == 0 {
+            return;
         }
+        self.losses.send_modify(|t| match reason {
+            LossReason::KernelRingBuffer => t.kernel += count,
+            LossReason::MalformedRecord => t.malformed += count,
+            // Per subscriber, never hub-wide.
+            LossReason::SubscriberQueue => {}
+        });
     }
 
     /// Events published so far.
@@ -66,8 +84,12 @@ impl Hub {
     }
 
     pub fn subscribe(&self) -> Subscription {
+        let losses = self.losses.subscribe();
+        let reported = *losses.borrow();
         Subscription {
             rx: self.tx.subscribe(),
+            losses,
+            reported,
             closed: self.closed.subscribe(),
         }
     }
@@ -80,23 +102,58 @@ impl Hub {
 
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<Item>,
+    rx: broadcast::Receiver<Arc<Event>>,
+    losses: watch::Receiver<LossTotals>,
+    /// The hub-wide losses this subscriber has been told of.
+    reported: LossTotals,
     closed: watch::Receiver<bool>,
 }
 
 impl Subscription {
+    /// A loss notice this subscriber has not had yet.
+    fn pending_loss(&mut self) -> Option<Item> {
+        let now = *self.losses.borrow_and_update();
+        if now.kernel > self.reported.kernel {
+            let count = now.kernel - self.reported.kernel;
+            self.reported.kernel = now.kernel;
+            return Some(Item::Lost {
+                count,
+                reason: LossReason::KernelRingBuffer,
+            });
+        }
+        if now.malformed > self.reported.malformed {
+            let count = now.malformed - self.reported.malformed;
+            self.reported.malformed = now.malformed;
+            return Some(Item::Lost {
+                count,
+                reason: LossReason::MalformedRecord,
+            });
+        }
+        None
+    }
+
     /// The next item; `None` once the hub is closed.
     pub async fn next(&mut self) -> Option<Item> {
-        tokio::select! {
-            biased;
-            _ = self.closed.wait_for(|c| *c) => None,
-            r = self.rx.recv() => match r {
-                Ok(item) => Some(item),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    Some(Item::Lost { count: n, reason: LossReason::SubscriberQueue })
+        loop {
+            if let Some(lost) = self.pending_loss() {
+                return Some(lost);
+            }
+            tokio::select! {
+                biased;
+                _ = self.closed.wait_for(|c| *c) => return None,
+                changed = self.losses.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
                 }
-                Err(broadcast::error::RecvError::Closed) => None,
-            },
+                r = self.rx.recv() => return match r {
+                    Ok(ev) => Some(Item::Event(ev)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        Some(Item::Lost { count: n, reason: LossReason::SubscriberQueue })
+                    }
+                    Err(broadcast::error::RecvError::Closed) => None,
+                },
+            }
         }
     }
 }
@@ -147,6 +204,37 @@ mod tests {
         assert!(
             slow.next().await.is_none(),
             "closed hub must end the subscription"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_loss_is_told_exactly_once_even_to_a_lagging_subscriber() {
+        let hub = Hub::new(4);
+        let mut slow = hub.subscribe();
+        for i in 0..10 {
+            hub.publish(event());
+            if i == 5 {
+                hub.report_loss(5, LossReason::KernelRingBuffer);
+            }
+        }
+        let (mut events, mut lost_queue, mut lost_kernel) = (0, 0, 0);
+        while events + lost_queue + lost_kernel < 15 {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(5), slow.next());
+            match next.await.expect("stalled") {
+                Some(Item::Event(_)) => events += 1,
+                Some(Item::Lost {
+                    count,
+                    reason: LossReason::SubscriberQueue,
+                }) => lost_queue += count,
+                Some(Item::Lost { count, .. }) => lost_kernel += count,
+                None => panic!("ended"),
+            }
+        }
+        assert_eq!((events, lost_queue, lost_kernel), (4, 6, 5));
+        let later = hub.subscribe();
+        assert_eq!(
+            later.reported.kernel, 5,
+            "a new subscriber is not told of old losses"
         );
     }
 
