@@ -73,6 +73,9 @@ pub const EXEMPT_CAPACITY: u32 = 16_384;
 pub const MAP_LEARNED: &str = "LEARNED";
 /// Syscall numbers a learned bitmap holds.
 pub const LEARNED_SLOTS: usize = FORBIDDEN_MAX_NR as usize;
+/// File name of the pinned learned map under the pin directory. The layout version is in the
+/// name: a map of another layout is never opened as this one.
+pub const LEARNED_PIN_NAME: &str = "learned_v1";
 /// cgroups learned at once (entries leave when their cgroup is removed).
 pub const LEARNED_CAPACITY: u32 = 16_384;
 /// Every map of the object that the loader relies on.

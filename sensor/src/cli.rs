@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// Do not ask the container runtime for pod metadata.
     #[arg(long, conflicts_with = "cri_socket")]
     pub no_cri: bool,
+    /// Keep what the sensor learned (syscalls per container) pinned in this bpffs directory,
+    /// so that a restart or an upgrade carries on from it (e.g. /sys/fs/bpf/sensor).
+    #[arg(long, env = "SENSOR_PIN_DIR")]
+    pub pin_dir: Option<PathBuf>,
     /// The policy file (TOML; see examples/policy.toml), reloaded when it changes and on
     /// SIGHUP [default: the built-in policy].
     #[arg(long, env = "SENSOR_POLICY")]

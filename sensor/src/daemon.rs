@@ -18,10 +18,10 @@ use tokio::{
 use crate::{
     api::{Identity, convert, server},
     caps,
-    enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
+    enrich::{Enricher, HostPaths, cgroups, container::Owner, cri, registry::Registry},
     event::Kind,
     hub::{Hub, Item},
-    offsets,
+    offsets, pins,
     policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes},
     profile::{SharedStore, learner::Learner},
@@ -57,6 +57,8 @@ pub struct RunConfig {
     pub no_cri: bool,
     /// The policy file (reloaded on change and SIGHUP); the built-in policy when absent.
     pub policy: Option<PathBuf>,
+    /// Keep learned syscalls pinned here (bpffs) across restarts.
+    pub pin_dir: Option<PathBuf>,
 }
 
 fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
@@ -130,6 +132,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         offsets,
         ring_buffer_bytes: cfg.ring_buffer_bytes,
         ebpf_log: cfg.ebpf_log,
+        learned_pin: cfg.pin_dir.as_deref().map(pins::prepare).transpose()?,
     };
     let mut probes = Probes::load(probes::ebpf_object(), &load)?;
     if let Some(logger) = probes.take_logger() {
@@ -137,7 +140,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     }
     let engine = PolicyEngine::new(probes.take_policy_maps()?, policy_rx)?;
     let profiles = SharedStore::default();
-    let learner = Learner::new(profiles.clone(), probes.take_learned()?);
+    let mut learner = Learner::new(profiles.clone(), probes.take_learned()?);
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;
@@ -153,6 +156,21 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         registry.clone(),
         cri.clone(),
     );
+    if cfg.pin_dir.is_some() {
+        let mut cgroups = cgroups::CgroupCache::new(host.cgroup2.clone(), CGROUP_CACHE_CAPACITY);
+        let _ = cgroups.scan();
+        let adopted = learner.adopt(|id| {
+            let info = cgroups.resolve_cached(id)?;
+            Some(match &*info.owner {
+                Owner::Container(c) => Some(c.clone()),
+                _ => None,
+            })
+        });
+        tracing::info!(
+            cgroups = adopted,
+            "learned syscalls taken over from the pinned map"
+        );
+    }
     tracing::debug!(
         cgroups = enricher.cgroups(),
         processes = enricher.processes(),

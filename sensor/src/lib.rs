@@ -23,6 +23,7 @@ pub mod filter;
 pub mod hub;
 pub mod kernel_btf;
 pub mod offsets;
+pub mod pins;
 pub mod policy;
 pub mod probes;
 pub mod profile;

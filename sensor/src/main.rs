@@ -67,6 +67,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         cri_socket: a.cri_socket,
         no_cri: a.no_cri,
         policy: a.policy,
+        pin_dir: a.pin_dir,
     })
 }
 

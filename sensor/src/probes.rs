@@ -100,6 +100,8 @@ pub struct LoadConfig {
     pub ring_buffer_bytes: u32,
     /// Kernel-side log level forwarded to `tracing`; `None` compiles the log calls out.
     pub ebpf_log: Option<aya_log::Level>,
+    /// Pin the learned-syscalls map here (bpffs), so that it outlives the sensor.
+    pub learned_pin: Option<std::path::PathBuf>,
 }
 
 pub struct Probes {
@@ -118,7 +120,8 @@ impl Probes {
         let o = &cfg.offsets;
         let nr = |name| syscalls::number(Arch::NATIVE, name).map_or(u32::MAX, |n| n as u32);
         let (nr_execve, nr_execveat) = (nr("execve"), nr("execveat"));
-        let mut ebpf = EbpfLoader::new()
+        let mut loader = EbpfLoader::new();
+        loader
             .override_global(GLOBAL_EXEC_FILENAME_OFF, &o.exec_filename, true)
             .override_global(GLOBAL_CGROUP_ROOT_OFF, &o.cgroup_root, true)
             .override_global(GLOBAL_CGROUP_ID_OFF, &o.cgroup_id, true)
@@ -140,12 +143,14 @@ impl Probes {
             .override_global(GLOBAL_NR_EXECVEAT, &nr_execveat, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
             .override_global(aya_log::LEVEL, &log_level, false)
-            .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes)
-            .load(object)
-            .map_err(|source| ProbeError::Object {
-                reason: explain(&source),
-                source: Box::new(source),
-            })?;
+            .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes);
+        if let Some(path) = &cfg.learned_pin {
+            loader.map_pin_path(MAP_LEARNED, path.as_path());
+        }
+        let mut ebpf = loader.load(object).map_err(|source| ProbeError::Object {
+            reason: explain(&source),
+            source: Box::new(source),
+        })?;
         let logger = match cfg.ebpf_log {
             None => None,
             Some(_) => match aya_log::EbpfLogger::init(&mut ebpf) {

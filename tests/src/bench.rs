@@ -202,3 +202,21 @@ pub fn bpf_map_kib(pid: u32) -> u64 {
     }
     total / 1024
 }
+
+/// Makes `cmd`'s process join the cgroup whose `cgroup.procs` is `procs` before it execs, so
+/// that the exec and everything after happen inside it.
+pub fn join_on_exec(cmd: &mut Command, procs: std::path::PathBuf) {
+    use std::os::unix::process::CommandExt as _;
+    let path = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes()).expect("no NUL");
+    // SAFETY: between fork and exec the child only calls open, write and close.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
+            if fd >= 0 {
+                libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+}

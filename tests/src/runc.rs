@@ -121,6 +121,22 @@ impl Container {
             .ino()
     }
 
+    /// Starts the container in the background (runc run, as a child); drop the container to
+    /// end it.
+    pub fn spawn(&self) -> std::process::Child {
+        Command::new("runc")
+            .arg("--root")
+            .arg(self.state.path())
+            .args(["run", "--bundle"])
+            .arg(self.bundle.path())
+            .arg(&self.id)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("runc run")
+    }
+
     /// Runs the container in the foreground until its process exits.
     pub fn run(&self) -> Output {
         Command::new("runc")

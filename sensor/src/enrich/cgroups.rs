@@ -108,6 +108,11 @@ impl CgroupCache {
         self.by_id.remove(&id)
     }
 
+    /// The cgroup with this id, if the cache has it (never rescans).
+    pub fn resolve_cached(&self, id: u64) -> Option<CgroupInfo> {
+        self.by_id.get(&id).cloned()
+    }
+
     /// The cgroup with this id, rescanning at most once per [`RESCAN_EVERY`] on a miss.
     pub fn resolve(&mut self, id: u64) -> Option<CgroupInfo> {
         if let Some(info) = self.by_id.get(&id) {

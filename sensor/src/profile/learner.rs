@@ -4,8 +4,10 @@
 use aya::maps::{HashMap, MapData};
 use sensor_common::LEARNED_SLOTS;
 
+use std::sync::Arc;
+
 use super::SharedStore;
-use crate::event::Event;
+use crate::{enrich::container::ContainerRef, event::Event};
 
 pub struct Learner {
     store: SharedStore,
@@ -15,6 +17,27 @@ pub struct Learner {
 impl Learner {
     pub fn new(store: SharedStore, kernel: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>) -> Self {
         Self { store, kernel }
+    }
+
+    /// Takes over what an earlier run learned (a pinned map): cgroups that still exist go
+    /// into the store; those gone while the sensor was down are dropped from the map.
+    pub fn adopt(&mut self, resolve: impl Fn(u64) -> Option<Option<Arc<ContainerRef>>>) -> usize {
+        let ids: Vec<u64> = self.kernel.keys().filter_map(Result::ok).collect();
+        let mut adopted = 0;
+        for id in ids {
+            match (resolve(id), self.kernel.get(&id, 0)) {
+                (Some(container), Ok(slots)) => {
+                    if let Ok(mut s) = self.store.lock() {
+                        s.seed(id, container, &slots);
+                        adopted += 1;
+                    }
+                }
+                _ => {
+                    let _ = self.kernel.remove(&id);
+                }
+            }
+        }
+        adopted
     }
 
     pub fn observe(&mut self, ev: &mut Event) {

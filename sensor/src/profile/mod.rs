@@ -124,6 +124,18 @@ impl ProfileStore {
         l.gone = true;
     }
 
+    /// A cgroup learned by an earlier run of the sensor (from the pinned map).
+    pub fn seed(&mut self, cgroup_id: u64, container: Option<Arc<ContainerRef>>, slots: &[u8]) {
+        let Some(l) = self.entry(cgroup_id) else {
+            return;
+        };
+        l.container = container;
+        l.workload_started = true; // unknown: later first uses count as the workload's
+        for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
+            l.syscalls.entry(nr as u64).or_insert(Phase::Workload);
+        }
+    }
+
     pub fn select(&self, sel: &Selector) -> Vec<Learned> {
         self.by_cgroup
             .values()

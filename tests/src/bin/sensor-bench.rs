@@ -2,7 +2,6 @@
 //! empty raw_tp on sys_enter) and a peer (bpftrace doing comparable work). Prints a table and
 //! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs).
 use std::{
-    os::unix::process::CommandExt as _,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -223,18 +222,7 @@ async fn main() {
         for _ in 0..execs {
             let procs = dir.join("cgroup.procs");
             let mut cmd = std::process::Command::new(true_bin);
-            // SAFETY: only open+write+close between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || {
-                    let p = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes()).unwrap();
-                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY);
-                    if fd >= 0 {
-                        libc::write(fd, b"0".as_ptr().cast(), 1);
-                        libc::close(fd);
-                    }
-                    Ok(())
-                });
-            }
+            bench::join_on_exec(&mut cmd, procs);
             cmd.status().expect("run true");
         }
         execs as f64 / t.elapsed().as_secs_f64()
@@ -269,18 +257,7 @@ async fn main() {
         let procs = cg.dir.join("cgroup.procs");
         let mut cmd = std::process::Command::new("sleep");
         cmd.arg("60");
-        // SAFETY: as above.
-        unsafe {
-            cmd.pre_exec(move || {
-                let p = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes()).unwrap();
-                let fd = libc::open(p.as_ptr(), libc::O_WRONLY);
-                if fd >= 0 {
-                    libc::write(fd, b"0".as_ptr().cast(), 1);
-                    libc::close(fd);
-                }
-                Ok(())
-            });
-        }
+        bench::join_on_exec(&mut cmd, procs);
         sleepers.push(cmd.spawn().expect("spawn sleep"));
     }
     let mut api = SensorServiceClient::connect(sensor.addr.clone())
