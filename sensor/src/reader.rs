@@ -65,22 +65,46 @@ pub async fn run(
 
 /// Polls the kernel's per-CPU counters and reports every new ring-buffer loss in-band.
 pub async fn watch_kernel_losses(counters: KernelCounters, hub: Hub, every: Duration) {
-    let mut reported = 0u64;
+    let mut seen = [0u64; Counter::ALL.len()];
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        match counters.read(Counter::RingbufFull) {
-            Ok(total) if total > reported => {
-                tracing::warn!(
-                    lost = total - reported,
-                    total,
-                    "kernel ring buffer full: events lost (raise --ring-buffer-bytes?)"
-                );
-                hub.report_loss(total - reported, LossReason::KernelRingBuffer);
-                reported = total;
+        for (i, counter) in Counter::ALL.into_iter().enumerate() {
+            let total = match counters.read(counter) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("reading kernel counter {}: {e:#}", counter.name());
+                    continue;
+                }
+            };
+            if total <= seen[i] {
+                continue;
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("reading kernel counters: {e:#}"),
+            let new = total - seen[i];
+            seen[i] = total;
+            match counter {
+                Counter::RingbufFull => {
+                    tracing::warn!(
+                        lost = new,
+                        total,
+                        "kernel ring buffer full: events lost (raise --ring-buffer-bytes?)"
+                    );
+                    hub.report_loss(new, LossReason::KernelRingBuffer);
+                }
+                Counter::LearnFull => tracing::warn!(
+                    new,
+                    total,
+                    "learned-syscalls map full: some cgroups' syscalls are not learned"
+                ),
+                Counter::PendingFull => tracing::warn!(
+                    new,
+                    total,
+                    "too many flagged calls in flight: some reported without their outcome"
+                ),
+                Counter::ReadError => {
+                    tracing::debug!(new, total, "kernel-side reads failed (fields left empty)")
+                }
+            }
         }
     }
 }
