@@ -18,7 +18,7 @@ use tokio::{
 use crate::{
     api::{Identity, convert, server},
     caps,
-    enrich::{Enricher, HostPaths, cgroups, container::Owner, cri, registry::Registry},
+    enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
     event::Kind,
     hub::{Hub, Item},
     offsets, pins,
@@ -157,15 +157,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         cri.clone(),
     );
     if cfg.pin_dir.is_some() {
-        let mut cgroups = cgroups::CgroupCache::new(host.cgroup2.clone(), CGROUP_CACHE_CAPACITY);
-        let _ = cgroups.scan();
-        let adopted = learner.adopt(|id| {
-            let info = cgroups.resolve_cached(id)?;
-            Some(match &*info.owner {
-                Owner::Container(c) => Some(c.clone()),
-                _ => None,
-            })
-        });
+        let adopted = learner.adopt(|id| enricher.container_of(id));
         tracing::info!(
             cgroups = adopted,
             "learned syscalls taken over from the pinned map"

@@ -7,12 +7,25 @@ use std::{
 
 /// The cgroup2 mount point, from /proc/self/mountinfo (never assumed).
 pub fn cgroup2_mount() -> Option<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    info.lines().find_map(|l| {
-        let (pre, post) = l.split_once(" - ")?;
-        let mount_point = pre.split_whitespace().nth(4)?;
-        (post.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
-    })
+    mounts()
+        .into_iter()
+        .find(|(fstype, _)| fstype == "cgroup2")
+        .map(|(_, mp)| mp)
+}
+
+/// (filesystem type, mount point) of every mount in /proc/self/mountinfo.
+fn mounts() -> Vec<(String, PathBuf)> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            let fstype = post.split_whitespace().next()?;
+            Some((
+                fstype.to_owned(),
+                PathBuf::from(pre.split_whitespace().nth(4)?),
+            ))
+        })
+        .collect()
 }
 
 /// A cgroup2 directory this test made. Its id is what `bpf_get_current_cgroup_id()` returns.
@@ -98,14 +111,10 @@ impl Drop for ScratchDir {
 
 /// Every cgroup hierarchy mounted on this machine (v1 controllers and cgroup2).
 pub fn hierarchies() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    info.lines()
-        .filter_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            let fstype = post.split_whitespace().next()?;
-            let mp = pre.split_whitespace().nth(4)?;
-            matches!(fstype, "cgroup" | "cgroup2").then(|| PathBuf::from(mp))
-        })
+    mounts()
+        .into_iter()
+        .filter(|(fstype, _)| matches!(fstype.as_str(), "cgroup" | "cgroup2"))
+        .map(|(_, mp)| mp)
         .collect()
 }
 

@@ -33,6 +33,15 @@ pub fn make_rootfs(root: &Path) {
     }
 }
 
+/// A Kubernetes pod uid and a 64-hex container id, distinct per `n` within this test process.
+pub fn kube_ids(n: u32) -> (String, String) {
+    let pid = std::process::id();
+    (
+        format!("{pid:08x}-0000-4000-8000-{n:012x}"),
+        format!("{pid:08x}{n:08x}").repeat(4),
+    )
+}
+
 pub struct Container {
     pub id: String,
     /// The absolute cgroup path the container runs in (relative to each hierarchy's root).
@@ -124,12 +133,7 @@ impl Container {
     /// Starts the container in the background (runc run, as a child); drop the container to
     /// end it.
     pub fn spawn(&self) -> std::process::Child {
-        Command::new("runc")
-            .arg("--root")
-            .arg(self.state.path())
-            .args(["run", "--bundle"])
-            .arg(self.bundle.path())
-            .arg(&self.id)
+        self.runc_run()
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -139,14 +143,18 @@ impl Container {
 
     /// Runs the container in the foreground until its process exits.
     pub fn run(&self) -> Output {
-        Command::new("runc")
-            .arg("--root")
+        self.runc_run().output().expect("runc run")
+    }
+
+    /// `runc run` of this container, with its own state directory.
+    fn runc_run(&self) -> Command {
+        let mut c = Command::new("runc");
+        c.arg("--root")
             .arg(self.state.path())
             .args(["run", "--bundle"])
             .arg(self.bundle.path())
-            .arg(&self.id)
-            .output()
-            .expect("runc run")
+            .arg(&self.id);
+        c
     }
 }
 

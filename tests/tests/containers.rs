@@ -6,7 +6,7 @@ use sensor_proto::v1::{
 };
 use sensor_tests::{
     ready,
-    runc::Container,
+    runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, exec, flagged, header, outcome},
 };
@@ -80,21 +80,6 @@ const SCHEMES: &[Scheme] = &[
     },
 ];
 
-/// Distinct 64-hex container ids and pod uids for this run.
-fn ids(n: usize) -> (String, String) {
-    let seed = format!("{:08x}{:04x}", std::process::id(), n);
-    let id = seed.repeat(6)[..64].to_owned();
-    let uid = format!(
-        "{}-{}-4{}-8{}-{}",
-        &seed[..8],
-        &seed[8..12],
-        &seed[..3],
-        &seed[3..6],
-        &seed[..12]
-    );
-    (id, uid)
-}
-
 fn container_of(ev: &Event) -> (AttributionState, String, String, String, String) {
     let a = header(ev).attribution.clone().unwrap_or_default();
     let state = a.state();
@@ -109,7 +94,7 @@ async fn each_naming_scheme_is_attributed_with_process_context() {
     }
     let sensor = Sensor::start(&[]).await;
     for (n, scheme) in SCHEMES.iter().enumerate() {
-        let (id, uid) = ids(n);
+        let (uid, id) = kube_ids(n as u32);
         let script = "mount -t tmpfs none /mnt && umount /mnt; /bin/true one 'two three'; exit 7";
         let ctr = Container::new(
             &format!("sensor-e2e-{}-{n}", std::process::id()),

@@ -19,6 +19,7 @@ use sensor_tests::{
     cgroup::CgroupPathGuard,
     containerd::{Containerd, IMAGE, cri_client},
     ready,
+    runc::kube_ids,
     sensor::Sensor,
     subscriber::{Subscriber, arg, flagged, header},
 };
@@ -38,11 +39,7 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_away() 
     if !ready() {
         return;
     }
-    let uid = format!(
-        "{:08x}-0000-4000-8000-{:012x}",
-        std::process::id(),
-        std::process::id()
-    );
+    let (uid, _) = kube_ids(0xc00);
     let cgroup_parent = format!("/kubepods/besteffort/pod{uid}");
     let _cgroups = CgroupPathGuard::new(&cgroup_parent);
     let mut containerd = Containerd::start().await;

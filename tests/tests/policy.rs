@@ -6,24 +6,18 @@ use sensor_proto::v1::{EventKind, GetEventsRequest, Severity, get_events_respons
 use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
     ready,
-    runc::Container,
+    runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, flagged, header},
     wait_until,
 };
-
-fn pod(n: u32) -> (String, String) {
-    let uid = format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), n);
-    let id = format!("{:08x}{:08x}", std::process::id(), n).repeat(4);
-    (uid, id)
-}
 
 #[tokio::test]
 async fn an_exception_silences_one_pod_while_another_is_still_flagged() {
     if !ready() {
         return;
     }
-    let ((quiet_uid, quiet_id), (loud_uid, loud_id)) = (pod(1), pod(2));
+    let ((quiet_uid, quiet_id), (loud_uid, loud_id)) = (kube_ids(1), kube_ids(2));
     let dir = ScratchDir::new("policy");
     let file = dir.path().join("policy.toml");
     std::fs::write(

@@ -9,7 +9,7 @@ use sensor_proto::v1::{
 };
 use sensor_tests::{
     ready,
-    runc::Container,
+    runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, exec, flagged, header, outcome},
 };
@@ -18,18 +18,8 @@ use sensor_tests::{
 const WORKLOAD: &str = "cat /bin/busybox > /dev/null; echo hello > /tmp/a; mv /tmp/a /tmp/b; \
     ls / > /dev/null; echo piped | cat > /dev/null; (true); cat /tmp/b; rm /tmp/b";
 
-fn ids(n: u32) -> (String, String) {
-    let uid = format!(
-        "{:08x}-0000-4000-8000-{:012x}",
-        std::process::id(),
-        0x500 + n
-    );
-    let id = format!("{:08x}{:08x}", std::process::id(), 0x500 + n).repeat(4);
-    (uid, id)
-}
-
 fn container(n: u32, script: &str) -> (Container, String) {
-    let (uid, id) = ids(n);
+    let (uid, id) = kube_ids(0x500 + n);
     let c = Container::new(
         &format!("sensor-e2e-prof-{}-{n}", std::process::id()),
         &format!("/kubepods/burstable/pod{uid}/{id}"),

@@ -7,7 +7,7 @@ use sensor_proto::v1::{
 };
 use sensor_tests::{
     ready,
-    runc::Container,
+    runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, header},
 };
@@ -58,8 +58,7 @@ async fn learned_syscalls_survive_a_restart() {
     }
     let pins = PinDir::new();
     let pin_arg = pins.dir.to_str().unwrap().to_owned();
-    let uid = format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), 0x900);
-    let id = format!("{:08x}{:08x}", std::process::id(), 0x900).repeat(4);
+    let (uid, id) = kube_ids(0x900);
     let ctr = Container::new(
         &format!("sensor-e2e-restart-{}", std::process::id()),
         &format!("/kubepods/besteffort/pod{uid}/{id}"),

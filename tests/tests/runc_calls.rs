@@ -2,23 +2,13 @@
 use sensor_proto::v1::{Event, EventKind, GetEventsRequest, OutcomeKind};
 use sensor_tests::{
     ready,
-    runc::Container,
+    runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, arg, flagged, outcome},
 };
 
-fn ids(n: u32) -> (String, String) {
-    let uid = format!(
-        "{:08x}-0000-4000-8000-{:012x}",
-        std::process::id(),
-        0x700 + n
-    );
-    let id = format!("{:08x}{:08x}", std::process::id(), 0x700 + n).repeat(4);
-    (uid, id)
-}
-
 fn container(n: u32, script: &str) -> Container {
-    let (uid, id) = ids(n);
+    let (uid, id) = kube_ids(0x700 + n);
     Container::new(
         &format!("sensor-e2e-calls-{}-{n}", std::process::id()),
         &format!("/kubepods/besteffort/pod{uid}/{id}"),

@@ -77,6 +77,16 @@ impl Enricher {
         }
     }
 
+    /// For a cgroup the start-up scan found: the container it belongs to, if any
+    /// (`None` when the cgroup is not known).
+    pub fn container_of(&self, cgroup_id: u64) -> Option<Option<Arc<container::ContainerRef>>> {
+        let info = self.cgroups.resolve_cached(cgroup_id)?;
+        Some(match &*info.owner {
+            Owner::Container(c) => Some(c.clone()),
+            Owner::Host | Owner::Unknown => None,
+        })
+    }
+
     pub fn cgroups(&self) -> usize {
         self.cgroups.len()
     }

@@ -6,7 +6,7 @@ use sensor_common::LEARNED_SLOTS;
 
 use std::sync::Arc;
 
-use super::SharedStore;
+use super::{ProfileStore, SharedStore};
 use crate::{enrich::container::ContainerRef, event::Event};
 
 pub struct Learner {
@@ -41,6 +41,10 @@ impl Learner {
     }
 
     pub fn observe(&mut self, ev: &mut Event) {
+        // Most events teach nothing: no lock for them.
+        if !ProfileStore::learns_from(ev) {
+            return;
+        }
         if let Ok(mut s) = self.store.lock() {
             s.observe(ev);
         }

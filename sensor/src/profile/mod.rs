@@ -34,6 +34,16 @@ pub struct Learned {
     pub gone: bool,
 }
 
+impl Learned {
+    /// Adds the syscalls of a kernel learned value (byte `nr` non-zero: `nr` was made) not
+    /// known yet; when they were first made is not known, so they count as the workload's.
+    fn add_kernel_slots(&mut self, slots: &[u8]) {
+        for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
+            self.syscalls.entry(nr as u64).or_insert(Phase::Workload);
+        }
+    }
+}
+
 /// Which cgroups a profile covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {
@@ -83,11 +93,15 @@ impl ProfileStore {
         }))
     }
 
+    /// Whether [`ProfileStore::observe`] has anything to learn from `ev`.
+    pub fn learns_from(ev: &Event) -> bool {
+        matches!(&ev.body, Body::SyscallSeen(_))
+            || matches!(&ev.body, Body::Exec(e) if e.errno.is_none())
+    }
+
     /// Learns from an enriched event; sets a `SyscallSeen`'s phase.
     pub fn observe(&mut self, ev: &mut Event) {
-        let interesting = matches!(&ev.body, Body::SyscallSeen(_))
-            || matches!(&ev.body, Body::Exec(e) if e.errno.is_none());
-        if !interesting {
+        if !Self::learns_from(ev) {
             return;
         }
         let Some(l) = self.entry(ev.cgroup_id) else {
@@ -118,9 +132,7 @@ impl ProfileStore {
         let Some(l) = self.by_cgroup.get_mut(&cgroup_id) else {
             return;
         };
-        for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
-            l.syscalls.entry(nr as u64).or_insert(Phase::Workload);
-        }
+        l.add_kernel_slots(slots);
         l.gone = true;
     }
 
@@ -131,9 +143,7 @@ impl ProfileStore {
         };
         l.container = container;
         l.workload_started = true; // unknown: later first uses count as the workload's
-        for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
-            l.syscalls.entry(nr as u64).or_insert(Phase::Workload);
-        }
+        l.add_kernel_slots(slots);
     }
 
     pub fn select(&self, sel: &Selector) -> Vec<Learned> {

@@ -12,6 +12,7 @@ use sensor_proto::v1::{
 use sensor_tests::{
     bench::{self, Bpftrace, Floor, InCgroup},
     cgroup::{CgroupPathGuard, cgroup2_mount},
+    runc::kube_ids,
     sensor::Sensor,
     subscriber::Subscriber,
 };
@@ -30,12 +31,7 @@ struct BenchCgroup {
 
 impl BenchCgroup {
     fn new(n: u32) -> Self {
-        let uid = format!(
-            "{:08x}-0000-4000-8000-{:012x}",
-            std::process::id(),
-            0xbe00 + n
-        );
-        let id = format!("{:08x}{:08x}", std::process::id(), 0xbe00 + n).repeat(4);
+        let (uid, id) = kube_ids(0xbe00 + n);
         let path = format!("/kubepods/besteffort/pod{uid}/{id}");
         let guard = CgroupPathGuard::new(&path);
         let dir = cgroup2_mount()
