@@ -9,6 +9,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={p}");
     }
     let fds = protox::compile(protos, ["proto"])?;
+    // For gRPC server reflection: the sensor's own API only (the CRI subset is a client).
+    let api = protox::compile([protos[0]], ["proto"])?;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("sensor_v1_descriptor.bin"),
+        prost::Message::encode_to_vec(&api),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -6,6 +6,10 @@
 )]
 pub mod v1 {
     tonic::include_proto!("sensor.v1");
+
+    /// The encoded `FileDescriptorSet` of `sensor.v1`, for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/sensor_v1_descriptor.bin"));
 }
 
 /// The subset of the Kubernetes CRI (`runtime.v1`) that the sensor reads pod metadata from.

@@ -150,33 +150,53 @@ pub const OFFSET_UNKNOWN: u32 = u32::MAX;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Counter {
-    /// A record was lost because the ring buffer was full.
-    RingbufFull = 0,
+    /// A cgroup creation/removal record was lost because the ring buffer was full.
+    RingbufFullCgroup = 0,
     /// A helper failed while reading arguments or strings (the record still went out).
     ReadError = 1,
     /// A flagged call could not be parked until its exit (map full): sent without outcome.
     PendingFull = 2,
     /// A cgroup's syscalls could not be learned: the LEARNED map was full.
     LearnFull = 3,
+    /// A flagged-syscall record was lost because the ring buffer was full.
+    RingbufFullFlagged = 4,
+    /// An exec record (successful or failed) was lost: ring buffer full.
+    RingbufFullExec = 5,
+    /// A fork record was lost: ring buffer full.
+    RingbufFullFork = 6,
+    /// An exit record was lost: ring buffer full.
+    RingbufFullExit = 7,
+    /// A first-use (SyscallSeen) record was lost: ring buffer full.
+    RingbufFullSeen = 8,
 }
 
 /// Entries of `COUNTERS`, room left for growth.
 pub const COUNTER_SLOTS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 4] = [
-        Counter::RingbufFull,
+    pub const ALL: [Counter; 9] = [
+        Counter::RingbufFullCgroup,
         Counter::ReadError,
         Counter::PendingFull,
         Counter::LearnFull,
+        Counter::RingbufFullFlagged,
+        Counter::RingbufFullExec,
+        Counter::RingbufFullFork,
+        Counter::RingbufFullExit,
+        Counter::RingbufFullSeen,
     ];
 
     pub const fn name(self) -> &'static str {
         match self {
-            Counter::RingbufFull => "ringbuf_full",
+            Counter::RingbufFullCgroup => "ringbuf_full_cgroup",
             Counter::ReadError => "read_error",
             Counter::PendingFull => "pending_full",
             Counter::LearnFull => "learn_full",
+            Counter::RingbufFullFlagged => "ringbuf_full_flagged",
+            Counter::RingbufFullExec => "ringbuf_full_exec",
+            Counter::RingbufFullFork => "ringbuf_full_fork",
+            Counter::RingbufFullExit => "ringbuf_full_exit",
+            Counter::RingbufFullSeen => "ringbuf_full_seen",
         }
     }
 }

@@ -42,7 +42,7 @@ fn try_cgroup(ctx: &TracePointContext, kind: RecordKind) -> Result<(), i32> {
     let id: u64 = unsafe { ctx.read_at(CGROUP_ID_OFF.load() as usize)? };
     let loc: u32 = unsafe { ctx.read_at(CGROUP_PATH_OFF.load() as usize)? };
     let Some(mut entry) = EVENTS.reserve::<CgroupRecord>(0) else {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullCgroup);
         return Ok(());
     };
     // SAFETY: a reserved entry of exactly size_of::<CgroupRecord>() bytes.

@@ -166,7 +166,7 @@ pub fn exec_exit(ret: i64, tid: u32) {
         return;
     }
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullExec);
         let _ = EXEC_PENDING.remove(&tid);
         return;
     };
@@ -212,7 +212,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
     // The thread that called execve (a non-leader thread takes over the leader's pid).
     let old_tid: i32 = unsafe { ctx.read_at(EXEC_OLD_PID_OFF.load() as usize)? };
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullExec);
         let _ = EXEC_PENDING.remove(&(old_tid as u32));
         return Ok(());
     };

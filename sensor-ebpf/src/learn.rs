@@ -48,7 +48,7 @@ pub fn learn(nr: u64) {
         core::ptr::write_volatile(slot, 1);
     }
     let Some(mut entry) = EVENTS.reserve::<SeenRecord>(0) else {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullSeen);
         return;
     };
     // SAFETY: a reserved entry of exactly size_of::<SeenRecord>() bytes.

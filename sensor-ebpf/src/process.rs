@@ -34,7 +34,7 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) {
         return; // a new thread, not a new process
     }
     let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullFork);
         return;
     };
     // SAFETY: a reserved entry of exactly size_of::<ForkRecord>() bytes.
@@ -74,7 +74,7 @@ fn try_sched_process_exit(ctx: &TracePointContext) {
     let task = unsafe { bpf_get_current_task() } as *const u8;
     let exit_code = read_field::<i32>(task, TASK_EXIT_CODE_OFF.load()).unwrap_or(0);
     let Some(mut entry) = EVENTS.reserve::<ExitRecord>(0) else {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullExit);
         return;
     };
     // SAFETY: a reserved entry of exactly size_of::<ExitRecord>() bytes.

@@ -51,7 +51,7 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         // Cannot wait for the outcome: send the call now, without one.
         count(Counter::PendingFull);
         if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-            count(Counter::RingbufFull);
+            count(Counter::RingbufFullFlagged);
         }
     }
 }

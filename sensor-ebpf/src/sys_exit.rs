@@ -47,14 +47,14 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
             rec.ret = ret;
             rec.outcome = Outcome::Returned as u8;
             if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-                count(Counter::RingbufFull);
+                count(Counter::RingbufFullFlagged);
             }
             let _ = PENDING.remove(&tid);
             return;
         }
         // A stale entry: its thread never returned from that call. Send it without outcome.
         if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-            count(Counter::RingbufFull);
+            count(Counter::RingbufFullFlagged);
         }
         let _ = PENDING.remove(&tid);
     }
@@ -72,6 +72,6 @@ fn try_sys_exit(ctx: &RawTracePointContext) {
         ret,
     );
     if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-        count(Counter::RingbufFull);
+        count(Counter::RingbufFullFlagged);
     }
 }

@@ -1,4 +1,5 @@
-//! Command line: `sensor run`, `sensor events`.
+//! Command line: `sensor run` and the client commands (`events`, `containers`, `status`,
+//! `profile`), and `policy`.
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -23,6 +24,8 @@ pub enum Command {
     Events(EventsArgs),
     /// List the containers a running sensor has seen, with their pods and event counts.
     Containers(ContainersArgs),
+    /// A running sensor's version, programs, subscribers and counters.
+    Status(ContainersArgs),
     /// The seccomp profile learned for a container, pod or image; or try one (`profile try`).
     Profile(ProfileArgs),
     /// Work with policy files.
@@ -30,11 +33,30 @@ pub enum Command {
     Policy(PolicyCommand),
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ContainersArgs {
-    /// The sensor's gRPC address.
+/// How a client reaches the sensor.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ConnectArgs {
+    /// The sensor's gRPC address: HOST:PORT, https://HOST:PORT, or unix:/PATH.
     #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
     pub addr: String,
+    /// Verify the sensor's TLS certificate against this CA (PEM); turns TLS on.
+    #[arg(long, env = "SENSOR_CA")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "SENSOR_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    #[arg(long, env = "SENSOR_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// The name the sensor's certificate must carry [default: the host of --addr].
+    #[arg(long)]
+    pub server_name: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ContainersArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Print one JSON object per line.
     #[arg(long)]
     pub json: bool,
@@ -45,9 +67,44 @@ pub struct RunArgs {
     /// Address of the gRPC server.
     #[arg(long, env = "SENSOR_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
-    /// Allow plain-text gRPC on a non-loopback address.
+    /// Allow plain-text gRPC on a non-loopback address (logs a warning; prefer --tls-cert).
     #[arg(long)]
     pub insecure_listen_any: bool,
+    /// Also serve the API on this unix socket, created with mode 0600 (plain text: the file
+    /// mode is the access control; the client allow list does not apply there).
+    #[arg(long, env = "SENSOR_GRPC_UNIX")]
+    pub grpc_unix: Option<PathBuf>,
+    /// The server's TLS certificate (PEM) for the TCP listener.
+    #[arg(long, env = "SENSOR_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The server's TLS private key (PEM).
+    #[arg(long, env = "SENSOR_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this CA (PEM): mutual TLS.
+    #[arg(long, env = "SENSOR_CLIENT_CA", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Only clients whose certificate names this identity may use the API (repeatable;
+    /// globs over the subject CN, the subject DN, and DNS, URI and email SANs; needs
+    /// --client-ca).
+    #[arg(
+        long,
+        env = "SENSOR_CLIENT_ALLOW",
+        value_delimiter = ',',
+        requires = "client_ca"
+    )]
+    pub client_allow: Vec<String>,
+    /// Serve Prometheus metrics (/metrics), /healthz and /readyz over HTTP here.
+    #[arg(long, env = "SENSOR_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: SocketAddr,
+    /// Do not serve metrics and probes.
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// Events kept in memory for subscribers that reconnect and resume (0: no replay).
+    #[arg(long, default_value_t = 4096)]
+    pub replay_buffer: usize,
+    /// Event streams served at once; more are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 64)]
+    pub max_subscribers: usize,
     /// Node name stamped on every event [default: the host name].
     #[arg(long, env = "NODE_NAME")]
     pub node_name: Option<String>,
@@ -136,18 +193,49 @@ pub enum KindArg {
 
 #[derive(Debug, clap::Args)]
 pub struct EventsArgs {
-    /// The sensor's gRPC address.
-    #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
-    pub addr: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// Only these kinds of event (repeatable).
     #[arg(long = "kind", value_enum)]
     pub kinds: Vec<KindArg>,
     /// Only events from this cgroup id (repeatable).
     #[arg(long = "cgroup")]
     pub cgroup_ids: Vec<u64>,
+    /// Only events of this container: an id or a prefix of at least 12 hex digits (repeatable).
+    #[arg(long = "container")]
+    pub container_ids: Vec<String>,
+    /// Only pods in this namespace (glob, repeatable).
+    #[arg(long = "namespace")]
+    pub pod_namespaces: Vec<String>,
+    /// Only pods with this name (glob, repeatable).
+    #[arg(long = "pod")]
+    pub pod_names: Vec<String>,
+    /// Only flagged calls (and first uses) of this syscall (repeatable).
+    #[arg(long = "syscall")]
+    pub syscalls: Vec<String>,
+    /// Only flagged calls at least this severe.
+    #[arg(long, value_enum)]
+    pub min_severity: Option<SeverityArg>,
+    /// Leave out the host's own processes.
+    #[arg(long)]
+    pub no_host: bool,
+    /// Resume after this sequence number (replayed from the sensor's buffer while it lasts).
+    #[arg(long)]
+    pub resume_after: Option<u64>,
+    /// The sensor instance id the --resume-after number belongs to.
+    #[arg(long, requires = "resume_after")]
+    pub resume_instance: Option<String>,
     /// Print one JSON object per line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Low,
+    Medium,
+    High,
+    Critical,
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,9 +243,8 @@ pub struct EventsArgs {
 pub struct ProfileArgs {
     #[command(subcommand)]
     pub command: Option<ProfileCommand>,
-    /// The sensor's gRPC address.
-    #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
-    pub addr: String,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
     /// A container id.
     #[arg(long, group = "which")]
     pub container: Option<String>,

@@ -1,32 +1,106 @@
-//! `sensor events`: a collector that subscribes to a sensor and prints what it streams.
+//! The client commands: `sensor events` (a collector that prints what it streams),
+//! `containers`, `status`, `profile`; over TCP, TLS, mTLS or a unix socket.
 use anyhow::Context as _;
+use std::{
+    io::Write as _,
+    path::{Path, PathBuf},
+};
+
+use hyper_util::rt::TokioIo;
 use sensor_proto::v1::{
-    GetEventsRequest, GetProfileRequest, ListContainersRequest, Phase,
+    GetEventsRequest, GetProfileRequest, ListContainersRequest, Phase, StatusRequest,
     sensor_service_client::SensorServiceClient,
 };
-use std::io::Write as _;
+use tokio::net::UnixStream;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Uri};
 
-use crate::render;
+use crate::{cli::ConnectArgs, render};
 
-/// `127.0.0.1:50051` or `http://127.0.0.1:50051`.
-pub fn endpoint(addr: &str) -> String {
-    if addr.contains("://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
+type Client = SensorServiceClient<Channel>;
+
+/// `127.0.0.1:50051` -> `http://...`, or `https://...` when TLS is asked for.
+pub fn endpoint(addr: &str, tls: bool) -> String {
+    match (addr.contains("://"), tls) {
+        (true, _) => addr.to_owned(),
+        (false, false) => format!("http://{addr}"),
+        (false, true) => format!("https://{addr}"),
     }
 }
 
-async fn connect(addr: &str) -> anyhow::Result<SensorServiceClient<tonic::transport::Channel>> {
-    let url = endpoint(addr);
-    SensorServiceClient::connect(url.clone())
+fn read(what: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+/// Connects as `c` says: plain text, TLS (with `--ca`), mTLS (with a client certificate), or
+/// a unix socket (`unix:/path`).
+pub async fn connect(c: &ConnectArgs) -> anyhow::Result<Client> {
+    if let Some(path) = c.addr.strip_prefix("unix:") {
+        let path = PathBuf::from(path);
+        let channel = Endpoint::from_static("http://sensor.invalid")
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let path = path.clone();
+                async move { UnixStream::connect(path).await.map(TokioIo::new) }
+            }))
+            .await
+            .with_context(|| format!("cannot connect to the sensor at {}", c.addr))?;
+        return Ok(SensorServiceClient::new(channel));
+    }
+    let url = endpoint(&c.addr, c.ca.is_some());
+    let mut ep =
+        Endpoint::from_shared(url.clone()).with_context(|| format!("bad address {url}"))?;
+    if let Some(ca) = &c.ca {
+        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("CA", ca)?));
+        if let (Some(cert), Some(key)) = (&c.client_cert, &c.client_key) {
+            tls = tls.identity(Identity::from_pem(
+                read("client certificate", cert)?,
+                read("client key", key)?,
+            ));
+        }
+        if let Some(name) = &c.server_name {
+            tls = tls.domain_name(name.clone());
+        }
+        ep = ep.tls_config(tls).context("TLS setup")?;
+    }
+    let channel = ep
+        .connect()
         .await
-        .with_context(|| format!("cannot connect to the sensor at {url} (is `sensor run` up?)"))
+        .with_context(|| format!("cannot connect to the sensor at {url} (is `sensor run` up?)"))?;
+    Ok(SensorServiceClient::new(channel))
+}
+
+/// `sensor status`: what the sensor is and its counters.
+pub async fn print_status(c: &ConnectArgs, json: bool) -> anyhow::Result<()> {
+    let s = connect(c)
+        .await?
+        .status(StatusRequest {})
+        .await
+        .context("the sensor refused Status")?
+        .into_inner();
+    if json {
+        println!("{}", render::status_json(&s));
+        return Ok(());
+    }
+    println!(
+        "sensor {} on {} (kernel {}), instance {}, up {} s",
+        s.version, s.node_name, s.kernel, s.sensor_instance_id, s.uptime_seconds
+    );
+    println!(
+        "programs: {}; subscribers: {}; last event #{}",
+        s.programs.join(", "),
+        s.subscribers,
+        s.last_seq
+    );
+    let mut all: Vec<_> = s.counters.iter().chain(s.gauges.iter()).collect();
+    all.sort();
+    for (name, value) in all {
+        println!("  {name:<52} {value}");
+    }
+    Ok(())
 }
 
 /// `sensor containers`: one line (or JSON object) per container seen.
-pub async fn list_containers(addr: &str, json: bool) -> anyhow::Result<()> {
-    let mut client = connect(addr).await?;
+pub async fn list_containers(c: &ConnectArgs, json: bool) -> anyhow::Result<()> {
+    let mut client = connect(c).await?;
     let list = client
         .list_containers(ListContainersRequest {})
         .await
@@ -48,12 +122,12 @@ pub async fn list_containers(addr: &str, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn stream_events(
-    addr: &str,
+    c: &ConnectArgs,
     request: GetEventsRequest,
     json: bool,
 ) -> anyhow::Result<()> {
-    let url = endpoint(addr);
-    let mut client = connect(addr).await?;
+    let url = &c.addr;
+    let mut client = connect(c).await?;
     let mut stream = client
         .get_events(request)
         .await
@@ -76,11 +150,11 @@ pub async fn stream_events(
 
 /// `sensor profile`: prints the learned profile in the chosen format.
 pub async fn print_profile(
-    addr: &str,
+    c: &ConnectArgs,
     request: GetProfileRequest,
     format: crate::cli::ProfileFormat,
 ) -> anyhow::Result<()> {
-    let mut client = connect(addr).await?;
+    let mut client = connect(c).await?;
     let p = client
         .get_profile(request)
         .await

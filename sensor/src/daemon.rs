@@ -3,11 +3,15 @@
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    sync::{Arc, atomic::AtomicU64},
-    time::Duration,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, bail};
+use sensor_common::PROGRAMS;
 use sensor_proto::v1 as pb;
 use tokio::{
     net::TcpListener,
@@ -16,16 +20,18 @@ use tokio::{
 };
 
 use crate::{
-    api::{Identity, convert, server},
+    api::{Identity, convert, listen, security::TlsFiles, server},
     caps,
     enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
     event::Kind,
     hub::{Hub, Item},
+    metrics::{self, Gauges, KernelTotals, Sources},
     offsets, pins,
     policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes},
     profile::{SharedStore, learner::Learner},
-    reader, render,
+    reader::{self, KernelPoll},
+    render,
     syscalls::Arch,
     tracefs::Tracefs,
 };
@@ -33,8 +39,18 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct RunConfig {
     pub grpc_addr: SocketAddr,
-    /// Serve plain-text gRPC on a non-loopback address (no TLS yet).
+    /// Serve plain-text gRPC on a non-loopback address.
     pub insecure_listen_any: bool,
+    /// Also serve the API on this unix socket (mode 0600, plain text).
+    pub grpc_unix: Option<PathBuf>,
+    /// TLS, mTLS and the client allow list for the TCP listener.
+    pub tls: TlsFiles,
+    /// Prometheus metrics, /healthz and /readyz; `None`: not served.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Events kept for subscribers that resume.
+    pub replay_buffer: usize,
+    /// Event streams served at once.
+    pub max_subscribers: usize,
     pub node_name: String,
     /// Print events as JSON lines instead of readable lines.
     pub json: bool,
@@ -106,13 +122,22 @@ fn host_paths(cfg: &RunConfig) -> anyhow::Result<HostPaths> {
 /// Starts everything, runs until a signal, and tears down. Programs are detached before this
 /// returns, on every path.
 pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
-    if !cfg.grpc_addr.ip().is_loopback() && !cfg.insecure_listen_any {
-        bail!(
-            "refusing to serve unencrypted gRPC on {}, which is not a loopback address: \
-             pass --insecure-listen-any to do it anyway",
-            cfg.grpc_addr
+    let started = Instant::now();
+    if !cfg.grpc_addr.ip().is_loopback() && !cfg.tls.enabled() {
+        if !cfg.insecure_listen_any {
+            bail!(
+                "refusing to serve unencrypted gRPC on {}, which is not a loopback address: \
+                 give --tls-cert and --tls-key, or pass --insecure-listen-any to do it anyway",
+                cfg.grpc_addr
+            );
+        }
+        tracing::warn!(
+            addr = %cfg.grpc_addr,
+            "serving gRPC WITHOUT TLS on a non-loopback address: anyone who can reach it reads every event"
         );
     }
+    // Refuse half-given TLS settings before touching the kernel.
+    cfg.tls.server_config()?;
     let eff = caps::effective().context("reading this process's capabilities")?;
     if let Some(cap) = caps::first_missing(eff) {
         bail!("{cap} is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON");
@@ -140,10 +165,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     }
     let engine = PolicyEngine::new(probes.take_policy_maps()?, policy_rx)?;
     let profiles = SharedStore::default();
+    let learned_counter = probes.learned_counter()?;
     let mut learner = Learner::new(profiles.clone(), probes.take_learned()?);
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;
+    let gauges = Arc::new(Gauges::default());
+    gauges.attached.store(true, Ordering::Relaxed);
     // Attached tracepoints keep working without tracefs: leave the node as we found it.
     tracefs.release();
     // Scanned after attaching, so that nothing falls between the scan and the first record.
@@ -169,34 +197,96 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         "enrichment ready"
     );
 
-    let hub = Hub::new(cfg.subscriber_queue);
+    let hub = Hub::new(cfg.subscriber_queue, cfg.replay_buffer);
     let identity = Identity::new(cfg.node_name.clone());
     let listener = TcpListener::bind(cfg.grpc_addr)
         .await
         .with_context(|| format!("cannot listen for gRPC on {}", cfg.grpc_addr))?;
     let local = listener.local_addr()?;
+    let unix = match &cfg.grpc_unix {
+        Some(path) => Some((
+            listen::bind_unix(path)
+                .with_context(|| format!("cannot listen for gRPC on {}", path.display()))?,
+            path.clone(),
+        )),
+        None => None,
+    };
+    let metrics_listener = match cfg.metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot serve metrics on {addr} (in use? give another --metrics-addr)")
+        })?),
+        None => None,
+    };
+    let metrics_local = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
 
     let policy_refused = Arc::new(AtomicU64::new(0));
     if let Some(path) = &cfg.policy {
         reload::spawn(path.clone(), policy_tx, policy_refused.clone())?;
     }
-    let reader_task = tokio::spawn(reader::run(ring, hub.clone(), enricher, engine, learner));
-    let losses_task = tokio::spawn(reader::watch_kernel_losses(
-        counters,
+    let kernel_totals = KernelTotals::default();
+    let sources = Sources {
+        hub: hub.clone(),
+        kernel: kernel_totals.clone(),
+        gauges: gauges.clone(),
+        registry: registry.clone(),
+        cri: cri.clone(),
+        policy_refused: policy_refused.clone(),
+        started,
+    };
+    let reader_task = tokio::spawn(reader::run(
+        ring,
+        hub.clone(),
+        enricher,
+        engine,
+        learner,
+        gauges.clone(),
+    ));
+    let losses_task = tokio::spawn(reader::watch_kernel(
+        KernelPoll {
+            counters,
+            learned: learned_counter,
+            totals: kernel_totals,
+            gauges,
+        },
         hub.clone(),
         Duration::from_secs(1),
     ));
     let printer_task = (!cfg.quiet)
         .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = server::EventService::new(hub.clone(), identity.clone(), registry, cri, profiles);
-    let server_task = tokio::spawn(server::serve(listener, service, async {
-        let _ = stop_rx.await;
-    }));
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = tx.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let metrics_task = metrics_listener
+        .map(|l| tokio::spawn(metrics::http::serve(l, sources.clone(), stopped(&stop_tx))));
+    let about = server::About {
+        programs: PROGRAMS.iter().map(|p| p.name.to_owned()).collect(),
+        kernel: kernel_release(),
+        max_subscribers: cfg.max_subscribers,
+    };
+    let service = server::EventService::new(identity.clone(), sources, profiles, about);
+    let listeners = listen::Listeners {
+        tcp: listener,
+        unix,
+    };
+    let tls = cfg.tls.clone();
+    let shutdown = stopped(&stop_tx);
+    let server_task =
+        tokio::spawn(async move { listen::serve(listeners, service, &tls, shutdown).await });
 
     tracing::info!(
         programs = attached,
         grpc = %local,
+        tls = cfg.tls.enabled(),
+        mtls = cfg.tls.client_ca.is_some(),
+        unix = ?cfg.grpc_unix,
+        metrics = ?metrics_local,
         instance = %identity.instance_id,
         "sensor ready: flagging {forbidden_count} syscalls"
     );
@@ -215,6 +305,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         Ok(Ok(Err(e))) => tracing::warn!("gRPC server: {e}"),
         Err(_) => tracing::warn!("gRPC server did not stop within 3 s"),
         _ => {}
+    }
+    if let Some(t) = metrics_task
+        && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(1), t).await
+    {
+        tracing::warn!("metrics server: {e}");
     }
     if let Some(t) = printer_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
@@ -275,4 +370,11 @@ async fn forward_kernel_logs(logger: aya_log::EbpfLogger<&'static dyn log::Log>)
             Err(e) => return tracing::warn!("kernel-side logging stopped: {e}"),
         }
     }
+}
+
+/// `uname -r`.
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
 }

@@ -123,6 +123,32 @@ pub enum Kind {
     SyscallSeen,
 }
 
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::FlaggedSyscall,
+        Kind::Exec,
+        Kind::Fork,
+        Kind::Exit,
+        Kind::SyscallSeen,
+    ];
+
+    /// The metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::FlaggedSyscall => "flagged_syscall",
+            Kind::Exec => "exec",
+            Kind::Fork => "fork",
+            Kind::Exit => "exit",
+            Kind::SyscallSeen => "syscall_seen",
+        }
+    }
+
+    /// Position in [`Kind::ALL`], for per-kind counters.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 impl Body {
     pub fn kind(&self) -> Kind {
         match self {
@@ -214,4 +240,25 @@ pub enum LossReason {
     SubscriberQueue,
     /// A kernel record could not be decoded.
     MalformedRecord,
+    /// A resuming subscriber asked for events the replay buffer no longer holds.
+    ReplayExpired,
+}
+
+impl LossReason {
+    pub const ALL: [LossReason; 4] = [
+        LossReason::KernelRingBuffer,
+        LossReason::SubscriberQueue,
+        LossReason::MalformedRecord,
+        LossReason::ReplayExpired,
+    ];
+
+    /// The metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossReason::KernelRingBuffer => "kernel_ring_buffer",
+            LossReason::SubscriberQueue => "subscriber_queue",
+            LossReason::MalformedRecord => "malformed_record",
+            LossReason::ReplayExpired => "replay_expired",
+        }
+    }
 }

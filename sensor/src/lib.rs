@@ -22,6 +22,7 @@ pub mod event;
 pub mod filter;
 pub mod hub;
 pub mod kernel_btf;
+pub mod metrics;
 pub mod offsets;
 pub mod pins;
 pub mod policy;

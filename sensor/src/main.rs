@@ -2,12 +2,16 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use sensor::{
-    cli::{Cli, Command, EventsArgs, KindArg, PolicyCommand, ProfileArgs, ProfileCommand, RunArgs},
+    api::security::TlsFiles,
+    cli::{
+        Cli, Command, EventsArgs, KindArg, PolicyCommand, ProfileArgs, ProfileCommand, RunArgs,
+        SeverityArg,
+    },
     client, daemon,
     policy::{Policy, file, reload},
     syscalls::Arch,
 };
-use sensor_proto::v1::{EventKind, GetEventsRequest};
+use sensor_proto::v1::{EventKind, GetEventsRequest, Severity};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
@@ -29,7 +33,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Run(args) => daemon::run(run_config(args)?).await,
             Command::Events(args) => events(args).await,
-            Command::Containers(args) => client::list_containers(&args.addr, args.json).await,
+            Command::Containers(args) => client::list_containers(&args.connect, args.json).await,
+            Command::Status(args) => client::print_status(&args.connect, args.json).await,
             Command::Policy(cmd) => policy_command(cmd),
             Command::Profile(args) => profile_command(args).await,
         }
@@ -54,6 +59,16 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
     Ok(daemon::RunConfig {
         grpc_addr: a.grpc_addr,
         insecure_listen_any: a.insecure_listen_any,
+        grpc_unix: a.grpc_unix,
+        tls: TlsFiles {
+            cert: a.tls_cert,
+            key: a.tls_key,
+            client_ca: a.client_ca,
+            client_allow: a.client_allow,
+        },
+        metrics_addr: (!a.no_metrics).then_some(a.metrics_addr),
+        replay_buffer: a.replay_buffer,
+        max_subscribers: a.max_subscribers,
         node_name,
         json: a.json,
         print_all: a.print_all,
@@ -83,15 +98,25 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
             KindArg::Seen => EventKind::SyscallSeen as i32,
         })
         .collect();
-    client::stream_events(
-        &a.addr,
-        GetEventsRequest {
-            kinds,
-            cgroup_ids: a.cgroup_ids,
-        },
-        a.json,
-    )
-    .await
+    let min_severity = a.min_severity.map_or(Severity::Unspecified, |s| match s {
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    });
+    let request = GetEventsRequest {
+        kinds,
+        cgroup_ids: a.cgroup_ids,
+        container_ids: a.container_ids,
+        pod_namespaces: a.pod_namespaces,
+        pod_names: a.pod_names,
+        syscalls: a.syscalls,
+        min_severity: min_severity as i32,
+        exclude_host: a.no_host,
+        resume_after_seq: a.resume_after.unwrap_or(0),
+        resume_instance_id: a.resume_instance.unwrap_or_default(),
+    };
+    client::stream_events(&a.connect, request, a.json).await
 }
 
 fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
@@ -139,5 +164,5 @@ async fn profile_command(a: ProfileArgs) -> anyhow::Result<()> {
         image: a.image.unwrap_or_default(),
         cgroup_id: a.cgroup.unwrap_or_default(),
     };
-    client::print_profile(&a.addr, request, a.format).await
+    client::print_profile(&a.connect, request, a.format).await
 }

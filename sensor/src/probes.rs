@@ -199,6 +199,25 @@ impl Probes {
         })
     }
 
+    /// A second handle on the learned-syscalls map, to count its entries (map fill level).
+    /// Take it before [`Probes::take_learned`].
+    pub fn learned_counter(&self) -> Result<LearnedCounter, ProbeError> {
+        let err = |source: aya::maps::MapError| ProbeError::Map {
+            map: MAP_LEARNED,
+            source: Box::new(source),
+        };
+        let Some(aya::maps::Map::HashMap(data)) = self.ebpf.map(MAP_LEARNED) else {
+            return Err(ProbeError::MissingMap(MAP_LEARNED));
+        };
+        let info = data.info().map_err(err)?;
+        let copy = MapData::from_id(info.id()).map_err(err)?;
+        let map = HashMap::try_from(aya::maps::Map::HashMap(copy)).map_err(err)?;
+        Ok(LearnedCounter {
+            map,
+            capacity: u64::from(info.max_entries()),
+        })
+    }
+
     /// The maps a policy is written to. Can be taken once.
     pub fn take_policy_maps(&mut self) -> Result<PolicyMaps, ProbeError> {
         let mut take =
@@ -268,6 +287,18 @@ impl Probes {
                 map: MAP_COUNTERS,
                 source: Box::new(source),
             })
+    }
+}
+
+/// Counts the entries of the learned-syscalls map.
+pub struct LearnedCounter {
+    map: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>,
+    pub capacity: u64,
+}
+
+impl LearnedCounter {
+    pub fn entries(&self) -> u64 {
+        self.map.keys().filter(Result::is_ok).count() as u64
     }
 }
 

@@ -1,6 +1,9 @@
 //! Draining the ring buffer into the hub, and turning the kernel's loss counters into in-band
 //! loss notices. Neither ever blocks on a subscriber.
-use std::time::Duration;
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use aya::maps::{MapData, RingBuf};
 use sensor_common::Counter;
@@ -9,10 +12,11 @@ use tokio::io::{Interest, unix::AsyncFd};
 use crate::{
     decode::{Record, decode},
     enrich::Enricher,
-    event::LossReason,
+    event::{Kind, LossReason},
     hub::Hub,
+    metrics::{DrainingGuard, Gauges, KernelTotals},
     policy::engine::PolicyEngine,
-    probes::KernelCounters,
+    probes::{KernelCounters, LearnedCounter},
     profile::learner::Learner,
 };
 
@@ -25,7 +29,9 @@ pub async fn run(
     mut enricher: Enricher,
     mut policy: PolicyEngine,
     mut learner: Learner,
+    gauges: Arc<Gauges>,
 ) -> std::io::Result<()> {
+    let _draining = DrainingGuard::new(gauges.clone());
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
@@ -58,17 +64,42 @@ pub async fn run(
                 }
             }
         }
-        hub.report_loss(malformed, LossReason::MalformedRecord);
+        hub.report_loss(malformed, LossReason::MalformedRecord, None);
+        gauges
+            .cgroups_cached
+            .store(enricher.cgroups() as u64, Ordering::Relaxed);
+        gauges
+            .processes_tracked
+            .store(enricher.processes() as u64, Ordering::Relaxed);
         guard.clear_ready();
     }
 }
 
-/// Polls the kernel's per-CPU counters and reports every new ring-buffer loss in-band.
-pub async fn watch_kernel_losses(counters: KernelCounters, hub: Hub, every: Duration) {
+/// Kernel state polled besides the ring buffer.
+pub struct KernelPoll {
+    pub counters: KernelCounters,
+    pub learned: LearnedCounter,
+    /// Where the totals go, for the metrics.
+    pub totals: KernelTotals,
+    pub gauges: Arc<Gauges>,
+}
+
+/// Polls the kernel's per-CPU counters, reports every new ring-buffer loss in-band, and
+/// refreshes the map fill level every `MAP_EVERY` polls.
+pub async fn watch_kernel(k: KernelPoll, hub: Hub, every: Duration) {
+    const MAP_EVERY: u64 = 10;
     let mut seen = [0u64; Counter::ALL.len()];
     let mut tick = tokio::time::interval(every);
-    loop {
+    k.gauges
+        .learned_capacity
+        .store(k.learned.capacity, Ordering::Relaxed);
+    for round in 0u64.. {
         tick.tick().await;
+        if round % MAP_EVERY == 0 {
+            let entries = k.learned.entries();
+            k.gauges.learned_entries.store(entries, Ordering::Relaxed);
+        }
+        let counters = &k.counters;
         for (i, counter) in Counter::ALL.into_iter().enumerate() {
             let total = match counters.read(counter) {
                 Ok(t) => t,
@@ -82,15 +113,18 @@ pub async fn watch_kernel_losses(counters: KernelCounters, hub: Hub, every: Dura
             }
             let new = total - seen[i];
             seen[i] = total;
+            k.totals[i].store(total, Ordering::Relaxed);
+            if let Some(kind) = ring_buffer_loss(counter) {
+                tracing::warn!(
+                    lost = new,
+                    total,
+                    records = counter.name(),
+                    "kernel ring buffer full: events lost (raise --ring-buffer-bytes?)"
+                );
+                hub.report_loss(new, LossReason::KernelRingBuffer, kind);
+                continue;
+            }
             match counter {
-                Counter::RingbufFull => {
-                    tracing::warn!(
-                        lost = new,
-                        total,
-                        "kernel ring buffer full: events lost (raise --ring-buffer-bytes?)"
-                    );
-                    hub.report_loss(new, LossReason::KernelRingBuffer);
-                }
                 Counter::LearnFull => tracing::warn!(
                     new,
                     total,
@@ -104,7 +138,23 @@ pub async fn watch_kernel_losses(counters: KernelCounters, hub: Hub, every: Dura
                 Counter::ReadError => {
                     tracing::debug!(new, total, "kernel-side reads failed (fields left empty)")
                 }
+                _ => {}
             }
         }
+    }
+}
+
+/// For a ring-buffer loss counter, the kind of the records it counts (`Some(None)`: the
+/// sensor's own cgroup bookkeeping records); `None` for other counters.
+#[allow(clippy::option_option)]
+pub fn ring_buffer_loss(counter: Counter) -> Option<Option<Kind>> {
+    match counter {
+        Counter::RingbufFullFlagged => Some(Some(Kind::FlaggedSyscall)),
+        Counter::RingbufFullExec => Some(Some(Kind::Exec)),
+        Counter::RingbufFullFork => Some(Some(Kind::Fork)),
+        Counter::RingbufFullExit => Some(Some(Kind::Exit)),
+        Counter::RingbufFullSeen => Some(Some(Kind::SyscallSeen)),
+        Counter::RingbufFullCgroup => Some(None),
+        Counter::ReadError | Counter::PendingFull | Counter::LearnFull => None,
     }
 }

@@ -79,14 +79,42 @@ fn reason(r: i32) -> &'static str {
         Ok(pb::LossReason::KernelRingBuffer) => "kernel ring buffer full",
         Ok(pb::LossReason::SubscriberQueue) => "this subscriber fell behind",
         Ok(pb::LossReason::MalformedRecord) => "malformed kernel record",
+        Ok(pb::LossReason::ReplayExpired) => "no longer in the replay buffer",
         _ => "unknown reason",
     }
+}
+
+/// What kind of events were lost, when the sensor knows.
+fn lost_kind(k: i32) -> &'static str {
+    match pb::EventKind::try_from(k) {
+        Ok(pb::EventKind::FlaggedSyscall) => " flagged-syscall",
+        Ok(pb::EventKind::Exec) => " exec",
+        Ok(pb::EventKind::Fork) => " fork",
+        Ok(pb::EventKind::Exit) => " exit",
+        Ok(pb::EventKind::SyscallSeen) => " first-use",
+        _ => "",
+    }
+}
+
+/// `sensor status --json`.
+pub fn status_json(s: &pb::StatusResponse) -> Value {
+    json!({
+        "version": s.version, "sensor_instance_id": s.sensor_instance_id, "node_name": s.node_name,
+        "kernel": s.kernel, "programs": s.programs, "uptime_seconds": s.uptime_seconds,
+        "subscribers": s.subscribers, "last_seq": s.last_seq, "counters": s.counters,
+        "gauges": s.gauges,
+    })
 }
 
 pub fn line(resp: &pb::GetEventsResponse) -> String {
     match &resp.item {
         Some(Item::Event(ev)) => event_line(ev),
-        Some(Item::Lost(l)) => format!("LOST {} events ({})", l.count, reason(l.reason)),
+        Some(Item::Lost(l)) => format!(
+            "LOST {}{} events ({})",
+            l.count,
+            lost_kind(l.kind),
+            reason(l.reason)
+        ),
         None => "EMPTY message".to_owned(),
     }
 }
@@ -279,7 +307,8 @@ pub fn json(resp: &pb::GetEventsResponse) -> Value {
     match &resp.item {
         Some(Item::Event(ev)) => event_json(ev),
         Some(Item::Lost(l)) => {
-            json!({"type": "lost", "count": l.count, "reason": reason(l.reason)})
+            json!({"type": "lost", "count": l.count, "reason": reason(l.reason),
+                   "kind": lost_kind(l.kind).trim()})
         }
         None => json!({"type": "empty"}),
     }
@@ -431,8 +460,12 @@ mod tests {
             item: Some(Item::Lost(pb::Lost {
                 count: 4,
                 reason: 1,
+                kind: pb::EventKind::FlaggedSyscall as i32,
             })),
         };
-        assert_eq!(line(&r), "LOST 4 events (kernel ring buffer full)");
+        assert_eq!(
+            line(&r),
+            "LOST 4 flagged-syscall events (kernel ring buffer full)"
+        );
     }
 }

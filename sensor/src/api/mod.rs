@@ -1,5 +1,7 @@
 //! The gRPC API: the server ([`server`]) and the one domain <-> wire conversion ([`convert`]).
 pub mod convert;
+pub mod listen;
+pub mod security;
 pub mod server;
 
 /// Who is speaking: stamped on every event this sensor sends.

@@ -1,19 +1,20 @@
-//! The `sensor.v1.SensorService` server.
-use std::{future::Future, sync::Arc};
+//! The `sensor.v1.SensorService` implementation.
+use std::sync::Arc;
 
 use sensor_proto::v1::{
     GetEventsRequest, GetEventsResponse, GetProfileRequest, GetProfileResponse,
-    ListContainersRequest, ListContainersResponse,
-    sensor_service_server::{SensorService, SensorServiceServer},
+    ListContainersRequest, ListContainersResponse, StatusRequest, StatusResponse,
+    sensor_service_server::SensorService,
 };
-use tokio::{net::TcpListener, sync::mpsc};
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{Identity, convert};
 use crate::{
     enrich::{cri::CriHandle, registry::Registry},
     hub::{Hub, Item},
+    metrics::{self, Sources},
     profile::{self, SharedStore},
     syscalls::Arch,
 };
@@ -21,28 +22,39 @@ use crate::{
 /// Items buffered between a subscriber's hub queue and its HTTP/2 stream.
 const STREAM_BUFFER: usize = 64;
 
+/// What the Status RPC reports besides the metrics.
+#[derive(Clone, Debug)]
+pub struct About {
+    pub programs: Vec<String>,
+    pub kernel: String,
+    /// Event streams served at once; more are refused with RESOURCE_EXHAUSTED.
+    pub max_subscribers: usize,
+}
+
+#[derive(Clone)]
 pub struct EventService {
     hub: Hub,
     identity: Arc<Identity>,
     registry: Registry,
     cri: Option<CriHandle>,
     profiles: SharedStore,
+    sources: Sources,
+    about: Arc<About>,
+    /// One permit per event stream.
+    streams: Arc<Semaphore>,
 }
 
 impl EventService {
-    pub fn new(
-        hub: Hub,
-        identity: Identity,
-        registry: Registry,
-        cri: Option<CriHandle>,
-        profiles: SharedStore,
-    ) -> Self {
+    pub fn new(identity: Identity, sources: Sources, profiles: SharedStore, about: About) -> Self {
         Self {
-            hub,
+            hub: sources.hub.clone(),
             identity: Arc::new(identity),
-            registry,
-            cri,
+            registry: sources.registry.clone(),
+            cri: sources.cri.clone(),
             profiles,
+            sources,
+            streams: Arc::new(Semaphore::new(about.max_subscribers)),
+            about: Arc::new(about),
         }
     }
 }
@@ -86,21 +98,55 @@ impl SensorService for EventService {
         Ok(Response::new(ListContainersResponse { containers }))
     }
 
+    async fn status(
+        &self,
+        _request: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
+        let families = self.sources.snapshot();
+        Ok(Response::new(StatusResponse {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            sensor_instance_id: self.identity.instance_id.clone(),
+            node_name: self.identity.node_name.clone(),
+            kernel: self.about.kernel.clone(),
+            programs: self.about.programs.clone(),
+            uptime_seconds: self.sources.started.elapsed().as_secs(),
+            subscribers: u32::try_from(self.hub.subscribers()).unwrap_or(u32::MAX),
+            last_seq: self.hub.published(),
+            counters: metrics::flatten(&families, metrics::Type::Counter)
+                .into_iter()
+                .collect(),
+            gauges: metrics::flatten(&families, metrics::Type::Gauge)
+                .into_iter()
+                .collect(),
+        }))
+    }
+
     async fn get_events(
         &self,
         request: Request<GetEventsRequest>,
     ) -> Result<Response<Self::GetEventsStream>, Status> {
-        let filter = convert::filter_from_wire(request.get_ref())?;
+        let req = request.get_ref();
+        let filter = convert::filter_from_wire(req)?;
+        let start =
+            convert::start_from_wire(req, &self.identity.instance_id, self.hub.published())?;
+        let Ok(permit) = self.streams.clone().try_acquire_owned() else {
+            return Err(Status::resource_exhausted(format!(
+                "this sensor serves at most {} event streams at once (--max-subscribers)",
+                self.about.max_subscribers
+            )));
+        };
         // Subscribe before answering: once the client has the response, it misses nothing.
-        let mut sub = self.hub.subscribe();
+        let mut sub = self.hub.subscribe_from(start);
         let identity = self.identity.clone();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         tracing::debug!(
             ?filter,
+            ?start,
             subscribers = self.hub.subscribers(),
             "new subscriber"
         );
         tokio::spawn(async move {
+            let _permit = permit;
             loop {
                 let item = tokio::select! {
                     item = sub.next() => item,
@@ -124,16 +170,4 @@ impl SensorService for EventService {
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
-}
-
-/// Serves the API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    service: EventService,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
-        .add_service(SensorServiceServer::new(service))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
 }

@@ -70,6 +70,15 @@ impl Registry {
         }
     }
 
+    /// Containers remembered (running or not).
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|m| m.len()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Everything seen, most recent first.
     pub fn list(&self) -> Vec<SeenContainer> {
         let mut v: Vec<SeenContainer> = self

@@ -1,85 +1,36 @@
 //! Domain <-> wire: the only place that knows both `crate::event` and `sensor_proto`.
+//! Requests (filters, resume points, profile selectors) are checked in [`request`].
+mod request;
+
+pub use self::request::{filter_from_wire, selector_from_wire, start_from_wire};
 use sensor_proto::v1 as pb;
-use tonic::Status;
 
 use super::Identity;
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta, registry::SeenContainer},
     event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome, Phase},
-    filter::Filter,
     hub::Item,
     policy::Severity,
-    profile::{Built, Selector},
+    profile::Built,
 };
-
-pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
-    match pb::EventKind::try_from(v) {
-        Ok(pb::EventKind::FlaggedSyscall) => Ok(Kind::FlaggedSyscall),
-        Ok(pb::EventKind::Exec) => Ok(Kind::Exec),
-        Ok(pb::EventKind::Fork) => Ok(Kind::Fork),
-        Ok(pb::EventKind::Exit) => Ok(Kind::Exit),
-        Ok(pb::EventKind::SyscallSeen) => Ok(Kind::SyscallSeen),
-        Ok(pb::EventKind::Unspecified) => Err(Status::invalid_argument(
-            "kinds: EVENT_KIND_UNSPECIFIED is not a kind of event",
-        )),
-        Err(_) => Err(Status::invalid_argument(format!(
-            "kinds: unknown event kind {v}"
-        ))),
-    }
-}
-
-/// A subscribe request -> the filter it asks for; a bad field is named in INVALID_ARGUMENT.
-pub fn filter_from_wire(req: &pb::GetEventsRequest) -> Result<Filter, Status> {
-    let kinds = req
-        .kinds
-        .iter()
-        .map(|&k| kind_from_wire(k))
-        .collect::<Result<_, _>>()?;
-    Ok(Filter {
-        kinds,
-        cgroup_ids: req.cgroup_ids.clone(),
-    })
-}
 
 pub fn loss_reason_to_wire(r: LossReason) -> pb::LossReason {
     match r {
         LossReason::KernelRingBuffer => pb::LossReason::KernelRingBuffer,
         LossReason::SubscriberQueue => pb::LossReason::SubscriberQueue,
         LossReason::MalformedRecord => pb::LossReason::MalformedRecord,
+        LossReason::ReplayExpired => pb::LossReason::ReplayExpired,
     }
 }
 
-/// A profile request -> which cgroups it covers; exactly one selector must be given.
-pub fn selector_from_wire(r: &pb::GetProfileRequest) -> Result<Selector, Status> {
-    let mut given = Vec::new();
-    if !r.container_id.is_empty() {
-        given.push(Selector::ContainerId(r.container_id.clone()));
-    }
-    if !r.pod_namespace.is_empty() || !r.pod_name.is_empty() {
-        if r.pod_namespace.is_empty() || r.pod_name.is_empty() {
-            return Err(Status::invalid_argument(
-                "pod_namespace and pod_name: give both, or neither",
-            ));
-        }
-        given.push(Selector::Pod {
-            namespace: r.pod_namespace.clone(),
-            name: r.pod_name.clone(),
-        });
-    }
-    if !r.image.is_empty() {
-        given.push(Selector::Image(r.image.clone()));
-    }
-    if r.cgroup_id != 0 {
-        given.push(Selector::CgroupId(r.cgroup_id));
-    }
-    match given.len() {
-        1 => Ok(given.remove(0)),
-        0 => Err(Status::invalid_argument(
-            "give one of container_id, pod_namespace+pod_name, image, cgroup_id",
-        )),
-        _ => Err(Status::invalid_argument(
-            "give only one of container_id, pod_namespace+pod_name, image, cgroup_id",
-        )),
+pub fn kind_to_wire(k: Option<Kind>) -> pb::EventKind {
+    match k {
+        None => pb::EventKind::Unspecified,
+        Some(Kind::FlaggedSyscall) => pb::EventKind::FlaggedSyscall,
+        Some(Kind::Exec) => pb::EventKind::Exec,
+        Some(Kind::Fork) => pb::EventKind::Fork,
+        Some(Kind::Exit) => pb::EventKind::Exit,
+        Some(Kind::SyscallSeen) => pb::EventKind::SyscallSeen,
     }
 }
 
@@ -303,9 +254,14 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
 pub fn item_to_wire(item: &Item, id: &Identity) -> pb::GetEventsResponse {
     let item = match item {
         Item::Event(ev) => pb::get_events_response::Item::Event(event_to_wire(ev, id)),
-        Item::Lost { count, reason } => pb::get_events_response::Item::Lost(pb::Lost {
+        Item::Lost {
+            count,
+            reason,
+            kind,
+        } => pb::get_events_response::Item::Lost(pb::Lost {
             count: *count,
             reason: loss_reason_to_wire(*reason).into(),
+            kind: kind_to_wire(*kind).into(),
         }),
     };
     pb::GetEventsResponse { item: Some(item) }
@@ -318,22 +274,6 @@ mod tests {
         event::{FlaggedSyscall, Process},
         syscalls::Arch,
     };
-
-    #[test]
-    fn invalid_kinds_name_the_field() {
-        let req = pb::GetEventsRequest {
-            kinds: vec![1, 0],
-            cgroup_ids: vec![],
-        };
-        let e = filter_from_wire(&req).unwrap_err();
-        assert_eq!(e.code(), tonic::Code::InvalidArgument);
-        assert!(e.message().starts_with("kinds:"), "{}", e.message());
-        let req = pb::GetEventsRequest {
-            kinds: vec![77],
-            cgroup_ids: vec![],
-        };
-        assert!(filter_from_wire(&req).unwrap_err().message().contains("77"));
-    }
 
     #[test]
     fn flagged_syscall_keeps_every_field() {

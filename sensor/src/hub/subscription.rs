@@ -1,0 +1,113 @@
+//! One subscriber's view of the hub: its backlog (when resuming), then live events, with every
+//! loss announced before the next event it receives.
+use std::{
+    collections::VecDeque,
+    sync::{Arc, atomic::Ordering},
+};
+
+use tokio::sync::{broadcast, watch};
+
+use super::{Item, KERNEL_SLOTS, LossTotals, Stats};
+use crate::event::{Event, Kind, LossReason};
+
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<Arc<Event>>,
+    losses: watch::Receiver<LossTotals>,
+    /// The hub-wide losses this subscriber has been told of.
+    reported: LossTotals,
+    closed: watch::Receiver<bool>,
+    /// Replayed events still to send, oldest first.
+    backlog: VecDeque<Arc<Event>>,
+    /// Events the replay buffer no longer held when this subscription resumed.
+    expired: u64,
+    stats: Arc<Stats>,
+}
+
+impl Subscription {
+    pub(super) fn new(
+        rx: broadcast::Receiver<Arc<Event>>,
+        mut losses: watch::Receiver<LossTotals>,
+        closed: watch::Receiver<bool>,
+        backlog: VecDeque<Arc<Event>>,
+        expired: u64,
+        stats: Arc<Stats>,
+    ) -> Self {
+        // Not told of losses from before it subscribed.
+        let reported = *losses.borrow_and_update();
+        Self {
+            rx,
+            losses,
+            reported,
+            closed,
+            backlog,
+            expired,
+            stats,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn reported_kernel(&self) -> u64 {
+        self.reported.kernel.iter().sum()
+    }
+
+    /// A loss notice this subscriber has not had yet.
+    fn pending_loss(&mut self) -> Option<Item> {
+        if self.expired > 0 {
+            let count = std::mem::take(&mut self.expired);
+            return Some(lost(count, LossReason::ReplayExpired, None));
+        }
+        let now = *self.losses.borrow_and_update();
+        for slot in 0..KERNEL_SLOTS {
+            if now.kernel[slot] > self.reported.kernel[slot] {
+                let count = now.kernel[slot] - self.reported.kernel[slot];
+                self.reported.kernel[slot] = now.kernel[slot];
+                let kind = Kind::ALL.get(slot).copied();
+                return Some(lost(count, LossReason::KernelRingBuffer, kind));
+            }
+        }
+        if now.malformed > self.reported.malformed {
+            let count = now.malformed - self.reported.malformed;
+            self.reported.malformed = now.malformed;
+            return Some(lost(count, LossReason::MalformedRecord, None));
+        }
+        None
+    }
+
+    /// The next item; `None` once the hub is closed.
+    pub async fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(lost) = self.pending_loss() {
+                return Some(lost);
+            }
+            if let Some(ev) = self.backlog.pop_front() {
+                return Some(Item::Event(ev));
+            }
+            tokio::select! {
+                biased;
+                _ = self.closed.wait_for(|c| *c) => return None,
+                changed = self.losses.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                r = self.rx.recv() => return match r {
+                    Ok(ev) => Some(Item::Event(ev)),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        self.stats.queue_lost.fetch_add(n, Ordering::Relaxed);
+                        Some(lost(n, LossReason::SubscriberQueue, None))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => None,
+                },
+            }
+        }
+    }
+}
+
+fn lost(count: u64, reason: LossReason, kind: Option<Kind>) -> Item {
+    Item::Lost {
+        count,
+        reason,
+        kind,
+    }
+}

@@ -1,0 +1,230 @@
+//! What the sensor counts, read at scrape time from where it is kept (the hub, the kernel's
+//! per-CPU counters, the enricher, the CRI client, the policy reloader). One snapshot feeds
+//! both the Prometheus endpoint ([`http`]) and the `Status` RPC.
+pub mod http;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Instant,
+};
+
+use sensor_common::Counter;
+
+use crate::{
+    enrich::{cri::CriHandle, registry::Registry},
+    event::{Kind, LossReason},
+    hub::Hub,
+};
+
+/// The kernel's counters, summed over CPUs, as last polled (indexed like [`Counter::ALL`]).
+pub type KernelTotals = Arc<[AtomicU64; Counter::ALL.len()]>;
+
+/// Levels the reader task publishes after each batch of records.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub cgroups_cached: AtomicU64,
+    pub processes_tracked: AtomicU64,
+    /// Entries of the kernel's LEARNED map, and its capacity.
+    pub learned_entries: AtomicU64,
+    pub learned_capacity: AtomicU64,
+    /// The programs are attached.
+    pub attached: AtomicBool,
+    /// The reader task is running (draining the ring buffer).
+    pub draining: AtomicBool,
+}
+
+impl Gauges {
+    /// Ready: attached, and the ring buffer is being drained.
+    pub fn ready(&self) -> bool {
+        self.attached.load(Ordering::Relaxed) && self.draining.load(Ordering::Relaxed)
+    }
+}
+
+/// Sets `draining` while alive: the reader holds one.
+pub struct DrainingGuard(Arc<Gauges>);
+
+impl DrainingGuard {
+    pub fn new(g: Arc<Gauges>) -> Self {
+        g.draining.store(true, Ordering::Relaxed);
+        Self(g)
+    }
+}
+
+impl Drop for DrainingGuard {
+    fn drop(&mut self) {
+        self.0.draining.store(false, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    Counter,
+    Gauge,
+}
+
+/// One metric family: a name, and values by one optional label.
+#[derive(Debug)]
+pub struct Family {
+    /// Without the `_total` that counters get on the wire.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Type,
+    pub values: Vec<(Option<(&'static str, &'static str)>, u64)>,
+}
+
+impl Family {
+    fn one(name: &'static str, help: &'static str, kind: Type, v: u64) -> Self {
+        Family {
+            name,
+            help,
+            kind,
+            values: vec![(None, v)],
+        }
+    }
+}
+
+/// Everything the metrics are read from.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    pub hub: Hub,
+    pub kernel: KernelTotals,
+    pub gauges: Arc<Gauges>,
+    pub registry: Registry,
+    pub cri: Option<CriHandle>,
+    pub policy_refused: Arc<AtomicU64>,
+    pub started: Instant,
+}
+
+fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+impl Sources {
+    pub fn snapshot(&self) -> Vec<Family> {
+        use Type::{Counter as C, Gauge as G};
+        let hub = &self.hub;
+        let by_kind = Kind::ALL
+            .iter()
+            .map(|&k| (Some(("kind", k.name())), hub.published_of(k)))
+            .collect();
+        let lost = LossReason::ALL
+            .iter()
+            .map(|&r| (Some(("reason", r.name())), hub.lost(r)))
+            .collect();
+        let kernel = Counter::ALL
+            .iter()
+            .zip(self.kernel.iter())
+            .map(|(c, v)| (Some(("counter", c.name())), load(v)))
+            .collect();
+        let cri = |f: fn(&CriHandle) -> &AtomicU64| self.cri.as_ref().map_or(0, |c| load(f(c)));
+        let g = &self.gauges;
+        vec![
+            Family {
+                name: "sensor_events",
+                help: "Events published, by kind.",
+                kind: C,
+                values: by_kind,
+            },
+            Family {
+                name: "sensor_events_lost",
+                help: "Events lost, by reason (subscriber losses summed over subscribers).",
+                kind: C,
+                values: lost,
+            },
+            Family {
+                name: "sensor_kernel",
+                help: "The eBPF programs' own counters (ring buffer full by record, read errors, maps full).",
+                kind: C,
+                values: kernel,
+            },
+            Family::one(
+                "sensor_enrichment_errors",
+                "CRI lookups that failed (the runtime did not answer).",
+                C,
+                cri(|c| &c.errors),
+            ),
+            Family::one(
+                "sensor_enrichment_dropped",
+                "CRI lookups not queued (queue full; retried on a later event).",
+                C,
+                cri(|c| &c.dropped),
+            ),
+            Family::one(
+                "sensor_policy_reloads_refused",
+                "Policy files refused on reload (the old policy stayed).",
+                C,
+                load(&self.policy_refused),
+            ),
+            Family::one(
+                "sensor_subscribers",
+                "gRPC event subscribers (and the terminal view).",
+                G,
+                hub.subscribers() as u64,
+            ),
+            Family::one(
+                "sensor_containers_tracked",
+                "Containers seen since start.",
+                G,
+                self.registry.len() as u64,
+            ),
+            Family::one(
+                "sensor_cgroups_cached",
+                "cgroups in the attribution cache.",
+                G,
+                load(&g.cgroups_cached),
+            ),
+            Family::one(
+                "sensor_processes_tracked",
+                "Processes in the process table.",
+                G,
+                load(&g.processes_tracked),
+            ),
+            Family {
+                name: "sensor_map_entries",
+                help: "Entries of the kernel's per-cgroup maps.",
+                kind: G,
+                values: vec![(Some(("map", "LEARNED")), load(&g.learned_entries))],
+            },
+            Family {
+                name: "sensor_map_capacity",
+                help: "Capacity of the kernel's per-cgroup maps.",
+                kind: G,
+                values: vec![(Some(("map", "LEARNED")), load(&g.learned_capacity))],
+            },
+            Family::one(
+                "sensor_ready",
+                "1 when the programs are attached and the ring buffer is drained.",
+                G,
+                u64::from(g.ready()),
+            ),
+            Family::one(
+                "sensor_uptime_seconds",
+                "Seconds since start.",
+                G,
+                self.started.elapsed().as_secs(),
+            ),
+        ]
+    }
+}
+
+/// `name{label=value}` -> value, for the Status RPC (counters get their `_total`).
+pub fn flatten(families: &[Family], kind: Type) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for f in families.iter().filter(|f| f.kind == kind) {
+        let name = match kind {
+            Type::Counter => format!("{}_total", f.name),
+            Type::Gauge => f.name.to_owned(),
+        };
+        for (label, v) in &f.values {
+            let key = match label {
+                Some((k, val)) => format!("{name}{{{k}={val}}}"),
+                None => name.clone(),
+            };
+            out.push((key, *v));
+        }
+    }
+    out
+}
