@@ -159,6 +159,7 @@ pub fn flagged_request(cgroup_id: u64, kind: EventKind) -> GetEventsRequest {
     GetEventsRequest {
         kinds: vec![kind as i32],
         cgroup_ids: vec![cgroup_id],
+        ..Default::default()
     }
 }
 

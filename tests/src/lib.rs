@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod cgroup;
 pub mod containerd;
+pub mod pki;
 pub mod runc;
 pub mod sensor;
 pub mod subscriber;
@@ -77,4 +78,18 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs the `sensor-trigger` binary at `bin` (pass `env!("CARGO_BIN_EXE_sensor-trigger")`) in
+/// `cg` with `args`, and returns its pid; panics if the action did not behave as it expects.
+pub fn trigger(bin: &str, cg: &cgroup::TestCgroup, args: &[&str]) -> u32 {
+    let mut child = std::process::Command::new(bin)
+        .arg(cg.path())
+        .args(args)
+        .spawn()
+        .expect("spawn sensor-trigger");
+    let pid = child.id();
+    let status = child.wait().expect("wait sensor-trigger");
+    assert!(status.success(), "sensor-trigger {args:?} failed: {status}");
+    pid
 }

@@ -24,15 +24,39 @@ fn free_loopback_port() -> u16 {
 
 pub struct Sensor {
     child: Option<Child>,
+    /// The gRPC address, as a URL (`http://127.0.0.1:PORT`).
     pub addr: String,
+    /// The metrics and probes address (`127.0.0.1:PORT`).
+    pub metrics: String,
     log: PathBuf,
 }
 
+/// `GET path` over HTTP/1.0: (status code, body).
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
+}
+
 impl Sensor {
-    /// Starts `sensor run` on a free loopback port and waits until its gRPC API answers,
-    /// which it only does once every program is attached.
+    /// Starts `sensor run` on free loopback ports and waits until it is ready (`/readyz`:
+    /// every program attached and the ring buffer drained) and its gRPC port accepts.
     pub async fn start(extra_args: &[&str]) -> Self {
         let port = free_loopback_port();
+        let metrics = format!("127.0.0.1:{}", free_loopback_port());
         let log = std::env::temp_dir().join(crate::unique("sensor.log"));
         let log_file = std::fs::File::create(&log).expect("create sensor log");
         let child = Command::new(sensor_bin())
@@ -41,6 +65,8 @@ impl Sensor {
                 "--quiet",
                 "--grpc-addr",
                 &format!("127.0.0.1:{port}"),
+                "--metrics-addr",
+                &metrics,
             ])
             .args(extra_args)
             .env("RUST_LOG", "info")
@@ -52,6 +78,7 @@ impl Sensor {
         let mut sensor = Self {
             child: Some(child),
             addr: format!("http://127.0.0.1:{port}"),
+            metrics,
             log,
         };
         sensor.wait_ready(Duration::from_secs(30)).await;
@@ -71,20 +98,18 @@ impl Sensor {
                     self.log_text()
                 );
             }
-            let connected = sensor_proto::v1::sensor_service_client::SensorServiceClient::connect(
-                self.addr.clone(),
-            )
-            .await;
-            if connected.is_ok() {
+            let ready = matches!(http_get(&self.metrics, "/readyz"), Ok((200, _)));
+            let grpc = self.addr.trim_start_matches("http://");
+            if ready && std::net::TcpStream::connect(grpc).is_ok() {
                 return;
             }
             if Instant::now() > deadline {
                 panic!(
-                    "the sensor did not serve gRPC within {timeout:?}:\n{}",
+                    "the sensor was not ready within {timeout:?}:\n{}",
                     self.log_text()
                 );
             }
-            // Polling a TCP port that has no event to await: retry at a short interval.
+            // Polling an HTTP endpoint that has no event to await: retry at a short interval.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -104,6 +104,7 @@ async fn each_naming_scheme_is_attributed_with_process_context() {
         let request = GetEventsRequest {
             kinds: vec![],
             cgroup_ids: vec![ctr.cgroup_id()],
+            ..Default::default()
         };
         let mut sub = Subscriber::connect(&sensor.addr, request)
             .await

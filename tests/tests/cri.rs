@@ -48,6 +48,7 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_away() 
     let request = GetEventsRequest {
         kinds: vec![EventKind::FlaggedSyscall as i32],
         cgroup_ids: vec![],
+        ..Default::default()
     };
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await

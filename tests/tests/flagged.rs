@@ -54,6 +54,7 @@ async fn subscribe(sensor: &Sensor, cg: &TestCgroup) -> Subscriber {
     let request = GetEventsRequest {
         kinds: vec![EventKind::FlaggedSyscall as i32],
         cgroup_ids: vec![cg.id()],
+        ..Default::default()
     };
     Subscriber::connect(&sensor.addr, request)
         .await
@@ -189,6 +190,7 @@ async fn an_exec_in_a_cgroup_arrives_with_its_filename() {
     let request = GetEventsRequest {
         kinds: vec![EventKind::Exec as i32],
         cgroup_ids: vec![cg.id()],
+        ..Default::default()
     };
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await
@@ -226,6 +228,7 @@ async fn an_invalid_filter_is_refused_naming_the_field() {
     let request = GetEventsRequest {
         kinds: vec![EventKind::Unspecified as i32],
         cgroup_ids: vec![],
+        ..Default::default()
     };
     let err = Subscriber::connect(&sensor.addr, request)
         .await

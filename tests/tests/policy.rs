@@ -43,6 +43,7 @@ async fn an_exception_silences_one_pod_while_another_is_still_flagged() {
     let request = GetEventsRequest {
         kinds: vec![EventKind::FlaggedSyscall as i32],
         cgroup_ids: vec![quiet_cg, loud_cg],
+        ..Default::default()
     };
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await
@@ -122,6 +123,7 @@ async fn a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it() {
     let request = GetEventsRequest {
         kinds: vec![EventKind::FlaggedSyscall as i32],
         cgroup_ids: vec![cg.id()],
+        ..Default::default()
     };
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await

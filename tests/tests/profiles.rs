@@ -46,6 +46,7 @@ async fn a_learned_profile_runs_the_workload_and_refuses_anything_new() {
         GetEventsRequest {
             kinds,
             cgroup_ids: vec![cg],
+            ..Default::default()
         },
     )
     .await
@@ -158,6 +159,7 @@ async fn a_learned_profile_runs_the_workload_and_refuses_anything_new() {
     let request = GetEventsRequest {
         kinds: vec![EventKind::FlaggedSyscall as i32],
         cgroup_ids: vec![drifted.cgroup_id()],
+        ..Default::default()
     };
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await

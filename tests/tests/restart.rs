@@ -69,6 +69,7 @@ async fn learned_syscalls_survive_a_restart() {
     let request = GetEventsRequest {
         kinds: vec![EventKind::SyscallSeen as i32],
         cgroup_ids: vec![ctr.cgroup_id()],
+        ..Default::default()
     };
     let mut sub = Subscriber::connect(&first.addr, request)
         .await

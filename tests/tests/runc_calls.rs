@@ -34,6 +34,7 @@ async fn calls_in_a_runc_container_are_decoded_with_their_outcome() {
         GetEventsRequest {
             kinds: vec![EventKind::FlaggedSyscall as i32],
             cgroup_ids: vec![privileged.cgroup_id()],
+            ..Default::default()
         },
     )
     .await
@@ -79,6 +80,7 @@ async fn calls_in_a_runc_container_are_decoded_with_their_outcome() {
         GetEventsRequest {
             kinds: vec![EventKind::FlaggedSyscall as i32],
             cgroup_ids: vec![unprivileged.cgroup_id()],
+            ..Default::default()
         },
     )
     .await

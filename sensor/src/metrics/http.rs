@@ -7,7 +7,7 @@ use axum::{
 };
 use prometheus_client::{
     collector::Collector,
-    encoding::{DescriptorEncoder, EncodeMetric},
+    encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder},
     metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
     registry::Registry,
 };
@@ -30,12 +30,18 @@ impl Collector for SensorCollector {
             };
             let mut desc =
                 encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
+            let encode = |m: MetricEncoder, value: u64| match family.kind {
+                Type::Counter => ConstCounter::new(value).encode(m),
+                Type::Gauge => ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)).encode(m),
+            };
             for (label, value) in family.values {
-                let labels: Vec<(&str, &str)> = label.into_iter().collect();
-                let m = desc.encode_family(&labels)?;
-                match family.kind {
-                    Type::Counter => ConstCounter::new(value).encode(m)?,
-                    Type::Gauge => ConstGauge::new(value as i64).encode(m)?,
+                match label {
+                    Some(pair) => encode(desc.encode_family(&[pair])?, value)?,
+                    // An unlabelled family has exactly one value.
+                    None => {
+                        encode(desc, value)?;
+                        break;
+                    }
                 }
             }
         }

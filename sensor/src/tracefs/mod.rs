@@ -27,11 +27,35 @@ pub enum TracefsError {
     },
 }
 
-/// A usable tracefs. If the sensor mounted it, [`Tracefs::release`] unmounts it again.
+/// Held shared by every sensor between finding tracefs and attaching: the one that mounted
+/// it unmounts it only when it can take it exclusively, i.e. when no other sensor on the node
+/// is between those two steps.
+const LOCK: &str = "/run/sensor-tracefs.lock";
+
+/// A usable tracefs. If the sensor mounted it, [`Tracefs::release`] unmounts it again, unless
+/// another sensor is still attaching (see [`LOCK`]).
 #[derive(Debug)]
 pub struct Tracefs {
     root: PathBuf,
     mounted_by_us: bool,
+    /// `None` where the lock cannot be created (a read-only /run): then nothing is unmounted.
+    lock: Option<std::fs::File>,
+}
+
+fn flock(f: &std::fs::File, op: libc::c_int) -> bool {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: a valid open fd.
+    unsafe { libc::flock(f.as_raw_fd(), op) == 0 }
+}
+
+fn shared_lock() -> Option<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LOCK)
+        .ok()?;
+    flock(&f, libc::LOCK_SH).then_some(f)
 }
 
 fn usable(path: &Path) -> bool {
@@ -41,10 +65,12 @@ fn usable(path: &Path) -> bool {
 impl Tracefs {
     /// Finds a mounted tracefs, or mounts one at `/sys/kernel/tracing`.
     pub fn ensure() -> Result<Self, TracefsError> {
+        let lock = shared_lock();
         if let Some(p) = TRACEFS_PATHS.iter().map(Path::new).find(|p| usable(p)) {
             return Ok(Self {
                 root: p.to_owned(),
                 mounted_by_us: false,
+                lock,
             });
         }
         let path = TRACEFS_PATHS[0];
@@ -70,6 +96,7 @@ impl Tracefs {
         Ok(Self {
             root: PathBuf::from(path),
             mounted_by_us: true,
+            lock,
         })
     }
 
@@ -94,7 +121,14 @@ impl Tracefs {
 
     /// Unmounts tracefs if the sensor mounted it. Attached tracepoints do not need it any more.
     pub fn release(self) {
-        if !self.mounted_by_us {
+        let sole = self
+            .lock
+            .as_ref()
+            .is_some_and(|f| flock(f, libc::LOCK_EX | libc::LOCK_NB));
+        if !self.mounted_by_us || !sole {
+            if self.mounted_by_us {
+                tracing::info!("leaving tracefs mounted: another sensor is using it");
+            }
             return;
         }
         let c_path = CString::new(self.root.as_os_str().as_encoded_bytes()).expect("no NUL");

@@ -7,6 +7,8 @@
 //! - `mount-seccomp TARGET`: install a seccomp filter that refuses mount with EPERM (with the
 //!   `seccompiler` crate), then mount a tmpfs (must fail with EPERM);
 //! - `chroot DIR`: chroot into DIR (must succeed);
+//! - `umount-storm N [BURST]`: N umount2 calls of a missing path (each fails fast with
+//!   ENOENT), pausing 1 ms after every BURST calls when BURST is given;
 //! - `unshare`: unshare(CLONE_NEWNS|CLONE_NEWUTS) (must succeed);
 //! - `setns`: setns into its own UTS namespace (must succeed);
 //! - `exec PATH [ARGS...]`: exec PATH.
@@ -97,6 +99,24 @@ fn main() {
         ("mount-seccomp", [target]) => {
             deny_mount_with_seccomp();
             expect_errno("mount under seccomp", mount_tmpfs(target), libc::EPERM);
+        }
+        ("umount-storm", [n, burst @ ..]) => {
+            let count = |v: &String| -> u64 {
+                v.parse().unwrap_or_else(|_| {
+                    eprintln!("umount-storm: {v:?} is not a count");
+                    exit(2)
+                })
+            };
+            let (n, burst) = (count(n), burst.first().map_or(u64::MAX, count));
+            let path = c("/sensor-trigger-does-not-exist");
+            for i in 1..=n {
+                if unsafe { libc::umount2(path.as_ptr(), 0) } == 0 {
+                    fail("umount2 of a missing path succeeded", Error::other("?"));
+                }
+                if i % burst == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
         }
         ("unshare", []) => {
             if unsafe { libc::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWUTS) } != 0 {

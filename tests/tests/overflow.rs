@@ -1,0 +1,81 @@
+//! A storm of flagged calls into a tiny ring buffer: the kernel drops records, counts them by
+//! kind, and the sensor reports them in-band. Delivered plus reported lost equals the storm.
+//! (Alone in its test binary: no other test's flagged calls share the count.)
+use sensor_proto::v1::{EventKind, GetEventsRequest, LossReason, get_events_response::Item};
+use sensor_tests::{
+    EVENT_TIMEOUT,
+    cgroup::TestCgroup,
+    ready,
+    sensor::Sensor,
+    subscriber::{Subscriber, flagged, header},
+    trigger,
+};
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
+const STORM: u64 = 50_000;
+
+#[tokio::test]
+async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
+    if !ready() {
+        return;
+    }
+    let cg = TestCgroup::new("overflow");
+    let sensor = Sensor::start(&["--no-cri", "--ring-buffer-bytes", "16384"]).await;
+    let request = GetEventsRequest {
+        kinds: vec![EventKind::FlaggedSyscall as i32],
+        cgroup_ids: vec![cg.id()],
+        ..Default::default()
+    };
+    let mut sub = Subscriber::connect(&sensor.addr, request)
+        .await
+        .expect("subscribe");
+    trigger(TRIGGER, &cg, &["umount-storm", &STORM.to_string()]);
+
+    let (mut delivered, mut lost_flagged, mut other_losses) = (0u64, 0u64, Vec::new());
+    while delivered + lost_flagged < STORM {
+        let Some(msg) = sub.next_within(EVENT_TIMEOUT).await else {
+            panic!(
+                "stalled: {delivered} delivered + {lost_flagged} lost of {STORM}; \
+                 other losses {other_losses:?}"
+            );
+        };
+        match msg.item {
+            Some(Item::Event(ev)) => {
+                assert!(flagged(&ev).is_some_and(|s| s.name == "umount2"));
+                assert_eq!(header(&ev).cgroup_id, cg.id());
+                delivered += 1;
+            }
+            Some(Item::Lost(l))
+                if l.reason == LossReason::KernelRingBuffer as i32
+                    && l.kind == EventKind::FlaggedSyscall as i32 =>
+            {
+                lost_flagged += l.count
+            }
+            Some(Item::Lost(l)) => other_losses.push(l),
+            None => panic!("empty message"),
+        }
+    }
+    assert_eq!(
+        delivered + lost_flagged,
+        STORM,
+        "more than the storm was accounted for"
+    );
+    assert!(
+        lost_flagged > 0,
+        "a 16 KiB ring buffer took {STORM} records without loss?"
+    );
+    let queue_losses: Vec<_> = other_losses
+        .iter()
+        .filter(|l| l.reason == LossReason::SubscriberQueue as i32)
+        .collect();
+    assert!(
+        queue_losses.is_empty(),
+        "the subscriber itself lost: {queue_losses:?}"
+    );
+    // The metrics say the same.
+    let (code, body) = sensor_tests::sensor::http_get(&sensor.metrics, "/metrics").expect("scrape");
+    assert_eq!(code, 200);
+    let line = format!("sensor_kernel_total{{counter=\"ringbuf_full_flagged\"}} {lost_flagged}");
+    assert!(body.contains(&line), "no {line:?} in:\n{body}");
+    eprintln!("storm {STORM}: {delivered} delivered, {lost_flagged} lost in the kernel");
+}
