@@ -93,3 +93,22 @@ pub fn trigger(bin: &str, cg: &cgroup::TestCgroup, args: &[&str]) -> u32 {
     assert!(status.success(), "sensor-trigger {args:?} failed: {status}");
     pid
 }
+
+/// [`trigger`] on a blocking thread, so that the test's subscribers read meanwhile (a storm
+/// that runs while nobody reads measures the test, not the sensor).
+pub fn trigger_in_background(
+    bin: &'static str,
+    cg: &cgroup::TestCgroup,
+    args: &[&str],
+) -> tokio::task::JoinHandle<()> {
+    let path = cg.path().to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let status = std::process::Command::new(bin)
+            .arg(&path)
+            .args(&args)
+            .status()
+            .expect("spawn sensor-trigger");
+        assert!(status.success(), "sensor-trigger {args:?} failed: {status}");
+    })
+}

@@ -7,7 +7,7 @@ use sensor_tests::{
     ready,
     sensor::Sensor,
     subscriber::{Subscriber, flagged, header},
-    trigger,
+    trigger, trigger_in_background,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -53,15 +53,7 @@ async fn a_stalled_subscriber_loses_only_its_own_events_and_is_told_exactly() {
     // Paced below what one subscriber is delivered (a storm that outruns delivery belongs
     // to the benchmark), yet far more than the staller's queue and stream buffers hold. Run
     // on another thread: the reader reads meanwhile.
-    let storm_cg = cg.path().to_owned();
-    let storm = tokio::task::spawn_blocking(move || {
-        let status = std::process::Command::new(TRIGGER)
-            .arg(storm_cg)
-            .args(["umount-storm", &STORM.to_string(), "20"])
-            .status()
-            .expect("run the storm");
-        assert!(status.success(), "the storm failed: {status}");
-    });
+    let storm = trigger_in_background(TRIGGER, &cg, &["umount-storm", &STORM.to_string(), "20"]);
     let mut last = start;
     for i in 0..STORM {
         let ev = reader.expect_event("the storm's next call", in_cg).await;

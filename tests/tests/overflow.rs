@@ -8,7 +8,7 @@ use sensor_tests::{
     ready,
     sensor::Sensor,
     subscriber::{Subscriber, flagged, header},
-    trigger,
+    trigger_in_background,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -29,7 +29,7 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await
         .expect("subscribe");
-    trigger(TRIGGER, &cg, &["umount-storm", &STORM.to_string()]);
+    let storm = trigger_in_background(TRIGGER, &cg, &["umount-storm", &STORM.to_string()]);
 
     let (mut delivered, mut lost_flagged, mut other_losses) = (0u64, 0u64, Vec::new());
     while delivered + lost_flagged < STORM {
@@ -55,6 +55,7 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
             None => panic!("empty message"),
         }
     }
+    storm.await.expect("the storm");
     assert_eq!(
         delivered + lost_flagged,
         STORM,

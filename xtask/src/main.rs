@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's one entry point for setup, builds, runs and tests.
 mod build;
 mod object_check;
+mod python;
 mod setup;
 mod test;
 mod util;

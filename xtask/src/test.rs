@@ -5,7 +5,7 @@ use anyhow::bail;
 
 use crate::{
     build::{Built, userspace_cargo},
-    setup,
+    python, setup,
     util::{is_root, run, say, timed},
 };
 
@@ -37,6 +37,7 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
         );
     }
     setup::apt_install(E2E_PACKAGES, "real containers for the end-to-end tests")?;
+    let python = python::venv()?;
     timed("end-to-end tests", || {
         run(userspace_cargo(built)
             .args([
@@ -49,6 +50,7 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
             ])
             .args(args)
             .env("SENSOR_BIN", &built.sensor)
+            .env("SENSOR_TEST_PYTHON", &python)
             // Missing root or BPF fails these tests instead of skipping them.
             .env("SENSOR_E2E_REQUIRED", "1"))
     })?;
