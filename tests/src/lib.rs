@@ -83,7 +83,20 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// Runs the `sensor-trigger` binary at `bin` (pass `env!("CARGO_BIN_EXE_sensor-trigger")`) in
 /// `cg` with `args`, and returns its pid; panics if the action did not behave as it expects.
 pub fn trigger(bin: &str, cg: &cgroup::TestCgroup, args: &[&str]) -> u32 {
-    let mut child = std::process::Command::new(bin)
+    trigger_via(&[], bin, cg, args)
+}
+
+/// [`trigger`] behind `wrapper` (e.g. `setpriv ...`), which execs it.
+pub fn trigger_via(wrapper: &[&str], bin: &str, cg: &cgroup::TestCgroup, args: &[&str]) -> u32 {
+    let mut cmd = match wrapper.split_first() {
+        Some((prog, rest)) => {
+            let mut c = std::process::Command::new(prog);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => std::process::Command::new(bin),
+    };
+    let mut child = cmd
         .arg(cg.path())
         .args(args)
         .spawn()

@@ -100,3 +100,12 @@ pub fn outcome(ev: &pb::Event) -> (pb::OutcomeKind, String) {
         o.errno_name,
     )
 }
+
+/// Flagged syscalls of one cgroup: what most tests subscribe to.
+pub fn flagged_in(cgroup_id: u64) -> GetEventsRequest {
+    GetEventsRequest {
+        kinds: vec![pb::EventKind::FlaggedSyscall as i32],
+        cgroup_ids: vec![cgroup_id],
+        ..Default::default()
+    }
+}

@@ -1,7 +1,7 @@
 //! Who gets in, and how: mTLS with an allow list, the unix socket, the stream limit, and
 //! resuming a subscription from the replay buffer.
 use sensor_proto::v1::{
-    EventKind, GetEventsRequest, LossReason, StatusRequest, get_events_response::Item,
+    GetEventsRequest, LossReason, StatusRequest, get_events_response::Item,
     sensor_service_client::SensorServiceClient,
 };
 use sensor_tests::{
@@ -10,7 +10,7 @@ use sensor_tests::{
     pki::{Ca, Files, tls_client},
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, flagged, header},
+    subscriber::{Subscriber, flagged, flagged_in, header},
     trigger,
 };
 use tonic::Code;
@@ -153,11 +153,7 @@ async fn a_resumed_subscription_gets_what_it_missed_exactly_once() {
     }
     let cg = TestCgroup::new("resume");
     let sensor = Sensor::start(&["--no-cri"]).await;
-    let request = GetEventsRequest {
-        kinds: vec![EventKind::FlaggedSyscall as i32],
-        cgroup_ids: vec![cg.id()],
-        ..Default::default()
-    };
+    let request = flagged_in(cg.id());
     let umount = |ev: &sensor_proto::v1::Event| flagged(ev).is_some_and(|s| s.name == "umount2");
     let mut first = Subscriber::connect(&sensor.addr, request.clone())
         .await

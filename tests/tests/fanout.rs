@@ -1,12 +1,12 @@
 //! Two subscribers: one reads, one stops reading during a storm of flagged calls. The reader
 //! gets every event; the staller gets lost notices that, with what it received, account for
 //! every sequence number of the window. (Alone in its test binary: exact counts.)
-use sensor_proto::v1::{EventKind, GetEventsRequest, LossReason, get_events_response::Item};
+use sensor_proto::v1::{GetEventsRequest, LossReason, get_events_response::Item};
 use sensor_tests::{
     cgroup::TestCgroup,
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, flagged, header},
+    subscriber::{Subscriber, flagged, flagged_in, header},
     trigger, trigger_in_background,
 };
 
@@ -28,11 +28,7 @@ async fn a_stalled_subscriber_loses_only_its_own_events_and_is_told_exactly() {
         "16777216",
     ])
     .await;
-    let only_cg = GetEventsRequest {
-        kinds: vec![EventKind::FlaggedSyscall as i32],
-        cgroup_ids: vec![cg.id()],
-        ..Default::default()
-    };
+    let only_cg = flagged_in(cg.id());
     let mut reader = Subscriber::connect(&sensor.addr, only_cg)
         .await
         .expect("reader");

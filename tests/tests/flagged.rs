@@ -1,7 +1,5 @@
 //! A process in a fresh cgroup2 directory makes forbidden calls; a gRPC subscriber receives
 //! each one, attributed to that cgroup and process, with its arguments decoded and its outcome.
-use std::process::Command;
-
 use sensor_proto::v1::{
     Event, EventKind, GetEventsRequest, OutcomeKind, get_events_response::Item,
 };
@@ -9,35 +7,13 @@ use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, arg, exec, flagged, header, outcome},
+    subscriber::{Subscriber, arg, exec, flagged, flagged_in, header, outcome},
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
 
-/// Runs the trigger in `cg` (behind `wrapper`, if any) and returns its pid; panics if the
-/// action did not behave as the trigger expects.
-fn trigger_via(wrapper: &[&str], cg: &TestCgroup, args: &[&str]) -> u32 {
-    let mut cmd = match wrapper.split_first() {
-        Some((prog, rest)) => {
-            let mut c = Command::new(prog);
-            c.args(rest).arg(TRIGGER);
-            c
-        }
-        None => Command::new(TRIGGER),
-    };
-    let mut child = cmd
-        .arg(cg.path())
-        .args(args)
-        .spawn()
-        .expect("spawn sensor-trigger");
-    let pid = child.id();
-    let status = child.wait().expect("wait sensor-trigger");
-    assert!(status.success(), "sensor-trigger {args:?} failed: {status}");
-    pid
-}
-
 fn trigger(cg: &TestCgroup, args: &[&str]) -> u32 {
-    trigger_via(&[], cg, args)
+    sensor_tests::trigger(TRIGGER, cg, args)
 }
 
 /// Matches the flagged call `name` made by `pid` in `cg`.
@@ -51,11 +27,7 @@ fn call(cg: &TestCgroup, name: &'static str, pid: u32) -> impl Fn(&Event) -> boo
 }
 
 async fn subscribe(sensor: &Sensor, cg: &TestCgroup) -> Subscriber {
-    let request = GetEventsRequest {
-        kinds: vec![EventKind::FlaggedSyscall as i32],
-        cgroup_ids: vec![cg.id()],
-        ..Default::default()
-    };
+    let request = flagged_in(cg.id());
     Subscriber::connect(&sensor.addr, request)
         .await
         .expect("subscribe")
@@ -146,8 +118,9 @@ async fn a_mount_without_cap_sys_admin_fails_with_eperm() {
     let sensor = Sensor::start(&[]).await;
     let mut sub = subscribe(&sensor, &cg).await;
     // Root without CAP_SYS_ADMIN in its bounding set execs the trigger without it.
-    let pid = trigger_via(
+    let pid = sensor_tests::trigger_via(
         &["setpriv", "--bounding-set=-sys_admin", "--"],
+        TRIGGER,
         &cg,
         &["mount-eperm", target.as_str()],
     );

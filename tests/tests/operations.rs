@@ -1,14 +1,12 @@
 //! What operators and tools see: gRPC health, server reflection (v1 and v1alpha), the Status
 //! RPC, and Prometheus metrics whose values match what the test caused. (Alone in its test
 //! binary: the flagged-event counts are node-wide.)
-use sensor_proto::v1::{
-    EventKind, GetEventsRequest, StatusRequest, sensor_service_client::SensorServiceClient,
-};
+use sensor_proto::v1::{StatusRequest, sensor_service_client::SensorServiceClient};
 use sensor_tests::{
     cgroup::TestCgroup,
     ready,
     sensor::{Sensor, http_get},
-    subscriber::{Subscriber, flagged},
+    subscriber::{Subscriber, flagged, flagged_in},
     trigger,
 };
 use tonic_health::pb::{
@@ -116,11 +114,7 @@ async fn health_reflection_status_and_metrics_tell_the_truth() {
     // Metrics move by exactly what we cause.
     let flagged_series = "sensor_events_total{kind=\"flagged_syscall\"}";
     let before = sample(&scrape(&sensor), flagged_series);
-    let request = GetEventsRequest {
-        kinds: vec![EventKind::FlaggedSyscall as i32],
-        cgroup_ids: vec![cg.id()],
-        ..Default::default()
-    };
+    let request = flagged_in(cg.id());
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await
         .expect("subscribe");

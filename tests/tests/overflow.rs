@@ -1,13 +1,13 @@
 //! A storm of flagged calls into a tiny ring buffer: the kernel drops records, counts them by
 //! kind, and the sensor reports them in-band. Delivered plus reported lost equals the storm.
 //! (Alone in its test binary: no other test's flagged calls share the count.)
-use sensor_proto::v1::{EventKind, GetEventsRequest, LossReason, get_events_response::Item};
+use sensor_proto::v1::{EventKind, LossReason, get_events_response::Item};
 use sensor_tests::{
     EVENT_TIMEOUT,
     cgroup::TestCgroup,
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, flagged, header},
+    subscriber::{Subscriber, flagged, flagged_in, header},
     trigger_in_background,
 };
 
@@ -21,11 +21,7 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
     }
     let cg = TestCgroup::new("overflow");
     let sensor = Sensor::start(&["--no-cri", "--ring-buffer-bytes", "16384"]).await;
-    let request = GetEventsRequest {
-        kinds: vec![EventKind::FlaggedSyscall as i32],
-        cgroup_ids: vec![cg.id()],
-        ..Default::default()
-    };
+    let request = flagged_in(cg.id());
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await
         .expect("subscribe");
