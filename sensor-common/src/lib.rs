@@ -9,6 +9,7 @@
 #![no_std]
 
 pub mod layout;
+pub mod privileges;
 pub mod records;
 
 pub use layout::*;

@@ -1,12 +1,9 @@
 //! Which capabilities the sensor has, checked before anything is loaded so that a missing one
 //! is named in one sentence instead of surfacing as EPERM from deep inside the loader.
 
-pub const CAP_SYS_ADMIN: u32 = 21;
-pub const CAP_PERFMON: u32 = 38;
-pub const CAP_BPF: u32 = 39;
-
-/// Capabilities the sensor needs to load and attach its programs.
-pub const REQUIRED: &[(u32, &str)] = &[(CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON")];
+pub use sensor_common::privileges::{
+    CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAPABILITIES, Capability,
+};
 
 /// The effective capability set of this process, from `/proc/self/status`.
 pub fn effective() -> std::io::Result<u64> {
@@ -23,16 +20,31 @@ fn parse_cap_eff(status: &str) -> Option<u64> {
     u64::from_str_radix(hex, 16).ok()
 }
 
-/// The first required capability missing from `eff`. CAP_SYS_ADMIN stands in for all of them
-/// (kernels before 5.8 know neither CAP_BPF nor CAP_PERFMON).
-pub fn first_missing(eff: u64) -> Option<&'static str> {
-    if eff & (1 << CAP_SYS_ADMIN) != 0 {
+fn has(eff: u64, bit: u32) -> bool {
+    eff & (1 << bit) != 0
+}
+
+/// The first required capability missing from `eff`, as `CAP_NAME`. CAP_SYS_ADMIN stands in
+/// for all of them (kernels before 5.8 know neither CAP_BPF nor CAP_PERFMON).
+pub fn first_missing(eff: u64) -> Option<String> {
+    if has(eff, CAP_SYS_ADMIN) {
         return None;
     }
-    REQUIRED
+    CAPABILITIES
         .iter()
-        .find(|(bit, _)| eff & (1 << bit) == 0)
-        .map(|(_, name)| *name)
+        .find(|c| c.required && !has(eff, c.bit))
+        .map(|c| format!("CAP_{}", c.name))
+}
+
+/// The optional capabilities missing from `eff`: the sensor runs without them, with less.
+pub fn missing_optional(eff: u64) -> Vec<&'static Capability> {
+    if has(eff, CAP_SYS_ADMIN) {
+        return Vec::new();
+    }
+    CAPABILITIES
+        .iter()
+        .filter(|c| !c.required && !has(eff, c.bit))
+        .collect()
 }
 
 #[cfg(test)]
@@ -49,10 +61,13 @@ mod tests {
     #[test]
     fn names_the_missing_capability() {
         let bpf_only = 1 << CAP_BPF;
-        assert_eq!(first_missing(bpf_only), Some("CAP_PERFMON"));
-        assert_eq!(first_missing(1 << CAP_PERFMON), Some("CAP_BPF"));
-        assert_eq!(first_missing(0), Some("CAP_BPF"));
+        assert_eq!(first_missing(bpf_only).as_deref(), Some("CAP_PERFMON"));
+        assert_eq!(first_missing(1 << CAP_PERFMON).as_deref(), Some("CAP_BPF"));
+        assert_eq!(first_missing(0).as_deref(), Some("CAP_BPF"));
         assert_eq!(first_missing((1 << CAP_BPF) | (1 << CAP_PERFMON)), None);
         assert_eq!(first_missing(1 << CAP_SYS_ADMIN), None);
+        let names: Vec<_> = missing_optional(bpf_only).iter().map(|c| c.name).collect();
+        assert_eq!(names, ["SYS_PTRACE"]);
+        assert!(missing_optional(1 << CAP_SYS_ADMIN).is_empty());
     }
 }

@@ -63,7 +63,15 @@ pub struct ContainersArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Every option can also come from a config file (--config): its keys are \
+the long option names, e.g. `grpc-addr = \"0.0.0.0:50051\"`. Precedence: command line, then \
+environment variables, then the config file, then the defaults shown."
+)]
 pub struct RunArgs {
+    /// A TOML file of settings, keyed by these options' long names (see below).
+    #[arg(long, env = "SENSOR_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address of the gRPC server.
     #[arg(long, env = "SENSOR_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,

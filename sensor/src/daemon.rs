@@ -142,6 +142,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(cap) = caps::first_missing(eff) {
         bail!("{cap} is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON");
     }
+    for cap in caps::missing_optional(eff) {
+        tracing::warn!(
+            "CAP_{} is missing: running without it; it is needed to {}",
+            cap.name,
+            cap.why
+        );
+    }
 
     let host = host_paths(&cfg)?;
     let tracefs = Tracefs::ensure()?;

@@ -15,6 +15,7 @@ pub mod caps;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod enrich;

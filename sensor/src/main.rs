@@ -1,10 +1,9 @@
 //! The `sensor` binary: parses the command line and hands over to the library.
 use anyhow::Context as _;
-use clap::Parser as _;
 use sensor::{
     api::security::TlsFiles,
     cli::{
-        Cli, Command, EventsArgs, KindArg, PolicyCommand, ProfileArgs, ProfileCommand, RunArgs,
+        Command, EventsArgs, KindArg, PolicyCommand, ProfileArgs, ProfileCommand, RunArgs,
         SeverityArg,
     },
     client, daemon,
@@ -21,7 +20,16 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match sensor::config::parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(e) => match e.downcast::<clap::Error>() {
+            Ok(clap_error) => clap_error.exit(),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

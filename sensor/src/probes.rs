@@ -210,7 +210,16 @@ impl Probes {
             return Err(ProbeError::MissingMap(MAP_LEARNED));
         };
         let info = data.info().map_err(err)?;
-        let copy = MapData::from_id(info.id()).map_err(err)?;
+        // A duplicate of our own fd: opening the map by id would need CAP_SYS_ADMIN.
+        let fd = std::os::fd::AsFd::as_fd(data.fd())
+            .try_clone_to_owned()
+            .map_err(|e| {
+                err(aya::maps::MapError::SyscallError(aya::sys::SyscallError {
+                    call: "dup",
+                    io_error: e,
+                }))
+            })?;
+        let copy = MapData::from_fd(fd).map_err(err)?;
         let map = HashMap::try_from(aya::maps::Map::HashMap(copy)).map_err(err)?;
         Ok(LearnedCounter {
             map,

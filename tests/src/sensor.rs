@@ -55,11 +55,25 @@ impl Sensor {
     /// Starts `sensor run` on free loopback ports and waits until it is ready (`/readyz`:
     /// every program attached and the ring buffer drained) and its gRPC port accepts.
     pub async fn start(extra_args: &[&str]) -> Self {
+        Self::start_via(&[], &[], extra_args).await
+    }
+
+    /// [`Sensor::start`] behind `wrapper` (e.g. `setpriv ... --`), with `env` added.
+    pub async fn start_via(wrapper: &[&str], env: &[(&str, String)], extra_args: &[&str]) -> Self {
         let port = free_loopback_port();
         let metrics = format!("127.0.0.1:{}", free_loopback_port());
         let log = std::env::temp_dir().join(crate::unique("sensor.log"));
         let log_file = std::fs::File::create(&log).expect("create sensor log");
-        let child = Command::new(sensor_bin())
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = Command::new(prog);
+                c.args(rest).arg(sensor_bin());
+                c
+            }
+            None => Command::new(sensor_bin()),
+        };
+        let child = cmd
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args([
                 "run",
                 "--quiet",
