@@ -8,6 +8,9 @@ pub enum Hook {
     RawTracepoint(&'static str),
     /// `tracepoint/<category>/<name>`.
     Tracepoint(&'static str, &'static str),
+    /// `tp_btf/<name>`: a raw tracepoint whose arguments the verifier knows from BTF, so
+    /// their fields are read with plain loads instead of `bpf_probe_read_kernel`.
+    BtfTracepoint(&'static str),
 }
 
 /// A program of the object: its ELF symbol (the Rust function name) and its hook.
@@ -29,7 +32,7 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     },
     ProgramSpec {
         name: "sys_exit",
-        hook: Hook::RawTracepoint("sys_exit"),
+        hook: Hook::BtfTracepoint("sys_exit"),
     },
     ProgramSpec {
         name: "sched_process_fork",

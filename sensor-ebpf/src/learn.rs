@@ -2,13 +2,17 @@
 //! cgroup, set only while it is still clear. A steady workload costs a lookup and a test per
 //! syscall, not an event; the first use of a syscall by a cgroup sends one small `SyscallSeen`
 //! record. (Two CPUs may both see a byte clear and both report it: userspace keeps one.)
+//! A per-CPU cache of the last cgroup's known syscalls answers most calls without the hash
+//! lookup.
 use core::mem::size_of;
 
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
-use sensor_common::{Counter, FORBIDDEN_MAX_NR, LEARNED_SLOTS, RecordKind, SeenRecord};
+use sensor_common::{
+    Counter, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_SLOTS, RecordKind, SeenRecord,
+};
 
 use crate::{
-    maps::{EVENTS, LEARNED, count},
+    maps::{EVENTS, LEARN_CACHE, LEARNED, count},
     record::fill_header,
 };
 
@@ -25,6 +29,29 @@ pub fn learn(nr: u64) {
     }
     // SAFETY: no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    let Some(cache) = LEARN_CACHE.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
+    let cache = unsafe { &mut *cache };
+    let (word, bit) = (1 + (nr >> 6) as usize, 1u64 << (nr & 63));
+    if cache[0] != cgroup {
+        *cache = [0; FORBIDDEN_WORDS as usize + 1];
+        cache[0] = cgroup;
+    } else if cache.get(word).is_some_and(|w| w & bit != 0) {
+        return; // the common case: known, no hash lookup
+    }
+    if learn_slow(cgroup, nr)
+        && let Some(w) = cache.get_mut(word)
+    {
+        *w |= bit;
+    }
+}
+
+/// The LEARNED path: sets the cgroup's byte for `nr` and reports a first use. True once the
+/// byte is known to be set (false only when the map is full).
+#[inline(always)]
+fn learn_slow(cgroup: u64, nr: u64) -> bool {
     let slots = match LEARNED.get_ptr_mut(&cgroup) {
         Some(p) => p,
         None => {
@@ -33,7 +60,7 @@ pub fn learn(nr: u64) {
                 Some(p) => p,
                 None => {
                     count(Counter::LearnFull);
-                    return;
+                    return false;
                 }
             }
         }
@@ -43,13 +70,13 @@ pub fn learn(nr: u64) {
     // SAFETY: as above; a byte store cannot tear or clobber a neighbour.
     unsafe {
         if core::ptr::read_volatile(slot) != 0 {
-            return;
+            return true;
         }
         core::ptr::write_volatile(slot, 1);
     }
     let Some(mut entry) = EVENTS.reserve::<SeenRecord>(0) else {
         count(Counter::RingbufFullSeen);
-        return;
+        return true;
     };
     // SAFETY: a reserved entry of exactly size_of::<SeenRecord>() bytes.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
@@ -61,4 +88,5 @@ pub fn learn(nr: u64) {
     );
     rec.nr = nr;
     entry.submit(0);
+    true
 }

@@ -39,6 +39,13 @@ pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =
 pub static LEARNED: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_CAPACITY, 0);
 
+/// Each CPU's shortcut in front of LEARNED: word 0 is the cgroup that ran last on this CPU,
+/// the other words a bitmap of the syscalls it is known to have learned. A hit skips the
+/// hash lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
+#[map]
+pub static LEARN_CACHE: PerCpuArray<[u64; FORBIDDEN_WORDS as usize + 1]> =
+    PerCpuArray::with_max_entries(1, 0);
+
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]
 pub static EXEC_PENDING: LruHashMap<u32, ExecArgs> =

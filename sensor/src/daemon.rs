@@ -165,6 +165,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         ring_buffer_bytes: cfg.ring_buffer_bytes,
         ebpf_log: cfg.ebpf_log,
         learned_pin: cfg.pin_dir.as_deref().map(pins::prepare).transpose()?,
+        btf: cfg.btf.clone(),
     };
     let mut probes = Probes::load(probes::ebpf_object(), &load)?;
     if let Some(logger) = probes.take_logger() {

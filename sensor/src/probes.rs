@@ -7,7 +7,7 @@ use std::io;
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
-    programs::{RawTracePoint, TracePoint},
+    programs::{BtfTracePoint, RawTracePoint, TracePoint},
 };
 use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
@@ -37,6 +37,11 @@ pub enum ProbeError {
     Object {
         reason: String,
         source: Box<aya::EbpfError>,
+    },
+    #[error("reading the kernel's BTF from {path}: {source} (give another with --btf)")]
+    Btf {
+        path: std::path::PathBuf,
+        source: Box<aya::BtfError>,
     },
     #[error("program {0} is missing from the eBPF object (was it built from this version?)")]
     MissingProgram(&'static str),
@@ -102,6 +107,8 @@ pub struct LoadConfig {
     pub ebpf_log: Option<aya_log::Level>,
     /// Pin the learned-syscalls map here (bpffs), so that it outlives the sensor.
     pub learned_pin: Option<std::path::PathBuf>,
+    /// The kernel's BTF (`tp_btf` programs are checked against it).
+    pub btf: std::path::PathBuf,
 }
 
 pub struct Probes {
@@ -161,6 +168,12 @@ impl Probes {
                 }
             },
         };
+        let btf = aya::Btf::parse_file(&cfg.btf, aya::Endianness::default()).map_err(|e| {
+            ProbeError::Btf {
+                path: cfg.btf.clone(),
+                source: Box::new(e),
+            }
+        })?;
         for spec in PROGRAMS {
             let prog = ebpf
                 .program_mut(spec.name)
@@ -170,6 +183,9 @@ impl Probes {
                     <&mut RawTracePoint>::try_from(prog).and_then(|p| p.load())
                 }
                 Hook::Tracepoint(..) => <&mut TracePoint>::try_from(prog).and_then(|p| p.load()),
+                Hook::BtfTracepoint(tp) => {
+                    <&mut BtfTracePoint>::try_from(prog).and_then(|p| p.load(tp, &btf))
+                }
             };
             loaded.map_err(|source| ProbeError::Load {
                 program: spec.name,
@@ -259,6 +275,10 @@ impl Probes {
                 Hook::Tracepoint(cat, name) => (
                     format!("tracepoint/{cat}/{name}"),
                     <&mut TracePoint>::try_from(prog).and_then(|p| p.attach(cat, name).map(drop)),
+                ),
+                Hook::BtfTracepoint(tp) => (
+                    format!("tp_btf/{tp}"),
+                    <&mut BtfTracePoint>::try_from(prog).and_then(|p| p.attach().map(drop)),
                 ),
             };
             res.map_err(|source| ProbeError::Attach {

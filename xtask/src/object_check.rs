@@ -11,6 +11,7 @@ fn section_of(hook: Hook) -> String {
     match hook {
         Hook::RawTracepoint(tp) => format!("raw_tp/{tp}"),
         Hook::Tracepoint(cat, name) => format!("tracepoint/{cat}/{name}"),
+        Hook::BtfTracepoint(tp) => format!("tp_btf/{tp}"),
     }
 }
 
