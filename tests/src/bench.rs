@@ -184,16 +184,19 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Memory the kernel charges for the BPF maps a process holds (sum of `memlock:` in fdinfo).
+/// Memory the kernel charges for the BPF maps a process holds (sum of `memlock:` in fdinfo,
+/// each map once however many fds it has open on it).
 pub fn bpf_map_kib(pid: u32) -> u64 {
     let mut total = 0u64;
+    let mut seen = std::collections::HashSet::new();
     for e in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
         .into_iter()
         .flatten()
         .flatten()
     {
         let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        if text.contains("map_type:") {
+        let id = text.lines().find_map(|l| l.strip_prefix("map_id:"));
+        if text.contains("map_type:") && id.is_none_or(|id| seen.insert(id.trim().to_owned())) {
             total += text
                 .lines()
                 .find_map(|l| l.strip_prefix("memlock:"))
