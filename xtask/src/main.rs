@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's one entry point for setup, builds, runs and tests.
 mod build;
+mod fuzz;
 mod object_check;
 mod python;
 mod setup;
@@ -33,7 +34,14 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
-    /// Setup + build, unit tests, then the end-to-end tests (root, one at a time).
+    /// Fuzz the kernel-record and syscall-argument decoders (cargo-fuzz, installed if missing).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
+    /// Setup + build, unit tests, a short fuzz run, then the end-to-end tests (root, one at
+    /// a time).
     Test {
         /// Run only the unit tests (a quick local loop; CI always runs everything).
         #[arg(long)]
@@ -55,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench { quick } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::bench(&b, quick)),
+        Command::Fuzz { seconds } => fuzz::fuzz(seconds),
         Command::Test { unit_only, args } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::test(&b, unit_only, &args)),

@@ -5,9 +5,12 @@ use anyhow::bail;
 
 use crate::{
     build::{Built, userspace_cargo},
-    python, setup,
+    fuzz, python, setup,
     util::{is_root, run, say, timed},
 };
+
+/// Seconds per fuzz target in `cargo xtask test`.
+const FUZZ_SECONDS: u32 = 20;
 
 /// What the end-to-end tests run: real runc containers with a busybox root, and containerd.
 const E2E_PACKAGES: &[&str] = &["runc", "busybox-static", "containerd"];
@@ -28,8 +31,12 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
             .args(args))
     })?;
     if unit_only {
-        say("skipping the end-to-end tests (--unit-only)");
+        say("skipping the fuzz run and the end-to-end tests (--unit-only)");
         return Ok(());
+    }
+    if args.is_empty() {
+        // The decoders on hostile input: a short run, every time.
+        fuzz::fuzz(FUZZ_SECONDS)?;
     }
     if !is_root() {
         bail!(
