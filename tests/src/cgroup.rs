@@ -42,6 +42,13 @@ impl TestCgroup {
         Self { path }
     }
 
+    /// A cgroup inside this one. Drop it before its parent.
+    pub fn child(&self, name: &str) -> Self {
+        let path = self.path.join(name);
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Self { path }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

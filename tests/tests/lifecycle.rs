@@ -119,3 +119,56 @@ async fn without_cap_bpf_it_says_so_in_one_sentence() {
         "error: CAP_BPF is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON"
     );
 }
+
+#[tokio::test]
+async fn kill_9_leaves_no_program_attached() {
+    if !ready() {
+        return;
+    }
+    let before: HashSet<u32> = loaded().into_iter().map(|(id, _)| id).collect();
+    let sensor = Sensor::start(&[]).await;
+    let ours: Vec<u32> = loaded()
+        .into_iter()
+        .filter(|(id, name)| !before.contains(id) && is_ours(name))
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ours.len(), OUR_PROGRAM_COUNT);
+    // Dropping the handle is SIGKILL: no handler runs, the kernel alone cleans up (links
+    // and programs go with the last fd; nothing is pinned without --pin-dir).
+    drop(sensor);
+    let gone = wait_until(Duration::from_secs(5), || {
+        loaded().iter().all(|(id, _)| !ours.contains(id))
+    });
+    assert!(gone, "programs outlived a SIGKILLed sensor: {:?}", loaded());
+}
+
+#[tokio::test]
+async fn a_taken_metrics_port_is_a_clear_error() {
+    if !ready() {
+        return;
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
+        .args([
+            "run",
+            "--quiet",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            &addr,
+        ])
+        .output()
+        .expect("run the sensor");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot serve metrics on {addr}")),
+        "{stderr}"
+    );
+    let count = || loaded().iter().filter(|(_, n)| is_ours(n)).count();
+    assert!(
+        wait_until(Duration::from_secs(5), || count() == 0),
+        "the failed sensor left programs behind"
+    );
+}

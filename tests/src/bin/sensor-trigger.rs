@@ -7,11 +7,13 @@
 //! - `mount-seccomp TARGET`: install a seccomp filter that refuses mount with EPERM (with the
 //!   `seccompiler` crate), then mount a tmpfs (must fail with EPERM);
 //! - `chroot DIR`: chroot into DIR (must succeed);
+//! - `umount-fail TARGET`: umount2 TARGET, expecting any failure (e.g. a path that does not
+//!   exist);
 //! - `umount-storm N [BURST]`: N umount2 calls of a missing path (each fails fast with
 //!   ENOENT), pausing 1 ms after every BURST calls when BURST is given;
 //! - `unshare`: unshare(CLONE_NEWNS|CLONE_NEWUTS) (must succeed);
 //! - `setns`: setns into its own UTS namespace (must succeed);
-//! - `exec PATH [ARGS...]`: exec PATH.
+//! - `exec PATH [ARGS...]`: exec PATH with ARGS as given (bytes, not necessarily UTF-8).
 //!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
 use std::{
@@ -67,7 +69,12 @@ fn deny_mount_with_seccomp() {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Raw arguments: an exec's argv may carry bytes that are not UTF-8.
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let args: Vec<String> = raw
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let [cgroup, action, rest @ ..] = args.as_slice() else {
         eprintln!("usage: sensor-trigger CGROUP_DIR ACTION [ARGS...]");
         exit(2)
@@ -99,6 +106,11 @@ fn main() {
         ("mount-seccomp", [target]) => {
             deny_mount_with_seccomp();
             expect_errno("mount under seccomp", mount_tmpfs(target), libc::EPERM);
+        }
+        ("umount-fail", [target]) => {
+            if unsafe { libc::umount2(c(target).as_ptr(), 0) } == 0 {
+                fail("umount2 was expected to fail", Error::other(target.clone()));
+            }
         }
         ("umount-storm", [n, burst @ ..]) => {
             let count = |v: &String| -> u64 {
@@ -150,9 +162,14 @@ fn main() {
             }
         }
         ("exec", [path, argv @ ..]) => {
+            use std::os::unix::ffi::OsStrExt as _;
             let path = c(path);
             let mut owned: Vec<CString> = vec![path.clone()];
-            owned.extend(argv.iter().map(|a| c(a)));
+            owned.extend(
+                raw[3..3 + argv.len()]
+                    .iter()
+                    .map(|a| CString::new(a.as_bytes()).expect("no NUL in arguments")),
+            );
             let mut ptrs: Vec<*const libc::c_char> = owned.iter().map(|a| a.as_ptr()).collect();
             ptrs.push(std::ptr::null());
             unsafe { libc::execv(path.as_ptr(), ptrs.as_ptr()) };
