@@ -1,7 +1,7 @@
 //! A real containerd, driven through its CRI API like a kubelet would: a pod sandbox and a
 //! container whose mounts the sensor reports with the pod's namespace and name, the container's
 //! name and image. With containerd killed, the container's events still flow, attributed from
-//! the cgroup path.
+//! the cgroup path; when it comes back, enrichment recovers by itself.
 use sensor_proto::{
     cri::{
         Capability, ContainerConfig, ContainerMetadata, CreateContainerRequest, ImageSpec,
@@ -35,7 +35,7 @@ fn is_script_mount(ev: &sensor_proto::v1::Event) -> bool {
 }
 
 #[tokio::test]
-async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_away() {
+async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_and_coming_back() {
     if !ready() {
         return;
     }
@@ -112,7 +112,7 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_away() 
     let created = cri
         .create_container(CreateContainerRequest {
             pod_sandbox_id: sandbox.clone(),
-            config: Some(config),
+            config: Some(config.clone()),
             sandbox_config: Some(pod.clone()),
         })
         .await
@@ -195,9 +195,58 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_away() 
         "the pod uid still comes from the cgroup path"
     );
 
-    // Bring the runtime back to end the pod cleanly.
+    // The runtime comes back: the sensor's resolver reconnects by itself, and a container
+    // started now is named from it again.
     containerd.launch().await;
     let mut cri = cri_client(&containerd.socket).await.expect("CRI client");
+    let mut config2 = config.clone();
+    config2.metadata = Some(ContainerMetadata {
+        name: "app2".into(),
+        attempt: 0,
+    });
+    let created2 = cri
+        .create_container(CreateContainerRequest {
+            pod_sandbox_id: sandbox.clone(),
+            config: Some(config2),
+            sandbox_config: Some(pod.clone()),
+        })
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "CreateContainer after the restart: {e}\n{}",
+                containerd.log()
+            )
+        })
+        .into_inner()
+        .container_id;
+    cri.start_container(StartContainerRequest {
+        container_id: created2.clone(),
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "StartContainer after the restart: {e}\n{}",
+            containerd.log()
+        )
+    });
+    let ev = sub
+        .expect_event(
+            "a mount of a container started after the restart, with metadata",
+            |ev| {
+                is_script_mount(ev) && {
+                    let (_, c) = container(ev);
+                    c.id == created2 && !c.pod_name.is_empty()
+                }
+            },
+        )
+        .await;
+    let (_, c) = container(&ev);
+    assert_eq!(
+        (c.pod_name.as_str(), c.container_name.as_str()),
+        ("web-1", "app2")
+    );
+
+    // End the pod cleanly.
     cri.stop_pod_sandbox(StopPodSandboxRequest {
         pod_sandbox_id: sandbox.clone(),
     })

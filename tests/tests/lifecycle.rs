@@ -172,3 +172,31 @@ async fn a_taken_metrics_port_is_a_clear_error() {
         "the failed sensor left programs behind"
     );
 }
+
+#[tokio::test]
+async fn without_tracefs_the_sensor_mounts_it_and_attaches() {
+    if !ready() {
+        return;
+    }
+    // A mount namespace of its own where tracefs (and debugfs, which can automount it) are
+    // not mounted: the node's own mounts are not touched.
+    let script = "umount -l /sys/kernel/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; \
+                  exec \"$0\" \"$@\"";
+    let wrapper = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ];
+    let sensor = Sensor::start_via(&wrapper, &[], &["--no-cri"]).await;
+    let log = sensor.log_text();
+    assert!(
+        log.contains("tracefs is not mounted; mounting it at /sys/kernel/tracing"),
+        "{log}"
+    );
+    let status = sensor.terminate(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}
