@@ -242,6 +242,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         registry: registry.clone(),
         cri: cri.clone(),
         policy_refused: policy_refused.clone(),
+        profiles: profiles.clone(),
         started,
     };
     let reader_task = tokio::spawn(reader::run(

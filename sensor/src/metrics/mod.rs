@@ -17,6 +17,7 @@ use crate::{
     enrich::{cri::CriHandle, registry::Registry},
     event::{Kind, LossReason},
     hub::Hub,
+    profile::SharedStore,
 };
 
 /// The kernel's counters, summed over CPUs, as last polled (indexed like [`Counter::ALL`]).
@@ -95,6 +96,7 @@ pub struct Sources {
     pub registry: Registry,
     pub cri: Option<CriHandle>,
     pub policy_refused: Arc<AtomicU64>,
+    pub profiles: SharedStore,
     pub started: Instant,
 }
 
@@ -181,6 +183,12 @@ impl Sources {
                 "Processes in the process table.",
                 G,
                 load(&g.processes_tracked),
+            ),
+            Family::one(
+                "sensor_profiles_tracked",
+                "cgroups with a learned profile (gone containers included, up to 1024).",
+                G,
+                self.profiles.lock().map_or(0, |p| p.len().0 as u64),
             ),
             Family {
                 name: "sensor_map_entries",

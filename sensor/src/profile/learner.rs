@@ -51,10 +51,11 @@ impl Learner {
     }
 
     pub fn cgroup_gone(&mut self, cgroup_id: u64) {
-        if let Ok(slots) = self.kernel.get(&cgroup_id, 0) {
-            if let Ok(mut s) = self.store.lock() {
-                s.merge_kernel(cgroup_id, &slots);
-            }
+        let slots = self.kernel.get(&cgroup_id, 0).ok();
+        if let Ok(mut s) = self.store.lock() {
+            s.cgroup_gone(cgroup_id, slots.as_ref().map(|v| &v[..]));
+        }
+        if slots.is_some() {
             let _ = self.kernel.remove(&cgroup_id);
         }
     }

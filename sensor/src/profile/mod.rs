@@ -8,7 +8,7 @@ pub mod render;
 pub mod try_run;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -19,6 +19,10 @@ use crate::{
 
 /// cgroups whose profiles are kept at once; past that, gone ones are forgotten first.
 const CAPACITY: usize = 16_384;
+/// Profiles of containers that are gone, kept for `GetProfile` (a pod's previous container,
+/// an image's past replicas); past that, the oldest gone one is forgotten. A cgroup that was
+/// not a container is forgotten as soon as it is gone.
+pub const GONE_KEPT: usize = 1024;
 
 /// What one cgroup was seen doing.
 #[derive(Clone, Debug, Default)]
@@ -74,6 +78,8 @@ impl Selector {
 #[derive(Debug, Default)]
 pub struct ProfileStore {
     by_cgroup: HashMap<u64, Learned>,
+    /// Gone containers' cgroups, oldest first.
+    gone: VecDeque<u64>,
 }
 
 /// Shared between the reader (writes) and the API (reads).
@@ -126,14 +132,36 @@ impl ProfileStore {
         }
     }
 
-    /// Adds what the kernel learned for a cgroup (byte `nr` non-zero: syscall `nr` was made)
-    /// that its events did not say (lost ones), and marks the cgroup gone.
-    pub fn merge_kernel(&mut self, cgroup_id: u64, slots: &[u8]) {
+    /// The cgroup was removed. Adds what the kernel learned for it (byte `nr` non-zero:
+    /// syscall `nr` was made) that its events did not say (lost ones); keeps a container's
+    /// profile (up to [`GONE_KEPT`] gone ones) and forgets any other cgroup's.
+    pub fn cgroup_gone(&mut self, cgroup_id: u64, slots: Option<&[u8]>) {
         let Some(l) = self.by_cgroup.get_mut(&cgroup_id) else {
             return;
         };
-        l.add_kernel_slots(slots);
-        l.gone = true;
+        if l.container.is_none() {
+            self.by_cgroup.remove(&cgroup_id);
+            return;
+        }
+        if let Some(slots) = slots {
+            l.add_kernel_slots(slots);
+        }
+        if !l.gone {
+            l.gone = true;
+            self.gone.push_back(cgroup_id);
+        }
+        while self.gone.len() > GONE_KEPT {
+            if let Some(old) = self.gone.pop_front()
+                && self.by_cgroup.get(&old).is_some_and(|l| l.gone)
+            {
+                self.by_cgroup.remove(&old);
+            }
+        }
+    }
+
+    /// cgroups with a profile, and how many of them are gone.
+    pub fn len(&self) -> (usize, usize) {
+        (self.by_cgroup.len(), self.gone.len())
     }
 
     /// A cgroup learned by an earlier run of the sensor (from the pinned map).
@@ -289,8 +317,10 @@ mod tests {
                 ..
             })
         ));
-        s.observe(&mut seen(8, 2));
-        s.merge_kernel(8, &[0, 0, 0, 1]);
+        let mut ev8 = seen(8, 2);
+        ev8.attribution = in_container("e");
+        s.observe(&mut ev8);
+        s.cgroup_gone(8, Some(&[0, 0, 0, 1]));
         let all = s
             .select(&Selector::CgroupId(7))
             .into_iter()
@@ -303,6 +333,45 @@ mod tests {
             m.get(&3),
             Some(&(Phase::Workload, 1)),
             "learned by the kernel, event lost"
+        );
+    }
+
+    fn in_container(id: &str) -> Attribution {
+        Attribution::Container {
+            container: Arc::new(ContainerRef {
+                runtime: Runtime::Docker,
+                id: id.repeat(64),
+                pod: None,
+            }),
+            meta: None,
+        }
+    }
+
+    #[test]
+    fn gone_cgroups_are_forgotten_or_bounded() {
+        let mut s = ProfileStore::default();
+        s.observe(&mut seen(1, 5));
+        s.cgroup_gone(1, None);
+        assert_eq!(
+            s.len(),
+            (0, 0),
+            "a cgroup that was no container is forgotten"
+        );
+        for cg in 0..(GONE_KEPT as u64 + 10) {
+            let mut ev = seen(100 + cg, 5);
+            ev.attribution = in_container("f");
+            s.observe(&mut ev);
+            s.cgroup_gone(100 + cg, None);
+        }
+        assert_eq!(s.len(), (GONE_KEPT, GONE_KEPT));
+        assert!(
+            s.select(&Selector::CgroupId(100)).is_empty(),
+            "the oldest went first"
+        );
+        assert_eq!(
+            s.select(&Selector::CgroupId(100 + GONE_KEPT as u64 + 9))
+                .len(),
+            1
         );
     }
 
