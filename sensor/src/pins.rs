@@ -33,7 +33,8 @@ pub fn prepare(dir: &Path) -> anyhow::Result<PathBuf> {
         let compatible = aya::maps::MapInfo::from_pin(&path)
             .is_ok_and(|i| i.key_size() == 8 && i.value_size() == LEARNED_SLOTS as u32);
         if !compatible {
-            let aside = dir.join(format!("{LEARNED_PIN_NAME}.incompatible"));
+            // bpffs refuses names with a dot (EPERM): `_incompatible`, not `.incompatible`.
+            let aside = dir.join(format!("{LEARNED_PIN_NAME}_incompatible"));
             std::fs::rename(&path, &aside)
                 .with_context(|| format!("setting aside {}", path.display()))?;
             tracing::warn!(

@@ -81,7 +81,11 @@ async fn learned_syscalls_survive_a_restart() {
                 && header(ev).cgroup_id != 0
         }
     };
-    sub.expect_event("the first mkdir", seen("mkdir")).await;
+    let first_ev = sub.expect_event("the first mkdir", seen("mkdir")).await;
+    let (first_instance, first_seq) = (
+        header(&first_ev).sensor_instance_id.clone(),
+        header(&first_ev).seq,
+    );
     assert!(
         first
             .terminate(std::time::Duration::from_secs(10))
@@ -106,8 +110,57 @@ async fn learned_syscalls_survive_a_restart() {
         names.contains(&"mkdir") || names.contains(&"mkdirat"),
         "{names:?}"
     );
+    // A collector that resumes with the first run's id sees a new id and the sequence
+    // starting over (this run's events from its first, out of the replay buffer).
+    let resumed = GetEventsRequest {
+        resume_after_seq: first_seq,
+        resume_instance_id: first_instance.clone(),
+        ..Default::default()
+    };
+    let mut sub = Subscriber::connect(&second.addr, resumed)
+        .await
+        .expect("resume");
+    let ev = sub.expect_event("this run's first event", |_| true).await;
+    assert_ne!(header(&ev).sensor_instance_id, first_instance);
+    assert_eq!(header(&ev).seq, 1, "the sequence restarts");
     drop(second);
     drop(ctr);
     let _ = running.kill();
     let _ = running.wait();
+}
+
+#[tokio::test]
+async fn a_pin_of_another_layout_is_set_aside_and_reported() {
+    if !ready() {
+        return;
+    }
+    let pins = PinDir::new();
+    std::fs::create_dir_all(&pins.dir).expect("mkdir the pin directory");
+    let pin = pins.dir.join(sensor_common::LEARNED_PIN_NAME);
+    // What another version might have left: same name, another value size.
+    let out = std::process::Command::new("bpftool")
+        .args(["map", "create"])
+        .arg(&pin)
+        .args([
+            "type", "hash", "key", "8", "value", "4", "entries", "16", "name", "LEARNED",
+        ])
+        .output()
+        .expect("run bpftool (cargo xtask test installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sensor = Sensor::start(&["--no-cri", "--pin-dir", pins.dir.to_str().unwrap()]).await;
+    let log = sensor.log_text();
+    assert!(log.contains("has another layout: set aside as"), "{log}");
+    let aside = pins
+        .dir
+        .join(format!("{}_incompatible", sensor_common::LEARNED_PIN_NAME));
+    let old = aya::maps::MapInfo::from_pin(&aside).expect("the old pin, set aside");
+    assert_eq!(old.value_size(), 4, "the foreign map is kept as it was");
+    let new = aya::maps::MapInfo::from_pin(&pin).expect("a new pin");
+    assert_eq!(new.value_size(), sensor_common::LEARNED_SLOTS as u32);
+    drop(sensor);
 }
