@@ -34,6 +34,12 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Setup + build, then a long mixed workload with subscribers joining and leaving; prints
+    /// whether every count adds up, and RSS over time (root; not part of CI).
+    Soak {
+        #[arg(long, default_value_t = 10)]
+        minutes: u32,
+    },
     /// Fuzz the kernel-record and syscall-argument decoders (cargo-fuzz, installed if missing).
     Fuzz {
         /// Seconds per target.
@@ -64,6 +70,9 @@ fn main() -> std::process::ExitCode {
             .and_then(build::build)
             .and_then(|b| test::bench(&b, quick)),
         Command::Fuzz { seconds } => fuzz::fuzz(seconds),
+        Command::Soak { minutes } => setup::setup()
+            .and_then(build::build)
+            .and_then(|b| test::soak(&b, minutes)),
         Command::Test { unit_only, args } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::test(&b, unit_only, &args)),

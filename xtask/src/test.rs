@@ -119,3 +119,29 @@ pub fn run_sensor(built: &Built, args: &[String]) -> anyhow::Result<()> {
     );
     run(&mut cmd)
 }
+
+/// `cargo xtask soak --minutes N`: the mixed workload of `sensor-soak` (not part of CI).
+pub fn soak(built: &Built, minutes: u32) -> anyhow::Result<()> {
+    if !is_root() {
+        bail!("the soak run loads eBPF programs and creates cgroups: run it as root");
+    }
+    timed("build the soak run", || {
+        run(userspace_cargo(built).args([
+            "build",
+            "--release",
+            "--package",
+            "sensor-tests",
+            "--bin",
+            "sensor-soak",
+            "--bin",
+            "sensor-trigger",
+        ]))
+    })?;
+    let release = crate::util::workspace_root().join("target/release");
+    timed(&format!("soak for {minutes} min"), || {
+        run(Command::new(release.join("sensor-soak"))
+            .env("SENSOR_BIN", &built.sensor)
+            .env("SENSOR_TRIGGER", release.join("sensor-trigger"))
+            .args(["--minutes", &minutes.to_string()]))
+    })
+}
