@@ -120,6 +120,8 @@ async fn learned_syscalls_survive_a_restart() {
     let mut sub = Subscriber::connect(&second.addr, resumed)
         .await
         .expect("resume");
+    // Something for it to report, should the node be quiet.
+    let _ = std::process::Command::new("true").status();
     let ev = sub.expect_event("this run's first event", |_| true).await;
     assert_ne!(header(&ev).sensor_instance_id, first_instance);
     assert_eq!(header(&ev).seq, 1, "the sequence restarts");
