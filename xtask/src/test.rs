@@ -79,16 +79,7 @@ pub fn bench(built: &Built, quick: bool) -> anyhow::Result<()> {
         );
     }
     setup::apt_install(BENCH_PACKAGES, "the peer the benchmark compares against")?;
-    timed("build the benchmark", || {
-        run(userspace_cargo(built).args([
-            "build",
-            "--release",
-            "--package",
-            "sensor-tests",
-            "--bin",
-            "sensor-bench",
-        ]))
-    })?;
+    build_test_bins(built, "build the benchmark", &["sensor-bench"])?;
     let root = crate::util::workspace_root();
     let mut cmd = Command::new(root.join("target/release/sensor-bench"));
     cmd.env("SENSOR_BIN", &built.sensor)
@@ -125,23 +116,28 @@ pub fn soak(built: &Built, minutes: u32) -> anyhow::Result<()> {
     if !is_root() {
         bail!("the soak run loads eBPF programs and creates cgroups: run it as root");
     }
-    timed("build the soak run", || {
-        run(userspace_cargo(built).args([
-            "build",
-            "--release",
-            "--package",
-            "sensor-tests",
-            "--bin",
-            "sensor-soak",
-            "--bin",
-            "sensor-trigger",
-        ]))
-    })?;
+    build_test_bins(
+        built,
+        "build the soak run",
+        &["sensor-soak", "sensor-trigger"],
+    )?;
     let release = crate::util::workspace_root().join("target/release");
     timed(&format!("soak for {minutes} min"), || {
         run(Command::new(release.join("sensor-soak"))
             .env("SENSOR_BIN", &built.sensor)
             .env("SENSOR_TRIGGER", release.join("sensor-trigger"))
             .args(["--minutes", &minutes.to_string()]))
+    })
+}
+
+/// Builds binaries of the test crate (release) into target/release.
+fn build_test_bins(built: &Built, what: &str, bins: &[&str]) -> anyhow::Result<()> {
+    timed(what, || {
+        let mut cmd = userspace_cargo(built);
+        cmd.args(["build", "--release", "--package", "sensor-tests"]);
+        for bin in bins {
+            cmd.args(["--bin", bin]);
+        }
+        run(&mut cmd)
     })
 }
