@@ -113,6 +113,14 @@ pub struct RunArgs {
     /// Event streams served at once; more are refused with RESOURCE_EXHAUSTED.
     #[arg(long, default_value_t = 64)]
     pub max_subscribers: usize,
+    /// API requests each client may make per second (0: no limit); more are refused with
+    /// RESOURCE_EXHAUSTED. A client is its certificate's identity, else its address (TCP),
+    /// else its user id (unix socket).
+    #[arg(long, env = "SENSOR_MAX_REQUESTS_PER_SECOND", default_value_t = 50)]
+    pub max_requests_per_second: u32,
+    /// API requests a client may make at once before --max-requests-per-second applies.
+    #[arg(long, default_value_t = 100)]
+    pub request_burst: u32,
     /// Node name stamped on every event [default: the host name].
     #[arg(long, env = "NODE_NAME")]
     pub node_name: Option<String>,

@@ -14,18 +14,23 @@ use anyhow::{Context as _, bail};
 use sensor_common::PROGRAMS;
 use sensor_proto::v1 as pb;
 use tokio::{
-    net::TcpListener,
     signal::unix::{SignalKind, signal},
     sync::watch,
 };
 
 use crate::{
-    api::{Identity, convert, listen, security::TlsFiles, server},
+    api::{
+        Identity, convert,
+        limit::{Refusals, RequestLimit},
+        listen::{Listeners, Servers},
+        security::TlsFiles,
+        server,
+    },
     caps,
     enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
     event::Kind,
     hub::{Hub, Item},
-    metrics::{self, Gauges, KernelTotals, Sources},
+    metrics::{Gauges, KernelTotals, Sources},
     offsets, pins,
     policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes},
@@ -51,6 +56,9 @@ pub struct RunConfig {
     pub replay_buffer: usize,
     /// Event streams served at once.
     pub max_subscribers: usize,
+    /// API requests per second per client (0: unlimited), and the burst allowed.
+    pub max_requests_per_second: u32,
+    pub request_burst: u32,
     pub node_name: String,
     /// Print events as JSON lines instead of readable lines.
     pub json: bool,
@@ -207,34 +215,16 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
 
     let hub = Hub::new(cfg.subscriber_queue, cfg.replay_buffer);
     let identity = Identity::new(cfg.node_name.clone());
-    let listener = TcpListener::bind(cfg.grpc_addr)
-        .await
-        .with_context(|| format!("cannot listen for gRPC on {}", cfg.grpc_addr))?;
-    let local = listener.local_addr()?;
-    let unix = match &cfg.grpc_unix {
-        Some(path) => Some((
-            listen::bind_unix(path)
-                .with_context(|| format!("cannot listen for gRPC on {}", path.display()))?,
-            path.clone(),
-        )),
-        None => None,
-    };
-    let metrics_listener = match cfg.metrics_addr {
-        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
-            format!("cannot serve metrics on {addr} (in use? give another --metrics-addr)")
-        })?),
-        None => None,
-    };
-    let metrics_local = metrics_listener
-        .as_ref()
-        .map(TcpListener::local_addr)
-        .transpose()?;
+    let listeners =
+        Listeners::bind(cfg.grpc_addr, cfg.grpc_unix.as_deref(), cfg.metrics_addr).await?;
+    let (local, metrics_local) = listeners.local_addrs()?;
 
     let policy_refused = Arc::new(AtomicU64::new(0));
     if let Some(path) = &cfg.policy {
         reload::spawn(path.clone(), policy_tx, policy_refused.clone())?;
     }
     let kernel_totals = KernelTotals::default();
+    let api_refused = Arc::new(Refusals::default());
     let sources = Sources {
         hub: hub.clone(),
         kernel: kernel_totals.clone(),
@@ -242,6 +232,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         registry: registry.clone(),
         cri: cri.clone(),
         policy_refused: policy_refused.clone(),
+        api_refused: api_refused.clone(),
         profiles: profiles.clone(),
         started,
     };
@@ -265,29 +256,15 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     ));
     let printer_task = (!cfg.quiet)
         .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
-        let mut rx = tx.subscribe();
-        async move {
-            let _ = rx.recv().await;
-        }
-    };
-    let metrics_task = metrics_listener
-        .map(|l| tokio::spawn(metrics::http::serve(l, sources.clone(), stopped(&stop_tx))));
     let about = server::About {
         programs: PROGRAMS.iter().map(|p| p.name.to_owned()).collect(),
         kernel: kernel_release(),
         max_subscribers: cfg.max_subscribers,
     };
-    let service = server::EventService::new(identity.clone(), sources, profiles, about);
-    let listeners = listen::Listeners {
-        tcp: listener,
-        unix,
-    };
-    let tls = cfg.tls.clone();
-    let shutdown = stopped(&stop_tx);
-    let server_task =
-        tokio::spawn(async move { listen::serve(listeners, service, &tls, shutdown).await });
+    let limit = RequestLimit::new(cfg.max_requests_per_second, cfg.request_burst, api_refused)
+        .map(Arc::new);
+    let service = server::EventService::new(identity.clone(), sources.clone(), profiles, about);
+    let servers = Servers::start(listeners, service, cfg.tls.clone(), limit, sources);
 
     tracing::info!(
         programs = attached,
@@ -309,17 +286,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     drop(probes);
     losses_task.abort();
     hub.close();
-    let _ = stop_tx.send(());
-    match tokio::time::timeout(Duration::from_secs(3), server_task).await {
-        Ok(Ok(Err(e))) => tracing::warn!("gRPC server: {e}"),
-        Err(_) => tracing::warn!("gRPC server did not stop within 3 s"),
-        _ => {}
-    }
-    if let Some(t) = metrics_task
-        && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(1), t).await
-    {
-        tracing::warn!("metrics server: {e}");
-    }
+    servers.stop().await;
     if let Some(t) = printer_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }

@@ -77,6 +77,8 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         metrics_addr: (!a.no_metrics).then_some(a.metrics_addr),
         replay_buffer: a.replay_buffer,
         max_subscribers: a.max_subscribers,
+        max_requests_per_second: a.max_requests_per_second,
+        request_burst: a.request_burst,
         node_name,
         json: a.json,
         print_all: a.print_all,

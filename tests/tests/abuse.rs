@@ -1,14 +1,20 @@
-//! Clients that misbehave: bytes that are not gRPC, and 500 event streams at once. The sensor
-//! refuses what is over its limit with RESOURCE_EXHAUSTED and keeps serving everyone else.
+//! Clients that misbehave: bytes that are not gRPC, 500 event streams at once, requests faster
+//! than their rate. The sensor refuses what is over a limit with RESOURCE_EXHAUSTED and keeps
+//! serving everyone else.
 use std::{
     io::{Read as _, Write as _},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sensor_proto::v1::{
     GetEventsRequest, StatusRequest, sensor_service_client::SensorServiceClient,
 };
-use sensor_tests::{ready, sensor::Sensor};
+use sensor_tests::{
+    cgroup::ScratchDir,
+    pki::{Ca, Files, tls_client},
+    ready,
+    sensor::Sensor,
+};
 use tonic::{Code, transport::Endpoint};
 
 const MAX: usize = 64;
@@ -19,7 +25,15 @@ async fn garbage_and_500_streams_do_not_take_it_down() {
     if !ready() {
         return;
     }
-    let sensor = Sensor::start(&["--no-cri", "--max-subscribers", &MAX.to_string()]).await;
+    // The request rate is not what this test is about (500 requests from one address).
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--max-subscribers",
+        &MAX.to_string(),
+        "--max-requests-per-second",
+        "0",
+    ])
+    .await;
     let tcp = sensor.addr.trim_start_matches("http://").to_owned();
 
     // Not gRPC: an HTTP/1 request, random bytes, an HTTP/2 preface with a broken frame.
@@ -76,6 +90,10 @@ async fn garbage_and_500_streams_do_not_take_it_down() {
         .expect("Status under load")
         .into_inner();
     assert_eq!(status.subscribers as usize, MAX);
+    assert_eq!(
+        status.counters["sensor_api_refused_total{reason=streams}"] as usize,
+        STREAMS - MAX
+    );
 
     // Streams that end give their place back.
     drop(open);
@@ -92,6 +110,108 @@ async fn garbage_and_500_streams_do_not_take_it_down() {
         }
     }
     assert!(sensor.log_text().contains("sensor ready"));
+}
+
+const RATE: u32 = 5;
+const BURST: u32 = 10;
+const CALLS: u32 = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_over_a_clients_rate_are_refused_and_others_are_served() {
+    if !ready() {
+        return;
+    }
+    let ca = Ca::new("sensor test CA");
+    let files = Files::new();
+    let server = ca.issue("sensor", true, &[]);
+    let (greedy, other) = (
+        ca.issue("collector-greedy", false, &[]),
+        ca.issue("collector-other", false, &[]),
+    );
+    let dir = ScratchDir::new("rate");
+    let socket = dir.path().join("sensor.sock");
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--tls-cert",
+        &files.write("server.pem", &server.cert),
+        "--tls-key",
+        &files.write("server.key", &server.key),
+        "--client-ca",
+        &files.write("ca.pem", &ca.pem),
+        "--grpc-unix",
+        socket.to_str().unwrap(),
+        "--max-requests-per-second",
+        &RATE.to_string(),
+        "--request-burst",
+        &BURST.to_string(),
+    ])
+    .await;
+
+    // One client asks as fast as it can.
+    let mut client = tls_client(&sensor.addr, &ca.pem, Some(&greedy))
+        .await
+        .expect("connect");
+    let started = Instant::now();
+    let (mut served, mut refused) = (0u32, Vec::new());
+    for _ in 0..CALLS {
+        match client.status(StatusRequest {}).await {
+            Ok(_) => served += 1,
+            Err(e) => {
+                assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+                refused.push(e);
+            }
+        }
+    }
+    // The burst, plus what the rate gave back while it asked (and one for rounding).
+    let refilled = (started.elapsed().as_secs_f64() * f64::from(RATE)).ceil() as u32;
+    assert!(
+        (BURST..=BURST + refilled + 1).contains(&served),
+        "served {served} of {CALLS} (burst {BURST}, {refilled} refilled)"
+    );
+    assert_eq!(served + refused.len() as u32, CALLS);
+    let msg = refused.first().expect("nothing was refused").message();
+    assert!(
+        msg.contains("client collector-greedy") && msg.contains("--max-requests-per-second"),
+        "{msg}"
+    );
+
+    // Another client from the same address, with its own certificate, has its own budget.
+    let mut other = tls_client(&sensor.addr, &ca.pem, Some(&other))
+        .await
+        .expect("connect");
+    let status = other
+        .status(StatusRequest {})
+        .await
+        .expect("another client is served")
+        .into_inner();
+    assert_eq!(
+        status.counters["sensor_api_refused_total{reason=rate}"],
+        refused.len() as u64
+    );
+    // So does a local user on the unix socket.
+    let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
+        .args(["status", "--addr", &format!("unix:{}", socket.display())])
+        .output()
+        .expect("run sensor status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The greedy client is served again once its budget refills.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.status(StatusRequest {}).await {
+            Ok(_) => break,
+            Err(e) if e.code() == Code::ResourceExhausted => {
+                assert!(Instant::now() < deadline, "never served again: {e:?}");
+                // The refusal says when to come back; waiting for that is the test.
+                tokio::time::sleep(Duration::from_millis(1000 / u64::from(RATE))).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
 }
 
 /// Runs every future at once and collects their outputs, in order.

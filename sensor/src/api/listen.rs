@@ -1,23 +1,37 @@
 //! Where and how the API is served: the TCP listener (TLS, mTLS and the allow list when
 //! configured), an optional unix socket (plain text; its file mode is the access control), and
 //! beside the sensor's service the standard health service and server reflection (v1 and
-//! v1alpha, which older grpcurl builds use).
+//! v1alpha, which older grpcurl builds use), all behind the per-client request limit. The
+//! metrics endpoint is started and stopped with them ([`Servers`]).
 use std::{
     future::Future,
+    net::SocketAddr,
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
 };
 
 use sensor_proto::v1::{FILE_DESCRIPTOR_SET, sensor_service_server::SensorServiceServer};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::{
+    net::{TcpListener, UnixListener},
+    sync::watch,
+    task::JoinHandle,
+};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
-use tonic::{Request, Status, service::Routes, transport::Server};
+use tonic::{
+    Request, Status,
+    service::{InterceptorLayer, Routes},
+    transport::Server,
+};
 use tonic_health::ServingStatus;
 
 use super::{
+    limit::{Client, RequestLimit},
     security::{AllowList, TlsFiles},
     server::EventService,
 };
+use crate::metrics::{self, Sources};
 
 /// The name health checks ask about.
 pub const SERVICE_NAME: &str = "sensor.v1.SensorService";
@@ -62,6 +76,16 @@ fn reflection_routes() -> Result<Routes, tonic_reflection::server::Error> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("cannot listen for gRPC on {addr}: {source}")]
+    BindApi {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot serve metrics on {addr} (in use? give another --metrics-addr): {source}")]
+    BindMetrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Security(#[from] super::security::SecurityError),
     #[error("building server reflection: {0}")]
@@ -70,19 +94,139 @@ pub enum ServeError {
     Tls(tonic::transport::Error),
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("metrics server: {0}")]
+    Metrics(std::io::Error),
 }
 
-/// Where the API is served.
+/// Where the API and the metrics are served. Bound before anything is spawned, so that a
+/// taken port fails the start with a clear message.
 pub struct Listeners {
     pub tcp: TcpListener,
     pub unix: Option<(UnixListener, PathBuf)>,
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    pub async fn bind(
+        grpc: SocketAddr,
+        unix: Option<&Path>,
+        metrics: Option<SocketAddr>,
+    ) -> Result<Self, ServeError> {
+        let tcp = TcpListener::bind(grpc)
+            .await
+            .map_err(|source| ServeError::BindApi {
+                addr: grpc.to_string(),
+                source,
+            })?;
+        let unix = match unix {
+            Some(path) => Some((
+                bind_unix(path).map_err(|source| ServeError::BindApi {
+                    addr: path.display().to_string(),
+                    source,
+                })?,
+                path.to_owned(),
+            )),
+            None => None,
+        };
+        let metrics = match metrics {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::BindMetrics { addr, source })?,
+            ),
+            None => None,
+        };
+        Ok(Self { tcp, unix, metrics })
+    }
+
+    /// The API's TCP address and the metrics address, as bound (port 0 resolved).
+    pub fn local_addrs(&self) -> std::io::Result<(SocketAddr, Option<SocketAddr>)> {
+        let metrics = self
+            .metrics
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
+        Ok((self.tcp.local_addr()?, metrics))
+    }
+}
+
+/// Tells every server to stop; each [`Shutdown::signal`] resolves once [`Shutdown::stop`] is
+/// called (also when it was called before).
+#[derive(Clone)]
+pub struct Shutdown(Arc<watch::Sender<bool>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Shutdown {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
+    }
+}
+
+/// The running API and metrics servers.
+pub struct Servers {
+    shutdown: Shutdown,
+    api: JoinHandle<Result<(), ServeError>>,
+    metrics: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Servers {
+    /// Serves the API (and the metrics, when bound) until [`Servers::stop`].
+    pub fn start(
+        listeners: Listeners,
+        service: EventService,
+        tls: TlsFiles,
+        limit: Option<Arc<RequestLimit>>,
+        sources: Sources,
+    ) -> Self {
+        let shutdown = Shutdown::default();
+        let metrics = listeners
+            .metrics
+            .map(|l| tokio::spawn(metrics::http::serve(l, sources, shutdown.signal())));
+        let api_listeners = (listeners.tcp, listeners.unix);
+        let stop = shutdown.signal();
+        let api =
+            tokio::spawn(async move { serve(api_listeners, service, &tls, limit, stop).await });
+        Self {
+            shutdown,
+            api,
+            metrics,
+        }
+    }
+
+    /// Stops both, waiting a little for streams to end; says what did not stop cleanly.
+    pub async fn stop(self) {
+        self.shutdown.stop();
+        match tokio::time::timeout(Duration::from_secs(3), self.api).await {
+            Ok(Ok(Err(e))) => tracing::warn!("{e}"),
+            Err(_) => tracing::warn!("gRPC server did not stop within 3 s"),
+            _ => {}
+        }
+        if let Some(t) = self.metrics
+            && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(1), t).await
+        {
+            tracing::warn!("{}", ServeError::Metrics(e));
+        }
+    }
 }
 
 /// Serves the API until `shutdown` resolves; health says NOT_SERVING from then on.
-pub async fn serve(
-    listeners: Listeners,
+async fn serve(
+    (tcp, unix): (TcpListener, Option<(UnixListener, PathBuf)>),
     service: EventService,
     tls: &TlsFiles,
+    limit: Option<Arc<RequestLimit>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -92,14 +236,12 @@ pub async fn serve(
     let tls_config = tls.server_config()?;
     let allow = tls.allow_list();
     let routes = reflection_routes()?.add_service(health_service);
-
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
-        let mut rx = tx.subscribe();
-        async move {
-            let _ = rx.recv().await;
-        }
-    };
+    // Every request, to every service on every listener, is counted against its client first.
+    let limited = InterceptorLayer::new(move |req: Request<()>| match &limit {
+        Some(l) => l.check(Client::of(&req)).map(|()| req),
+        None => Ok(req),
+    });
+    let servers_stop = Shutdown::default();
 
     let mut tcp_server = Server::builder();
     if let Some(cfg) = tls_config {
@@ -112,12 +254,14 @@ pub async fn serve(
             move |req: Request<()>| check(allow.as_ref(), req),
         ));
     let tcp = tcp_server
+        .layer(limited.clone())
         .add_routes(tcp_routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.tcp), stopped(&stop_tx));
-    let unix = listeners.unix.map(|(l, path)| {
+        .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), servers_stop.signal());
+    let unix = unix.map(|(l, path)| {
         let server = Server::builder()
+            .layer(limited)
             .add_routes(routes.add_service(SensorServiceServer::new(service)))
-            .serve_with_incoming_shutdown(UnixListenerStream::new(l), stopped(&stop_tx));
+            .serve_with_incoming_shutdown(UnixListenerStream::new(l), servers_stop.signal());
         (server, path)
     });
 
@@ -126,7 +270,7 @@ pub async fn serve(
         health
             .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
             .await;
-        let _ = stop_tx.send(());
+        servers_stop.stop();
     };
     let result = match unix {
         None => tokio::join!(tcp, stop).0,

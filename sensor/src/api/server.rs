@@ -130,6 +130,10 @@ impl SensorService for EventService {
         let start =
             convert::start_from_wire(req, &self.identity.instance_id, self.hub.published())?;
         let Ok(permit) = self.streams.clone().try_acquire_owned() else {
+            self.sources
+                .api_refused
+                .streams
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(Status::resource_exhausted(format!(
                 "this sensor serves at most {} event streams at once (--max-subscribers)",
                 self.about.max_subscribers

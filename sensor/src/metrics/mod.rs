@@ -14,6 +14,7 @@ use std::{
 use sensor_common::Counter;
 
 use crate::{
+    api::limit::Refusals,
     enrich::{cri::CriHandle, registry::Registry},
     event::{Kind, LossReason},
     hub::Hub,
@@ -96,6 +97,7 @@ pub struct Sources {
     pub registry: Registry,
     pub cri: Option<CriHandle>,
     pub policy_refused: Arc<AtomicU64>,
+    pub api_refused: Arc<Refusals>,
     pub profiles: SharedStore,
     pub started: Instant,
 }
@@ -160,6 +162,15 @@ impl Sources {
                 C,
                 load(&self.policy_refused),
             ),
+            Family {
+                name: "sensor_api_refused",
+                help: "API requests refused, by reason (rate: over the per-client request rate; streams: over --max-subscribers).",
+                kind: C,
+                values: vec![
+                    (Some(("reason", "rate")), load(&self.api_refused.rate)),
+                    (Some(("reason", "streams")), load(&self.api_refused.streams)),
+                ],
+            },
             Family::one(
                 "sensor_subscribers",
                 "gRPC event subscribers (and the terminal view).",
