@@ -12,6 +12,79 @@ pub mod v1 {
         include_bytes!(concat!(env!("OUT_DIR"), "/sensor_v1_descriptor.bin"));
 }
 
+/// The server side of `sensor.v1.SensorService`, whose GetEvents stream carries responses
+/// encoded beforehand ([`encoded::EncodedEventsResponse`]); on the wire it is the same API.
+pub mod encoded {
+    use prost::{
+        DecodeError,
+        bytes::{Buf, BufMut, Bytes},
+        encoding::{DecodeContext, WireType},
+    };
+
+    /// A `sensor.v1.GetEventsResponse`, already encoded (protobuf, without length prefix).
+    /// The server only sends it; decoding one skips every field (clients decode
+    /// [`crate::v1::GetEventsResponse`]).
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct EncodedEventsResponse(pub Bytes);
+
+    impl EncodedEventsResponse {
+        /// Encodes `msg` (for items that are not shared between subscribers).
+        pub fn encode(msg: &crate::v1::GetEventsResponse) -> Self {
+            Self(prost::Message::encode_to_vec(msg).into())
+        }
+    }
+
+    impl prost::Message for EncodedEventsResponse {
+        fn encode_raw(&self, buf: &mut impl BufMut) {
+            buf.put_slice(&self.0);
+        }
+
+        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: WireType,
+            buf: &mut impl Buf,
+            ctx: DecodeContext,
+        ) -> Result<(), DecodeError> {
+            prost::encoding::skip_field(wire_type, tag, buf, ctx)
+        }
+
+        fn encoded_len(&self) -> usize {
+            self.0.len()
+        }
+
+        fn clear(&mut self) {
+            self.0 = Bytes::new();
+        }
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/encoded/sensor.v1.rs"));
+
+    #[cfg(test)]
+    mod tests {
+        use prost::Message as _;
+
+        use super::EncodedEventsResponse;
+        use crate::v1::{GetEventsResponse, Lost, get_events_response::Item};
+
+        #[test]
+        fn the_encoded_response_is_the_response_on_the_wire() {
+            let msg = GetEventsResponse {
+                item: Some(Item::Lost(Lost {
+                    count: 3,
+                    reason: 2,
+                    kind: 1,
+                })),
+            };
+            let encoded = EncodedEventsResponse::encode(&msg);
+            // What the server writes, as a client decodes it.
+            let wire = encoded.encode_to_vec();
+            assert_eq!(GetEventsResponse::decode(wire.as_slice()).unwrap(), msg);
+            assert_eq!(encoded.encoded_len(), msg.encoded_len());
+        }
+    }
+}
+
 /// The subset of the Kubernetes CRI (`runtime.v1`) that the sensor reads pod metadata from.
 pub mod cri {
     tonic::include_proto!("runtime.v1");

@@ -31,12 +31,21 @@ fn read(what: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
 }
 
+/// HTTP/2 receive window of the connection and of each stream: large enough that flow control
+/// does not pace a busy event stream (h2's default is 64 KiB, about a hundred events).
+const WINDOW: u32 = 8 << 20;
+
+fn with_windows(ep: Endpoint) -> Endpoint {
+    ep.initial_stream_window_size(Some(WINDOW))
+        .initial_connection_window_size(Some(WINDOW))
+}
+
 /// Connects as `c` says: plain text, TLS (with `--ca`), mTLS (with a client certificate), or
 /// a unix socket (`unix:/path`).
 pub async fn connect(c: &ConnectArgs) -> anyhow::Result<Client> {
     if let Some(path) = c.addr.strip_prefix("unix:") {
         let path = PathBuf::from(path);
-        let channel = Endpoint::from_static("http://sensor.invalid")
+        let channel = with_windows(Endpoint::from_static("http://sensor.invalid"))
             .connect_with_connector(tower::service_fn(move |_: Uri| {
                 let path = path.clone();
                 async move { UnixStream::connect(path).await.map(TokioIo::new) }
@@ -61,7 +70,7 @@ pub async fn connect(c: &ConnectArgs) -> anyhow::Result<Client> {
         }
         ep = ep.tls_config(tls).context("TLS setup")?;
     }
-    let channel = ep
+    let channel = with_windows(ep)
         .connect()
         .await
         .with_context(|| format!("cannot connect to the sensor at {url} (is `sensor run` up?)"))?;

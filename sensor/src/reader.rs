@@ -39,9 +39,13 @@ pub async fn run(
         let mut guard = ring.readable_mut().await?;
         let rb = guard.get_inner_mut();
         let mut malformed = 0u64;
+        let mut taken = 0usize;
         // Drain completely before clearing readiness: the kernel only wakes us again once we
-        // have caught up.
+        // have caught up. But yield every BATCH records: under a storm the ring never empties,
+        // and the subscriber tasks this task wakes wait for this worker until it yields.
+        let mut caught_up = true;
         while let Some(item) = rb.next() {
+            taken += 1;
             match decode(&item) {
                 Ok(record) => {
                     if let Record::CgroupRmdir { id } = &record {
@@ -63,6 +67,11 @@ pub async fn run(
                     );
                 }
             }
+            drop(item);
+            if taken == BATCH {
+                caught_up = false;
+                break;
+            }
         }
         hub.report_loss(malformed, LossReason::MalformedRecord, None);
         gauges
@@ -71,9 +80,17 @@ pub async fn run(
         gauges
             .processes_tracked
             .store(enricher.processes() as u64, Ordering::Relaxed);
-        guard.clear_ready();
+        if caught_up {
+            guard.clear_ready();
+        } else {
+            drop(guard);
+            tokio::task::yield_now().await;
+        }
     }
 }
+
+/// Records handled before the reader lets other tasks run.
+const BATCH: usize = 1024;
 
 /// Kernel state polled besides the ring buffer.
 pub struct KernelPoll {

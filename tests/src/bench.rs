@@ -5,9 +5,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sensor_proto::v1::{EventKind, GetEventsRequest, LossReason, get_events_response::Item};
+use sensor_proto::v1::{EventKind, GetEventsRequest, LossReason, Lost};
 
-use crate::{cgroup::cgroup2_mount, subscriber::Subscriber};
+use crate::cgroup::cgroup2_mount;
+
+/// HTTP/2 receive window of the benchmark's subscribers, in bytes.
+const WINDOW: u32 = 8 << 20;
 
 /// ns per call of `getppid`, over `n` calls.
 pub fn getppid_ns(n: u64) -> f64 {
@@ -136,23 +139,63 @@ impl Tally {
     }
 }
 
-pub async fn tally(sub: &mut Subscriber, produced: u64, quiet: Duration) -> Tally {
-    let mut t = Tally::default();
-    while t.accounted() < produced {
-        let Some(msg) = sub.next_within(quiet).await else {
-            break;
-        };
-        match msg.item {
-            Some(Item::Event(_)) => t.delivered += 1,
-            Some(Item::Lost(l)) => match LossReason::try_from(l.reason) {
-                Ok(LossReason::KernelRingBuffer) => t.lost_kernel += l.count,
-                Ok(LossReason::SubscriberQueue) => t.lost_queue += l.count,
-                _ => t.lost_other += l.count,
-            },
-            None => {}
-        }
+/// A `GetEventsResponse` as a counting subscriber reads it: the event left encoded (a
+/// collector that forwards events need not decode them), the loss notice decoded.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Counted {
+    #[prost(bytes = "bytes", optional, tag = "1")]
+    pub event: Option<prost::bytes::Bytes>,
+    #[prost(message, optional, tag = "2")]
+    pub lost: Option<Lost>,
+}
+
+/// A subscriber that counts events and losses (the same RPC, read with [`Counted`]).
+pub struct Counting(tonic::Streaming<Counted>);
+
+impl Counting {
+    pub async fn connect(addr: &str, request: GetEventsRequest) -> Result<Self, tonic::Status> {
+        let unavailable = |e: tonic::transport::Error| tonic::Status::unavailable(e.to_string());
+        // Receive windows large enough that HTTP/2 flow control does not pace the stream.
+        let channel = tonic::transport::Endpoint::from_shared(addr.to_owned())
+            .map_err(unavailable)?
+            .initial_stream_window_size(Some(WINDOW))
+            .initial_connection_window_size(Some(WINDOW))
+            .connect()
+            .await
+            .map_err(unavailable)?;
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+            "/sensor.v1.SensorService/GetEvents",
+        );
+        let codec = tonic_prost::ProstCodec::<GetEventsRequest, Counted>::default();
+        let stream = grpc
+            .server_streaming(tonic::Request::new(request), path, codec)
+            .await?;
+        Ok(Self(stream.into_inner()))
     }
-    t
+
+    /// Counts until `produced` are accounted for or nothing has arrived for `quiet`.
+    pub async fn tally(&mut self, produced: u64, quiet: Duration) -> Tally {
+        let mut t = Tally::default();
+        while t.accounted() < produced {
+            let Ok(Ok(Some(msg))) = tokio::time::timeout(quiet, self.0.message()).await else {
+                break;
+            };
+            if msg.event.is_some() {
+                t.delivered += 1;
+            } else if let Some(l) = msg.lost {
+                match LossReason::try_from(l.reason) {
+                    Ok(LossReason::KernelRingBuffer) => t.lost_kernel += l.count,
+                    Ok(LossReason::SubscriberQueue) => t.lost_queue += l.count,
+                    _ => t.lost_other += l.count,
+                }
+            }
+        }
+        t
+    }
 }
 
 pub fn flagged_request(cgroup_id: u64, kind: EventKind) -> GetEventsRequest {
@@ -172,6 +215,23 @@ pub fn failing_umounts(n: u64) -> Duration {
         unsafe { libc::umount2(path.as_ptr(), 0) };
     }
     t.elapsed()
+}
+
+/// CPU time (user + system) a process has used so far, in microseconds.
+pub fn cpu_us(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command (which may hold spaces), from its closing parenthesis:
+    // state is field 3, utime 14 and stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    f.iter().sum::<u64>() * 1_000_000 / hz
 }
 
 /// Resident memory of a process, in KiB.

@@ -33,6 +33,9 @@ enum Command {
         /// A smoke run in under a minute (checks that it runs, not its numbers).
         #[arg(long)]
         quick: bool,
+        /// Run one section: syscall, flagged, learning, exec or footprint.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Setup + build, then a long mixed workload with subscribers joining and leaving; prints
     /// whether every count adds up, and RSS over time (root; not part of CI).
@@ -66,9 +69,9 @@ fn main() -> std::process::ExitCode {
         Command::Run { args } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::run_sensor(&b, &args)),
-        Command::Bench { quick } => setup::setup()
+        Command::Bench { quick, only } => setup::setup()
             .and_then(build::build)
-            .and_then(|b| test::bench(&b, quick)),
+            .and_then(|b| test::bench(&b, quick, only.as_deref())),
         Command::Fuzz { seconds } => fuzz::fuzz(seconds),
         Command::Soak { minutes } => setup::setup()
             .and_then(build::build)

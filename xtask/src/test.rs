@@ -66,13 +66,13 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
         return Ok(()); // a filtered run: no benchmark smoke test
     }
     // The benchmark's quick mode: it must run (its numbers are not judged here).
-    bench(built, true)
+    bench(built, true, None)
 }
 
 /// What the benchmark compares against.
 const BENCH_PACKAGES: &[&str] = &["bpftrace"];
 
-pub fn bench(built: &Built, quick: bool) -> anyhow::Result<()> {
+pub fn bench(built: &Built, quick: bool, only: Option<&str>) -> anyhow::Result<()> {
     if !is_root() {
         bail!(
             "the benchmark loads eBPF programs and creates cgroups: run `sudo -E cargo xtask bench`"
@@ -91,6 +91,9 @@ pub fn bench(built: &Built, quick: bool) -> anyhow::Result<()> {
         .arg(root.join("target/bench.json"));
     if quick {
         cmd.arg("--quick");
+    }
+    if let Some(section) = only {
+        cmd.args(["--only", section]);
     }
     timed("benchmark", || run(&mut cmd))
 }

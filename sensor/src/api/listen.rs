@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use sensor_proto::v1::{FILE_DESCRIPTOR_SET, sensor_service_server::SensorServiceServer};
+use sensor_proto::{encoded::sensor_service_server::SensorServiceServer, v1::FILE_DESCRIPTOR_SET};
 use tokio::{
     net::{TcpListener, UnixListener},
     sync::watch,

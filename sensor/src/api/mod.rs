@@ -4,6 +4,7 @@ pub mod limit;
 pub mod listen;
 pub mod security;
 pub mod server;
+pub mod stream;
 
 /// Who is speaking: stamped on every event this sensor sends.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,26 +1,24 @@
 //! The `sensor.v1.SensorService` implementation.
 use std::sync::Arc;
 
-use sensor_proto::v1::{
-    GetEventsRequest, GetEventsResponse, GetProfileRequest, GetProfileResponse,
-    ListContainersRequest, ListContainersResponse, StatusRequest, StatusResponse,
-    sensor_service_server::SensorService,
+use sensor_proto::{
+    encoded::sensor_service_server::SensorService,
+    v1::{
+        GetEventsRequest, GetProfileRequest, GetProfileResponse, ListContainersRequest,
+        ListContainersResponse, StatusRequest, StatusResponse,
+    },
 };
-use tokio::sync::{Semaphore, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use super::{Identity, convert};
 use crate::{
     enrich::{cri::CriHandle, registry::Registry},
-    hub::{Hub, Item},
+    hub::Hub,
     metrics::{self, Sources},
     profile::{self, SharedStore},
     syscalls::Arch,
 };
-
-/// Items buffered between a subscriber's hub queue and its HTTP/2 stream.
-const STREAM_BUFFER: usize = 64;
 
 /// What the Status RPC reports besides the metrics.
 #[derive(Clone, Debug)]
@@ -61,7 +59,7 @@ impl EventService {
 
 #[tonic::async_trait]
 impl SensorService for EventService {
-    type GetEventsStream = ReceiverStream<Result<GetEventsResponse, Status>>;
+    type GetEventsStream = super::stream::EventStream;
 
     async fn get_profile(
         &self,
@@ -140,38 +138,14 @@ impl SensorService for EventService {
             )));
         };
         // Subscribe before answering: once the client has the response, it misses nothing.
-        let mut sub = self.hub.subscribe_from(start);
-        let identity = self.identity.clone();
-        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let sub = self.hub.subscribe_from(start);
         tracing::debug!(
             ?filter,
             ?start,
             subscribers = self.hub.subscribers(),
             "new subscriber"
         );
-        tokio::spawn(async move {
-            let _permit = permit;
-            loop {
-                let item = tokio::select! {
-                    item = sub.next() => item,
-                    _ = tx.closed() => break, // the client went away
-                };
-                let Some(item) = item else { break }; // the sensor is shutting down
-                if let Item::Event(ev) = &item
-                    && !filter.matches(ev)
-                {
-                    continue;
-                }
-                // Waiting here is fine: a slow client only makes its own hub queue overflow.
-                if tx
-                    .send(Ok(convert::item_to_wire(&item, &identity)))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
+        let stream = super::stream::spawn(sub, filter, self.identity.clone(), permit);
+        Ok(Response::new(stream))
     }
 }

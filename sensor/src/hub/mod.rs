@@ -8,21 +8,53 @@ mod tests;
 
 use std::{
     collections::VecDeque,
+    ops::Deref,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
 };
 
+use prost::bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
 pub use self::subscription::Subscription;
 use crate::event::{Event, Kind, LossReason};
 
+/// An event as the hub hands it out: numbered, shared by every subscriber, and encoded for
+/// the wire at most once (by the first subscriber that sends it), however many send it.
+#[derive(Debug)]
+pub struct Published {
+    event: Event,
+    wire: OnceLock<Bytes>,
+}
+
+impl Published {
+    pub fn new(event: Event) -> Self {
+        Self {
+            event,
+            wire: OnceLock::new(),
+        }
+    }
+
+    /// The event's wire form: `encode`d by the first caller, shared by the others.
+    pub fn wire(&self, encode: impl FnOnce(&Event) -> Bytes) -> Bytes {
+        self.wire.get_or_init(|| encode(&self.event)).clone()
+    }
+}
+
+impl Deref for Published {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
 /// What a subscriber receives.
 #[derive(Clone, Debug)]
 pub enum Item {
-    Event(Arc<Event>),
+    Event(Arc<Published>),
     /// `count` events that this subscriber will never see; for kernel losses, of which kind
     /// (`None`: the sensor's own bookkeeping records).
     Lost {
@@ -67,14 +99,14 @@ struct Stats {
 /// The last events published, for subscribers that resume.
 #[derive(Debug)]
 struct Replay {
-    events: VecDeque<Arc<Event>>,
+    events: VecDeque<Arc<Published>>,
     capacity: usize,
 }
 
 #[derive(Clone, Debug)]
 pub struct Hub {
     /// Only events: a slow subscriber's `Lagged(n)` is then exactly n events.
-    tx: broadcast::Sender<Arc<Event>>,
+    tx: broadcast::Sender<Arc<Published>>,
     losses: watch::Sender<LossTotals>,
     closed: watch::Sender<bool>,
     /// Numbering, the replay buffer and the send happen under this lock, so that a resuming
@@ -114,7 +146,7 @@ impl Hub {
         let mut replay = self.lock_replay();
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         event.seq = seq;
-        let event = Arc::new(event);
+        let event = Arc::new(Published::new(event));
         if replay.capacity > 0 {
             if replay.events.len() == replay.capacity {
                 replay.events.pop_front();

@@ -7,18 +7,18 @@ use std::{
 
 use tokio::sync::{broadcast, watch};
 
-use super::{Item, KERNEL_SLOTS, LossTotals, Stats};
-use crate::event::{Event, Kind, LossReason};
+use super::{Item, KERNEL_SLOTS, LossTotals, Published, Stats};
+use crate::event::{Kind, LossReason};
 
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<Arc<Event>>,
+    rx: broadcast::Receiver<Arc<Published>>,
     losses: watch::Receiver<LossTotals>,
     /// The hub-wide losses this subscriber has been told of.
     reported: LossTotals,
     closed: watch::Receiver<bool>,
     /// Replayed events still to send, oldest first.
-    backlog: VecDeque<Arc<Event>>,
+    backlog: VecDeque<Arc<Published>>,
     /// Events the replay buffer no longer held when this subscription resumed.
     expired: u64,
     stats: Arc<Stats>,
@@ -26,10 +26,10 @@ pub struct Subscription {
 
 impl Subscription {
     pub(super) fn new(
-        rx: broadcast::Receiver<Arc<Event>>,
+        rx: broadcast::Receiver<Arc<Published>>,
         mut losses: watch::Receiver<LossTotals>,
         closed: watch::Receiver<bool>,
-        backlog: VecDeque<Arc<Event>>,
+        backlog: VecDeque<Arc<Published>>,
         expired: u64,
         stats: Arc<Stats>,
     ) -> Self {
@@ -74,6 +74,23 @@ impl Subscription {
         None
     }
 
+    /// The next item if one is ready now (a loss notice, a replayed or a queued event).
+    pub fn try_next(&mut self) -> Option<Item> {
+        if let Some(lost) = self.pending_loss() {
+            return Some(lost);
+        }
+        if let Some(ev) = self.backlog.pop_front() {
+            return Some(Item::Event(ev));
+        }
+        match self.rx.try_recv() {
+            Ok(ev) => Some(Item::Event(ev)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(lagged(&self.stats, n)),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => {
+                None
+            }
+        }
+    }
+
     /// The next item; `None` once the hub is closed.
     pub async fn next(&mut self) -> Option<Item> {
         loop {
@@ -93,15 +110,18 @@ impl Subscription {
                 }
                 r = self.rx.recv() => return match r {
                     Ok(ev) => Some(Item::Event(ev)),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        self.stats.queue_lost.fetch_add(n, Ordering::Relaxed);
-                        Some(lost(n, LossReason::SubscriberQueue, None))
-                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => Some(lagged(&self.stats, n)),
                     Err(broadcast::error::RecvError::Closed) => None,
                 },
             }
         }
     }
+}
+
+/// This subscriber's queue overflowed: `n` events it will never see.
+fn lagged(stats: &Stats, n: u64) -> Item {
+    stats.queue_lost.fetch_add(n, Ordering::Relaxed);
+    lost(n, LossReason::SubscriberQueue, None)
 }
 
 fn lost(count: u64, reason: LossReason, kind: Option<Kind>) -> Item {

@@ -151,3 +151,34 @@ async fn without_a_replay_buffer_everything_missed_is_expired() {
     let (seqs, lost) = drain(&mut sub, 2).await;
     assert_eq!((seqs, lost), (vec![], vec![(2, LossReason::ReplayExpired)]));
 }
+
+#[tokio::test]
+async fn try_next_takes_what_is_ready_in_order_and_never_waits() {
+    let hub = Hub::new(4, 0);
+    let mut sub = hub.subscribe();
+    assert!(sub.try_next().is_none(), "nothing published yet");
+    hub.report_loss(2, LossReason::KernelRingBuffer, None);
+    for _ in 0..6 {
+        hub.publish(event());
+    }
+    // Kernel loss first, then this subscriber's own overflow, then what its queue kept.
+    let mut got = Vec::new();
+    while let Some(item) = sub.try_next() {
+        got.push(match item {
+            Item::Event(e) => format!("event {}", e.seq),
+            Item::Lost { count, reason, .. } => format!("{count} lost: {}", reason.name()),
+        });
+    }
+    assert_eq!(
+        got,
+        [
+            "2 lost: kernel_ring_buffer",
+            "2 lost: subscriber_queue",
+            "event 3",
+            "event 4",
+            "event 5",
+            "event 6"
+        ]
+    );
+    assert_eq!(hub.lost(LossReason::SubscriberQueue), 2);
+}

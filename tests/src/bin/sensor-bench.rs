@@ -1,6 +1,8 @@
 //! `cargo xtask bench`: what the sensor costs, measured in one run, next to the floor (an
 //! empty raw_tp on sys_enter) and a peer (bpftrace doing comparable work). Prints a table and
-//! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs).
+//! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs);
+//! `--only SECTION` (syscall, flagged, learning, exec, footprint) runs one part, for a
+//! developer's loop.
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
@@ -58,6 +60,12 @@ async fn main() {
     let floor = PathBuf::from(
         std::env::var("SENSOR_FLOOR_OBJ").expect("SENSOR_FLOOR_OBJ (cargo xtask bench sets it)"),
     );
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let want = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let (rounds, calls, storm, execs, cgroups) = if quick {
         (1, 200_000u64, 20_000u64, 200u64, 50u32)
     } else {
@@ -65,8 +73,32 @@ async fn main() {
     };
     let mut report =
         json!({"date": humantime_now(), "quick": quick, "rounds": rounds, "calls_per_loop": calls});
+    if want("syscall") {
+        cost_per_syscall(&mut report, &floor, rounds, calls).await;
+    }
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    if want("flagged") {
+        report["flagged_throughput"] = flagged_throughput(&sensor, storm).await;
+    }
+    if want("learning") {
+        report["learned_events_per_million"] = learning(&sensor, calls).await;
+    }
+    drop(sensor);
+    if want("exec") {
+        report["exec_storm"] = exec_storm(execs).await;
+    }
+    if want("footprint") {
+        report["footprint"] = footprint(cgroups).await;
+    }
+    if let Some(p) = out_path {
+        std::fs::write(&p, serde_json::to_vec_pretty(&report).unwrap())
+            .expect("write the JSON report");
+        println!("figures written to {p}");
+    }
+}
 
-    // 1. Cost per syscall, interleaved rounds (after one warm-up loop).
+/// 1. Cost per syscall, interleaved rounds (after one warm-up loop).
+async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: usize, calls: u64) {
     bench::getppid_ns(calls);
     let cg = BenchCgroup::new(0);
     let (mut a, mut b, mut c, mut d, mut e, mut start) =
@@ -74,7 +106,7 @@ async fn main() {
     for _ in 0..rounds {
         a.push(bench::getppid_ns(calls));
         {
-            let _f = Floor::attach(&floor);
+            let _f = Floor::attach(floor);
             b.push(bench::getppid_ns(calls));
         }
         let t = Instant::now();
@@ -121,16 +153,16 @@ async fn main() {
     report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "sensor_container": c, "sensor_host": d,
         "bpftrace": e, "c_over_b": c / b, "d_over_b": d / b, "c_over_e": e.map(|e| c / e)});
     report["start_to_attached_ms"] = json!(start_ms);
+}
 
-    let sensor = Sensor::start(&["--no-cri"]).await;
-
-    // 2. Flagged-event throughput to 1 and 10 subscribers; delivered + lost = produced.
+/// 2. Flagged-event throughput to 1 and 10 subscribers; delivered + lost = produced.
+async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
     let mut throughput = Vec::new();
     for subs in [1usize, 10] {
         let fl = BenchCgroup::new(subs as u32);
         let mut readers = Vec::new();
         for _ in 0..subs {
-            let sub = Subscriber::connect(
+            let sub = bench::Counting::connect(
                 &sensor.addr,
                 bench::flagged_request(fl.id(), EventKind::FlaggedSyscall),
             )
@@ -139,13 +171,10 @@ async fn main() {
             readers.push(sub);
         }
         let t = Instant::now();
+        let cpu_before = bench::cpu_us(sensor.pid());
         let tasks: Vec<_> = readers
             .into_iter()
-            .map(|mut s| {
-                tokio::spawn(
-                    async move { bench::tally(&mut s, storm, Duration::from_secs(3)).await },
-                )
-            })
+            .map(|mut s| tokio::spawn(async move { s.tally(storm, Duration::from_secs(3)).await }))
             .collect();
         let dir = fl.dir.clone();
         tokio::task::spawn_blocking(move || {
@@ -159,27 +188,35 @@ async fn main() {
             tallies.push(task.await.unwrap());
         }
         let secs = t.elapsed().as_secs_f64();
+        let cpu = bench::cpu_us(sensor.pid()) - cpu_before;
         let first = tallies[0];
+        let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
+        // What the sensor spent per event it handed to a subscriber (all subscribers summed).
+        let cpu_per_delivered = cpu as f64 / delivered.max(1) as f64;
         // Kernel losses are node-wide (a full ring buffer drops any record), so a subscriber
         // filtered to one cgroup may be told of a few more than its own.
         let all_accounted = tallies
             .iter()
             .all(|t| t.accounted() >= storm && t.delivered + t.lost_queue <= storm);
         println!(
-            "flagged storm, {subs} subscriber(s): produced {storm}, delivered {} ({:.0}/s), lost: kernel {} queue {} other {}; delivered + reported lost covers all produced, for every subscriber: {all_accounted}",
+            "flagged storm, {subs} subscriber(s): produced {storm}, delivered {} ({:.0}/s), lost: kernel {} queue {} other {}; delivered + reported lost covers all produced, for every subscriber: {all_accounted}; sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
             first.delivered,
             first.delivered as f64 / secs,
             first.lost_kernel,
             first.lost_queue,
-            first.lost_other
+            first.lost_other,
+            cpu as f64 / 1e6,
         );
         throughput.push(json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
             "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel,
-            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted}));
+            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted,
+            "sensor_cpu_s": cpu as f64 / 1e6, "sensor_cpu_us_per_delivered": cpu_per_delivered}));
     }
-    report["flagged_throughput"] = json!(throughput);
+    json!(throughput)
+}
 
-    // 3. Learning cost: events per million syscalls once a workload is learned.
+/// 3. Learning cost: events per million syscalls once a workload is learned.
+async fn learning(sensor: &Sensor, calls: u64) -> Value {
     let learn = BenchCgroup::new(20);
     let mut sub = Subscriber::connect(
         &sensor.addr,
@@ -204,9 +241,11 @@ async fn main() {
     println!(
         "learning: {later} events over {calls} syscalls of a learned loop ({per_million:.2} per million)"
     );
-    report["learned_events_per_million"] = json!(per_million);
+    json!(per_million)
+}
 
-    // 4. Exec storm: fork+exec of /bin/true, without and with the sensor.
+/// 4. Exec storm: fork+exec of /bin/true, without and with the sensor.
+async fn exec_storm(execs: u64) -> Value {
     let true_bin = if std::path::Path::new("/bin/true").exists() {
         "/bin/true"
     } else {
@@ -223,10 +262,9 @@ async fn main() {
         }
         execs as f64 / t.elapsed().as_secs_f64()
     };
-    drop(sensor);
     let without = run_execs(ex.dir.clone());
     let sensor = Sensor::start(&["--no-cri"]).await;
-    let mut sub = Subscriber::connect(
+    let mut sub = bench::Counting::connect(
         &sensor.addr,
         bench::flagged_request(ex.id(), EventKind::Exec),
     )
@@ -236,15 +274,18 @@ async fn main() {
     let with = tokio::task::spawn_blocking(move || run_execs(dir))
         .await
         .unwrap();
-    let got = bench::tally(&mut sub, execs, Duration::from_secs(3)).await;
+    let got = sub.tally(execs, Duration::from_secs(3)).await;
     println!(
         "exec storm: {without:.0} execs/s without the sensor, {with:.0} with it; exec events {} of {execs} (lost: {})",
         got.delivered,
         got.accounted() - got.delivered
     );
-    report["exec_storm"] = json!({"execs": execs, "per_s_without": without, "per_s_with": with, "delivered": got.delivered, "lost": got.accounted() - got.delivered});
+    json!({"execs": execs, "per_s_without": without, "per_s_with": with, "delivered": got.delivered, "lost": got.accounted() - got.delivered})
+}
 
-    // 5. Footprint: idle, then with N watched cgroups, each with a process in it.
+/// 5. Footprint: idle, then with N watched cgroups, each with a process in it.
+async fn footprint(cgroups: u32) -> Value {
+    let sensor = Sensor::start(&["--no-cri"]).await;
     let idle = bench::rss_kib(sensor.pid());
     let maps = bench::bpf_map_kib(sensor.pid());
     let many: Vec<BenchCgroup> = (0..cgroups).map(|i| BenchCgroup::new(100 + i)).collect();
@@ -278,19 +319,13 @@ async fn main() {
         loaded as f64 / 1024.0,
         maps as f64 / 1024.0
     );
-    report["footprint"] = json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps});
     for mut s in sleepers {
         let _ = s.kill();
         let _ = s.wait();
     }
     drop(many);
     drop(sensor);
-
-    if let Some(p) = out_path {
-        std::fs::write(&p, serde_json::to_vec_pretty(&report).unwrap())
-            .expect("write the JSON report");
-        println!("figures written to {p}");
-    }
+    json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps})
 }
 
 fn humantime_now() -> Value {

@@ -3,7 +3,7 @@
 mod request;
 
 pub use self::request::{filter_from_wire, selector_from_wire, start_from_wire};
-use sensor_proto::v1 as pb;
+use sensor_proto::{encoded::EncodedEventsResponse, v1 as pb};
 
 use super::Identity;
 use crate::{
@@ -248,6 +248,22 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
     pb::Event {
         header: Some(header),
         body: Some(body),
+    }
+}
+
+/// An event's `GetEventsResponse`, encoded: what every subscriber of it is sent.
+pub fn event_response_bytes(ev: &Event, id: &Identity) -> prost::bytes::Bytes {
+    let msg = pb::GetEventsResponse {
+        item: Some(pb::get_events_response::Item::Event(event_to_wire(ev, id))),
+    };
+    prost::Message::encode_to_vec(&msg).into()
+}
+
+/// An item as one subscriber is sent it: an event's shared encoding, or its own loss notice.
+pub fn item_to_encoded(item: &Item, id: &Identity) -> EncodedEventsResponse {
+    match item {
+        Item::Event(ev) => EncodedEventsResponse(ev.wire(|e| event_response_bytes(e, id))),
+        Item::Lost { .. } => EncodedEventsResponse::encode(&item_to_wire(item, id)),
     }
 }
 
