@@ -105,6 +105,9 @@ fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
     }
 }
 
+/// How often the kernel's loss counters are read (and losses told to subscribers).
+const KERNEL_POLL: Duration = Duration::from_millis(250);
+
 /// cgroups remembered at once (entries leave on cgroup_rmdir).
 const CGROUP_CACHE_CAPACITY: usize = 65_536;
 /// Processes tracked at once (entries leave on exit).
@@ -252,7 +255,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
             gauges,
         },
         hub.clone(),
-        Duration::from_secs(1),
+        KERNEL_POLL,
     ));
     let printer_task = (!cfg.quiet)
         .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));

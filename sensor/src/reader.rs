@@ -104,7 +104,7 @@ pub struct KernelPoll {
 /// Polls the kernel's per-CPU counters, reports every new ring-buffer loss in-band, and
 /// refreshes the map fill level every `MAP_EVERY` polls.
 pub async fn watch_kernel(k: KernelPoll, hub: Hub, every: Duration) {
-    const MAP_EVERY: u64 = 10;
+    const MAP_EVERY: u64 = 40;
     let mut seen = [0u64; Counter::ALL.len()];
     let mut tick = tokio::time::interval(every);
     k.gauges

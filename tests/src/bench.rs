@@ -128,6 +128,8 @@ impl Drop for Bpftrace {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tally {
     pub delivered: u64,
+    /// When the last event arrived.
+    pub last_event: Option<Instant>,
     pub lost_kernel: u64,
     pub lost_queue: u64,
     pub lost_other: u64,
@@ -186,6 +188,7 @@ impl Counting {
             };
             if msg.event.is_some() {
                 t.delivered += 1;
+                t.last_event = Some(Instant::now());
             } else if let Some(l) = msg.lost {
                 match LossReason::try_from(l.reason) {
                     Ok(LossReason::KernelRingBuffer) => t.lost_kernel += l.count,

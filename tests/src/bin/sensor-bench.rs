@@ -177,17 +177,23 @@ async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
             .map(|mut s| tokio::spawn(async move { s.tally(storm, Duration::from_secs(3)).await }))
             .collect();
         let dir = fl.dir.clone();
-        tokio::task::spawn_blocking(move || {
+        let storm_time = tokio::task::spawn_blocking(move || {
             let _in = InCgroup::enter(&dir);
             bench::failing_umounts(storm)
         })
         .await
         .unwrap();
+        let produced_per_s = storm as f64 / storm_time.as_secs_f64();
         let mut tallies = Vec::new();
         for task in tasks {
             tallies.push(task.await.unwrap());
         }
-        let secs = t.elapsed().as_secs_f64();
+        // Delivery rate: from the storm's start to the first subscriber's last event (loss
+        // notices come later, with the kernel counters' next poll).
+        let secs = tallies[0]
+            .last_event
+            .map_or(t.elapsed(), |l| l.duration_since(t))
+            .as_secs_f64();
         let cpu = bench::cpu_us(sensor.pid()) - cpu_before;
         let first = tallies[0];
         let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
@@ -199,7 +205,7 @@ async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
             .iter()
             .all(|t| t.accounted() >= storm && t.delivered + t.lost_queue <= storm);
         println!(
-            "flagged storm, {subs} subscriber(s): produced {storm}, delivered {} ({:.0}/s), lost: kernel {} queue {} other {}; delivered + reported lost covers all produced, for every subscriber: {all_accounted}; sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
+            "flagged storm, {subs} subscriber(s): produced {storm} ({produced_per_s:.0}/s), delivered {} ({:.0}/s), lost: kernel {} queue {} other {}; delivered + reported lost covers all produced, for every subscriber: {all_accounted}; sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
             first.delivered,
             first.delivered as f64 / secs,
             first.lost_kernel,
@@ -209,7 +215,7 @@ async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
         );
         throughput.push(json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
             "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel,
-            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted,
+            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted, "produced_per_s": produced_per_s,
             "sensor_cpu_s": cpu as f64 / 1e6, "sensor_cpu_us_per_delivered": cpu_per_delivered}));
     }
     json!(throughput)

@@ -1,6 +1,7 @@
 //! Domain <-> wire: the only place that knows both `crate::event` and `sensor_proto`.
 //! Requests (filters, resume points, profile selectors) are checked in [`request`].
 mod request;
+mod wire;
 
 pub use self::request::{filter_from_wire, selector_from_wire, start_from_wire};
 use sensor_proto::{encoded::EncodedEventsResponse, v1 as pb};
@@ -8,7 +9,7 @@ use sensor_proto::{encoded::EncodedEventsResponse, v1 as pb};
 use super::Identity;
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta, registry::SeenContainer},
-    event::{Attribution, Body, DecodedArg, Event, Kind, LossReason, Outcome, Phase},
+    event::{Event, Kind, LossReason, Outcome, Phase},
     hub::Item,
     policy::Severity,
     profile::Built,
@@ -74,72 +75,26 @@ pub fn errno_name(errno: i32) -> &'static str {
     syscalls::Errno::new(errno).name().unwrap_or("")
 }
 
-pub fn outcome_to_wire(o: Outcome) -> pb::Outcome {
-    let (kind, return_value, errno) = match o {
+/// An outcome's kind, return value and errno, as the wire carries them.
+fn outcome_parts(o: Outcome) -> (pb::OutcomeKind, i64, i32) {
+    match o {
         Outcome::Succeeded(v) => (pb::OutcomeKind::Succeeded, v, 0),
         Outcome::Failed(e) => (pb::OutcomeKind::Failed, -i64::from(e), e),
         Outcome::BlockedBeforeEntry(e) => (pb::OutcomeKind::BlockedBeforeEntry, -i64::from(e), e),
         Outcome::Unknown => (pb::OutcomeKind::Unknown, 0, 0),
-    };
-    let errno_name = if errno == 0 {
-        String::new()
-    } else {
-        errno_name(errno).to_owned()
-    };
-    pb::Outcome {
-        kind: kind.into(),
-        return_value,
-        errno,
-        errno_name,
     }
 }
 
-fn arg_to_wire(a: &DecodedArg) -> pb::Argument {
-    pb::Argument {
-        name: a.name.to_owned(),
-        value: a.value.clone(),
-        raw: a.raw.clone().unwrap_or_default(),
-        truncated: a.truncated,
-    }
+/// Decodes bytes this module encoded (they always decode; the tests hold it to that).
+fn decode_own<M: prost::Message + Default>(bytes: &[u8]) -> M {
+    M::decode(bytes).unwrap_or_else(|e| {
+        tracing::error!("the sensor's own encoding did not decode: {e}");
+        M::default()
+    })
 }
 
 pub fn container_to_wire(c: &ContainerRef, meta: Option<&PodMeta>) -> pb::Container {
-    let meta = meta.cloned().unwrap_or_default();
-    pb::Container {
-        runtime: c.runtime.name().to_owned(),
-        id: c.id.clone(),
-        pod_uid: c
-            .pod
-            .as_ref()
-            .map(|(uid, _)| uid.clone())
-            .unwrap_or(meta.pod_uid),
-        qos_class: c
-            .pod
-            .as_ref()
-            .map(|(_, q)| q.name().to_owned())
-            .unwrap_or_default(),
-        pod_name: meta.pod_name,
-        pod_namespace: meta.pod_namespace,
-        container_name: meta.container_name,
-        image: meta.image,
-        labels: meta.labels.into_iter().collect(),
-    }
-}
-
-pub fn attribution_to_wire(a: &Attribution) -> pb::Attribution {
-    let (state, container) = match a {
-        Attribution::Pending => (pb::AttributionState::Pending, None),
-        Attribution::Host => (pb::AttributionState::Host, None),
-        Attribution::Unknown => (pb::AttributionState::Unknown, None),
-        Attribution::Container { container, meta } => (
-            pb::AttributionState::Container,
-            Some(container_to_wire(container, meta.as_deref())),
-        ),
-    };
-    pb::Attribution {
-        state: state.into(),
-        container,
-    }
+    decode_own(&wire::container_bytes(c, meta))
 }
 
 pub fn seen_container_to_wire(s: &SeenContainer, meta: Option<&PodMeta>) -> pb::SeenContainer {
@@ -154,115 +109,20 @@ pub fn seen_container_to_wire(s: &SeenContainer, meta: Option<&PodMeta>) -> pb::
     }
 }
 
+/// The event as the generated struct (for the terminal and the tests; subscribers get
+/// [`wire::event_response`]'s bytes).
 pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
-    let header = pb::EventHeader {
-        seq: ev.seq,
-        sensor_instance_id: id.instance_id.clone(),
-        node_name: id.node_name.clone(),
-        time_unix_nano: ev.time_unix_nano,
-        ktime_ns: ev.ktime_ns,
-        cgroup_id: ev.cgroup_id,
-        pid: ev.process.pid,
-        tid: ev.process.tid,
-        uid: ev.process.uid,
-        gid: ev.process.gid,
-        comm: ev.process.comm.clone(),
-        ppid: ev.process.ppid,
-        parent_exe: ev
-            .process
-            .parent_exe
-            .as_deref()
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default(),
-        grandparent_exe: ev
-            .process
-            .grandparent_exe
-            .as_deref()
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default(),
-        cgroup_path: ev.cgroup_path.as_deref().unwrap_or_default().to_owned(),
-        attribution: Some(attribution_to_wire(&ev.attribution)),
-        argv: ev
-            .process
-            .argv
-            .as_deref()
-            .map(<[Vec<u8>]>::to_vec)
-            .unwrap_or_default(),
-    };
-    let body = match &ev.body {
-        Body::FlaggedSyscall(s) => pb::event::Body::FlaggedSyscall(pb::FlaggedSyscall {
-            name: s.name.unwrap_or_default().to_owned(),
-            number: s.nr,
-            args: s.args.to_vec(),
-            arch: s.arch.name().to_owned(),
-            outcome: Some(outcome_to_wire(s.outcome)),
-            severity: severity_to_wire(s.severity).into(),
-            decoded_args: s.decoded.iter().map(arg_to_wire).collect(),
-        }),
-        Body::Exec(e) => pb::event::Body::Exec(pb::Exec {
-            filename: e.filename.clone(),
-            filename_truncated: e.filename_truncated,
-            argv: e.argv.clone(),
-            argv_truncated: e.argv_truncated,
-            errno: e.errno.unwrap_or(0),
-            errno_name: e
-                .errno
-                .map(|n| errno_name(n).to_owned())
-                .unwrap_or_default(),
-            findings: e
-                .findings
-                .iter()
-                .map(|f| pb::Finding {
-                    what: f.what.clone(),
-                    severity: severity_to_wire(Some(f.severity)).into(),
-                })
-                .collect(),
-            privileges_known: e.privileges.is_some(),
-            euid: e.privileges.map_or(0, |p| p.euid),
-            cap_effective: e.privileges.map_or(0, |p| p.cap_effective),
-        }),
-        Body::SyscallSeen(x) => pb::event::Body::SyscallSeen(pb::SyscallSeen {
-            name: x.name.unwrap_or_default().to_owned(),
-            number: x.nr,
-            arch: x.arch.name().to_owned(),
-            phase: phase_to_wire(x.phase).into(),
-        }),
-        Body::Fork { child_pid } => pb::event::Body::Fork(pb::Fork {
-            child_pid: *child_pid,
-        }),
-        Body::Exit { exit_code } => {
-            // The kernel's wait status: low 7 bits the signal, the next 8 the exit status.
-            let signal = (exit_code & 0x7f) as i32;
-            let status = if signal == 0 {
-                ((exit_code >> 8) & 0xff) as i32
-            } else {
-                0
-            };
-            pb::event::Body::Exit(pb::Exit {
-                status,
-                signal,
-                raw: *exit_code,
-            })
-        }
-    };
-    pb::Event {
-        header: Some(header),
-        body: Some(body),
+    let msg: pb::GetEventsResponse = decode_own(&wire::event_response(ev, id));
+    match msg.item {
+        Some(pb::get_events_response::Item::Event(e)) => e,
+        _ => pb::Event::default(),
     }
-}
-
-/// An event's `GetEventsResponse`, encoded: what every subscriber of it is sent.
-pub fn event_response_bytes(ev: &Event, id: &Identity) -> prost::bytes::Bytes {
-    let msg = pb::GetEventsResponse {
-        item: Some(pb::get_events_response::Item::Event(event_to_wire(ev, id))),
-    };
-    prost::Message::encode_to_vec(&msg).into()
 }
 
 /// An item as one subscriber is sent it: an event's shared encoding, or its own loss notice.
 pub fn item_to_encoded(item: &Item, id: &Identity) -> EncodedEventsResponse {
     match item {
-        Item::Event(ev) => EncodedEventsResponse(ev.wire(|e| event_response_bytes(e, id))),
+        Item::Event(ev) => EncodedEventsResponse(ev.wire(|e| wire::event_response(e, id).into())),
         Item::Lost { .. } => EncodedEventsResponse::encode(&item_to_wire(item, id)),
     }
 }
@@ -287,7 +147,7 @@ pub fn item_to_wire(item: &Item, id: &Identity) -> pb::GetEventsResponse {
 mod tests {
     use super::*;
     use crate::{
-        event::{FlaggedSyscall, Process},
+        event::{Attribution, Body, DecodedArg, FlaggedSyscall, Process},
         syscalls::Arch,
     };
 
