@@ -1,0 +1,281 @@
+use std::sync::Arc;
+
+use prost::Message as _;
+
+use super::*;
+use crate::{
+    enrich::container::{Qos, Runtime},
+    event::{Exec, Finding, Outcome, Phase, Privileges, Process, SyscallSeen},
+    policy::Severity,
+    syscalls::Arch,
+};
+
+fn id() -> Identity {
+    Identity {
+        node_name: "node-1".into(),
+        instance_id: "0123abcd".into(),
+    }
+}
+
+/// An event with every header field set, in a container with pod metadata.
+fn full(body: Body) -> Event {
+    let container = Arc::new(ContainerRef {
+        runtime: Runtime::Containerd,
+        id: "c".repeat(64),
+        pod: Some(("uid-1".into(), Qos::Burstable)),
+    });
+    let meta = Arc::new(PodMeta {
+        pod_name: "web".into(),
+        pod_namespace: "prod".into(),
+        pod_uid: "uid-1".into(),
+        container_name: "nginx".into(),
+        image: "nginx:1".into(),
+        labels: [
+            ("app".into(), "web".into()),
+            ("empty".into(), String::new()),
+        ]
+        .into(),
+    });
+    Event {
+        seq: 300,
+        ktime_ns: 5,
+        time_unix_nano: 6,
+        cgroup_id: 7,
+        cgroup_path: Some("/kubepods/x".into()),
+        attribution: Attribution::Container {
+            container,
+            meta: Some(meta),
+        },
+        process: Process {
+            pid: 1,
+            tid: 2,
+            uid: 3,
+            gid: 4,
+            comm: b"sh".to_vec(),
+            ppid: 5,
+            argv: Some(vec![b"sh".to_vec(), Vec::new(), b"\xff".to_vec()].into()),
+            parent_exe: Some(b"/bin/p".as_slice().into()),
+            grandparent_exe: Some(b"/bin/g".as_slice().into()),
+        },
+        body,
+    }
+}
+
+fn decoded(ev: &Event) -> pb::Event {
+    let msg = pb::GetEventsResponse::decode(event_response(ev, &id()).as_slice())
+        .expect("our bytes decode");
+    match msg.item {
+        Some(pb::get_events_response::Item::Event(e)) => e,
+        other => panic!("not an event: {other:?}"),
+    }
+}
+
+#[test]
+fn every_header_and_attribution_field_arrives() {
+    let got = decoded(&full(Body::Fork { child_pid: 9 }));
+    let expected = pb::EventHeader {
+        seq: 300,
+        sensor_instance_id: "0123abcd".into(),
+        node_name: "node-1".into(),
+        time_unix_nano: 6,
+        ktime_ns: 5,
+        cgroup_id: 7,
+        pid: 1,
+        tid: 2,
+        uid: 3,
+        gid: 4,
+        comm: b"sh".to_vec(),
+        ppid: 5,
+        parent_exe: b"/bin/p".to_vec(),
+        grandparent_exe: b"/bin/g".to_vec(),
+        cgroup_path: "/kubepods/x".into(),
+        attribution: Some(pb::Attribution {
+            state: pb::AttributionState::Container as i32,
+            container: Some(pb::Container {
+                runtime: "containerd".into(),
+                id: "c".repeat(64),
+                pod_uid: "uid-1".into(),
+                qos_class: "burstable".into(),
+                pod_name: "web".into(),
+                pod_namespace: "prod".into(),
+                container_name: "nginx".into(),
+                image: "nginx:1".into(),
+                labels: [
+                    ("app".into(), "web".into()),
+                    ("empty".into(), String::new()),
+                ]
+                .into(),
+            }),
+        }),
+        argv: vec![b"sh".to_vec(), Vec::new(), b"\xff".to_vec()],
+    };
+    assert_eq!(got.header, Some(expected));
+    assert_eq!(
+        got.body,
+        Some(pb::event::Body::Fork(pb::Fork { child_pid: 9 }))
+    );
+    // Another attribution, and a header of defaults, still decode.
+    let mut bare = Event::for_test(0, Body::Fork { child_pid: 0 });
+    bare.attribution = Attribution::Host;
+    let got = decoded(&bare);
+    let h = got.header.expect("header");
+    assert_eq!(
+        h.attribution.map(|a| a.state),
+        Some(pb::AttributionState::Host as i32)
+    );
+    assert_eq!(
+        got.body,
+        Some(pb::event::Body::Fork(pb::Fork { child_pid: 0 }))
+    );
+}
+
+#[test]
+fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
+    let s = FlaggedSyscall {
+        arch: Arch::X86_64,
+        nr: 165,
+        name: Some("mount"),
+        args: [1, 0, u64::MAX, 4, 5, 6],
+        outcome: Outcome::Failed(libc::EPERM),
+        severity: Some(Severity::Critical),
+        decoded: vec![
+            DecodedArg {
+                name: "target",
+                value: "/mnt".into(),
+                raw: Some(b"/mnt".to_vec()),
+                truncated: true,
+            },
+            DecodedArg {
+                name: "flags",
+                value: "MS_BIND".into(),
+                raw: None,
+                truncated: false,
+            },
+        ],
+    };
+    let got = decoded(&full(Body::FlaggedSyscall(s)));
+    let expected = pb::FlaggedSyscall {
+        name: "mount".into(),
+        number: 165,
+        args: vec![1, 0, u64::MAX, 4, 5, 6],
+        arch: "x86_64".into(),
+        outcome: Some(pb::Outcome {
+            kind: pb::OutcomeKind::Failed as i32,
+            return_value: -1,
+            errno: 1,
+            errno_name: "EPERM".into(),
+        }),
+        decoded_args: vec![
+            pb::Argument {
+                name: "target".into(),
+                value: "/mnt".into(),
+                raw: b"/mnt".to_vec(),
+                truncated: true,
+            },
+            pb::Argument {
+                name: "flags".into(),
+                value: "MS_BIND".into(),
+                raw: Vec::new(),
+                truncated: false,
+            },
+        ],
+        severity: pb::Severity::Critical as i32,
+    };
+    assert_eq!(got.body, Some(pb::event::Body::FlaggedSyscall(expected)));
+    // A large success value and an unknown outcome.
+    for (outcome, kind, ret) in [
+        (
+            Outcome::Succeeded(1 << 40),
+            pb::OutcomeKind::Succeeded,
+            1 << 40,
+        ),
+        (Outcome::Unknown, pb::OutcomeKind::Unknown, 0),
+    ] {
+        let s = FlaggedSyscall {
+            arch: Arch::Aarch64,
+            nr: 40,
+            name: None,
+            args: [0; 6],
+            outcome,
+            severity: None,
+            decoded: Vec::new(),
+        };
+        let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
+        else {
+            panic!("not flagged")
+        };
+        let o = f.outcome.expect("outcome");
+        assert_eq!((o.kind, o.return_value, o.errno), (kind as i32, ret, 0));
+        assert_eq!((f.arch.as_str(), f.args), ("aarch64", vec![0; 6]));
+    }
+}
+
+#[test]
+fn exec_exit_and_seen_bodies_arrive() {
+    let exec = Exec {
+        filename: b"/bin/x\xfe".to_vec(),
+        filename_truncated: true,
+        argv: vec![b"x".to_vec(), Vec::new()],
+        argv_truncated: true,
+        errno: Some(libc::ENOENT),
+        privileges: Some(Privileges {
+            euid: 0,
+            cap_effective: 1 << 21,
+        }),
+        findings: vec![Finding {
+            what: "root".into(),
+            severity: Severity::Medium,
+        }],
+    };
+    assert_eq!(
+        decoded(&full(Body::Exec(exec))).body,
+        Some(pb::event::Body::Exec(pb::Exec {
+            filename: b"/bin/x\xfe".to_vec(),
+            filename_truncated: true,
+            argv: vec![b"x".to_vec(), Vec::new()],
+            argv_truncated: true,
+            errno: libc::ENOENT,
+            errno_name: "ENOENT".into(),
+            findings: vec![pb::Finding {
+                what: "root".into(),
+                severity: pb::Severity::Medium as i32,
+            }],
+            privileges_known: true,
+            euid: 0,
+            cap_effective: 1 << 21,
+        }))
+    );
+    for (raw, status, signal) in [(3 << 8, 3, 0), (9, 0, 9)] {
+        assert_eq!(
+            decoded(&full(Body::Exit { exit_code: raw })).body,
+            Some(pb::event::Body::Exit(pb::Exit {
+                status,
+                signal,
+                raw
+            }))
+        );
+    }
+    let seen = SyscallSeen {
+        arch: Arch::X86_64,
+        nr: 39,
+        name: Some("getpid"),
+        phase: Phase::Runtime,
+    };
+    assert_eq!(
+        decoded(&full(Body::SyscallSeen(seen))).body,
+        Some(pb::event::Body::SyscallSeen(pb::SyscallSeen {
+            name: "getpid".into(),
+            number: 39,
+            arch: "x86_64".into(),
+            phase: pb::Phase::Runtime as i32,
+        }))
+    );
+}
+
+#[test]
+fn a_long_nested_message_gets_a_multi_byte_length() {
+    let mut ev = full(Body::Fork { child_pid: 1 });
+    ev.cgroup_path = Some("d/".repeat(20_000).into());
+    let got = decoded(&ev);
+    assert_eq!(got.header.unwrap().cgroup_path.len(), 40_000);
+}
