@@ -237,6 +237,20 @@ pub fn cpu_us(pid: u32) -> u64 {
     f.iter().sum::<u64>() * 1_000_000 / hz
 }
 
+/// Waits until `pid` has used under 1 ms of CPU in 100 ms (or `timeout` passes).
+pub async fn wait_idle(pid: u32, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let mut before = cpu_us(pid);
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = cpu_us(pid);
+        if now - before < 1_000 {
+            return;
+        }
+        before = now;
+    }
+}
+
 /// Resident memory of a process, in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
