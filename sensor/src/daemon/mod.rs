@@ -1,5 +1,7 @@
 //! `sensor run`: checks what it needs, loads and attaches the programs, then runs the pipeline
 //! ring buffer -> reader -> hub -> (gRPC subscribers, terminal) until SIGINT/SIGTERM.
+mod terminal;
+
 use std::{
     net::SocketAddr,
     path::PathBuf,
@@ -12,7 +14,6 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use sensor_common::PROGRAMS;
-use sensor_proto::v1 as pb;
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -20,7 +21,7 @@ use tokio::{
 
 use crate::{
     api::{
-        Identity, convert,
+        Identity,
         limit::{Refusals, RequestLimit},
         listen::{Listeners, Servers},
         security::TlsFiles,
@@ -28,15 +29,13 @@ use crate::{
     },
     caps,
     enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
-    event::Kind,
-    hub::{Hub, Item},
+    hub::Hub,
     metrics::{Gauges, KernelTotals, Sources},
     offsets, pins,
     policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes},
     profile::{SharedStore, learner::Learner},
     reader::{self, KernelPoll},
-    render,
     syscalls::Arch,
     tracefs::Tracefs,
 };
@@ -180,7 +179,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     };
     let mut probes = Probes::load(probes::ebpf_object(), &load)?;
     if let Some(logger) = probes.take_logger() {
-        tokio::spawn(forward_kernel_logs(logger));
+        tokio::spawn(terminal::forward_kernel_logs(logger));
     }
     let engine = PolicyEngine::new(probes.take_policy_maps()?, policy_rx)?;
     let profiles = SharedStore::default();
@@ -257,8 +256,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         hub.clone(),
         KERNEL_POLL,
     ));
-    let printer_task = (!cfg.quiet)
-        .then(|| tokio::spawn(print_events(hub.clone(), identity.clone(), cfg.clone())));
+    let printer_task = (!cfg.quiet).then(|| {
+        tokio::spawn(terminal::print_events(
+            hub.clone(),
+            identity.clone(),
+            cfg.clone(),
+        ))
+    });
     let about = server::About {
         programs: PROGRAMS.iter().map(|p| p.name.to_owned()).collect(),
         kernel: kernel_release(),
@@ -307,48 +311,6 @@ async fn wait_for_signal() -> anyhow::Result<&'static str> {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     })
-}
-
-/// The terminal view of `sensor run`: flagged syscalls (every event with --print-all) and losses.
-async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
-    use std::io::Write as _;
-    let mut sub = hub.subscribe();
-    while let Some(item) = sub.next().await {
-        if let Item::Event(ev) = &item
-            && ev.body.kind() != Kind::FlaggedSyscall
-            && !cfg.print_all
-        {
-            continue;
-        }
-        let msg: pb::GetEventsResponse = convert::item_to_wire(&item, &identity);
-        let line = if cfg.json {
-            render::json(&msg).to_string()
-        } else {
-            render::line(&msg)
-        };
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            return;
-        }
-    }
-}
-
-async fn forward_kernel_logs(logger: aya_log::EbpfLogger<&'static dyn log::Log>) {
-    use tokio::io::{Interest, unix::AsyncFd};
-    // SAFETY: the logger owns its ring-buffer fd for as long as this AsyncFd lives.
-    let mut fd = match unsafe { AsyncFd::register_with_interest(logger, Interest::READABLE) } {
-        Ok(fd) => fd,
-        Err(e) => return tracing::warn!("kernel-side logging is unavailable: {e}"),
-    };
-    loop {
-        match fd.readable_mut().await {
-            Ok(mut guard) => {
-                guard.get_inner_mut().flush();
-                guard.clear_ready();
-            }
-            Err(e) => return tracing::warn!("kernel-side logging stopped: {e}"),
-        }
-    }
 }
 
 /// `uname -r`.
