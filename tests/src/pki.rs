@@ -79,6 +79,19 @@ impl Files {
         std::fs::write(&path, pem).expect("write PEM");
         path.to_str().expect("utf-8 path").to_owned()
     }
+
+    /// `sensor run` options for TLS with `server`'s certificate, and client certificates of
+    /// `ca` (mTLS).
+    pub fn mtls_args(&self, server: &Issued, ca: &Ca) -> Vec<String> {
+        vec![
+            "--tls-cert".into(),
+            self.write("server.pem", &server.cert),
+            "--tls-key".into(),
+            self.write("server.key", &server.key),
+            "--client-ca".into(),
+            self.write("ca.pem", &ca.pem),
+        ]
+    }
 }
 
 impl Default for Files {

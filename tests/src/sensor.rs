@@ -15,6 +15,25 @@ pub fn sensor_bin() -> PathBuf {
         })
 }
 
+/// `sensor status --json` over the unix socket at `socket`; fails the test if it fails.
+pub fn status_over_unix(socket: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(sensor_bin())
+        .args([
+            "status",
+            "--addr",
+            &format!("unix:{}", socket.display()),
+            "--json",
+        ])
+        .output()
+        .expect("run sensor status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
 fn free_loopback_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -130,22 +130,20 @@ async fn requests_over_a_clients_rate_are_refused_and_others_are_served() {
     );
     let dir = ScratchDir::new("rate");
     let socket = dir.path().join("sensor.sock");
-    let sensor = Sensor::start(&[
-        "--no-cri",
-        "--tls-cert",
-        &files.write("server.pem", &server.cert),
-        "--tls-key",
-        &files.write("server.key", &server.key),
-        "--client-ca",
-        &files.write("ca.pem", &ca.pem),
-        "--grpc-unix",
-        socket.to_str().unwrap(),
-        "--max-requests-per-second",
-        &RATE.to_string(),
-        "--request-burst",
-        &BURST.to_string(),
-    ])
-    .await;
+    let mut args = files.mtls_args(&server, &ca);
+    args.extend(
+        [
+            "--no-cri",
+            "--grpc-unix",
+            socket.to_str().unwrap(),
+            "--max-requests-per-second",
+            &RATE.to_string(),
+            "--request-burst",
+            &BURST.to_string(),
+        ]
+        .map(String::from),
+    );
+    let sensor = Sensor::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
 
     // One client asks as fast as it can.
     let mut client = tls_client(&sensor.addr, &ca.pem, Some(&greedy))
@@ -189,15 +187,8 @@ async fn requests_over_a_clients_rate_are_refused_and_others_are_served() {
         refused.len() as u64
     );
     // So does a local user on the unix socket.
-    let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
-        .args(["status", "--addr", &format!("unix:{}", socket.display())])
-        .output()
-        .expect("run sensor status");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let status = sensor_tests::sensor::status_over_unix(&socket);
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
 
     // The greedy client is served again once its budget refills.
     let deadline = Instant::now() + Duration::from_secs(10);

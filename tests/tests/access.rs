@@ -28,18 +28,9 @@ async fn mtls_admits_only_allowed_clients_of_the_right_ca() {
     let allowed = ca.issue("collector-a", false, &["collector-a.example"]);
     let not_listed = ca.issue("collector-b", false, &[]);
     let wrong_ca = stranger_ca.issue("collector-a", false, &[]);
-    let sensor = Sensor::start(&[
-        "--no-cri",
-        "--tls-cert",
-        &files.write("server.pem", &server.cert),
-        "--tls-key",
-        &files.write("server.key", &server.key),
-        "--client-ca",
-        &files.write("ca.pem", &ca.pem),
-        "--client-allow",
-        "collector-a",
-    ])
-    .await;
+    let mut args = files.mtls_args(&server, &ca);
+    args.extend(["--no-cri", "--client-allow", "collector-a"].map(String::from));
+    let sensor = Sensor::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
 
     let status = |id| {
         let (addr, ca) = (sensor.addr.clone(), ca.pem.clone());
@@ -95,21 +86,7 @@ async fn the_unix_socket_is_private_and_serves_the_api() {
     let meta = std::fs::metadata(&socket).expect("the socket exists");
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-    let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
-        .args([
-            "status",
-            "--addr",
-            &format!("unix:{}", socket.display()),
-            "--json",
-        ])
-        .output()
-        .expect("run sensor status");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let status = sensor_tests::sensor::status_over_unix(&socket);
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
     let status = sensor.terminate(std::time::Duration::from_secs(10));
     assert!(status.success());
