@@ -94,11 +94,12 @@ impl Subscription {
     /// The next item; `None` once the hub is closed.
     pub async fn next(&mut self) -> Option<Item> {
         loop {
-            if let Some(lost) = self.pending_loss() {
-                return Some(lost);
+            // A closed hub ends the subscription at once, even with items still queued.
+            if *self.closed.borrow() {
+                return None;
             }
-            if let Some(ev) = self.backlog.pop_front() {
-                return Some(Item::Event(ev));
+            if let Some(item) = self.try_next() {
+                return Some(item);
             }
             tokio::select! {
                 biased;
