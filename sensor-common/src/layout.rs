@@ -11,6 +11,9 @@ pub enum Hook {
     /// `tp_btf/<name>`: a raw tracepoint whose arguments the verifier knows from BTF, so
     /// their fields are read with plain loads instead of `bpf_probe_read_kernel`.
     BtfTracepoint(&'static str),
+    /// `tracepoint/syscalls/sys_exit_<name>` for each syscall whose exit is needed, chosen
+    /// while the sensor runs (the section is a bare `tracepoint`).
+    SyscallExits,
 }
 
 /// A program of the object: its ELF symbol (the Rust function name) and its hook.
@@ -18,39 +21,53 @@ pub enum Hook {
 pub struct ProgramSpec {
     pub name: &'static str,
     pub hook: Hook,
+    /// Attached by the exit hooks as the policy and `--exit-hook` say, not at start.
+    pub exit_side: bool,
+}
+
+impl ProgramSpec {
+    const fn at_start(name: &'static str, hook: Hook) -> Self {
+        Self {
+            name,
+            hook,
+            exit_side: false,
+        }
+    }
 }
 
 /// Every program of the sensor's object, in attach order.
 pub const PROGRAMS: &[ProgramSpec] = &[
+    ProgramSpec::at_start(
+        "sched_process_exec",
+        Hook::Tracepoint("sched", "sched_process_exec"),
+    ),
+    ProgramSpec::at_start("sys_enter", Hook::RawTracepoint("sys_enter")),
     ProgramSpec {
-        name: "sched_process_exec",
-        hook: Hook::Tracepoint("sched", "sched_process_exec"),
+        name: PROGRAM_SYS_EXIT_CALL,
+        hook: Hook::SyscallExits,
+        exit_side: true,
     },
     ProgramSpec {
-        name: "sys_enter",
-        hook: Hook::RawTracepoint("sys_enter"),
-    },
-    ProgramSpec {
-        name: "sys_exit",
+        name: PROGRAM_SYS_EXIT,
         hook: Hook::BtfTracepoint("sys_exit"),
+        exit_side: true,
     },
-    ProgramSpec {
-        name: "sched_process_fork",
-        hook: Hook::RawTracepoint("sched_process_fork"),
-    },
-    ProgramSpec {
-        name: "sched_process_exit",
-        hook: Hook::Tracepoint("sched", "sched_process_exit"),
-    },
-    ProgramSpec {
-        name: "cgroup_mkdir",
-        hook: Hook::Tracepoint("cgroup", "cgroup_mkdir"),
-    },
-    ProgramSpec {
-        name: "cgroup_rmdir",
-        hook: Hook::Tracepoint("cgroup", "cgroup_rmdir"),
-    },
+    ProgramSpec::at_start(
+        "sched_process_fork",
+        Hook::RawTracepoint("sched_process_fork"),
+    ),
+    ProgramSpec::at_start(
+        "sched_process_exit",
+        Hook::Tracepoint("sched", "sched_process_exit"),
+    ),
+    ProgramSpec::at_start("cgroup_mkdir", Hook::Tracepoint("cgroup", "cgroup_mkdir")),
+    ProgramSpec::at_start("cgroup_rmdir", Hook::Tracepoint("cgroup", "cgroup_rmdir")),
 ];
+
+/// The exit of each syscall that needs it, on its own tracepoint.
+pub const PROGRAM_SYS_EXIT_CALL: &str = "sys_exit_call";
+/// The exit of every syscall (`--exit-hook all`).
+pub const PROGRAM_SYS_EXIT: &str = "sys_exit";
 
 /// The ring buffer that carries every record.
 pub const MAP_EVENTS: &str = "EVENTS";
@@ -66,6 +83,9 @@ pub const MAP_PENDING: &str = "PENDING";
 pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";
 /// Execs in flight at once; beyond that the oldest loses its argv.
 pub const EXEC_PENDING_CAPACITY: u32 = 1024;
+/// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `nr` set = a program runs at the exit of
+/// syscall `nr` (a flagged call whose exit is not hooked is sent at entry, without outcome).
+pub const MAP_EXIT_HOOKED: &str = "EXIT_HOOKED";
 /// `HashMap<u64 cgroup id, [u64; FORBIDDEN_WORDS]>`: calls the policy excepts in that cgroup.
 pub const MAP_EXEMPT: &str = "EXEMPT";
 /// cgroups with exceptions at once; beyond that, their calls are flagged and dropped in
@@ -91,6 +111,7 @@ pub const MAPS: &[&str] = &[
     MAP_EXEC_PENDING,
     MAP_EXEMPT,
     MAP_LEARNED,
+    MAP_EXIT_HOOKED,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
@@ -126,6 +147,9 @@ pub const GLOBAL_CGROUP_ID_OFF: &str = "CGROUP_ID_OFF";
 pub const GLOBAL_CGROUP_PATH_OFF: &str = "CGROUP_PATH_OFF";
 /// Global: offset of `group_dead` in the sched_process_exit record (`u32::MAX`: absent).
 pub const GLOBAL_EXIT_GROUP_DEAD_OFF: &str = "EXIT_GROUP_DEAD_OFF";
+/// Globals: offsets of `__syscall_nr` and `ret` in the syscalls/sys_exit_* records.
+pub const GLOBAL_SYS_EXIT_NR_OFF: &str = "SYS_EXIT_NR_OFF";
+pub const GLOBAL_SYS_EXIT_RET_OFF: &str = "SYS_EXIT_RET_OFF";
 /// Every global of the object that the loader sets.
 pub const GLOBALS: &[&str] = &[
     GLOBAL_EXEC_FILENAME_OFF,
@@ -144,6 +168,8 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_NR_EXECVE,
     GLOBAL_NR_EXECVEAT,
     GLOBAL_EXEC_OLD_PID_OFF,
+    GLOBAL_SYS_EXIT_NR_OFF,
+    GLOBAL_SYS_EXIT_RET_OFF,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

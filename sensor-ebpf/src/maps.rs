@@ -29,6 +29,11 @@ pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as 
 pub static PENDING: LruHashMap<u32, SyscallRecord> =
     LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
 
+/// Syscalls whose exit runs a program of ours (a bitmap like FORBIDDEN), from userspace. A
+/// forbidden call whose exit is not hooked is sent at entry, without its outcome.
+#[map]
+pub static EXIT_HOOKED: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
+
 /// Calls the policy excepts, by cgroup id (a bitmap like FORBIDDEN), from userspace.
 #[map]
 pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =
@@ -66,6 +71,12 @@ pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SL
 /// Offset of `__data_loc char[] filename` in the sched_process_exec record, from tracefs.
 #[unsafe(no_mangle)]
 pub static EXEC_FILENAME_OFF: Global<u32> = Global::new(8);
+
+/// Offsets of `__syscall_nr` and `ret` in the syscalls/sys_exit_* records, from tracefs.
+#[unsafe(no_mangle)]
+pub static SYS_EXIT_NR_OFF: Global<u32> = Global::new(8);
+#[unsafe(no_mangle)]
+pub static SYS_EXIT_RET_OFF: Global<u32> = Global::new(16);
 
 /// The loader's own tgid: its syscalls are never flagged.
 #[unsafe(no_mangle)]
@@ -127,6 +138,15 @@ pub fn is_forbidden(nr: u64) -> bool {
         return false;
     }
     match FORBIDDEN.get((nr >> 6) as u32) {
+        Some(word) => (*word >> (nr & 63)) & 1 == 1,
+        None => false,
+    }
+}
+
+/// Does a program of ours run at the exit of syscall `nr`? Asked on the flagged path only.
+#[inline(always)]
+pub fn exit_hooked(nr: u64) -> bool {
+    match EXIT_HOOKED.get((nr >> 6) as u32) {
         Some(word) => (*word >> (nr & 63)) & 1 == 1,
         None => false,
     }

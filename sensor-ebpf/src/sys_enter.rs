@@ -1,17 +1,17 @@
 //! `raw_tp/sys_enter`: every syscall of the node passes here. The common case is one array
 //! lookup and a bit test; only a forbidden call reads its arguments and is parked in
-//! `PENDING` until `sys_exit` adds its outcome.
+//! `PENDING` until its exit adds the outcome (or sent at once when its exit is not hooked).
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
-use sensor_common::{Counter, Outcome, SyscallRecord};
+use sensor_common::{Counter, Outcome};
 
 use crate::{
     arch::SYSCALL_ARG_OFFSETS,
     exec::exec_enter,
     learn::learn,
-    maps::{EVENTS, PENDING, SCRATCH, count, flagged_caller, is_exec},
-    syscall::fill_call,
+    maps::{PENDING, SCRATCH, count, exit_hooked, flagged_caller, is_exec},
+    syscall::{fill_call, send},
 };
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -46,12 +46,15 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         Outcome::Pending,
         0,
     );
+    if !exit_hooked(nr) {
+        // Nothing of ours runs at this call's exit: send it now, without its outcome.
+        send(rec);
+        return;
+    }
     let tid = pid_tgid as u32;
     if PENDING.insert(&tid, &*rec, 0).is_err() {
         // Cannot wait for the outcome: send the call now, without one.
         count(Counter::PendingFull);
-        if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-            count(Counter::RingbufFullFlagged);
-        }
+        send(rec);
     }
 }

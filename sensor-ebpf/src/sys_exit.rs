@@ -1,40 +1,75 @@
-//! `tp_btf/sys_exit`: adds the outcome to a parked flagged call and sends it. A forbidden call
-//! that exits without having entered was refused by a seccomp filter: "blocked before entry".
+//! The exit side of flagged calls and execs: adds the outcome to a parked flagged call and
+//! sends it. A forbidden call that exits without having entered was refused by a seccomp
+//! filter: "blocked before entry".
+//!
+//! Two entries share one body. `sys_exit_call` is a classic tracepoint that the sensor
+//! attaches to `syscalls/sys_exit_<name>` of each syscall that needs its exit (the forbidden
+//! ones, execve, execveat): the kernel runs it for those calls only, so the rest of the node's
+//! syscalls pay nothing on their way out. `sys_exit` hooks every syscall's exit
+//! (`--exit-hook all`, or a kernel without per-syscall tracepoints).
 use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid, macros::btf_tracepoint, programs::BtfTracePointContext,
+    helpers::{
+        bpf_get_current_pid_tgid,
+        generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
+    },
+    macros::{btf_tracepoint, tracepoint},
+    programs::{BtfTracePointContext, TracePointContext},
 };
-use sensor_common::{Counter, Outcome, SyscallRecord};
+use sensor_common::{Counter, Outcome};
 
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
-    maps::{EVENTS, PENDING, SCRATCH, count, flagged_caller, is_exec},
-    syscall::fill_call,
+    maps::{PENDING, SCRATCH, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, is_exec},
+    syscall::{fill_call, send},
 };
 
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
-    try_sys_exit(&ctx);
-    0
-}
-
-#[inline(always)]
-fn try_sys_exit(ctx: &BtfTracePointContext) {
     // TP_PROTO(struct pt_regs *regs, long ret)
     let regs: *const u8 = ctx.arg(0);
     // SAFETY: a tp_btf argument is a trusted `struct pt_regs *`: the verifier checks this
     // load against the BTF layout, so the syscall number costs one load, not a helper call
     // (this runs for every syscall on the node).
     let nr = unsafe { core::ptr::read_volatile(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) };
-    let nr = nr as u64;
+    try_sys_exit(nr as u64, ctx.arg(1), || regs);
+    0
+}
+
+#[tracepoint]
+pub fn sys_exit_call(ctx: TracePointContext) -> u32 {
+    if try_sys_exit_call(&ctx).is_err() {
+        count(Counter::ReadError);
+    }
+    0
+}
+
+#[inline(always)]
+fn try_sys_exit_call(ctx: &TracePointContext) -> Result<(), i32> {
+    // `int __syscall_nr; long ret;` at the offsets the tracefs format file gives.
+    // SAFETY: read through bpf_probe_read_kernel.
+    // The number is read unsigned and only ever widened with zeros: one value in one
+    // register, so the verifier keeps the bound that `is_forbidden` checks.
+    let nr: u32 = unsafe { ctx.read_at(SYS_EXIT_NR_OFF.load() as usize)? };
+    let ret: i64 = unsafe { ctx.read_at(SYS_EXIT_RET_OFF.load() as usize)? };
+    try_sys_exit(u64::from(nr), ret, || {
+        // The record holds no registers: the calling task's user registers, for the
+        // arguments of a call that never entered.
+        // SAFETY: helpers on the current task, which is valid while we run.
+        unsafe { bpf_task_pt_regs(bpf_get_current_task_btf()) as *const u8 }
+    });
+    Ok(())
+}
+
+#[inline(always)]
+fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
     if is_exec(nr) {
-        exec_exit(ctx.arg(1), bpf_get_current_pid_tgid() as u32);
+        exec_exit(ret, bpf_get_current_pid_tgid() as u32);
         return;
     }
     let Some(pid_tgid) = flagged_caller(nr) else {
         return;
     };
-    let ret: i64 = ctx.arg(1);
     let tid = pid_tgid as u32;
     if let Some(rec) = PENDING.get_ptr_mut(&tid) {
         // SAFETY: our own thread's entry; only this thread writes it.
@@ -42,16 +77,12 @@ fn try_sys_exit(ctx: &BtfTracePointContext) {
         if rec.nr == nr {
             rec.ret = ret;
             rec.outcome = Outcome::Returned as u8;
-            if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-                count(Counter::RingbufFullFlagged);
-            }
+            send(rec);
             let _ = PENDING.remove(&tid);
             return;
         }
         // A stale entry: its thread never returned from that call. Send it without outcome.
-        if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-            count(Counter::RingbufFullFlagged);
-        }
+        send(rec);
         let _ = PENDING.remove(&tid);
     }
     let Some(rec) = SCRATCH.get_ptr_mut(0) else {
@@ -61,13 +92,11 @@ fn try_sys_exit(ctx: &BtfTracePointContext) {
     let rec = unsafe { &mut *rec };
     fill_call(
         rec,
-        regs,
+        regs(),
         nr,
         &EXIT_ARG_OFFSETS,
         Outcome::BlockedBeforeEntry,
         ret,
     );
-    if EVENTS.output::<SyscallRecord>(&*rec, 0).is_err() {
-        count(Counter::RingbufFullFlagged);
-    }
+    send(rec);
 }

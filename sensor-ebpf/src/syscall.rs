@@ -9,7 +9,7 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{STRING_ARGS, count},
+    maps::{EVENTS, STRING_ARGS, count},
     record::fill_header,
 };
 
@@ -81,5 +81,13 @@ pub fn fill_call(
     }
     if failed {
         count(Counter::ReadError);
+    }
+}
+
+/// Sends a finished record, or counts it lost.
+#[inline(always)]
+pub fn send(rec: &SyscallRecord) {
+    if EVENTS.output::<SyscallRecord>(rec, 0).is_err() {
+        count(Counter::RingbufFullFlagged);
     }
 }

@@ -84,6 +84,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         print_all: a.print_all,
         quiet: a.quiet,
         ring_buffer_bytes: a.ring_buffer_bytes,
+        exit_hook: a.exit_hook,
         subscriber_queue: a.subscriber_queue,
         ebpf_log: a.ebpf_log.map(Into::into),
         proc_root: a.proc_root,

@@ -22,6 +22,10 @@ pub struct Offsets {
     pub cgroup_path: u32,
     /// `group_dead` in sched_process_exit, or OFFSET_UNKNOWN on kernels without it.
     pub exit_group_dead: u32,
+    /// `__syscall_nr` and `ret` in the syscalls/sys_exit_* records (every one has this
+    /// layout); the usual ones when this kernel has no such tracepoints.
+    pub sys_exit_nr: u32,
+    pub sys_exit_ret: u32,
     pub task: TaskOffsets,
 }
 
@@ -48,6 +52,16 @@ pub fn discover(tracefs: &Tracefs, btf: &Path) -> anyhow::Result<Offsets> {
     }
     let exit = tracefs.format("sched", "sched_process_exit")?;
     let exit_group_dead = format::offset(&exit, "group_dead", 1).unwrap_or(OFFSET_UNKNOWN);
+    let (sys_exit_nr, sys_exit_ret) = match tracefs.format("syscalls", "sys_exit_execve") {
+        Ok(f) => {
+            let ctx = "tracepoint syscalls/sys_exit_execve has an unexpected layout";
+            (
+                format::offset(&f, "__syscall_nr", 4).context(ctx)?,
+                format::offset(&f, "ret", 8).context(ctx)?,
+            )
+        }
+        Err(_) => (8, 16), // unused: every exit is hooked at raw sys_exit instead
+    };
     let task = kernel_btf::task_offsets(btf).unwrap_or_else(|e| {
         tracing::warn!(
             "{e}: parent pids come from /proc only, and fork events and exit codes are off"
@@ -61,6 +75,8 @@ pub fn discover(tracefs: &Tracefs, btf: &Path) -> anyhow::Result<Offsets> {
         cgroup_id,
         cgroup_path,
         exit_group_dead,
+        sys_exit_nr,
+        sys_exit_ret,
         task,
     })
 }

@@ -12,6 +12,7 @@ fn section_of(hook: Hook) -> String {
         Hook::RawTracepoint(tp) => format!("raw_tp/{tp}"),
         Hook::Tracepoint(cat, name) => format!("tracepoint/{cat}/{name}"),
         Hook::BtfTracepoint(tp) => format!("tp_btf/{tp}"),
+        Hook::SyscallExits => "tracepoint".to_owned(),
     }
 }
 

@@ -33,7 +33,7 @@ use crate::{
     metrics::{Gauges, KernelTotals, Sources},
     offsets, pins,
     policy::{Policy, engine::PolicyEngine, reload},
-    probes::{self, LoadConfig, Probes},
+    probes::{self, LoadConfig, Probes, exits::ExitMode},
     profile::{SharedStore, learner::Learner},
     reader::{self, KernelPoll},
     syscalls::Arch,
@@ -66,6 +66,8 @@ pub struct RunConfig {
     /// Print nothing to the terminal; only serve gRPC.
     pub quiet: bool,
     pub ring_buffer_bytes: u32,
+    /// Which syscalls' exits are hooked (for the outcome of flagged calls).
+    pub exit_hook: ExitMode,
     pub subscriber_queue: usize,
     pub ebpf_log: Option<aya_log::Level>,
     /// The host's /proc (a host mount inside a pod).
@@ -181,7 +183,8 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(logger) = probes.take_logger() {
         tokio::spawn(terminal::forward_kernel_logs(logger));
     }
-    let engine = PolicyEngine::new(probes.take_policy_maps()?, policy_rx)?;
+    let policy_maps = probes.take_policy_maps(tracefs.root(), cfg.exit_hook)?;
+    let engine = PolicyEngine::new(policy_maps, policy_rx)?;
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;
     let mut learner = Learner::new(profiles.clone(), probes.take_learned()?);
@@ -190,8 +193,6 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let attached = probes.attach_all()?;
     let gauges = Arc::new(Gauges::default());
     gauges.attached.store(true, Ordering::Relaxed);
-    // Attached tracepoints keep working without tracefs: leave the node as we found it.
-    tracefs.release();
     // Scanned after attaching, so that nothing falls between the scan and the first record.
     let registry = Registry::default();
     let cri = cri_handle(&cfg);
@@ -289,14 +290,23 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         r = reader_task => Err(anyhow::anyhow!("the ring-buffer reader stopped: {r:?}")),
     };
 
-    // Detach first: whatever happens next, nothing of ours stays in the kernel.
-    drop(probes);
+    // Detach first: whatever happens next, nothing of ours stays in the kernel. Each exit
+    // hook waits for the kernel's grace periods as it goes (seconds for dozens), so the
+    // servers close meanwhile.
+    let detaching = Instant::now();
+    let detached = tokio::task::spawn_blocking(move || drop(probes));
     losses_task.abort();
     hub.close();
     servers.stop().await;
     if let Some(t) = printer_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
     }
+    if let Err(e) = detached.await {
+        tracing::error!("detaching the programs failed: {e}");
+    }
+    tracing::debug!(took_ms = detaching.elapsed().as_millis() as u64, "programs detached");
+    // Exit hooks follow the policy, so tracefs was needed until now. Leave the node as found.
+    tracefs.release();
     tracing::info!(
         "all programs detached; {} events published",
         hub.published()

@@ -6,19 +6,27 @@ use sensor_common::{FORBIDDEN_MAX_NR, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS
 use super::{Policy, SyscallBitmap};
 use crate::{
     args,
+    probes::{
+        ProbeError,
+        exits::{ExitHooks, Unhooked},
+    },
     syscalls::{self, Arch},
 };
 
 #[derive(Debug, thiserror::Error)]
-#[error("kernel map {map}: {source}")]
-pub struct ApplyError {
-    pub map: &'static str,
-    #[source]
-    pub source: Box<MapError>,
+pub enum ApplyError {
+    #[error("kernel map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: Box<MapError>,
+    },
+    #[error("exit hooks: {0}")]
+    Exits(#[from] ProbeError),
 }
 
 fn err(map: &'static str) -> impl Fn(MapError) -> ApplyError {
-    move |source| ApplyError {
+    move |source| ApplyError::Map {
         map,
         source: Box::new(source),
     }
@@ -28,6 +36,7 @@ pub struct PolicyMaps {
     forbidden: Array<MapData, u64>,
     string_args: Array<MapData, u8>,
     exempt: HashMap<MapData, u64, SyscallBitmap>,
+    exits: ExitHooks,
 }
 
 impl PolicyMaps {
@@ -35,16 +44,18 @@ impl PolicyMaps {
         forbidden: Array<MapData, u64>,
         string_args: Array<MapData, u8>,
         exempt: HashMap<MapData, u64, SyscallBitmap>,
+        exits: ExitHooks,
     ) -> Self {
         Self {
             forbidden,
             string_args,
             exempt,
+            exits,
         }
     }
 
-    /// Installs `policy`'s forbidden set and forgets every exception (they are recomputed
-    /// per cgroup as events arrive).
+    /// Installs `policy`'s forbidden set, hooks the exits of those calls, and forgets every
+    /// exception (they are recomputed per cgroup as events arrive).
     pub fn apply(&mut self, policy: &Policy, arch: Arch) -> Result<(), ApplyError> {
         let names: Vec<&str> = policy.names_on(arch).collect();
         for (nr, mask) in args::string_masks(arch, &names) {
@@ -52,7 +63,17 @@ impl PolicyMaps {
                 .set(nr as u32, mask, 0)
                 .map_err(err(MAP_STRING_ARGS))?;
         }
-        for (i, w) in policy.forbidden_bitmap(arch).iter().enumerate() {
+        let forbidden = policy.forbidden_bitmap(arch);
+        let Unhooked(unhooked) = self.exits.sync(&forbidden)?;
+        if !unhooked.is_empty() {
+            tracing::info!(
+                "this kernel has no exit tracepoint for {} (it does not implement them): \
+                 those calls are reported when made, without their outcome \
+                 (--exit-hook all also sees seccomp refusals of them)",
+                unhooked.join(", ")
+            );
+        }
+        for (i, w) in forbidden.iter().enumerate() {
             self.forbidden
                 .set(i as u32, w, 0)
                 .map_err(err(MAP_FORBIDDEN))?;

@@ -1,8 +1,15 @@
 //! Loading the embedded eBPF object, configuring it, and attaching its programs.
 //!
 //! Dropping [`Probes`] detaches and unloads everything; nothing of ours stays in the kernel
-//! (no pinning yet).
-use std::io;
+//! (but the learned map, when it is pinned). [`exits`] decides which syscalls' exits are
+//! hooked.
+pub mod exits;
+
+use std::{
+    io,
+    path::Path,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -13,11 +20,14 @@ use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_EXEC_FILENAME_OFF,
     GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT,
-    GLOBAL_SELF_TGID, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF,
-    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS, MAP_COUNTERS,
-    MAP_EVENTS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
+    GLOBAL_SELF_TGID,
+    GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
+    GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
+    GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
+    MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
 };
 
+use self::exits::{ExitHooks, ExitLinks, ExitMode};
 use crate::{
     offsets::Offsets,
     policy::apply::PolicyMaps,
@@ -68,7 +78,7 @@ pub enum ProbeError {
 }
 
 /// One sentence for the errno at the bottom of an aya error, or its own text if none fits.
-fn explain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn explain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(code) = e
@@ -111,8 +121,16 @@ pub struct LoadConfig {
     pub btf: std::path::PathBuf,
 }
 
-pub struct Probes {
+/// The loaded object and the exit hooks attached to it while the sensor runs.
+struct Loaded {
     ebpf: Ebpf,
+    exit_links: ExitLinks,
+}
+
+pub struct Probes {
+    /// Shared with [`ExitHooks`], which attaches and detaches exit hooks while we run; this
+    /// is the one strong reference, so dropping `Probes` still unloads everything.
+    loaded: Arc<Mutex<Loaded>>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
 }
 
@@ -146,6 +164,8 @@ impl Probes {
                 true,
             )
             .override_global(GLOBAL_EXEC_OLD_PID_OFF, &o.exec_old_pid, true)
+            .override_global(GLOBAL_SYS_EXIT_NR_OFF, &o.sys_exit_nr, true)
+            .override_global(GLOBAL_SYS_EXIT_RET_OFF, &o.sys_exit_ret, true)
             .override_global(GLOBAL_NR_EXECVE, &nr_execve, true)
             .override_global(GLOBAL_NR_EXECVEAT, &nr_execveat, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
@@ -182,7 +202,9 @@ impl Probes {
                 Hook::RawTracepoint(_) => {
                     <&mut RawTracePoint>::try_from(prog).and_then(|p| p.load())
                 }
-                Hook::Tracepoint(..) => <&mut TracePoint>::try_from(prog).and_then(|p| p.load()),
+                Hook::Tracepoint(..) | Hook::SyscallExits => {
+                    <&mut TracePoint>::try_from(prog).and_then(|p| p.load())
+                }
                 Hook::BtfTracepoint(tp) => {
                     <&mut BtfTracePoint>::try_from(prog).and_then(|p| p.load(tp, &btf))
                 }
@@ -193,7 +215,18 @@ impl Probes {
                 source: Box::new(source),
             })?;
         }
-        Ok(Self { ebpf, logger })
+        let loaded = Loaded {
+            ebpf,
+            exit_links: ExitLinks::new(),
+        };
+        Ok(Self {
+            loaded: Arc::new(Mutex::new(loaded)),
+            logger,
+        })
+    }
+
+    fn loaded(&self) -> MutexGuard<'_, Loaded> {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The kernel-side logger, when `LoadConfig::ebpf_log` asked for one. Poll it to print.
@@ -206,6 +239,7 @@ impl Probes {
         &mut self,
     ) -> Result<HashMap<MapData, u64, [u8; LEARNED_SLOTS]>, ProbeError> {
         let map = self
+            .loaded()
             .ebpf
             .take_map(MAP_LEARNED)
             .ok_or(ProbeError::MissingMap(MAP_LEARNED))?;
@@ -222,7 +256,8 @@ impl Probes {
             map: MAP_LEARNED,
             source: Box::new(source),
         };
-        let Some(aya::maps::Map::HashMap(data)) = self.ebpf.map(MAP_LEARNED) else {
+        let loaded = self.loaded();
+        let Some(aya::maps::Map::HashMap(data)) = loaded.ebpf.map(MAP_LEARNED) else {
             return Err(ProbeError::MissingMap(MAP_LEARNED));
         };
         let info = data.info().map_err(err)?;
@@ -243,10 +278,16 @@ impl Probes {
         })
     }
 
-    /// The maps a policy is written to. Can be taken once.
-    pub fn take_policy_maps(&mut self) -> Result<PolicyMaps, ProbeError> {
+    /// The maps a policy is written to, and the exit hooks it decides. Can be taken once.
+    /// `tracefs` is where the per-syscall exit tracepoints are looked for.
+    pub fn take_policy_maps(
+        &mut self,
+        tracefs: &Path,
+        exit_mode: ExitMode,
+    ) -> Result<PolicyMaps, ProbeError> {
+        let mut loaded = self.loaded();
         let mut take =
-            |name: &'static str| self.ebpf.take_map(name).ok_or(ProbeError::MissingMap(name));
+            |name: &'static str| loaded.ebpf.take_map(name).ok_or(ProbeError::MissingMap(name));
         let map_err = |map: &'static str| {
             move |source| ProbeError::Map {
                 map,
@@ -257,14 +298,25 @@ impl Probes {
         let string_args =
             Array::try_from(take(MAP_STRING_ARGS)?).map_err(map_err(MAP_STRING_ARGS))?;
         let exempt = HashMap::try_from(take(MAP_EXEMPT)?).map_err(map_err(MAP_EXEMPT))?;
-        Ok(PolicyMaps::new(forbidden, string_args, exempt))
+        let hooked = Array::try_from(take(MAP_EXIT_HOOKED)?).map_err(map_err(MAP_EXIT_HOOKED))?;
+        drop(loaded);
+        let exits = ExitHooks::new(
+            Arc::downgrade(&self.loaded),
+            hooked,
+            tracefs,
+            exit_mode,
+            Arch::NATIVE,
+        );
+        Ok(PolicyMaps::new(forbidden, string_args, exempt, exits))
     }
 
-    /// Attaches every program, in [`PROGRAMS`] order. Returns how many are attached.
+    /// Attaches every program but the exit side (see [`exits`]), in [`PROGRAMS`] order.
+    /// Returns how many are attached.
     pub fn attach_all(&mut self) -> Result<usize, ProbeError> {
-        for spec in PROGRAMS {
-            let prog = self
-                .ebpf
+        let ebpf = &mut self.loaded().ebpf;
+        let at_start = PROGRAMS.iter().filter(|p| !p.exit_side);
+        for spec in at_start.clone() {
+            let prog = ebpf
                 .program_mut(spec.name)
                 .ok_or(ProbeError::MissingProgram(spec.name))?;
             let (hook, res) = match spec.hook {
@@ -280,6 +332,8 @@ impl Probes {
                     format!("tp_btf/{tp}"),
                     <&mut BtfTracePoint>::try_from(prog).and_then(|p| p.attach().map(drop)),
                 ),
+                // One attachment per syscall, made by `exits`.
+                Hook::SyscallExits => continue,
             };
             res.map_err(|source| ProbeError::Attach {
                 program: spec.name,
@@ -289,12 +343,13 @@ impl Probes {
             })?;
             tracing::debug!(program = spec.name, "attached");
         }
-        Ok(PROGRAMS.len())
+        Ok(at_start.count())
     }
 
     /// The ring buffer every record goes through. Can be taken once.
     pub fn take_events(&mut self) -> Result<RingBuf<MapData>, ProbeError> {
         let map = self
+            .loaded()
             .ebpf
             .take_map(MAP_EVENTS)
             .ok_or(ProbeError::MissingMap(MAP_EVENTS))?;
@@ -307,6 +362,7 @@ impl Probes {
     /// The kernel-side counters. Can be taken once.
     pub fn take_counters(&mut self) -> Result<KernelCounters, ProbeError> {
         let map = self
+            .loaded()
             .ebpf
             .take_map(MAP_COUNTERS)
             .ok_or(ProbeError::MissingMap(MAP_COUNTERS))?;
@@ -338,6 +394,15 @@ impl KernelCounters {
     /// The sum over every possible CPU.
     pub fn read(&self, counter: Counter) -> Result<u64, aya::maps::MapError> {
         Ok(self.0.get(&(counter as u32), 0)?.iter().sum())
+    }
+}
+
+impl Drop for Probes {
+    /// Detaches the exit hooks side by side (see [`exits::detach_together`]); the rest goes
+    /// with the object.
+    fn drop(&mut self) {
+        let links = std::mem::take(&mut self.loaded().exit_links);
+        exits::detach_together(links.into_values().collect());
     }
 }
 
