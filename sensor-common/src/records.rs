@@ -92,7 +92,8 @@ pub struct Header {
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Seen at `sys_enter` and not (yet) at `sys_exit`: `ret` means nothing.
+    /// Seen at entry and not (yet) at exit, or sent at entry because its exit is not
+    /// hooked: `ret` means nothing.
     Pending = 0,
     /// Entered and returned `ret`.
     Returned = 1,

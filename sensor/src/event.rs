@@ -185,7 +185,8 @@ pub enum Outcome {
     Failed(i32),
     /// Refused by a seccomp filter before it entered the kernel, with this errno.
     BlockedBeforeEntry(i32),
-    /// Not known: the call had not returned when it was reported.
+    /// Not known: reported before it returned (its exit is not hooked on this kernel, or
+    /// there was no room to wait for it).
     Unknown,
 }
 

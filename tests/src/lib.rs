@@ -80,6 +80,13 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Writes `text` to `path` in one step (a watching sensor never reads half a file).
+pub fn replace_file(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write the new file");
+    std::fs::rename(&tmp, path).expect("rename it into place");
+}
+
 /// Runs the `sensor-trigger` binary at `bin` (pass `env!("CARGO_BIN_EXE_sensor-trigger")`) in
 /// `cg` with `args`, and returns its pid; panics if the action did not behave as it expects.
 pub fn trigger(bin: &str, cg: &cgroup::TestCgroup, args: &[&str]) -> u32 {

@@ -33,6 +33,14 @@ impl Subscriber {
             .ok()?
     }
 
+    /// The events among the messages received so far.
+    pub fn events(&self) -> impl Iterator<Item = &pb::Event> {
+        self.seen.iter().filter_map(|m| match &m.item {
+            Some(Item::Event(ev)) => Some(ev),
+            _ => None,
+        })
+    }
+
     /// Waits for the first event that matches `pred`, failing after [`EVENT_TIMEOUT`].
     pub async fn expect_event(
         &mut self,

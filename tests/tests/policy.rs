@@ -2,10 +2,10 @@
 //! pod's are still flagged; severities follow the file; a broken reload changes nothing.
 use std::time::Duration;
 
-use sensor_proto::v1::{EventKind, GetEventsRequest, Severity, get_events_response::Item};
+use sensor_proto::v1::{EventKind, GetEventsRequest, Severity};
 use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
-    ready,
+    ready, replace_file,
     runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, flagged, header},
@@ -68,24 +68,13 @@ async fn an_exception_silences_one_pod_while_another_is_still_flagged() {
         .expect_event("the loud pod's mount", from(loud_cg, "mount"))
         .await;
     assert_eq!(flagged(&ev).unwrap().severity(), Severity::High);
-    let leaked = sub.seen.iter().filter_map(|m| match &m.item {
-        Some(Item::Event(ev)) => Some(ev),
-        _ => None,
-    });
-    for ev in leaked {
+    for ev in sub.events() {
         let s = flagged(ev).unwrap();
         assert!(
             !(header(ev).cgroup_id == quiet_cg && (s.name == "mount" || s.name == "umount2")),
             "an excepted call was flagged: {ev:?}"
         );
     }
-}
-
-/// Writes `text` to `path` in one step (so the sensor never reads half a file).
-fn replace(path: &std::path::Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -117,7 +106,7 @@ async fn a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it() {
     let dir = ScratchDir::new("policy");
     let target = ScratchDir::new("mnt");
     let file = dir.path().join("policy.toml");
-    replace(&file, "[syscalls]\nmount = \"high\"\n");
+    replace_file(&file, "[syscalls]\nmount = \"high\"\n");
     let sensor = Sensor::start(&["--policy", file.to_str().unwrap()]).await;
     let cg = TestCgroup::new("reload");
     let request = GetEventsRequest {
@@ -132,7 +121,7 @@ async fn a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it() {
     assert_eq!(sev(&mount(&mut sub, &cg, &target).await), Severity::High);
 
     // A broken file (picked up because it changed) is refused; the old policy stays.
-    replace(
+    replace_file(
         &file,
         "[syscalls]\nmount = \"low\"\nmount_typo = \"high\"\n",
     );
@@ -150,7 +139,7 @@ async fn a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it() {
     assert_eq!(sev(&mount(&mut sub, &cg, &target).await), Severity::High);
 
     // A good file, announced with SIGHUP, replaces it.
-    replace(&file, "[syscalls]\nmount = \"low\"\n");
+    replace_file(&file, "[syscalls]\nmount = \"low\"\n");
     // SAFETY: signalling the sensor this test started.
     unsafe { libc::kill(sensor.pid() as i32, libc::SIGHUP) };
     let reloaded = wait_until(Duration::from_secs(10), || {

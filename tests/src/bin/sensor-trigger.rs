@@ -13,6 +13,9 @@
 //!   ENOENT), pausing 1 ms after every BURST calls when BURST is given;
 //! - `unshare`: unshare(CLONE_NEWNS|CLONE_NEWUTS) (must succeed);
 //! - `setns`: setns into its own UTS namespace (must succeed);
+//! - `syscall NR`: syscall number NR without arguments, expecting ENOSYS (for numbers the
+//!   kernel does not implement);
+//! - `syscall-seccomp NR`: the same under a seccomp filter that refuses NR with EPERM;
 //! - `exec PATH [ARGS...]`: exec PATH with ARGS as given (bytes, not necessarily UTF-8).
 //!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
@@ -51,9 +54,9 @@ fn expect_errno(what: &str, r: Result<(), Error>, errno: i32) {
     }
 }
 
-fn deny_mount_with_seccomp() {
+fn deny_with_seccomp(nr: libc::c_long) {
     use seccompiler::{SeccompAction, SeccompFilter};
-    let rules = [(libc::SYS_mount, vec![])].into_iter().collect();
+    let rules = [(nr, vec![])].into_iter().collect();
     let arch = std::env::consts::ARCH
         .try_into()
         .expect("a seccompiler architecture");
@@ -104,7 +107,7 @@ fn main() {
             libc::EPERM,
         ),
         ("mount-seccomp", [target]) => {
-            deny_mount_with_seccomp();
+            deny_with_seccomp(libc::SYS_mount);
             expect_errno("mount under seccomp", mount_tmpfs(target), libc::EPERM);
         }
         ("umount-fail", [target]) => {
@@ -160,6 +163,23 @@ fn main() {
             if unsafe { libc::chroot(c(dir).as_ptr()) } != 0 {
                 fail("chroot", Error::last_os_error());
             }
+        }
+        ("syscall" | "syscall-seccomp", [nr]) => {
+            let nr: libc::c_long = nr.parse().unwrap_or_else(|_| {
+                eprintln!("{action}: {nr:?} is not a syscall number");
+                exit(2)
+            });
+            let errno = if action == "syscall" {
+                libc::ENOSYS
+            } else {
+                deny_with_seccomp(nr);
+                libc::EPERM
+            };
+            let r = match unsafe { libc::syscall(nr) } {
+                -1 => Err(Error::last_os_error()),
+                _ => Ok(()),
+            };
+            expect_errno(&format!("syscall {nr}"), r, errno);
         }
         ("exec", [path, argv @ ..]) => {
             use std::os::unix::ffi::OsStrExt as _;
