@@ -51,23 +51,26 @@ impl W<'_> {
         self.bytes(tag, v.as_bytes());
     }
 
-    /// A nested message (always written, even empty): its body goes in place, then its length
-    /// is put in front of it.
+    /// A nested message (always written, even empty): its body goes in place after one byte
+    /// kept for its length, which is enough for most; a longer one moves its body along.
     fn message(&mut self, tag: u32, body: impl FnOnce(&mut W<'_>)) {
         encode_key(tag, WireType::LengthDelimited, self.0);
-        let start = self.0.len();
+        let at = self.0.len();
+        self.0.push(0);
         body(&mut W(self.0));
-        let len = self.0.len() - start;
-        let mut prefix = [0u8; 10];
+        let len = self.0.len() - at - 1;
         let n = encoded_len_varint(len as u64);
-        encode_varint(len as u64, &mut &mut prefix[..]);
-        self.0.splice(start..start, prefix[..n].iter().copied());
+        if n > 1 {
+            self.0.resize(self.0.len() + n - 1, 0);
+            self.0.copy_within(at + 1..at + 1 + len, at + n);
+        }
+        encode_varint(len as u64, &mut &mut self.0[at..at + n]);
     }
 }
 
 /// `GetEventsResponse { event: ev }`, encoded.
 pub fn event_response(ev: &Event, id: &Identity) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(768);
+    let mut buf = Vec::with_capacity(1024);
     W(&mut buf).message(1, |w| event(w, ev, id));
     buf
 }

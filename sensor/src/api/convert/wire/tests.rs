@@ -277,3 +277,19 @@ fn a_long_nested_message_gets_a_multi_byte_length() {
     let got = decoded(&ev);
     assert_eq!(got.header.unwrap().cgroup_path.len(), 40_000);
 }
+
+#[test]
+fn nested_messages_of_every_length_class_decode() {
+    // 127 fits the one byte kept for the length; 128 and 16384 need the body moved along.
+    for len in [0usize, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+        let body: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let mut buf = Vec::new();
+        W(&mut buf).message(5, |w| w.0.extend_from_slice(&body));
+        let mut rest = &buf[..];
+        let (tag, wire) = prost::encoding::decode_key(&mut rest).unwrap();
+        assert_eq!((tag, wire), (5, WireType::LengthDelimited));
+        let n = prost::encoding::decode_varint(&mut rest).unwrap();
+        assert_eq!(n as usize, len);
+        assert_eq!(rest, &body[..], "body of length {len}");
+    }
+}
