@@ -115,6 +115,10 @@ impl Outcome {
 
 /// A forbidden syscall: header (taken at entry), number, the six raw arguments, up to
 /// [`SYSCALL_STRS`] string arguments read from user memory, and how it ended.
+///
+/// It travels without its unused string slots (those in use come first): `header.size` is
+/// [`syscall_record_size`] of the slots in use, so that a call with one string (umount2)
+/// takes 400 bytes of the ring buffer, not 912.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallRecord {
@@ -137,6 +141,14 @@ pub struct SyscallRecord {
     pub str_len: [u16; SYSCALL_STRS],
     pub _pad2: u16,
     pub strs: [[u8; SYSCALL_STR_LEN]; SYSCALL_STRS],
+}
+
+/// Where the string slots of a [`SyscallRecord`] start.
+pub const SYSCALL_STRS_OFFSET: usize = offset_of!(SyscallRecord, strs);
+
+/// The size of a [`SyscallRecord`] sent with its first `slots` string slots.
+pub const fn syscall_record_size(slots: usize) -> usize {
+    SYSCALL_STRS_OFFSET + slots * SYSCALL_STR_LEN
 }
 
 /// A successful exec, seen at `sched_process_exec`.
@@ -232,7 +244,8 @@ const _: () = {
     assert!(offset_of!(SyscallRecord, outcome) == 128);
     assert!(offset_of!(SyscallRecord, str_len) == 136);
     assert!(offset_of!(SyscallRecord, strs) == 144);
-    assert!(size_of::<SyscallRecord>() == 144 + SYSCALL_STRS * SYSCALL_STR_LEN);
+    assert!(size_of::<SyscallRecord>() == syscall_record_size(SYSCALL_STRS));
+    assert!(SYSCALL_STRS_OFFSET == 144);
     assert!(offset_of!(ExecRecord, filename) == 96);
     assert!(size_of::<ExecRecord>() == 96 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
     assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);

@@ -3,9 +3,11 @@
 use aya_ebpf::helpers::{
     bpf_probe_read_kernel, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
 };
+use core::mem::size_of;
+
 use sensor_common::{
     Counter, NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS,
-    SyscallRecord,
+    SyscallRecord, syscall_record_size,
 };
 
 use crate::{
@@ -84,10 +86,18 @@ pub fn fill_call(
     }
 }
 
-/// Sends a finished record, or counts it lost.
+/// Sends a finished record without its unused string slots, or counts it lost. `rec` is a
+/// map value (scratch or parked), so the verifier bounds the size by the record's.
 #[inline(always)]
-pub fn send(rec: &SyscallRecord) {
-    if EVENTS.output::<SyscallRecord>(rec, 0).is_err() {
+pub fn send(rec: &mut SyscallRecord) {
+    let slots = rec.str_arg.iter().take_while(|a| **a != NO_STR_ARG).count();
+    let size = syscall_record_size(slots).min(size_of::<SyscallRecord>());
+    rec.header.size = size as u32;
+    // SAFETY: `size` bytes from the start of `rec`, all inside it.
+    let bytes = unsafe {
+        core::slice::from_raw_parts((rec as *const SyscallRecord).cast::<u8>(), size)
+    };
+    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
         count(Counter::RingbufFullFlagged);
     }
 }

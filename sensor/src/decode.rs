@@ -7,7 +7,8 @@ use std::mem::size_of;
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
     ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG,
-    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SeenRecord, SyscallRecord,
+    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
+    SeenRecord, SyscallRecord, syscall_record_size,
 };
 
 use crate::{
@@ -50,6 +51,26 @@ fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
     // SAFETY: the length is checked above, and every record type is `#[repr(C)]` plain data
     // (integers and byte arrays) for which any bit pattern is valid.
     Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// Copies the front of `bytes`, at least `min` of them, into a zeroed `T`: for records sent
+/// without their unused tail.
+fn read_prefix<T: Copy>(bytes: &[u8], min: usize, what: &'static str) -> Result<T, DecodeError> {
+    if bytes.len() < min {
+        return Err(DecodeError::TooShort {
+            len: bytes.len(),
+            need: min,
+            what,
+        });
+    }
+    let n = bytes.len().min(size_of::<T>());
+    // SAFETY: `T` is `#[repr(C)]` plain data for which all-zero and any bit pattern are
+    // valid; at most size_of::<T>() bytes are written into it.
+    unsafe {
+        let mut out = std::mem::MaybeUninit::<T>::zeroed();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), n);
+        Ok(out.assume_init())
+    }
 }
 
 /// What one kernel record says.
@@ -119,10 +140,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             })
         }
         RecordKind::Syscall => {
-            let r: SyscallRecord = read(bytes, "syscall record")?;
+            let r: SyscallRecord = read_prefix(bytes, SYSCALL_STRS_OFFSET, "syscall record")?;
             let arch = Arch::of_native_nr(r.nr);
             let name = syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT);
-            let strings = strings(&r)?;
+            let strings = strings(&r, bytes.len())?;
             Body::FlaggedSyscall(FlaggedSyscall {
                 arch,
                 nr: r.nr,
@@ -165,11 +186,18 @@ fn outcome(r: &SyscallRecord) -> Result<Outcome, DecodeError> {
     })
 }
 
-fn strings(r: &SyscallRecord) -> Result<Vec<ArgString>, DecodeError> {
+/// The string arguments of a syscall record of `size` bytes (see [`syscall_record_size`]).
+fn strings(r: &SyscallRecord, size: usize) -> Result<Vec<ArgString>, DecodeError> {
     let mut out = Vec::new();
     for (slot, &arg) in r.str_arg.iter().enumerate() {
         if arg == NO_STR_ARG {
             continue;
+        }
+        if size < syscall_record_size(slot + 1) {
+            return Err(DecodeError::BadValue {
+                field: "string slot past the end of the record",
+                value: slot as u64,
+            });
         }
         if arg as usize >= SYSCALL_ARGS {
             return Err(DecodeError::BadValue {
@@ -345,6 +373,56 @@ mod tests {
             panic!()
         };
         assert_eq!(s.outcome, Outcome::Unknown);
+    }
+
+    /// `r` as the kernel sends it: without the string slots after the first `slots`.
+    fn sent_with(r: &mut SyscallRecord, slots: usize) -> Vec<u8> {
+        r.header.size = syscall_record_size(slots) as u32;
+        let mut bytes = bytes_of(r);
+        bytes.truncate(syscall_record_size(slots));
+        bytes
+    }
+
+    #[test]
+    fn records_come_without_their_unused_string_slots() {
+        let nr = syscalls::number(Arch::NATIVE, "chroot").unwrap();
+        let mut r = syscall_record(nr);
+        r.str_arg[0] = 0;
+        r.str_len[0] = 4;
+        r.strs[0][..4].copy_from_slice(b"/new");
+        let bytes = sent_with(&mut r, 1);
+        assert_eq!(bytes.len(), 400);
+        let Body::FlaggedSyscall(s) = event(&bytes).body else {
+            panic!()
+        };
+        assert_eq!(s.decoded[0].value, "/new");
+        // No strings at all: the fixed part only.
+        let nr = syscalls::number(Arch::NATIVE, "unshare").unwrap();
+        let mut r = syscall_record(nr);
+        let Body::FlaggedSyscall(s) = event(&sent_with(&mut r, 0)).body else {
+            panic!()
+        };
+        assert_eq!(s.args, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn a_string_slot_past_the_end_or_a_cut_fixed_part_is_refused() {
+        let nr = syscalls::number(Arch::NATIVE, "mount").unwrap();
+        let mut r = syscall_record(nr);
+        r.str_arg = [0, 1, NO_STR_ARG];
+        let bytes = sent_with(&mut r, 1);
+        assert!(matches!(
+            decode(&bytes),
+            Err(DecodeError::BadValue { value: 1, .. })
+        ));
+        let mut short = sent_with(&mut r, 0);
+        short.truncate(SYSCALL_STRS_OFFSET - 1);
+        let len = short.len() as u32;
+        short[4..8].copy_from_slice(&len.to_ne_bytes());
+        assert!(matches!(
+            decode(&short),
+            Err(DecodeError::TooShort { .. })
+        ));
     }
 
     #[test]
