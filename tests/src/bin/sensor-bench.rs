@@ -69,7 +69,7 @@ async fn main() {
     let (rounds, calls, storm, execs, cgroups) = if quick {
         (1, 200_000u64, 20_000u64, 200u64, 50u32)
     } else {
-        (5, 2_000_000, 200_000, 2_000, 1_000)
+        (9, 1_000_000, 200_000, 2_000, 1_000)
     };
     let mut report =
         json!({"date": humantime_now(), "quick": quick, "rounds": rounds, "calls_per_loop": calls});
@@ -132,6 +132,8 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
             e.push(bench::getppid_ns(calls));
         }
     }
+    // Every round's figure, in the JSON report: the spread says how far to trust a median.
+    report["syscall_samples_ns"] = json!({"a": a, "b": b, "c": c, "d": d, "e": e});
     let (a, b, c, d) = (
         median(&mut a),
         median(&mut b),
