@@ -94,9 +94,8 @@ pub fn send(rec: &mut SyscallRecord) {
     let size = syscall_record_size(slots).min(size_of::<SyscallRecord>());
     rec.header.size = size as u32;
     // SAFETY: `size` bytes from the start of `rec`, all inside it.
-    let bytes = unsafe {
-        core::slice::from_raw_parts((rec as *const SyscallRecord).cast::<u8>(), size)
-    };
+    let bytes =
+        unsafe { core::slice::from_raw_parts((rec as *const SyscallRecord).cast::<u8>(), size) };
     if EVENTS.output::<[u8]>(bytes, 0).is_err() {
         count(Counter::RingbufFullFlagged);
     }

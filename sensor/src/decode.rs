@@ -419,10 +419,7 @@ mod tests {
         short.truncate(SYSCALL_STRS_OFFSET - 1);
         let len = short.len() as u32;
         short[4..8].copy_from_slice(&len.to_ne_bytes());
-        assert!(matches!(
-            decode(&short),
-            Err(DecodeError::TooShort { .. })
-        ));
+        assert!(matches!(decode(&short), Err(DecodeError::TooShort { .. })));
     }
 
     #[test]

@@ -63,10 +63,15 @@ async fn a_call_forbidden_by_a_reload_gets_its_outcome() {
     reload(&sensor, 2);
     let mounted = trigger(&cg, &["mount-tmpfs", target.as_str()]);
     let pid = trigger(&cg, &["chroot", root.as_str()]);
-    let ev = sub.expect_event("the second chroot", call("chroot", pid)).await;
+    let ev = sub
+        .expect_event("the second chroot", call("chroot", pid))
+        .await;
     assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
     let leaked = sub.events().any(|ev| header(ev).pid == mounted);
-    assert!(!leaked, "a mount was flagged after the policy stopped forbidding it");
+    assert!(
+        !leaked,
+        "a mount was flagged after the policy stopped forbidding it"
+    );
 }
 
 /// `tuxcall` is in the x86_64 table but no kernel implements it: it has no tracepoint.

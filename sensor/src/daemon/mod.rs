@@ -304,7 +304,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Err(e) = detached.await {
         tracing::error!("detaching the programs failed: {e}");
     }
-    tracing::debug!(took_ms = detaching.elapsed().as_millis() as u64, "programs detached");
+    tracing::debug!(
+        took_ms = detaching.elapsed().as_millis() as u64,
+        "programs detached"
+    );
     // Exit hooks follow the policy, so tracefs was needed until now. Leave the node as found.
     tracefs.release();
     tracing::info!(

@@ -225,8 +225,7 @@ pub(super) fn detach_together(links: Vec<TracePointLink>) {
     let mut links = links;
     std::thread::scope(|s| {
         while !links.is_empty() {
-            let batch: Vec<TracePointLink> =
-                links.drain(..per_thread.min(links.len())).collect();
+            let batch: Vec<TracePointLink> = links.drain(..per_thread.min(links.len())).collect();
             if let Err(e) = std::thread::Builder::new().spawn_scoped(s, move || drop(batch)) {
                 tracing::debug!("detaching exit hooks on this thread: {e}");
             }

@@ -20,8 +20,7 @@ use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_EXEC_FILENAME_OFF,
     GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT,
-    GLOBAL_SELF_TGID,
-    GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
+    GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
     GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
     MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
@@ -286,8 +285,12 @@ impl Probes {
         exit_mode: ExitMode,
     ) -> Result<PolicyMaps, ProbeError> {
         let mut loaded = self.loaded();
-        let mut take =
-            |name: &'static str| loaded.ebpf.take_map(name).ok_or(ProbeError::MissingMap(name));
+        let mut take = |name: &'static str| {
+            loaded
+                .ebpf
+                .take_map(name)
+                .ok_or(ProbeError::MissingMap(name))
+        };
         let map_err = |map: &'static str| {
             move |source| ProbeError::Map {
                 map,
