@@ -6,10 +6,7 @@ use sensor_common::{FORBIDDEN_MAX_NR, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS
 use super::{Policy, SyscallBitmap};
 use crate::{
     args,
-    probes::{
-        ProbeError,
-        exits::{ExitHooks, Unhooked},
-    },
+    probes::{ProbeError, exits::ExitHooks},
     syscalls::{self, Arch},
 };
 
@@ -64,7 +61,7 @@ impl PolicyMaps {
                 .map_err(err(MAP_STRING_ARGS))?;
         }
         let forbidden = policy.forbidden_bitmap(arch);
-        let Unhooked(unhooked) = self.exits.sync(&forbidden)?;
+        let unhooked = self.exits.sync(&forbidden)?;
         if !unhooked.is_empty() {
             tracing::info!(
                 "this kernel has no exit tracepoint for {} (it does not implement them): \

@@ -21,7 +21,7 @@ use sensor_common::{FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, PROGRAM_SYS_EXIT, PROGRAM
 
 use super::{Loaded, ProbeError, explain};
 use crate::{
-    policy::SyscallBitmap,
+    policy::{SyscallBitmap, apply::contains},
     syscalls::{self, Arch},
 };
 
@@ -70,10 +70,6 @@ pub struct ExitHooks {
     all_attached: bool,
 }
 
-/// What a sync left without an exit hook.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Unhooked(pub Vec<&'static str>);
-
 impl ExitHooks {
     /// `mode` falls back to [`ExitMode::All`] when this kernel has no per-syscall exit
     /// tracepoints for execs (a kernel built without CONFIG_FTRACE_SYSCALLS).
@@ -96,7 +92,7 @@ impl ExitHooks {
         if mode == ExitMode::PerSyscall
             && let Some(missing) = ["execve", "execveat"]
                 .into_iter()
-                .find(|name| !hooks.has_event(name))
+                .find(|name| !hooks.has_event(&exit_event(name)))
         {
             tracing::warn!(
                 "this kernel has no tracepoint {}/{}: hooking every syscall's exit instead \
@@ -109,21 +105,18 @@ impl ExitHooks {
         hooks
     }
 
-    pub fn mode(&self) -> ExitMode {
-        self.mode
-    }
-
-    fn has_event(&self, name: &str) -> bool {
-        self.events.join(exit_event(name)).join("id").is_file()
+    /// Does this kernel have the tracepoint `syscalls/<event>`?
+    fn has_event(&self, event: &str) -> bool {
+        self.events.join(event).join("id").is_file()
     }
 
     /// Hooks the exit of every call in `forbidden`, and of execve and execveat; unhooks the
     /// rest. New hooks are in place before the kernel is told to wait for them, and old ones
     /// go after it stops (in the background: see [`detach_together`]). Calls that cannot be
     /// hooked are returned; they are reported at entry.
-    pub fn sync(&mut self, forbidden: &SyscallBitmap) -> Result<Unhooked, ProbeError> {
+    pub fn sync(&mut self, forbidden: &SyscallBitmap) -> Result<Vec<&'static str>, ProbeError> {
         let Some(loaded) = self.loaded.upgrade() else {
-            return Ok(Unhooked::default()); // shutting down: everything is detached already
+            return Ok(Vec::new()); // shutting down: everything is detached already
         };
         let mut loaded = loaded.lock().unwrap_or_else(PoisonError::into_inner);
         let Loaded { ebpf, exit_links } = &mut *loaded;
@@ -133,7 +126,7 @@ impl ExitHooks {
                 self.all_attached = true;
             }
             self.write_bitmap(&[u64::MAX; FORBIDDEN_WORDS as usize])?;
-            return Ok(Unhooked::default());
+            return Ok(Vec::new());
         }
         let started = std::time::Instant::now();
         let wanted = self.wanted(forbidden);
@@ -144,7 +137,7 @@ impl ExitHooks {
                 continue;
             }
             let event = exit_event(name);
-            if !self.events.join(&event).is_dir() {
+            if !self.has_event(&event) {
                 unhooked.push(name);
                 continue;
             }
@@ -180,7 +173,8 @@ impl ExitHooks {
                 .name("exit-unhook".into())
                 .spawn(detach)
             {
-                tracing::warn!("cannot detach old exit hooks in the background: {e}");
+                // The closure came back with the links and was dropped: detached here.
+                tracing::warn!("old exit hooks detached in place (no background thread: {e})");
             }
         }
         tracing::debug!(
@@ -188,7 +182,7 @@ impl ExitHooks {
             took_ms = started.elapsed().as_millis() as u64,
             "exit hooks on their own tracepoints"
         );
-        Ok(Unhooked(unhooked))
+        Ok(unhooked)
     }
 
     /// The forbidden calls and the execs, by number, with their table names.
@@ -197,7 +191,7 @@ impl ExitHooks {
             .into_iter()
             .filter_map(|n| syscalls::number(self.arch, n));
         (0..FORBIDDEN_MAX_NR)
-            .filter(|nr| forbidden[(nr / 64) as usize] >> (nr % 64) & 1 == 1)
+            .filter(|&nr| contains(forbidden, nr))
             .chain(execs)
             .filter_map(|nr| Some((nr, syscalls::name(self.arch, nr)?)))
             .collect()
