@@ -138,10 +138,8 @@ pub struct RunArgs {
     /// Size of the kernel ring buffer, in bytes (rounded up to a power of two pages).
     #[arg(long, default_value_t = 1 << 20)]
     pub ring_buffer_bytes: u32,
-    /// Which syscalls' exits are hooked, for the outcome of flagged calls: per-syscall hooks
-    /// only the forbidden ones and execs (each on its own tracepoint; calls this kernel does
-    /// not implement are reported without outcome); all hooks every syscall's exit (also sees
-    /// seccomp refusals of those, at a cost to every syscall on the node).
+    /// Which syscalls' exits are hooked, for the outcome of flagged calls (a forbidden call
+    /// this kernel has no exit tracepoint for is reported without outcome unless `all`).
     #[arg(long, value_enum, env = "SENSOR_EXIT_HOOK", default_value_t = ExitMode::PerSyscall)]
     pub exit_hook: ExitMode,
     /// Items each subscriber may have queued before it loses its oldest.
