@@ -137,7 +137,13 @@ pub fn is_forbidden(nr: u64) -> bool {
     if nr >= FORBIDDEN_MAX_NR {
         return false;
     }
-    match FORBIDDEN.get((nr >> 6) as u32) {
+    has_bit(&FORBIDDEN, nr)
+}
+
+/// Is bit `nr` set in a bitmap map (FORBIDDEN, EXIT_HOOKED)?
+#[inline(always)]
+fn has_bit(bitmap: &Array<u64>, nr: u64) -> bool {
+    match bitmap.get((nr >> 6) as u32) {
         Some(word) => (*word >> (nr & 63)) & 1 == 1,
         None => false,
     }
@@ -146,10 +152,7 @@ pub fn is_forbidden(nr: u64) -> bool {
 /// Does a program of ours run at the exit of syscall `nr`? Asked on the flagged path only.
 #[inline(always)]
 pub fn exit_hooked(nr: u64) -> bool {
-    match EXIT_HOOKED.get((nr >> 6) as u32) {
-        Some(word) => (*word >> (nr & 63)) & 1 == 1,
-        None => false,
-    }
+    has_bit(&EXIT_HOOKED, nr)
 }
 
 /// The caller's pid_tgid when syscall `nr` is to be reported: forbidden, not made by the

@@ -41,16 +41,7 @@ pub enum DecodeError {
 
 /// Copies a `T` out of the front of `bytes` after checking its length.
 fn read<T: Copy>(bytes: &[u8], what: &'static str) -> Result<T, DecodeError> {
-    if bytes.len() < size_of::<T>() {
-        return Err(DecodeError::TooShort {
-            len: bytes.len(),
-            need: size_of::<T>(),
-            what,
-        });
-    }
-    // SAFETY: the length is checked above, and every record type is `#[repr(C)]` plain data
-    // (integers and byte arrays) for which any bit pattern is valid.
-    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+    read_prefix(bytes, size_of::<T>(), what)
 }
 
 /// Copies the front of `bytes`, at least `min` of them, into a zeroed `T`: for records sent
@@ -63,12 +54,16 @@ fn read_prefix<T: Copy>(bytes: &[u8], min: usize, what: &'static str) -> Result<
             what,
         });
     }
-    let n = bytes.len().min(size_of::<T>());
-    // SAFETY: `T` is `#[repr(C)]` plain data for which all-zero and any bit pattern are
-    // valid; at most size_of::<T>() bytes are written into it.
+    // SAFETY: every record type is `#[repr(C)]` plain data (integers and byte arrays) for
+    // which all-zero and any bit pattern are valid; at most size_of::<T>() bytes are read or
+    // written.
     unsafe {
+        if bytes.len() >= size_of::<T>() {
+            return Ok(std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()));
+        }
+        // A record sent without its tail: the rest stays zero.
         let mut out = std::mem::MaybeUninit::<T>::zeroed();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), n);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr().cast::<u8>(), bytes.len());
         Ok(out.assume_init())
     }
 }
