@@ -129,9 +129,13 @@ pub struct RunArgs {
     /// Print one JSON object per line instead of readable lines.
     #[arg(long)]
     pub json: bool,
-    /// Print exec, fork and exit events too, not only flagged syscalls.
+    /// Print every event: exec, fork and exit too, and flagged calls of any severity.
     #[arg(long)]
     pub print_all: bool,
+    /// The least severe flagged call the terminal shows (subscribers and metrics get every
+    /// one); `low` shows what is flagged only for the record (e.g. `personality`).
+    #[arg(long, value_enum, default_value_t = SeverityArg::Medium)]
+    pub min_severity: SeverityArg,
     /// Print no events to the terminal (gRPC only).
     #[arg(long, short)]
     pub quiet: bool,
@@ -258,6 +262,17 @@ pub enum SeverityArg {
     Medium,
     High,
     Critical,
+}
+
+impl From<SeverityArg> for crate::policy::Severity {
+    fn from(s: SeverityArg) -> Self {
+        match s {
+            SeverityArg::Low => Self::Low,
+            SeverityArg::Medium => Self::Medium,
+            SeverityArg::High => Self::High,
+            SeverityArg::Critical => Self::Critical,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

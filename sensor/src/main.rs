@@ -82,6 +82,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         node_name,
         json: a.json,
         print_all: a.print_all,
+        min_severity: a.min_severity.into(),
         quiet: a.quiet,
         ring_buffer_bytes: a.ring_buffer_bytes,
         exit_hook: a.exit_hook,

@@ -22,7 +22,7 @@ fn bpf_arch() -> &'static str {
 }
 
 /// The eBPF crate's build: a separate target dir, because its rustc differs from the host's.
-fn ebpf_command(route: Route) -> Command {
+fn ebpf_command(route: Route) -> anyhow::Result<Command> {
     let root = workspace_root();
     let mut path = OsString::from(setup::cargo_bin_dir()); // bpf-linker
     path.push(":");
@@ -35,13 +35,14 @@ fn ebpf_command(route: Route) -> Command {
     .join("\x1f");
     let mut cmd = match route {
         Route::Debian => {
-            // Debian's cargo and rustc, never the rustup proxies that come first on PATH.
-            let mut c = Command::new("/usr/bin/cargo");
-            c.env("RUSTC", setup::debian_rustc())
-                .env("RUSTDOC", "/usr/bin/rustdoc")
+            // The cargo running xtask, with Debian's rustc (which has the BPF `core`); never
+            // the rustup proxy that comes first on PATH. No second cargo is needed.
+            let mut c = cargo();
+            c.env("RUSTC", setup::program(setup::DEBIAN_RUSTC)?)
                 // aya-ebpf uses `asm_experimental_arch`; allow it for that crate only.
                 .env("RUSTC_BOOTSTRAP", "aya_ebpf")
-                .env_remove("RUSTUP_TOOLCHAIN");
+                .env_remove("RUSTUP_TOOLCHAIN")
+                .env_remove("RUSTDOC");
             c.arg("build");
             c
         }
@@ -68,7 +69,7 @@ fn ebpf_command(route: Route) -> Command {
         .env_remove("RUSTC_WRAPPER")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("RUSTFLAGS");
-    cmd
+    Ok(cmd)
 }
 
 /// `cargo` for the userspace crates, with the checked eBPF object to embed.
@@ -81,7 +82,7 @@ pub fn userspace_cargo(built: &Built) -> Command {
 pub fn build(route: Route) -> anyhow::Result<Built> {
     let root = workspace_root();
     let ebpf_object = root.join("target/bpf/bpfel-unknown-none/release/sensor-ebpf");
-    timed("build eBPF object", || run(&mut ebpf_command(route)))?;
+    timed("build eBPF object", || run(&mut ebpf_command(route)?))?;
     let summary = object_check::check(&ebpf_object)?;
     say(format!("eBPF object ok: {summary}"));
     let built = Built {

@@ -9,6 +9,7 @@ use std::path::Path;
 use crate::util::{cargo, output, run, say, timed, workspace_root};
 
 const CARGO_FUZZ_VERSION: &str = "0.13.1";
+pub const CARGO_FUZZ: &str = "cargo-fuzz";
 pub const TARGETS: [&str; 2] = ["record", "args"];
 
 fn ensure_cargo_fuzz() -> anyhow::Result<()> {
@@ -19,15 +20,16 @@ fn ensure_cargo_fuzz() -> anyhow::Result<()> {
     say(format!(
         "installing cargo-fuzz {CARGO_FUZZ_VERSION} with cargo install (for the decoder fuzz run)"
     ));
-    timed("cargo install cargo-fuzz", || {
-        run(cargo().args([
+    crate::setup::cargo_install(
+        CARGO_FUZZ,
+        cargo().args([
             "install",
-            "cargo-fuzz",
+            CARGO_FUZZ,
             "--locked",
             "--version",
             CARGO_FUZZ_VERSION,
-        ]))
-    })
+        ]),
+    )
 }
 
 /// Fuzzes each target for `seconds`.

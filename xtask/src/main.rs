@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's one entry point for setup, builds, runs and tests.
 mod build;
 mod fuzz;
+mod ledger;
 mod object_check;
 mod python;
 mod setup;
@@ -20,6 +21,9 @@ struct Cli {
 enum Command {
     /// Install what this machine lacks to build the eBPF programs (idempotent).
     Setup,
+    /// Remove everything xtask installed on this machine (Debian packages, cargo tools, the
+    /// Python venv), never what a fresh machine has: CI starts from there (root).
+    Fresh,
     /// Build the eBPF object, check it, and build `sensor` with it embedded.
     Build,
     /// Setup + build, then `sensor run` as root: flagged syscalls appear live.
@@ -65,6 +69,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup => setup::setup().map(drop),
+        Command::Fresh => ledger::fresh(&setup::installed_by_xtask(), setup::CARGO_TOOLS),
         Command::Build => setup::setup().and_then(build::build).map(drop),
         Command::Run { args } => setup::setup()
             .and_then(build::build)

@@ -8,6 +8,8 @@ use crate::{
 };
 
 const PACKAGES: &[&str] = &["grpcio==1.68.1", "grpcio-tools==1.68.1"];
+/// What making a venv needs where the machine lacks it (a fresh machine of this kind has both).
+pub const APT_PACKAGES: &[&str] = &["python3", "python3-venv"];
 
 /// The venv's python, made (or brought up to date) when needed.
 pub fn venv() -> anyhow::Result<PathBuf> {
@@ -20,15 +22,13 @@ pub fn venv() -> anyhow::Result<PathBuf> {
     }
     let has_venv = output(Command::new("python3").args(["-c", "import venv, ensurepip"]));
     if has_venv.is_none() {
-        apt_install(
-            &["python3", "python3-venv"],
-            "the Python interop test's venv",
-        )?;
+        apt_install(APT_PACKAGES, "the Python interop test's venv")?;
     }
     say(format!(
         "installing {wanted} with pip into {} (the Python interop test's gRPC client)",
         dir.display()
     ));
+    crate::ledger::record(&[crate::ledger::Entry::Dir(dir.clone())])?;
     timed("python venv", || {
         run(Command::new("python3")
             .args(["-m", "venv", "--clear"])

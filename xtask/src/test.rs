@@ -14,7 +14,7 @@ const FUZZ_SECONDS: u32 = 20;
 
 /// What the end-to-end tests run: real runc containers with a busybox root, containerd, and
 /// bpftool (to pin a map of a foreign layout).
-const E2E_PACKAGES: &[&str] = &["runc", "busybox-static", "containerd", "bpftool"];
+pub const E2E_PACKAGES: &[&str] = &["runc", "busybox-static", "containerd", "bpftool"];
 
 pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<()> {
     timed("unit tests", || {
@@ -70,7 +70,7 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
 }
 
 /// What the benchmark compares against.
-const BENCH_PACKAGES: &[&str] = &["bpftrace"];
+pub const BENCH_PACKAGES: &[&str] = &["bpftrace"];
 
 pub fn bench(built: &Built, quick: bool, only: Option<&str>) -> anyhow::Result<()> {
     if !is_root() {

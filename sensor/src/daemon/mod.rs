@@ -61,8 +61,10 @@ pub struct RunConfig {
     pub node_name: String,
     /// Print events as JSON lines instead of readable lines.
     pub json: bool,
-    /// Also print exec, fork and exit events (flagged syscalls are always printed).
+    /// Print every event (exec, fork, exit; flagged calls of any severity).
     pub print_all: bool,
+    /// Otherwise: flagged calls at least this severe.
+    pub min_severity: crate::policy::Severity,
     /// Print nothing to the terminal; only serve gRPC.
     pub quiet: bool,
     pub ring_buffer_bytes: u32,

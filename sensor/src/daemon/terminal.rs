@@ -5,8 +5,9 @@ use sensor_proto::v1 as pb;
 use super::RunConfig;
 use crate::{
     api::{Identity, convert},
-    event::Kind,
+    event::Body,
     hub::{Hub, Item},
+    policy::Severity,
     render,
 };
 
@@ -16,8 +17,8 @@ pub(super) async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
     let mut sub = hub.subscribe();
     while let Some(item) = sub.next().await {
         if let Item::Event(ev) = &item
-            && ev.body.kind() != Kind::FlaggedSyscall
             && !cfg.print_all
+            && !shown_by_default(&ev.body, cfg.min_severity)
         {
             continue;
         }
@@ -31,6 +32,15 @@ pub(super) async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return;
         }
+    }
+}
+
+/// The default view: flagged calls a user acts on. Losses are always shown.
+fn shown_by_default(body: &Body, min: Severity) -> bool {
+    match body {
+        // A call without a severity (an exit-hook-all report of an unknown number) is shown.
+        Body::FlaggedSyscall(f) => f.severity.is_none_or(|s| s >= min),
+        _ => false,
     }
 }
 

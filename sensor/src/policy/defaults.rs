@@ -71,9 +71,20 @@ pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
     ("query_module", Low),
     ("vm86", Medium),
     ("vm86old", Medium),
-    // NUMA policy of other processes.
-    ("mbind", Low),
-    ("set_mempolicy", Low),
-    ("get_mempolicy", Low),
-    ("move_pages", Low),
+];
+
+/// Calls Moby's profile refuses without CAP_SYS_NICE that carry no security meaning in a
+/// container: NUMA memory policy, which `ps`, `top` and every libnuma program use. They are
+/// not flagged unless a policy file asks for them (`[syscalls] mbind = "low"`).
+pub const OFF_BY_DEFAULT: &[(&str, &str)] = &[
+    ("mbind", "NUMA memory policy of the caller's own pages"),
+    (
+        "set_mempolicy",
+        "NUMA memory policy of the caller; ps and top call it",
+    ),
+    (
+        "get_mempolicy",
+        "reads the caller's NUMA policy; ps and top call it",
+    ),
+    ("move_pages", "moves the caller's pages between NUMA nodes"),
 ];

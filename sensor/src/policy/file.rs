@@ -209,6 +209,16 @@ pub fn to_toml(policy: &Policy) -> String {
     for (name, sev) in &policy.syscalls {
         let _ = writeln!(out, "{name} = \"{}\"", sev.name());
     }
+    let off: Vec<_> = super::defaults::OFF_BY_DEFAULT
+        .iter()
+        .filter(|(name, _)| !policy.syscalls.contains_key(name))
+        .collect();
+    if !off.is_empty() {
+        out.push_str("\n# Not flagged by default (no security meaning in a container):\n");
+        for (name, why) in off {
+            let _ = writeln!(out, "# {name} = \"low\"    # {why}");
+        }
+    }
     out
 }
 
