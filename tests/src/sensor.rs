@@ -77,8 +77,22 @@ impl Sensor {
         Self::start_via(&[], &[], extra_args).await
     }
 
+    /// [`Sensor::start`] with its terminal view on (in [`Sensor::log_text`], with its log).
+    pub async fn start_with_terminal(extra_args: &[&str]) -> Self {
+        Self::start_opts(&[], &[], extra_args, true).await
+    }
+
     /// [`Sensor::start`] behind `wrapper` (e.g. `setpriv ... --`), with `env` added.
     pub async fn start_via(wrapper: &[&str], env: &[(&str, String)], extra_args: &[&str]) -> Self {
+        Self::start_opts(wrapper, env, extra_args, false).await
+    }
+
+    async fn start_opts(
+        wrapper: &[&str],
+        env: &[(&str, String)],
+        extra_args: &[&str],
+        terminal: bool,
+    ) -> Self {
         let port = free_loopback_port();
         let metrics = format!("127.0.0.1:{}", free_loopback_port());
         let log = std::env::temp_dir().join(crate::unique("sensor.log"));
@@ -93,9 +107,9 @@ impl Sensor {
         };
         let child = cmd
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .arg("run")
+            .args((!terminal).then_some("--quiet"))
             .args([
-                "run",
-                "--quiet",
                 "--grpc-addr",
                 &format!("127.0.0.1:{port}"),
                 "--metrics-addr",
