@@ -16,7 +16,7 @@ use anyhow::{Context as _, bail};
 
 use crate::{
     ledger::{self, Entry},
-    util::{output, run, say, timed},
+    util::{output, run_logged, say, timed},
 };
 
 pub const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -139,11 +139,14 @@ pub fn apt_install(pkgs: &[&str], why: &str) -> anyhow::Result<()> {
     ));
     timed("apt-get install", || {
         ledger::apt_recorded(|| {
-            run(Command::new(APT_GET).arg("update").arg("-qq"))?;
-            run(Command::new(APT_GET)
-                .args(["install", "-y", "-qq", "--no-install-recommends"])
-                .args(&missing)
-                .env("DEBIAN_FRONTEND", "noninteractive"))
+            run_logged(Command::new(APT_GET).arg("update"), "apt-get-update")?;
+            run_logged(
+                Command::new(APT_GET)
+                    .args(["install", "-y", "--no-install-recommends"])
+                    .args(&missing)
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+                "apt-get-install",
+            )
         })
     })
 }
@@ -245,7 +248,9 @@ fn ensure_bpf_linker(route: Route) -> anyhow::Result<()> {
 /// Runs a `cargo install` of `krate` and records it in the ledger.
 pub fn cargo_install(krate: &str, cmd: &mut Command) -> anyhow::Result<()> {
     ledger::record(&[Entry::Cargo(krate.to_owned())])?;
-    timed(&format!("cargo install {krate}"), || run(cmd))
+    timed(&format!("cargo install {krate}"), || {
+        run_logged(cmd, &format!("cargo-install-{krate}"))
+    })
 }
 
 pub fn setup() -> anyhow::Result<Route> {

@@ -23,6 +23,35 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `cmd` with its output in `target/xtask-logs/<name>.log` instead of the terminal (an
+/// install's hundreds of lines are not what a user needs to see); on failure, the log's last
+/// lines are printed with its path.
+pub fn run_logged(cmd: &mut Command, name: &str) -> anyhow::Result<()> {
+    let dir = workspace_root().join("target/xtask-logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let log = dir.join(format!("{name}.log"));
+    let file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        for line in tail.iter().rev() {
+            eprintln!("  {line}");
+        }
+        bail!(
+            "{shown} failed ({status}); its whole output is in {}",
+            log.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `cmd` and returns its stdout, or `None` if it cannot run or fails.
 pub fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
