@@ -71,11 +71,12 @@ pub const PROGRAM_SYS_EXIT: &str = "sys_exit";
 
 /// The ring buffer that carries every record.
 pub const MAP_EVENTS: &str = "EVENTS";
-/// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `nr` set = syscall `nr` is flagged.
+/// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `key` set = the call with that syscall key
+/// (see [`COMPAT_KEY_BASE`]) is flagged.
 pub const MAP_FORBIDDEN: &str = "FORBIDDEN";
 /// `PerCpuArray<u64>` indexed by [`Counter`].
 pub const MAP_COUNTERS: &str = "COUNTERS";
-/// `Array<u8>` indexed by syscall number: bit `i` set = argument `i` is a user string.
+/// `Array<u8>` indexed by syscall key: bit `i` set = argument `i` is a user string.
 pub const MAP_STRING_ARGS: &str = "STRING_ARGS";
 /// `LruHashMap<u32 tid, SyscallRecord>`: flagged calls between sys_enter and sys_exit.
 pub const MAP_PENDING: &str = "PENDING";
@@ -84,9 +85,11 @@ pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";
 /// Execs in flight at once; beyond that the oldest loses its argv.
 pub const EXEC_PENDING_CAPACITY: u32 = 1024;
 /// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `nr` set = a program runs at the exit of
-/// syscall `nr` (a flagged call whose exit is not hooked is sent at entry, without outcome).
+/// native syscall `nr` (a flagged call whose exit is not hooked is sent at entry, without
+/// outcome). Compat calls never have one: the kernel's per-syscall exit tracepoints skip them.
 pub const MAP_EXIT_HOOKED: &str = "EXIT_HOOKED";
-/// `HashMap<u64 cgroup id, [u64; FORBIDDEN_WORDS]>`: calls the policy excepts in that cgroup.
+/// `HashMap<u64 cgroup id, [u64; FORBIDDEN_WORDS]>`: calls (by key) the policy excepts in
+/// that cgroup.
 pub const MAP_EXEMPT: &str = "EXEMPT";
 /// cgroups with exceptions at once; beyond that, their calls are flagged and dropped in
 /// userspace instead (and counted).
@@ -94,8 +97,14 @@ pub const EXEMPT_CAPACITY: u32 = 16_384;
 /// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the syscalls each cgroup has made, one byte
 /// per syscall number (plain byte stores never clobber a neighbour, so no atomics are needed).
 pub const MAP_LEARNED: &str = "LEARNED";
-/// Syscall numbers a learned bitmap holds.
-pub const LEARNED_SLOTS: usize = FORBIDDEN_MAX_NR as usize;
+/// Syscall numbers a learned bitmap holds (one ABI's).
+pub const LEARNED_SLOTS: usize = ABI_NRS as usize;
+/// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the compat (i386) syscalls each cgroup has
+/// made, like [`MAP_LEARNED`]. Compat calls are rare, so they have a map of their own and
+/// never touch the native fast path.
+pub const MAP_LEARNED_COMPAT: &str = "LEARNED_COMPAT";
+/// cgroups with compat calls learned at once.
+pub const LEARNED_COMPAT_CAPACITY: u32 = 4096;
 /// File name of the pinned learned map under the pin directory. The layout version is in the
 /// name: a map of another layout is never opened as this one.
 pub const LEARNED_PIN_NAME: &str = "learned_v1";
@@ -112,15 +121,25 @@ pub const MAPS: &[&str] = &[
     MAP_EXEMPT,
     MAP_LEARNED,
     MAP_EXIT_HOOKED,
+    MAP_LEARNED_COMPAT,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
 /// (and its call reported without an outcome).
 pub const PENDING_CAPACITY: u32 = 8192;
 
-/// 64-bit words of the forbidden-syscall bitmap (512 syscall numbers).
-pub const FORBIDDEN_WORDS: u32 = 8;
-/// Highest syscall number the bitmap can hold, plus one.
+/// A syscall's identity is (ABI, number). The kernel side keys its per-syscall maps by a
+/// *syscall key*: a native call's number (x86_64 on x86_64), or [`COMPAT_KEY_BASE`] plus the
+/// number of a compat call (i386: `int $0x80`, or a 32-bit process). Numbers of each ABI stay
+/// below [`ABI_NRS`].
+pub const ABI_NRS: u64 = 512;
+/// 64-bit words of a bitmap over one ABI's numbers.
+pub const ABI_WORDS: u32 = (ABI_NRS / 64) as u32;
+/// The key of compat call `nr` is `COMPAT_KEY_BASE + nr`.
+pub const COMPAT_KEY_BASE: u64 = ABI_NRS;
+/// 64-bit words of a bitmap over syscall keys (forbidden, exempt, exit-hooked).
+pub const FORBIDDEN_WORDS: u32 = 2 * ABI_WORDS;
+/// Syscall keys: the highest plus one.
 pub const FORBIDDEN_MAX_NR: u64 = FORBIDDEN_WORDS as u64 * 64;
 
 /// Global: offset of `__data_loc char[] filename` in the `sched_process_exec` record.
@@ -128,6 +147,14 @@ pub const GLOBAL_EXEC_FILENAME_OFF: &str = "EXEC_FILENAME_OFF";
 /// Globals: the execve and execveat syscall numbers of this architecture.
 pub const GLOBAL_NR_EXECVE: &str = "NR_EXECVE";
 pub const GLOBAL_NR_EXECVEAT: &str = "NR_EXECVEAT";
+/// Globals: the execve and execveat numbers of the compat ABI (i386: 11 and 358).
+pub const GLOBAL_NR_EXECVE_COMPAT: &str = "NR_EXECVE_COMPAT";
+pub const GLOBAL_NR_EXECVEAT_COMPAT: &str = "NR_EXECVEAT_COMPAT";
+/// Globals: where the task's syscall status word is (`task_struct.thread_info.status`, from
+/// BTF), and the bit that says the current syscall is a compat one (`TS_COMPAT`). With the
+/// offset unknown, every call is taken as native.
+pub const GLOBAL_TASK_TI_STATUS_OFF: &str = "TASK_TI_STATUS_OFF";
+pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
 /// Global: offset of `old_pid` in the sched_process_exec record.
 pub const GLOBAL_EXEC_OLD_PID_OFF: &str = "EXEC_OLD_PID_OFF";
 /// Global: the sensor's own tgid, whose syscalls are never flagged.
@@ -170,6 +197,10 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_EXEC_OLD_PID_OFF,
     GLOBAL_SYS_EXIT_NR_OFF,
     GLOBAL_SYS_EXIT_RET_OFF,
+    GLOBAL_NR_EXECVE_COMPAT,
+    GLOBAL_NR_EXECVEAT_COMPAT,
+    GLOBAL_TASK_TI_STATUS_OFF,
+    GLOBAL_TS_COMPAT,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

@@ -56,6 +56,9 @@ impl RecordKind {
 pub const FLAG_TRUNCATED: u16 = 1 << 0;
 /// Set in [`Header::flags`] of an exec record when argv was cut to fit.
 pub const FLAG_ARGV_TRUNCATED: u16 = 1 << 1;
+/// Set in [`Header::flags`] when the call (or the exec, or the first use) was a compat one:
+/// its number is the compat ABI's (i386 on x86_64), not the native one.
+pub const FLAG_COMPAT: u16 = 1 << 2;
 /// Bytes of argv kept (arguments NUL-separated).
 pub const EXEC_ARGV_LEN: usize = 1024;
 /// Arguments read at most.

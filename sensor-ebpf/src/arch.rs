@@ -4,6 +4,9 @@
 /// x86_64 `struct pt_regs`: di, si, dx, r10, r8, r9 (the syscall ABI; r10 replaces cx).
 #[cfg(not(bpf_target_arch = "aarch64"))]
 pub const SYSCALL_ARG_OFFSETS: [usize; 6] = [112, 104, 96, 56, 72, 64];
+/// A compat (i386) call's arguments: bx, cx, dx, si, di, bp.
+#[cfg(not(bpf_target_arch = "aarch64"))]
+pub const COMPAT_ARG_OFFSETS: [usize; 6] = [40, 88, 96, 104, 112, 32];
 /// At `sys_exit` the first argument's register is unchanged on x86_64 (the result is in ax).
 #[cfg(not(bpf_target_arch = "aarch64"))]
 pub const EXIT_ARG_OFFSETS: [usize; 6] = SYSCALL_ARG_OFFSETS;
@@ -16,6 +19,9 @@ pub type SyscallNr = u64;
 /// aarch64 `struct pt_regs`: regs[0..6] start the struct.
 #[cfg(bpf_target_arch = "aarch64")]
 pub const SYSCALL_ARG_OFFSETS: [usize; 6] = [0, 8, 16, 24, 32, 40];
+/// Compat calls are not told apart on aarch64 (TS_COMPAT is 0 there): never used.
+#[cfg(bpf_target_arch = "aarch64")]
+pub const COMPAT_ARG_OFFSETS: [usize; 6] = SYSCALL_ARG_OFFSETS;
 /// At `sys_exit` x0 holds the result; the first argument survives in `orig_x0`.
 #[cfg(bpf_target_arch = "aarch64")]
 pub const EXIT_ARG_OFFSETS: [usize; 6] = [272, 8, 16, 24, 32, 40];

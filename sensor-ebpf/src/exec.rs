@@ -16,14 +16,14 @@ use aya_ebpf::{
 use aya_log_ebpf::debug;
 use sensor_common::{
     Counter, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, EXEC_MAX_ARGS, ExecRecord, FLAG_ARGV_TRUNCATED,
-    FLAG_TRUNCATED, RecordKind,
+    FLAG_COMPAT, FLAG_TRUNCATED, RecordKind,
 };
 
 use crate::{
-    arch::SYSCALL_ARG_OFFSETS,
+    arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     maps::{
         CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, EVENTS, EXEC_FILENAME_OFF, EXEC_OLD_PID_OFF,
-        EXEC_PENDING, EXEC_SCRATCH, NR_EXECVE, TASK_CRED_OFF, count,
+        EXEC_PENDING, EXEC_SCRATCH, TASK_CRED_OFF, count,
     },
     record::{fill_header, read_field},
 };
@@ -32,27 +32,29 @@ use crate::{
 /// so that the verifier sees every write inside `argv`.
 const ARG_WINDOW: usize = EXEC_ARGV_LEN / 2;
 
-fn user_arg(regs: *const u8, i: usize) -> u64 {
+fn user_arg(regs: *const u8, offsets: &[usize; 6], i: usize) -> u64 {
     // SAFETY: the helper checks the address.
-    unsafe { bpf_probe_read_kernel(regs.add(SYSCALL_ARG_OFFSETS[i]).cast::<u64>()) }.unwrap_or(0)
+    unsafe { bpf_probe_read_kernel(regs.add(offsets[i]).cast::<u64>()) }.unwrap_or(0)
 }
 
-/// `sys_enter` of execve (filename, argv) or execveat (dirfd, filename, argv).
+/// `sys_enter` of execve (filename, argv) or execveat (dirfd, filename, argv); a compat one
+/// has its arguments in the compat registers and argv holds 32-bit pointers.
 #[inline(always)]
-pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
-    let (fname_arg, argv_arg) = if nr == NR_EXECVE.load() as u64 {
-        (0, 1)
+pub fn exec_enter(regs: *const u8, execve: bool, compat: bool, tid: u32) {
+    let (fname_arg, argv_arg) = if execve { (0, 1) } else { (1, 2) };
+    let (offsets, ptr_mask) = if compat {
+        (&COMPAT_ARG_OFFSETS, u64::from(u32::MAX))
     } else {
-        (1, 2)
+        (&SYSCALL_ARG_OFFSETS, u64::MAX)
     };
     let Some(a) = EXEC_SCRATCH.get_ptr_mut(0) else {
         return;
     };
     // SAFETY: this CPU's scratch slot.
     let a = unsafe { &mut *a };
-    a.flags = 0;
+    a.flags = if compat { FLAG_COMPAT } else { 0 };
     a._pad = 0;
-    let fname = user_arg(regs, fname_arg) as *const u8;
+    let fname = (user_arg(regs, offsets, fname_arg) & ptr_mask) as *const u8;
     // SAFETY: user memory through the helper, bounded by the buffer.
     a.filename_len = match unsafe { bpf_probe_read_user_str_bytes(fname, &mut a.filename) } {
         Ok(s) => s.len() as u32,
@@ -61,14 +63,22 @@ pub fn exec_enter(regs: *const u8, nr: u64, tid: u32) {
     if a.filename_len as usize >= EXEC_FILENAME_LEN - 1 {
         a.flags |= FLAG_TRUNCATED;
     }
-    let argv = user_arg(regs, argv_arg) as *const *const u8;
+    let argv = (user_arg(regs, offsets, argv_arg) & ptr_mask) as *const u8;
+    let ptr_size = if compat { 4 } else { 8 };
     let mut off = 0usize;
     let mut argc = 0u32;
     for i in 0..EXEC_MAX_ARGS {
+        let slot = argv.wrapping_add(i as usize * ptr_size);
         // SAFETY: user memory through the helper.
-        let Ok(arg) = (unsafe { bpf_probe_read_user(argv.add(i as usize)) }) else {
+        let arg = if compat {
+            unsafe { bpf_probe_read_user(slot.cast::<u32>()) }.map(u64::from)
+        } else {
+            unsafe { bpf_probe_read_user(slot.cast::<u64>()) }
+        };
+        let Ok(arg) = arg else {
             break;
         };
+        let arg = arg as *const u8;
         if arg.is_null() {
             break;
         }
@@ -121,7 +131,7 @@ fn take_args(rec: &mut ExecRecord, tid: u32) -> u16 {
             a.argv.as_ptr().cast::<c_void>(),
         )
     };
-    let flags = a.flags & FLAG_ARGV_TRUNCATED;
+    let flags = a.flags & (FLAG_ARGV_TRUNCATED | FLAG_COMPAT);
     if copied == 0 {
         rec.argv_len = a.argv_len.min(EXEC_ARGV_LEN as u32);
         rec.argc = a.argc;
@@ -187,7 +197,7 @@ pub fn exec_exit(ret: i64, tid: u32) {
         };
         if copied == 0 {
             rec.filename_len = a.filename_len.min(EXEC_FILENAME_LEN as u32);
-            flags = a.flags & FLAG_TRUNCATED;
+            flags = a.flags & (FLAG_TRUNCATED | FLAG_COMPAT);
         }
     }
     complete(rec, tid, flags);

@@ -7,12 +7,13 @@
 use core::mem::size_of;
 
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
+use aya_ebpf::maps::HashMap;
 use sensor_common::{
-    Counter, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_SLOTS, RecordKind, SeenRecord,
+    ABI_NRS, ABI_WORDS, Counter, FLAG_COMPAT, LEARNED_SLOTS, RecordKind, SeenRecord,
 };
 
 use crate::{
-    maps::{EVENTS, LEARN_CACHE, LEARNED, count},
+    maps::{EVENTS, LEARN_CACHE, LEARNED, LEARNED_COMPAT, count},
     record::fill_header,
 };
 
@@ -24,7 +25,7 @@ static NOTHING_LEARNED: [u8; LEARNED_SLOTS] = [0; LEARNED_SLOTS];
 
 #[inline(always)]
 pub fn learn(nr: u64) {
-    if nr >= FORBIDDEN_MAX_NR {
+    if nr >= ABI_NRS {
         return; // x32 numbers and the like: not in a native profile
     }
     // SAFETY: no arguments.
@@ -36,27 +37,39 @@ pub fn learn(nr: u64) {
     let cache = unsafe { &mut *cache };
     let (word, bit) = (1 + (nr >> 6) as usize, 1u64 << (nr & 63));
     if cache[0] != cgroup {
-        *cache = [0; FORBIDDEN_WORDS as usize + 1];
+        *cache = [0; ABI_WORDS as usize + 1];
         cache[0] = cgroup;
     } else if cache.get(word).is_some_and(|w| w & bit != 0) {
         return; // the common case: known, no hash lookup
     }
-    if learn_slow(cgroup, nr)
+    if learn_slow(&LEARNED, cgroup, nr, 0)
         && let Some(w) = cache.get_mut(word)
     {
         *w |= bit;
     }
 }
 
-/// The LEARNED path: sets the cgroup's byte for `nr` and reports a first use. True once the
-/// byte is known to be set (false only when the map is full).
+/// A compat call: always the slow path, in the compat map (compat calls are rare, and the
+/// native cache must not take an i386 number for the x86_64 one).
 #[inline(always)]
-fn learn_slow(cgroup: u64, nr: u64) -> bool {
-    let slots = match LEARNED.get_ptr_mut(&cgroup) {
+pub fn learn_compat(nr: u64) {
+    if nr >= ABI_NRS {
+        return;
+    }
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    learn_slow(&LEARNED_COMPAT, cgroup, nr, FLAG_COMPAT);
+}
+
+/// The learned-map path: sets the cgroup's byte for `nr` and reports a first use (with
+/// `flags`). True once the byte is known to be set (false only when the map is full).
+#[inline(always)]
+fn learn_slow(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, cgroup: u64, nr: u64, flags: u16) -> bool {
+    let slots = match map.get_ptr_mut(&cgroup) {
         Some(p) => p,
         None => {
-            let _ = LEARNED.insert(&cgroup, &NOTHING_LEARNED, BPF_NOEXIST);
-            match LEARNED.get_ptr_mut(&cgroup) {
+            let _ = map.insert(&cgroup, &NOTHING_LEARNED, BPF_NOEXIST);
+            match map.get_ptr_mut(&cgroup) {
                 Some(p) => p,
                 None => {
                     count(Counter::LearnFull);
@@ -84,7 +97,7 @@ fn learn_slow(cgroup: u64, nr: u64) -> bool {
         &mut rec.header,
         RecordKind::SyscallSeen,
         size_of::<SeenRecord>(),
-        0,
+        flags,
     );
     rec.nr = nr;
     entry.submit(0);

@@ -7,20 +7,23 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR,
-    FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY,
-    SyscallRecord,
+    ABI_WORDS, COMPAT_KEY_BASE, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
+    ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY,
+    LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
 };
+
+use crate::record::read_field;
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 
-/// Bitmap of forbidden syscall numbers, filled by userspace from the policy.
+/// Bitmap of forbidden syscall keys (native numbers, then compat ones at COMPAT_KEY_BASE),
+/// filled by userspace from the policy.
 #[map]
 pub static FORBIDDEN: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
 
-/// Which arguments of each syscall are user strings (bit i = argument i), from userspace.
+/// Which arguments of each syscall key are user strings (bit i = argument i), from userspace.
 #[map]
 pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
 
@@ -44,11 +47,17 @@ pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =
 pub static LEARNED: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_CAPACITY, 0);
 
+/// The compat syscalls each cgroup has made (like LEARNED; compat calls never take the
+/// native fast path).
+#[map]
+pub static LEARNED_COMPAT: HashMap<u64, [u8; LEARNED_SLOTS]> =
+    HashMap::with_max_entries(LEARNED_COMPAT_CAPACITY, 0);
+
 /// Each CPU's shortcut in front of LEARNED: word 0 is the cgroup that ran last on this CPU,
 /// the other words a bitmap of the syscalls it is known to have learned. A hit skips the
 /// hash lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
 #[map]
-pub static LEARN_CACHE: PerCpuArray<[u64; FORBIDDEN_WORDS as usize + 1]> =
+pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + 1]> =
     PerCpuArray::with_max_entries(1, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
@@ -92,9 +101,53 @@ pub static NR_EXECVEAT: Global<u32> = Global::new(322);
 #[unsafe(no_mangle)]
 pub static EXEC_OLD_PID_OFF: Global<u32> = Global::new(16);
 
+/// The compat ABI's execve and execveat numbers (i386: 11, 358).
+#[unsafe(no_mangle)]
+pub static NR_EXECVE_COMPAT: Global<u32> = Global::new(11);
+#[unsafe(no_mangle)]
+pub static NR_EXECVEAT_COMPAT: Global<u32> = Global::new(358);
+
 #[inline(always)]
 pub fn is_exec(nr: u64) -> bool {
     nr == NR_EXECVE.load() as u64 || nr == NR_EXECVEAT.load() as u64
+}
+
+#[inline(always)]
+pub fn is_compat_exec(nr: u64) -> bool {
+    nr == NR_EXECVE_COMPAT.load() as u64 || nr == NR_EXECVEAT_COMPAT.load() as u64
+}
+
+/// Offset of `thread_info.status` in task_struct (from BTF), and its `TS_COMPAT` bit (0 on
+/// architectures where the sensor does not tell compat calls apart).
+#[unsafe(no_mangle)]
+pub static TASK_TI_STATUS_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static TS_COMPAT: Global<u32> = Global::new(0);
+
+/// Is the current syscall a compat one (i386 through `int $0x80` or a 32-bit process)? Its
+/// number is then the compat ABI's. This is what the kernel's own `in_ia32_syscall()` reads.
+#[inline(always)]
+pub fn in_compat_syscall() -> bool {
+    let mask = TS_COMPAT.load();
+    if mask == 0 {
+        return false;
+    }
+    // SAFETY: no arguments.
+    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() } as *const u8;
+    read_field::<u32>(task, TASK_TI_STATUS_OFF.load()).is_some_and(|s| s & mask != 0)
+}
+
+/// The syscall key of native call `nr`, if it has one (x32 numbers and numbers past the
+/// table have none: they must not reach into the compat keys).
+#[inline(always)]
+pub fn native_key(nr: u64) -> Option<u64> {
+    (nr < COMPAT_KEY_BASE).then_some(nr)
+}
+
+/// The syscall key of compat call `nr`, if it has one.
+#[inline(always)]
+pub fn compat_key(nr: u64) -> Option<u64> {
+    (nr < COMPAT_KEY_BASE).then_some(COMPAT_KEY_BASE + nr)
 }
 
 // Offsets of task_struct fields, from the kernel's BTF (OFFSET_UNKNOWN: skip what needs them).
@@ -131,13 +184,13 @@ pub fn count(counter: Counter) {
     }
 }
 
-/// Is syscall `nr` in the forbidden set? The hot path of every syscall on the node.
+/// Is syscall key `key` in the forbidden set? The hot path of every syscall on the node.
 #[inline(always)]
-pub fn is_forbidden(nr: u64) -> bool {
-    if nr >= FORBIDDEN_MAX_NR {
+pub fn is_forbidden(key: u64) -> bool {
+    if key >= FORBIDDEN_MAX_NR {
         return false;
     }
-    has_bit(&FORBIDDEN, nr)
+    has_bit(&FORBIDDEN, key)
 }
 
 /// Is bit `nr` set in a bitmap map (FORBIDDEN, EXIT_HOOKED)?
@@ -155,21 +208,22 @@ pub fn exit_hooked(nr: u64) -> bool {
     has_bit(&EXIT_HOOKED, nr)
 }
 
-/// The caller's pid_tgid when syscall `nr` is to be reported: forbidden, not made by the
-/// sensor itself, and not excepted by the policy for its cgroup.
+/// The caller's pid_tgid when the call with syscall key `key` is to be reported: forbidden,
+/// not made by the sensor itself, and not excepted by the policy for its cgroup.
 #[inline(always)]
-pub fn flagged_caller(nr: u64) -> Option<u64> {
-    if !is_forbidden(nr) {
+pub fn flagged_caller(key: u64) -> Option<u64> {
+    if !is_forbidden(key) {
         return None;
     }
     let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
-    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(nr) {
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() || is_exempt(key) {
         return None;
     }
     Some(pid_tgid)
 }
 
-/// Does the policy except call `nr` in the current cgroup? Only asked on the flagged path.
+/// Does the policy except syscall key `nr` in the current cgroup? Only asked on the flagged
+/// path.
 #[inline(always)]
 pub fn is_exempt(nr: u64) -> bool {
     // SAFETY: no arguments.

@@ -1,17 +1,23 @@
 //! `raw_tp/sys_enter`: every syscall of the node passes here. The common case is one array
 //! lookup and a bit test; only a forbidden call reads its arguments and is parked in
 //! `PENDING` until its exit adds the outcome (or sent at once when its exit is not hooked).
+//!
+//! A compat call (i386, through `int $0x80` or from a 32-bit process) carries the compat
+//! ABI's number: it is told apart first, and learned, matched and decoded as what it is.
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
-use sensor_common::{Counter, Outcome};
+use sensor_common::{Counter, FLAG_COMPAT, Outcome};
 
 use crate::{
-    arch::SYSCALL_ARG_OFFSETS,
+    arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     exec::exec_enter,
-    learn::learn,
-    maps::{PENDING, SCRATCH, count, exit_hooked, flagged_caller, is_exec},
-    syscall::{fill_call, send},
+    learn::{learn, learn_compat},
+    maps::{
+        PENDING, SCRATCH, compat_key, count, exit_hooked, flagged_caller, in_compat_syscall,
+        is_compat_exec, is_exec, native_key,
+    },
+    syscall::{Call, fill_call, send},
 };
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -24,13 +30,22 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 fn try_sys_enter(ctx: &RawTracePointContext) {
     // TP_PROTO(struct pt_regs *regs, long id)
     let nr: u64 = ctx.arg(1);
+    if in_compat_syscall() {
+        compat_enter(ctx, nr);
+        return;
+    }
     learn(nr);
     if is_exec(nr) {
         let tid = bpf_get_current_pid_tgid() as u32;
-        exec_enter(ctx.arg(0), nr, tid);
+        exec_enter(
+            ctx.arg(0),
+            nr == crate::maps::NR_EXECVE.load() as u64,
+            false,
+            tid,
+        );
         return;
     }
-    let Some(pid_tgid) = flagged_caller(nr) else {
+    let Some(pid_tgid) = native_key(nr).and_then(flagged_caller) else {
         return;
     };
     let Some(rec) = SCRATCH.get_ptr_mut(0) else {
@@ -38,14 +53,13 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
     };
     // SAFETY: this CPU's scratch slot; nothing else runs on it while we do.
     let rec = unsafe { &mut *rec };
-    fill_call(
-        rec,
-        ctx.arg(0),
+    let call = Call {
         nr,
-        &SYSCALL_ARG_OFFSETS,
-        Outcome::Pending,
-        0,
-    );
+        key: nr,
+        offsets: &SYSCALL_ARG_OFFSETS,
+        flags: 0,
+    };
+    fill_call(rec, ctx.arg(0), &call, Outcome::Pending, 0);
     if !exit_hooked(nr) {
         // Nothing of ours runs at this call's exit: send it now, without its outcome.
         send(rec);
@@ -57,4 +71,37 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         count(Counter::PendingFull);
         send(rec);
     }
+}
+
+/// A compat call: learned in its own map, execs parked with 32-bit pointers, and a forbidden
+/// one sent at once. The kernel's per-syscall exit tracepoints skip compat calls, so none is
+/// parked for an outcome it would never get: it goes out without one.
+#[inline(always)]
+fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
+    let Some(key) = compat_key(nr) else {
+        return; // not a compat number the kernel knows
+    };
+    learn_compat(nr);
+    if is_compat_exec(nr) {
+        let tid = bpf_get_current_pid_tgid() as u32;
+        let execve = nr == crate::maps::NR_EXECVE_COMPAT.load() as u64;
+        exec_enter(ctx.arg(0), execve, true, tid);
+        return;
+    }
+    if flagged_caller(key).is_none() {
+        return;
+    }
+    let Some(rec) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's scratch slot.
+    let rec = unsafe { &mut *rec };
+    let call = Call {
+        nr,
+        key,
+        offsets: &COMPAT_ARG_OFFSETS,
+        flags: FLAG_COMPAT,
+    };
+    fill_call(rec, ctx.arg(0), &call, Outcome::Pending, 0);
+    send(rec);
 }

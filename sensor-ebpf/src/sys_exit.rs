@@ -20,8 +20,11 @@ use sensor_common::{Counter, Outcome};
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
-    maps::{PENDING, SCRATCH, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, is_exec},
-    syscall::{fill_call, send},
+    maps::{
+        PENDING, SCRATCH, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller,
+        in_compat_syscall, is_compat_exec, is_exec, native_key,
+    },
+    syscall::{Call, fill_call, send},
 };
 
 #[btf_tracepoint(function = "sys_exit")]
@@ -32,6 +35,14 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     // load against the BTF layout, so the syscall number costs one load, not a helper call
     // (this runs for every syscall on the node).
     let nr = unsafe { core::ptr::read_volatile(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) };
+    if in_compat_syscall() {
+        // Its number is the compat ABI's; a forbidden one was sent at entry. Only a failed
+        // compat exec has something to add here.
+        if is_compat_exec(nr as u64) {
+            exec_exit(ctx.arg(1), bpf_get_current_pid_tgid() as u32);
+        }
+        return 0;
+    }
     try_sys_exit(nr as u64, ctx.arg(1), || regs);
     0
 }
@@ -67,7 +78,7 @@ fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
         exec_exit(ret, bpf_get_current_pid_tgid() as u32);
         return;
     }
-    let Some(pid_tgid) = flagged_caller(nr) else {
+    let Some(pid_tgid) = native_key(nr).and_then(flagged_caller) else {
         return;
     };
     let tid = pid_tgid as u32;
@@ -90,13 +101,12 @@ fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
     };
     // SAFETY: this CPU's scratch slot.
     let rec = unsafe { &mut *rec };
-    fill_call(
-        rec,
-        regs(),
+    let call = Call {
         nr,
-        &EXIT_ARG_OFFSETS,
-        Outcome::BlockedBeforeEntry,
-        ret,
-    );
+        key: nr,
+        offsets: &EXIT_ARG_OFFSETS,
+        flags: 0,
+    };
+    fill_call(rec, regs(), &call, Outcome::BlockedBeforeEntry, ret);
     send(rec);
 }

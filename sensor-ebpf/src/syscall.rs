@@ -15,22 +15,36 @@ use crate::{
     record::fill_header,
 };
 
-/// Fills every field of `rec` for syscall `nr` whose registers are at `regs`, reading the
-/// arguments at `offsets` (they differ between entry and exit on some architectures).
+/// The call being filled in: its number as the kernel saw it, its syscall key (the native
+/// number, or the compat key), where its arguments are in the registers, and the header
+/// flags (`FLAG_COMPAT`).
+pub struct Call<'a> {
+    pub nr: u64,
+    pub key: u64,
+    pub offsets: &'a [usize; 6],
+    pub flags: u16,
+}
+
+/// Fills every field of `rec` for `call` whose registers are at `regs`.
 #[inline(always)]
 pub fn fill_call(
     rec: &mut SyscallRecord,
     regs: *const u8,
-    nr: u64,
-    offsets: &[usize; 6],
+    call: &Call,
     outcome: Outcome,
     ret: i64,
 ) {
+    let Call {
+        nr,
+        key,
+        offsets,
+        flags,
+    } = *call;
     fill_header(
         &mut rec.header,
         RecordKind::Syscall,
         core::mem::size_of::<SyscallRecord>(),
-        0,
+        flags,
     );
     rec.nr = nr;
     rec.ret = ret;
@@ -48,7 +62,7 @@ pub fn fill_call(
             }
         };
     }
-    let mask = STRING_ARGS.get(nr as u32).copied().unwrap_or(0);
+    let mask = STRING_ARGS.get(key as u32).copied().unwrap_or(0);
     rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
     rec.str_truncated = 0;
     rec.str_unreadable = 0;

@@ -6,7 +6,7 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
-    ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG,
+    ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG,
     Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
     SeenRecord, SyscallRecord, syscall_record_size,
 };
@@ -126,7 +126,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         },
         RecordKind::SyscallSeen => {
             let nr = read::<SeenRecord>(bytes, "syscall-seen record")?.nr;
-            let arch = Arch::of_native_nr(nr);
+            let arch = abi(header.flags, nr)?;
             Body::SyscallSeen(SyscallSeen {
                 arch,
                 nr,
@@ -136,7 +136,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         }
         RecordKind::Syscall => {
             let r: SyscallRecord = read_prefix(bytes, SYSCALL_STRS_OFFSET, "syscall record")?;
-            let arch = Arch::of_native_nr(r.nr);
+            let arch = abi(header.flags, r.nr)?;
             let name = syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT);
             let strings = strings(&r, bytes.len())?;
             Body::FlaggedSyscall(FlaggedSyscall {
@@ -164,6 +164,18 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         process: process(&header),
         body,
     }))
+}
+
+/// The ABI of a call whose number the kernel saw as `nr`: the compat one when the kernel
+/// said so, else the native one (or x32, by its number's bit).
+fn abi(flags: u16, nr: u64) -> Result<Arch, DecodeError> {
+    if flags & FLAG_COMPAT == 0 {
+        return Ok(Arch::of_native_nr(nr));
+    }
+    Arch::NATIVE.compat().ok_or(DecodeError::BadValue {
+        field: "header.flags (a compat call on an architecture without one)",
+        value: u64::from(flags),
+    })
 }
 
 fn outcome(r: &SyscallRecord) -> Result<Outcome, DecodeError> {

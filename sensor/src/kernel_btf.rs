@@ -19,6 +19,9 @@ pub struct TaskOffsets {
     /// Offsets in `struct cred`.
     pub cred_euid: u32,
     pub cred_cap_effective: u32,
+    /// `thread_info.status` inside task_struct (x86: its `TS_COMPAT` bit says the current
+    /// syscall is a compat one); `u32::MAX` where the kernel has no such field.
+    pub ti_status: u32,
 }
 
 impl TaskOffsets {
@@ -31,6 +34,7 @@ impl TaskOffsets {
         cred: u32::MAX,
         cred_euid: u32::MAX,
         cred_cap_effective: u32::MAX,
+        ti_status: u32::MAX,
     };
 }
 
@@ -95,6 +99,9 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         cred: offset(&btf, "task_struct", "cred")?,
         cred_euid: offset(&btf, "cred", "euid")?,
         cred_cap_effective: offset(&btf, "cred", "cap_effective")?,
+        ti_status: offset(&btf, "task_struct", "thread_info")
+            .and_then(|ti| Ok(ti + offset(&btf, "thread_info", "status")?))
+            .unwrap_or(u32::MAX),
     })
 }
 

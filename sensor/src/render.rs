@@ -14,6 +14,14 @@ fn text(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
 
+/// A call of another ABI than a 64-bit node's own says so: `mount[i386](...)`.
+fn abi_tag(arch: &str) -> String {
+    match arch {
+        "" | "x86_64" | "aarch64" => String::new(),
+        abi => format!("[{abi}]"),
+    }
+}
+
 fn severity_tag(s: i32) -> &'static str {
     match pb::Severity::try_from(s) {
         Ok(pb::Severity::Low) => "[low]",
@@ -172,6 +180,7 @@ fn event_line(ev: &pb::Event) -> String {
             } else {
                 s.name.clone()
             };
+            let name = format!("{name}{}", abi_tag(&s.arch));
             let sev = severity_tag(s.severity);
             format!(
                 "FLAGGED{sev} {name}({}) {} {who}",
@@ -216,7 +225,8 @@ fn event_line(ev: &pb::Event) -> String {
             } else {
                 "workload"
             };
-            format!("SEEN {}({}) phase={phase} {who}", x.name, x.number)
+            let abi = abi_tag(&x.arch);
+            format!("SEEN {}{abi}({}) phase={phase} {who}", x.name, x.number)
         }
         Some(Body::Fork(f)) => format!("FORK child={} {who}", f.child_pid),
         Some(Body::Exit(x)) if x.signal != 0 => format!("EXIT signal={} {who}", x.signal),

@@ -1,6 +1,8 @@
 //! Syscall names and numbers, from the maintained `syscalls` crate's tables.
 use std::str::FromStr;
 
+use sensor_common::{ABI_NRS, COMPAT_KEY_BASE};
+
 /// Bit that marks an x32 ABI syscall number on x86_64.
 pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
 
@@ -10,6 +12,8 @@ pub enum Arch {
     X86_64,
     /// The x32 ABI on an x86_64 kernel (numbers carry [`X32_SYSCALL_BIT`]).
     X32,
+    /// The i386 ABI on an x86_64 kernel: `int $0x80` from any process, or a 32-bit process.
+    I386,
     Aarch64,
 }
 
@@ -34,7 +38,44 @@ impl Arch {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::X32 => "x32",
+            Arch::I386 => "i386",
             Arch::Aarch64 => "aarch64",
+        }
+    }
+
+    /// The compat ABI the kernel of this native architecture runs, whose calls the sensor
+    /// tells apart (i386 on x86_64).
+    pub fn compat(self) -> Option<Arch> {
+        match self {
+            Arch::X86_64 => Some(Arch::I386),
+            _ => None,
+        }
+    }
+
+    /// The ABIs whose calls the kernel maps of this native architecture hold.
+    pub fn abis(self) -> impl Iterator<Item = Arch> {
+        std::iter::once(self).chain(self.compat())
+    }
+
+    /// The ABI and number of syscall key `key` on this native architecture (the inverse of
+    /// [`Arch::key`]).
+    pub fn of_key(self, key: u64) -> (Arch, u64) {
+        match self.compat() {
+            Some(compat) if key >= COMPAT_KEY_BASE => (compat, key - COMPAT_KEY_BASE),
+            _ => (self, key),
+        }
+    }
+
+    /// The kernel's syscall key of call `nr` of this ABI (native numbers, then compat ones at
+    /// [`COMPAT_KEY_BASE`]), if it has one.
+    pub fn key(self, nr: u64) -> Option<u64> {
+        if nr >= ABI_NRS {
+            return None;
+        }
+        match self {
+            Arch::I386 => Some(COMPAT_KEY_BASE + nr),
+            Arch::X32 => None,
+            _ => Some(nr),
         }
     }
 }
@@ -46,13 +87,15 @@ pub fn name(arch: Arch, nr: u64) -> Option<&'static str> {
     match arch {
         Arch::X86_64 => syscalls::x86_64::Sysno::new(nr).map(|s| s.name()),
         Arch::Aarch64 => syscalls::aarch64::Sysno::new(nr).map(|s| s.name()),
+        Arch::I386 => syscalls::x86::Sysno::new(nr).map(|s| s.name()),
         Arch::X32 => None,
     }
 }
 
-/// The table's own `&'static` spelling of `name`, if it is a syscall on x86_64 or aarch64.
+/// The table's own `&'static` spelling of `name`, if it is a syscall on x86_64, i386 or
+/// aarch64.
 pub fn known_name(name: &str) -> Option<&'static str> {
-    [Arch::X86_64, Arch::Aarch64]
+    [Arch::X86_64, Arch::I386, Arch::Aarch64]
         .into_iter()
         .find_map(|arch| self::name(arch, number(arch, name)?))
 }
@@ -62,6 +105,7 @@ pub fn number(arch: Arch, name: &str) -> Option<u64> {
     let id = match arch {
         Arch::X86_64 => syscalls::x86_64::Sysno::from_str(name).ok()?.id(),
         Arch::Aarch64 => syscalls::aarch64::Sysno::from_str(name).ok()?.id(),
+        Arch::I386 => syscalls::x86::Sysno::from_str(name).ok()?.id(),
         Arch::X32 => return None,
     };
     u64::try_from(id).ok()
@@ -78,6 +122,18 @@ mod tests {
         assert_eq!(name(Arch::X86_64, 321), Some("bpf"));
         assert_eq!(name(Arch::Aarch64, 40), Some("mount"));
         assert_eq!(name(Arch::Aarch64, 51), Some("chroot"));
+    }
+
+    #[test]
+    fn i386_numbers_are_named_from_the_i386_table() {
+        assert_eq!(name(Arch::I386, 21), Some("mount"));
+        assert_eq!(name(Arch::I386, 165), Some("getresuid"));
+        assert_eq!(name(Arch::I386, 310), Some("unshare"));
+        assert_eq!(name(Arch::I386, 11), Some("execve"));
+        assert_eq!(number(Arch::I386, "umount"), Some(22));
+        // i386 getresuid and x86_64 mount share a number, never a key.
+        assert_ne!(Arch::I386.key(165), Arch::X86_64.key(165));
+        assert_eq!(Arch::X86_64.key(ABI_NRS), None);
     }
 
     #[test]

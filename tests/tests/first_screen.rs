@@ -107,9 +107,12 @@ async fn everyday_programs_are_not_flagged_and_the_terminal_shows_the_mount() {
             .collect()
     };
     assert!(
-        wait_until(EVENT_TIMEOUT, || shown(&sensor.log_text())
-            .iter()
-            .any(|l| l.contains(&format!("mount(source=\"none\", target=\"{}\"", target.as_str())))),
+        wait_until(EVENT_TIMEOUT, || shown(&sensor.log_text()).iter().any(
+            |l| l.contains(&format!(
+                "mount(source=\"none\", target=\"{}\"",
+                target.as_str()
+            ))
+        )),
         "the terminal never showed the mount:\n{}",
         sensor.log_text()
     );

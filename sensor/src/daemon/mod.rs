@@ -189,7 +189,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let engine = PolicyEngine::new(policy_maps, policy_rx)?;
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;
-    let mut learner = Learner::new(profiles.clone(), probes.take_learned()?);
+    let mut learner = Learner::new(
+        profiles.clone(),
+        probes.take_learned(sensor_common::MAP_LEARNED)?,
+        probes.take_learned(sensor_common::MAP_LEARNED_COMPAT)?,
+    );
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;

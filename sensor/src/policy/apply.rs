@@ -55,10 +55,13 @@ impl PolicyMaps {
     /// exception (they are recomputed per cgroup as events arrive).
     pub fn apply(&mut self, policy: &Policy, arch: Arch) -> Result<(), ApplyError> {
         let names: Vec<&str> = policy.names_on(arch).collect();
-        for (nr, mask) in args::string_masks(arch, &names) {
-            self.string_args
-                .set(nr as u32, mask, 0)
-                .map_err(err(MAP_STRING_ARGS))?;
+        for abi in arch.abis() {
+            for (nr, mask) in args::string_masks(abi, &names) {
+                let Some(key) = abi.key(nr) else { continue };
+                self.string_args
+                    .set(key as u32, mask, 0)
+                    .map_err(err(MAP_STRING_ARGS))?;
+            }
         }
         let forbidden = policy.forbidden_bitmap(arch);
         let unhooked = self.exits.sync(&forbidden)?;
@@ -95,12 +98,14 @@ impl PolicyMaps {
     }
 }
 
-/// Is syscall `nr` in `bitmap`?
-pub fn contains(bitmap: &SyscallBitmap, nr: u64) -> bool {
-    nr < FORBIDDEN_MAX_NR && bitmap[(nr / 64) as usize] >> (nr % 64) & 1 == 1
+/// Is syscall key `key` in `bitmap`?
+pub fn contains(bitmap: &SyscallBitmap, key: u64) -> bool {
+    key < FORBIDDEN_MAX_NR && bitmap[(key / 64) as usize] >> (key % 64) & 1 == 1
 }
 
-/// Is the syscall called `name` in `bitmap` on `arch`?
+/// Is the syscall called `name` of ABI `arch` in `bitmap`?
 pub fn contains_name(bitmap: &SyscallBitmap, arch: Arch, name: &str) -> bool {
-    syscalls::number(arch, name).is_some_and(|nr| contains(bitmap, nr))
+    syscalls::number(arch, name)
+        .and_then(|nr| arch.key(nr))
+        .is_some_and(|key| contains(bitmap, key))
 }

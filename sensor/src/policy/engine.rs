@@ -110,7 +110,7 @@ impl PolicyEngine {
         };
         s.severity = s.name.and_then(|n| self.policy.severity(n));
         if let Exemption::Some(calls) = d
-            && contains(&calls, s.nr)
+            && s.arch.key(s.nr).is_some_and(|key| contains(&calls, key))
         {
             self.excepted += 1;
             return false;

@@ -48,7 +48,8 @@ impl Severity {
     }
 }
 
-/// The in-kernel form of a set of syscalls: bit `nr` set for each.
+/// The in-kernel form of a set of syscalls: the bit of each one's syscall key (native
+/// numbers, then compat ones; see [`Arch::key`]) set.
 pub type SyscallBitmap = [u64; FORBIDDEN_WORDS as usize];
 
 /// Who an exception covers. Every matcher given must match (globs: `*`, `?`).
@@ -242,15 +243,15 @@ impl Policy {
         self.syscalls.get(name).copied()
     }
 
-    /// The names that exist on `arch`.
+    /// The names that exist on `arch` (or on its compat ABI).
     pub fn names_on(&self, arch: Arch) -> impl Iterator<Item = &'static str> + '_ {
         self.syscalls
             .keys()
             .copied()
-            .filter(move |n| syscalls::number(arch, n).is_some())
+            .filter(move |n| arch.abis().any(|a| syscalls::number(a, n).is_some()))
     }
 
-    /// The kernel bitmap of every forbidden call that exists on `arch`.
+    /// The kernel bitmap of every forbidden call that exists on `arch` or its compat ABI.
     pub fn forbidden_bitmap(&self, arch: Arch) -> SyscallBitmap {
         bitmap(arch, self.names_on(arch))
     }
@@ -286,15 +287,18 @@ impl Policy {
     }
 }
 
-/// A bitmap of the syscalls `names` on `arch` (names absent there are skipped).
+/// A bitmap of the syscalls `names` on `arch` and its compat ABI, each by its own number
+/// there (names absent on an ABI are skipped for it).
 pub fn bitmap<'a>(arch: Arch, names: impl IntoIterator<Item = &'a str>) -> SyscallBitmap {
     let mut b = [0u64; FORBIDDEN_WORDS as usize];
-    for nr in names
-        .into_iter()
-        .filter_map(|n| syscalls::number(arch, n))
-        .filter(|&nr| nr < FORBIDDEN_MAX_NR)
-    {
-        b[(nr / 64) as usize] |= 1 << (nr % 64);
+    for name in names {
+        for key in arch
+            .abis()
+            .filter_map(|a| a.key(syscalls::number(a, name)?))
+            .filter(|&key| key < FORBIDDEN_MAX_NR)
+        {
+            b[(key / 64) as usize] |= 1 << (key % 64);
+        }
     }
     b
 }
@@ -331,6 +335,15 @@ mod tests {
             }
             assert!(!is_set(&b, syscalls::number(arch, "getpid").unwrap()));
         }
+        // i386 calls by their i386 numbers: mount is 21 there; 165 (x86_64's mount) is
+        // getresuid and 21 natively is access.
+        let b = p.forbidden_bitmap(Arch::X86_64);
+        let key = |a: Arch, n: &str| a.key(syscalls::number(a, n).unwrap()).unwrap();
+        for n in ["mount", "umount", "umount2", "unshare", "setns", "chroot"] {
+            assert!(is_set(&b, key(Arch::I386, n)), "i386 {n}");
+        }
+        assert!(!is_set(&b, key(Arch::I386, "getresuid")));
+        assert!(!is_set(&b, key(Arch::X86_64, "access")));
         assert_eq!(p.severity("init_module"), Some(Severity::Critical));
         assert_eq!(p.severity("chroot"), Some(Severity::Medium));
     }
@@ -402,7 +415,7 @@ mod tests {
         p.exceptions.remove(0);
         assert!(matches!(
             p.exemption(Arch::X86_64, false, &Target { container: Some(&c2), meta: None }),
-            Exemption::Some(b) if b == [u64::MAX; 8]
+            Exemption::Some(b) if b == [u64::MAX; FORBIDDEN_WORDS as usize]
         ));
     }
 

@@ -17,7 +17,7 @@ use aya::{
     maps::{Array, MapData},
     programs::{BtfTracePoint, TracePoint, trace_point::TracePointLink},
 };
-use sensor_common::{FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL};
+use sensor_common::{ABI_NRS, FORBIDDEN_WORDS, PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL};
 
 use super::{Loaded, ProbeError, explain};
 use crate::{
@@ -185,12 +185,13 @@ impl ExitHooks {
         Ok(unhooked)
     }
 
-    /// The forbidden calls and the execs, by number, with their table names.
+    /// The forbidden native calls and the execs, by number, with their table names (the
+    /// kernel's per-syscall exit tracepoints skip compat calls: none is hooked for them).
     fn wanted(&self, forbidden: &SyscallBitmap) -> BTreeMap<u64, &'static str> {
         let execs = ["execve", "execveat"]
             .into_iter()
             .filter_map(|n| syscalls::number(self.arch, n));
-        (0..FORBIDDEN_MAX_NR)
+        (0..ABI_NRS)
             .filter(|&nr| contains(forbidden, nr))
             .chain(execs)
             .filter_map(|nr| Some((nr, syscalls::name(self.arch, nr)?)))

@@ -19,11 +19,12 @@ use aya::{
 use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_EXEC_FILENAME_OFF,
-    GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVEAT,
-    GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
-    GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
-    GLOBAL_TASK_TGID_OFF, Hook, LEARNED_SLOTS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
-    MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
+    GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT,
+    GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF,
+    GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF,
+    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT,
+    Hook, LEARNED_SLOTS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FORBIDDEN,
+    MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -144,6 +145,24 @@ impl Probes {
         let o = &cfg.offsets;
         let nr = |name| syscalls::number(Arch::NATIVE, name).map_or(u32::MAX, |n| n as u32);
         let (nr_execve, nr_execveat) = (nr("execve"), nr("execveat"));
+        // Compat calls are told apart where the native ABI has one and BTF says where the
+        // task's status word is (x86: TS_COMPAT, 0x0002).
+        let compat = Arch::NATIVE
+            .compat()
+            .filter(|_| o.task.ti_status != u32::MAX);
+        let ts_compat: u32 = if compat.is_some() { 0x0002 } else { 0 };
+        let compat_nr = |name| {
+            compat
+                .and_then(|a| syscalls::number(a, name))
+                .map_or(u32::MAX, |n| n as u32)
+        };
+        let (nr_execve_compat, nr_execveat_compat) = (compat_nr("execve"), compat_nr("execveat"));
+        if compat.is_none() && Arch::NATIVE.compat().is_some() {
+            tracing::warn!(
+                "the kernel's BTF has no task_struct.thread_info.status: compat (i386) calls \
+                 cannot be told apart and are taken for native ones"
+            );
+        }
         let mut loader = EbpfLoader::new();
         loader
             .override_global(GLOBAL_EXEC_FILENAME_OFF, &o.exec_filename, true)
@@ -167,6 +186,10 @@ impl Probes {
             .override_global(GLOBAL_SYS_EXIT_RET_OFF, &o.sys_exit_ret, true)
             .override_global(GLOBAL_NR_EXECVE, &nr_execve, true)
             .override_global(GLOBAL_NR_EXECVEAT, &nr_execveat, true)
+            .override_global(GLOBAL_NR_EXECVE_COMPAT, &nr_execve_compat, true)
+            .override_global(GLOBAL_NR_EXECVEAT_COMPAT, &nr_execveat_compat, true)
+            .override_global(GLOBAL_TASK_TI_STATUS_OFF, &o.task.ti_status, true)
+            .override_global(GLOBAL_TS_COMPAT, &ts_compat, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes);
@@ -233,17 +256,19 @@ impl Probes {
         self.logger.take()
     }
 
-    /// The per-cgroup learned syscalls. Can be taken once.
+    /// The per-cgroup learned syscalls: `MAP_LEARNED` (native) or `MAP_LEARNED_COMPAT`.
+    /// Each can be taken once.
     pub fn take_learned(
         &mut self,
+        name: &'static str,
     ) -> Result<HashMap<MapData, u64, [u8; LEARNED_SLOTS]>, ProbeError> {
         let map = self
             .loaded()
             .ebpf
-            .take_map(MAP_LEARNED)
-            .ok_or(ProbeError::MissingMap(MAP_LEARNED))?;
+            .take_map(name)
+            .ok_or(ProbeError::MissingMap(name))?;
         HashMap::try_from(map).map_err(|source| ProbeError::Map {
-            map: MAP_LEARNED,
+            map: name,
             source: Box::new(source),
         })
     }

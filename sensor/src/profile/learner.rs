@@ -7,16 +7,25 @@ use sensor_common::LEARNED_SLOTS;
 use std::sync::Arc;
 
 use super::{ProfileStore, SharedStore};
-use crate::{enrich::container::ContainerRef, event::Event};
+use crate::{enrich::container::ContainerRef, event::Event, syscalls::Arch};
+
+type LearnedMap = HashMap<MapData, u64, [u8; LEARNED_SLOTS]>;
 
 pub struct Learner {
     store: SharedStore,
-    kernel: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>,
+    /// The native ABI's learned calls (pinned across restarts when asked).
+    kernel: LearnedMap,
+    /// The compat ABI's (i386 on x86_64).
+    compat: LearnedMap,
 }
 
 impl Learner {
-    pub fn new(store: SharedStore, kernel: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>) -> Self {
-        Self { store, kernel }
+    pub fn new(store: SharedStore, kernel: LearnedMap, compat: LearnedMap) -> Self {
+        Self {
+            store,
+            kernel,
+            compat,
+        }
     }
 
     /// Takes over what an earlier run learned (a pinned map): cgroups that still exist go
@@ -28,7 +37,7 @@ impl Learner {
             match (resolve(id), self.kernel.get(&id, 0)) {
                 (Some(container), Ok(slots)) => {
                     if let Ok(mut s) = self.store.lock() {
-                        s.seed(id, container, &slots);
+                        s.seed(id, container, Arch::NATIVE, &slots);
                         adopted += 1;
                     }
                 }
@@ -51,12 +60,23 @@ impl Learner {
     }
 
     pub fn cgroup_gone(&mut self, cgroup_id: u64) {
-        let slots = self.kernel.get(&cgroup_id, 0).ok();
-        if let Ok(mut s) = self.store.lock() {
-            s.cgroup_gone(cgroup_id, slots.as_ref().map(|v| &v[..]));
+        let native = self.kernel.get(&cgroup_id, 0).ok();
+        let compat = self.compat.get(&cgroup_id, 0).ok();
+        let mut slots: Vec<(Arch, &[u8])> = Vec::new();
+        if let Some(v) = &native {
+            slots.push((Arch::NATIVE, &v[..]));
         }
-        if slots.is_some() {
+        if let (Some(v), Some(abi)) = (&compat, Arch::NATIVE.compat()) {
+            slots.push((abi, &v[..]));
+        }
+        if let Ok(mut s) = self.store.lock() {
+            s.cgroup_gone(cgroup_id, &slots);
+        }
+        if native.is_some() {
             let _ = self.kernel.remove(&cgroup_id);
+        }
+        if compat.is_some() {
+            let _ = self.compat.remove(&cgroup_id);
         }
     }
 }

@@ -15,6 +15,7 @@ use std::{
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta},
     event::{Attribution, Body, Event, Phase},
+    syscalls::Arch,
 };
 
 /// cgroups whose profiles are kept at once; past that, gone ones are forgotten first.
@@ -30,7 +31,8 @@ pub struct Learned {
     pub cgroup_id: u64,
     pub container: Option<Arc<ContainerRef>>,
     pub meta: Option<Arc<PodMeta>>,
-    /// Syscall number -> when it was first seen.
+    /// Syscall key (the number on the native ABI, [`Arch::key`] for the compat one) -> when
+    /// it was first seen.
     pub syscalls: BTreeMap<u64, Phase>,
     /// The workload's first exec happened (later first uses are `Phase::Workload`).
     pub workload_started: bool,
@@ -39,11 +41,14 @@ pub struct Learned {
 }
 
 impl Learned {
-    /// Adds the syscalls of a kernel learned value (byte `nr` non-zero: `nr` was made) not
-    /// known yet; when they were first made is not known, so they count as the workload's.
-    fn add_kernel_slots(&mut self, slots: &[u8]) {
+    /// Adds the syscalls of a kernel learned value of ABI `abi` (byte `nr` non-zero: `nr`
+    /// was made) not known yet; when they were first made is not known, so they count as the
+    /// workload's.
+    fn add_kernel_slots(&mut self, abi: Arch, slots: &[u8]) {
         for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
-            self.syscalls.entry(nr as u64).or_insert(Phase::Workload);
+            if let Some(key) = abi.key(nr as u64) {
+                self.syscalls.entry(key).or_insert(Phase::Workload);
+            }
         }
     }
 }
@@ -126,16 +131,19 @@ impl ProfileStore {
                 } else {
                     Phase::Runtime
                 };
-                l.syscalls.entry(s.nr).or_insert(s.phase);
+                // x32 calls have no key: they are not in a profile of this node's ABIs.
+                if let Some(key) = s.arch.key(s.nr) {
+                    l.syscalls.entry(key).or_insert(s.phase);
+                }
             }
             _ => l.workload_started = true,
         }
     }
 
-    /// The cgroup was removed. Adds what the kernel learned for it (byte `nr` non-zero:
-    /// syscall `nr` was made) that its events did not say (lost ones); keeps a container's
-    /// profile (up to [`GONE_KEPT`] gone ones) and forgets any other cgroup's.
-    pub fn cgroup_gone(&mut self, cgroup_id: u64, slots: Option<&[u8]>) {
+    /// The cgroup was removed. Adds what the kernel learned for it, per ABI (byte `nr`
+    /// non-zero: syscall `nr` was made), that its events did not say (lost ones); keeps a
+    /// container's profile (up to [`GONE_KEPT`] gone ones) and forgets any other cgroup's.
+    pub fn cgroup_gone(&mut self, cgroup_id: u64, slots: &[(Arch, &[u8])]) {
         let Some(l) = self.by_cgroup.get_mut(&cgroup_id) else {
             return;
         };
@@ -143,8 +151,8 @@ impl ProfileStore {
             self.by_cgroup.remove(&cgroup_id);
             return;
         }
-        if let Some(slots) = slots {
-            l.add_kernel_slots(slots);
+        for (abi, slots) in slots {
+            l.add_kernel_slots(*abi, slots);
         }
         if !l.gone {
             l.gone = true;
@@ -165,13 +173,19 @@ impl ProfileStore {
     }
 
     /// A cgroup learned by an earlier run of the sensor (from the pinned map).
-    pub fn seed(&mut self, cgroup_id: u64, container: Option<Arc<ContainerRef>>, slots: &[u8]) {
+    pub fn seed(
+        &mut self,
+        cgroup_id: u64,
+        container: Option<Arc<ContainerRef>>,
+        abi: Arch,
+        slots: &[u8],
+    ) {
         let Some(l) = self.entry(cgroup_id) else {
             return;
         };
         l.container = container;
         l.workload_started = true; // unknown: later first uses count as the workload's
-        l.add_kernel_slots(slots);
+        l.add_kernel_slots(abi, slots);
     }
 
     pub fn select(&self, sel: &Selector) -> Vec<Learned> {
@@ -197,12 +211,25 @@ pub fn merge(learned: &[Learned]) -> BTreeMap<u64, (Phase, u32)> {
     out
 }
 
+/// A syscall of a built profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileCall {
+    pub arch: Arch,
+    pub nr: u64,
+    pub name: &'static str,
+    /// When it was first made (the earliest over the containers merged).
+    pub phase: Phase,
+    /// How many of the merged containers made it.
+    pub containers: u32,
+}
+
 /// A profile ready to render.
 #[derive(Clone, Debug)]
 pub struct Built {
-    /// Number -> (name, earliest phase, containers that made it), for named syscalls.
-    pub syscalls: Vec<(u64, &'static str, Phase, u32)>,
-    /// Numbers the table has no name for (kept out of the profile, and reported).
+    /// The named syscalls, by ABI then number.
+    pub syscalls: Vec<ProfileCall>,
+    /// Numbers (of the native ABI, or compat keys) the tables have no name for: kept out of
+    /// the profile, and reported.
     pub unnamed: Vec<u64>,
     pub containers: u32,
     pub oci: serde_json::Value,
@@ -230,18 +257,31 @@ fn resource_name(raw: &str) -> String {
     }
 }
 
-/// Merges `learned` and renders it for `arch`.
-pub fn build(learned: &[Learned], sel: &Selector, arch: crate::syscalls::Arch) -> Built {
+/// Merges `learned` and renders it for native ABI `arch`, plus its compat ABI when a call of
+/// it was seen (a 64-bit-only workload's profile allows no i386 call).
+pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
     let merged = merge(learned);
     let mut syscalls = Vec::new();
     let mut unnamed = Vec::new();
-    for (nr, (phase, count)) in &merged {
-        match crate::syscalls::name(arch, *nr) {
-            Some(name) => syscalls.push((*nr, name, *phase, *count)),
-            None => unnamed.push(*nr),
+    for (key, (phase, count)) in &merged {
+        let (abi, nr) = arch.of_key(*key);
+        match crate::syscalls::name(abi, nr) {
+            Some(name) => syscalls.push(ProfileCall {
+                arch: abi,
+                nr,
+                name,
+                phase: *phase,
+                containers: *count,
+            }),
+            None => unnamed.push(*key),
         }
     }
-    let names: Vec<&str> = syscalls.iter().map(|s| s.1).collect();
+    let names: Vec<&str> = syscalls.iter().map(|s| s.name).collect();
+    let mut arches = vec![arch];
+    arches.extend(
+        arch.compat()
+            .filter(|c| syscalls.iter().any(|s| s.arch == *c)),
+    );
     let meta = learned.iter().find_map(|l| l.meta.clone());
     let (name, namespace) = match (sel, meta.as_deref()) {
         (Selector::Pod { namespace, name }, _) => (name.clone(), namespace.clone()),
@@ -260,8 +300,8 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: crate::syscalls::Arch) -
         (Selector::CgroupId(id), _) => (format!("cgroup-{id}"), String::new()),
     };
     Built {
-        oci: render::oci(&[arch], &names),
-        spo: render::spo(&resource_name(&name), &namespace, &[arch], &names),
+        oci: render::oci(&arches, &names),
+        spo: render::spo(&resource_name(&name), &namespace, &arches, &names),
         syscalls,
         unnamed,
         containers: learned.len() as u32,
@@ -320,7 +360,7 @@ mod tests {
         let mut ev8 = seen(8, 2);
         ev8.attribution = in_container("e");
         s.observe(&mut ev8);
-        s.cgroup_gone(8, Some(&[0, 0, 0, 1]));
+        s.cgroup_gone(8, &[(Arch::X86_64, &[0, 0, 0, 1])]);
         let all = s
             .select(&Selector::CgroupId(7))
             .into_iter()
@@ -333,6 +373,51 @@ mod tests {
             m.get(&3),
             Some(&(Phase::Workload, 1)),
             "learned by the kernel, event lost"
+        );
+    }
+
+    #[test]
+    fn profiles_are_per_abi() {
+        let mut s = ProfileStore::default();
+        let mut ev = seen(9, 165); // x86_64 mount
+        ev.attribution = in_container("f");
+        s.observe(&mut ev);
+        let mut compat = [0u8; 64];
+        compat[21] = 1; // i386 mount
+        compat[20] = 1; // i386 getpid
+        s.cgroup_gone(9, &[(Arch::I386, &compat)]);
+        let b = build(
+            &s.select(&Selector::CgroupId(9)),
+            &Selector::CgroupId(9),
+            Arch::X86_64,
+        );
+        let calls: Vec<(Arch, u64, &str)> =
+            b.syscalls.iter().map(|c| (c.arch, c.nr, c.name)).collect();
+        assert_eq!(
+            calls,
+            [
+                (Arch::X86_64, 165, "mount"),
+                (Arch::I386, 20, "getpid"),
+                (Arch::I386, 21, "mount")
+            ]
+        );
+        assert_eq!(
+            b.oci["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+        );
+        // Without a compat call, the profile allows no i386 call at all.
+        let mut s = ProfileStore::default();
+        let mut ev = seen(10, 165);
+        ev.attribution = in_container("g");
+        s.observe(&mut ev);
+        let b = build(
+            &s.select(&Selector::CgroupId(10)),
+            &Selector::CgroupId(10),
+            Arch::X86_64,
+        );
+        assert_eq!(
+            b.oci["architectures"],
+            serde_json::json!(["SCMP_ARCH_X86_64"])
         );
     }
 
@@ -351,7 +436,7 @@ mod tests {
     fn gone_cgroups_are_forgotten_or_bounded() {
         let mut s = ProfileStore::default();
         s.observe(&mut seen(1, 5));
-        s.cgroup_gone(1, None);
+        s.cgroup_gone(1, &[]);
         assert_eq!(
             s.len(),
             (0, 0),
@@ -361,7 +446,7 @@ mod tests {
             let mut ev = seen(100 + cg, 5);
             ev.attribution = in_container("f");
             s.observe(&mut ev);
-            s.cgroup_gone(100 + cg, None);
+            s.cgroup_gone(100 + cg, &[]);
         }
         assert_eq!(s.len(), (GONE_KEPT, GONE_KEPT));
         assert!(

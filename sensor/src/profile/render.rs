@@ -12,6 +12,7 @@ pub fn scmp_arch(arch: Arch) -> &'static str {
     match arch {
         Arch::X86_64 => "SCMP_ARCH_X86_64",
         Arch::X32 => "SCMP_ARCH_X32",
+        Arch::I386 => "SCMP_ARCH_X86",
         Arch::Aarch64 => "SCMP_ARCH_AARCH64",
     }
 }

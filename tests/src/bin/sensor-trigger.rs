@@ -16,7 +16,11 @@
 //! - `syscall NR`: syscall number NR without arguments, expecting ENOSYS (for numbers the
 //!   kernel does not implement);
 //! - `syscall-seccomp NR`: the same under a seccomp filter that refuses NR with EPERM;
-//! - `exec PATH [ARGS...]`: exec PATH with ARGS as given (bytes, not necessarily UTF-8).
+//! - `exec PATH [ARGS...]`: exec PATH with ARGS as given (bytes, not necessarily UTF-8);
+//! - `int80 NR [ARG...]`: i386 syscall NR through `int $0x80` (x86_64 only); each ARG is a
+//!   number (decimal or 0x hex) or `s:TEXT`, a string placed below 4 GiB. Prints the result
+//!   and exits 0 whatever it was (a test judges it by what the sensor saw);
+//! - `int80-execve PATH [ARGS...]`: i386 execve of PATH with ARGS (argv[0] is PATH).
 //!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
 use std::{
@@ -27,6 +31,18 @@ use std::{
 
 fn c(s: &str) -> CString {
     CString::new(s).expect("no NUL in arguments")
+}
+
+/// A decimal or `0x` hex number from the command line.
+fn number(s: &str) -> u64 {
+    let parsed = match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.unwrap_or_else(|_| {
+        eprintln!("sensor-trigger: {s:?} is not a number");
+        exit(2)
+    })
 }
 
 fn fail(what: &str, err: Error) -> ! {
@@ -194,6 +210,29 @@ fn main() {
             ptrs.push(std::ptr::null());
             unsafe { libc::execv(path.as_ptr(), ptrs.as_ptr()) };
             fail("execv", Error::last_os_error());
+        }
+        #[cfg(target_arch = "x86_64")]
+        ("int80", [nr, call_args @ ..]) if call_args.len() <= 6 => {
+            use sensor_tests::int80;
+            let mut low = int80::LowMemory::new(1 << 16).unwrap_or_else(|e| fail("mmap", e));
+            let mut regs = [0u32; 6];
+            for (reg, a) in regs.iter_mut().zip(call_args) {
+                *reg = match a.strip_prefix("s:") {
+                    Some(text) => low.string(text.as_bytes()),
+                    None => number(a) as u32,
+                };
+            }
+            println!("{}", int80::syscall(number(nr) as u32, regs));
+        }
+        #[cfg(target_arch = "x86_64")]
+        ("int80-execve", [path, argv @ ..]) => {
+            use sensor_tests::int80;
+            let mut low = int80::LowMemory::new(1 << 16).unwrap_or_else(|e| fail("mmap", e));
+            let mut items: Vec<&[u8]> = vec![path.as_bytes()];
+            items.extend(argv.iter().map(|a| a.as_bytes()));
+            let (p, v) = (low.string(path.as_bytes()), low.argv(&items));
+            let ret = int80::syscall(11, [p, v, 0, 0, 0, 0]);
+            fail("int80 execve", Error::from_raw_os_error(-ret));
         }
         _ => {
             eprintln!("sensor-trigger: unknown action or wrong arguments: {action} {rest:?}");

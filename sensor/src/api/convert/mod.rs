@@ -42,11 +42,12 @@ pub fn profile_to_wire(b: &Built) -> pb::GetProfileResponse {
         syscalls: b
             .syscalls
             .iter()
-            .map(|(nr, name, phase, containers)| pb::ProfileSyscall {
-                name: (*name).to_owned(),
-                number: *nr,
-                phase: phase_to_wire(*phase).into(),
-                containers: *containers,
+            .map(|s| pb::ProfileSyscall {
+                name: s.name.to_owned(),
+                number: s.nr,
+                phase: phase_to_wire(s.phase).into(),
+                containers: s.containers,
+                arch: s.arch.name().to_owned(),
             })
             .collect(),
         containers: b.containers,
