@@ -110,6 +110,31 @@ impl Container {
         self
     }
 
+    /// Mounts the host's /usr read-only (with /lib and /lib64 pointing into it, as on a
+    /// merged-/usr host), so that the host's dynamically linked programs run inside, and
+    /// `host_file` read-only at `at` (e.g. a test helper binary).
+    pub fn with_host_usr(self, host_file: Option<(&Path, &str)>) -> Self {
+        let rootfs = self.bundle.path().join("rootfs");
+        for (link, target) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+            let _ = std::os::unix::fs::symlink(target, rootfs.join(link));
+        }
+        let path = self.bundle.path().join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let mounts = config["mounts"]
+            .as_array_mut()
+            .expect("runc spec has mounts");
+        mounts.push(
+            json!({"destination": "/usr", "type": "bind", "source": "/usr",
+                           "options": ["rbind", "ro"]}),
+        );
+        if let Some((file, at)) = host_file {
+            mounts.push(json!({"destination": at, "type": "bind", "source": file,
+                               "options": ["bind", "ro"]}));
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        self
+    }
+
     /// Puts `profile` (OCI seccomp JSON) in the container's config.json: runc enforces it.
     pub fn with_seccomp(self, profile: &Value) -> Self {
         let path = self.bundle.path().join("config.json");

@@ -1,6 +1,7 @@
 //! Test helper: joins a cgroup, then makes one syscall the sensor should flag (or execs).
 //!
-//! `sensor-trigger CGROUP_DIR ACTION [ARGS...]`, where ACTION is one of
+//! `sensor-trigger CGROUP_DIR ACTION [ARGS...]` (CGROUP_DIR `-`: stay in the caller's cgroup),
+//! where ACTION is one of
 //! - `mount-tmpfs TARGET`: mount a tmpfs on TARGET (must succeed), then unmount it;
 //! - `mount-fail TARGET`: mount an unknown filesystem type (must fail with ENODEV);
 //! - `mount-eperm TARGET`: mount a tmpfs, expecting EPERM (run it without CAP_SYS_ADMIN);
@@ -98,12 +99,13 @@ fn main() {
         eprintln!("usage: sensor-trigger CGROUP_DIR ACTION [ARGS...]");
         exit(2)
     };
-    // Writing 0 to cgroup.procs moves the writing process.
+    // Writing 0 to cgroup.procs moves the writing process ("-": stay, e.g. in a container).
     let procs = format!("{cgroup}/cgroup.procs");
-    if let Err(e) = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&procs)
-        .and_then(|mut f| f.write_all(b"0"))
+    if cgroup != "-"
+        && let Err(e) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&procs)
+            .and_then(|mut f| f.write_all(b"0"))
     {
         fail(&format!("joining {procs}"), e);
     }

@@ -1,0 +1,160 @@
+//! i386 calls (`int $0x80` from a 64-bit process) in real runc containers: each is named from
+//! the i386 table, decoded from the i386 registers, and attributed to its container; an i386
+//! number that is a forbidden x86_64 number (getresuid is 165, x86_64's mount) is not flagged
+//! as that call; an i386 execve is an exec with its argv; the profile lists the i386 calls
+//! under SCMP_ARCH_X86.
+#![cfg(target_arch = "x86_64")]
+
+use std::path::Path;
+
+use sensor_proto::v1::{
+    Event, EventKind, GetEventsRequest, GetProfileRequest, OutcomeKind,
+    sensor_service_client::SensorServiceClient,
+};
+use sensor_tests::{
+    ready,
+    runc::{Container, kube_ids},
+    sensor::Sensor,
+    subscriber::{Subscriber, arg, exec, flagged, header, outcome},
+};
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
+
+fn container(n: u32, script: &str) -> Container {
+    let (uid, id) = kube_ids(0x900 + n);
+    Container::new(
+        &format!("sensor-e2e-compat-{}-{n}", std::process::id()),
+        &format!("/kubepods/besteffort/pod{uid}/{id}"),
+        script,
+    )
+    .with_host_usr(Some((Path::new(TRIGGER), "/opt/trigger")))
+}
+
+fn i386(name: &'static str) -> impl Fn(&Event) -> bool {
+    move |ev| flagged(ev).is_some_and(|f| f.name == name && f.arch == "i386")
+}
+
+async fn subscribe(sensor: &Sensor, c: &Container, kinds: &[EventKind]) -> Subscriber {
+    Subscriber::connect(
+        &sensor.addr,
+        GetEventsRequest {
+            kinds: kinds.iter().map(|k| *k as i32).collect(),
+            cgroup_ids: vec![c.cgroup_id()],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe")
+}
+
+/// What the container runs: i386 calls through the trigger, one per line.
+const SCRIPT: &str = "T=/opt/trigger
+$T - int80 21 s:none s:/mnt s:tmpfs 0 0
+$T - int80 165 0 0 0
+$T - int80 161 0 0
+$T - int80 310 0x04000000
+exec 3</proc/self/ns/uts
+$T - int80 346 3 0x04000000
+$T - int80 61 s:/
+$T - int80-execve /bin/true one two";
+
+#[tokio::test]
+async fn i386_calls_are_named_decoded_and_learned_as_i386() {
+    if !ready() {
+        return;
+    }
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let c = container(1, SCRIPT);
+    let cgroup_id = c.cgroup_id();
+    let mut sub = subscribe(&sensor, &c, &[EventKind::FlaggedSyscall]).await;
+    let mut all = subscribe(&sensor, &c, &[EventKind::Exec, EventKind::SyscallSeen]).await;
+    let out = c.run();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let ev = sub.expect_event("the i386 mount", i386("mount")).await;
+    assert_eq!(arg(&ev, "source"), Some(("none", false)));
+    assert_eq!(arg(&ev, "target"), Some(("/mnt", false)));
+    assert_eq!(arg(&ev, "fstype"), Some(("tmpfs", false)));
+    // The kernel's per-syscall exit tracepoints skip compat calls: no outcome, and it says so.
+    assert_eq!(outcome(&ev).0, OutcomeKind::Unknown);
+    assert_eq!(header(&ev).comm, b"trigger");
+    let ev = sub.expect_event("the i386 unshare", i386("unshare")).await;
+    assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWUTS", false)));
+    let ev = sub.expect_event("the i386 setns", i386("setns")).await;
+    assert_eq!(arg(&ev, "nstype"), Some(("CLONE_NEWUTS", false)));
+    let ev = sub.expect_event("the i386 chroot", i386("chroot")).await;
+    assert_eq!(arg(&ev, "path"), Some(("/", false)));
+
+    let ev = all
+        .expect_event("the i386 execve", |ev| {
+            exec(ev).is_some_and(|e| e.filename == b"/bin/true")
+        })
+        .await;
+    let argv: Vec<&[u8]> = exec(&ev).unwrap().argv.iter().map(|a| &a[..]).collect();
+    assert_eq!(argv, [&b"/bin/true"[..], b"one", b"two"]);
+
+    // Nothing the trigger did was taken for a native call: getresuid (165) is not x86_64's
+    // mount, sched_rr_get_interval (161) not chroot, unshare (310) not process_vm_readv.
+    for ev in sub.events() {
+        let f = flagged(ev).unwrap();
+        if header(ev).comm == b"trigger" {
+            assert_eq!(f.arch, "i386", "a native name for an i386 call: {ev:?}");
+            assert!(
+                ["mount", "unshare", "setns", "chroot"].contains(&f.name.as_str()),
+                "{ev:?}"
+            );
+        }
+    }
+    let seen = |name: &str| {
+        all.events().any(|ev| match &ev.body {
+            Some(sensor_proto::v1::event::Body::SyscallSeen(s)) => {
+                s.name == name && s.arch == "i386"
+            }
+            _ => false,
+        })
+    };
+    assert!(seen("getresuid") && seen("mount"), "learned as i386 calls");
+
+    // The profile allows them as i386 calls.
+    let mut client = SensorServiceClient::connect(sensor.addr.clone())
+        .await
+        .expect("connect");
+    let p = client
+        .get_profile(GetProfileRequest {
+            cgroup_id,
+            ..Default::default()
+        })
+        .await
+        .expect("GetProfile")
+        .into_inner();
+    let has = |arch: &str, name: &str| p.syscalls.iter().any(|s| s.arch == arch && s.name == name);
+    assert!(has("i386", "getresuid") && has("i386", "execve"), "{p:?}");
+    let oci: serde_json::Value = serde_json::from_str(&p.oci_json).unwrap();
+    assert_eq!(
+        oci["architectures"],
+        serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"])
+    );
+}
+
+#[tokio::test]
+async fn an_i386_mount_without_the_capability_is_flagged_too() {
+    if !ready() {
+        return;
+    }
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let c =
+        container(2, "/opt/trigger - int80 21 s:none s:/mnt s:tmpfs 0 0").with_caps(&["CAP_KILL"]);
+    let mut sub = subscribe(&sensor, &c, &[EventKind::FlaggedSyscall]).await;
+    let out = c.run();
+    // The kernel refused it: -EPERM (-1) is what the trigger prints.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "-1");
+    let ev = sub
+        .expect_event("the refused i386 mount", i386("mount"))
+        .await;
+    assert_eq!(arg(&ev, "target"), Some(("/mnt", false)));
+}
