@@ -97,6 +97,9 @@ pub const EXEMPT_CAPACITY: u32 = 16_384;
 /// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the syscalls each cgroup has made, one byte
 /// per syscall number (plain byte stores never clobber a neighbour, so no atomics are needed).
 pub const MAP_LEARNED: &str = "LEARNED";
+/// `Array<ArgCondition>` indexed by syscall key: the argument condition a forbidden call must
+/// meet to be flagged (`cond::ALWAYS`: none).
+pub const MAP_CONDITIONS: &str = "CONDITIONS";
 /// Syscall numbers a learned bitmap holds (one ABI's).
 pub const LEARNED_SLOTS: usize = ABI_NRS as usize;
 /// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the compat (i386) syscalls each cgroup has
@@ -122,6 +125,7 @@ pub const MAPS: &[&str] = &[
     MAP_LEARNED,
     MAP_EXIT_HOOKED,
     MAP_LEARNED_COMPAT,
+    MAP_CONDITIONS,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted

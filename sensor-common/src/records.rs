@@ -270,3 +270,50 @@ mod pod {
     unsafe impl aya::Pod for super::ExitRecord {}
     unsafe impl aya::Pod for super::SeenRecord {}
 }
+
+/// [`ArgCondition::op`]: what the kernel checks on a forbidden call's argument before it
+/// builds a record. A call that does not match costs no event.
+pub mod cond {
+    /// No condition: every call is flagged.
+    pub const ALWAYS: u8 = 0;
+    /// At least one bit of `values[0]` is set.
+    pub const ANY_OF: u8 = 1;
+    /// Every bit of `values[0]` is set.
+    pub const ALL_OF: u8 = 2;
+    /// No bit of `values[0]` is set.
+    pub const NONE_OF: u8 = 3;
+    /// The argument equals one of `values[..count]`.
+    pub const IN: u8 = 4;
+    /// The argument equals none of `values[..count]`.
+    pub const NOT_IN: u8 = 5;
+}
+
+/// Values an [`ArgCondition`] can list.
+pub const COND_VALUES: usize = 6;
+
+/// A condition on one register argument of a forbidden call, by syscall key (the
+/// `CONDITIONS` map).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArgCondition {
+    /// A [`cond`] value.
+    pub op: u8,
+    /// Which argument (0-5).
+    pub arg: u8,
+    /// Non-zero: the argument points at a u64 in user memory, and that is tested (clone3's
+    /// `struct clone_args`, whose first field is `flags`).
+    pub deref: u8,
+    /// Values in use in `values` (IN, NOT_IN).
+    pub count: u8,
+    pub _pad: u32,
+    pub values: [u64; COND_VALUES],
+}
+
+const _: () = {
+    assert!(size_of::<ArgCondition>() == 8 + 8 * COND_VALUES);
+    assert!(offset_of!(ArgCondition, values) == 8);
+};
+
+#[cfg(feature = "user")]
+// SAFETY: plain `#[repr(C)]` integers without implicit padding.
+unsafe impl aya::Pod for ArgCondition {}

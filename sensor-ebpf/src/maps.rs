@@ -7,9 +7,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    ABI_WORDS, COMPAT_KEY_BASE, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
-    ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY,
-    LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
+    ABI_WORDS, ArgCondition, COMPAT_KEY_BASE, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY,
+    EXEMPT_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY,
+    LEARNED_COMPAT_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
 };
 
 use crate::record::read_field;
@@ -26,6 +26,10 @@ pub static FORBIDDEN: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
 /// Which arguments of each syscall key are user strings (bit i = argument i), from userspace.
 #[map]
 pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
+
+/// The argument condition of each forbidden syscall key, from userspace (zeroed: none).
+#[map]
+pub static CONDITIONS: Array<ArgCondition> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
 
 /// Flagged calls between their entry and their exit, by thread id.
 #[map]

@@ -14,10 +14,10 @@ use crate::{
     exec::exec_enter,
     learn::{learn, learn_compat},
     maps::{
-        PENDING, SCRATCH, compat_key, count, exit_hooked, flagged_caller, in_compat_syscall,
-        is_compat_exec, is_exec, native_key,
+        PENDING, compat_key, count, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec,
+        is_exec, native_key,
     },
-    syscall::{Call, fill_call, send},
+    syscall::{Call, fill_scratch, meets_condition, send},
 };
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -48,18 +48,18 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
     let Some(pid_tgid) = native_key(nr).and_then(flagged_caller) else {
         return;
     };
-    let Some(rec) = SCRATCH.get_ptr_mut(0) else {
-        return;
-    };
-    // SAFETY: this CPU's scratch slot; nothing else runs on it while we do.
-    let rec = unsafe { &mut *rec };
     let call = Call {
         nr,
         key: nr,
         offsets: &SYSCALL_ARG_OFFSETS,
         flags: 0,
     };
-    fill_call(rec, ctx.arg(0), &call, Outcome::Pending, 0);
+    if !meets_condition(ctx.arg(0), &call) {
+        return;
+    }
+    let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) else {
+        return;
+    };
     if !exit_hooked(nr) {
         // Nothing of ours runs at this call's exit: send it now, without its outcome.
         send(rec);
@@ -91,17 +91,16 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
     if flagged_caller(key).is_none() {
         return;
     }
-    let Some(rec) = SCRATCH.get_ptr_mut(0) else {
-        return;
-    };
-    // SAFETY: this CPU's scratch slot.
-    let rec = unsafe { &mut *rec };
     let call = Call {
         nr,
         key,
         offsets: &COMPAT_ARG_OFFSETS,
         flags: FLAG_COMPAT,
     };
-    fill_call(rec, ctx.arg(0), &call, Outcome::Pending, 0);
-    send(rec);
+    if !meets_condition(ctx.arg(0), &call) {
+        return;
+    }
+    if let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) {
+        send(rec);
+    }
 }

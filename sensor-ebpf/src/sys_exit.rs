@@ -21,10 +21,10 @@ use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
     maps::{
-        PENDING, SCRATCH, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller,
-        in_compat_syscall, is_compat_exec, is_exec, native_key,
+        PENDING, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, in_compat_syscall,
+        is_compat_exec, is_exec, native_key,
     },
-    syscall::{Call, fill_call, send},
+    syscall::{Call, fill_scratch, meets_condition, send},
 };
 
 #[btf_tracepoint(function = "sys_exit")]
@@ -96,17 +96,22 @@ fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
         send(rec);
         let _ = PENDING.remove(&tid);
     }
-    let Some(rec) = SCRATCH.get_ptr_mut(0) else {
+    // No entry was parked. A seccomp refusal returns an errno; anything else (a clone's
+    // child returning 0, a call whose argument condition did not match at entry) entered.
+    if ret >= 0 {
         return;
-    };
-    // SAFETY: this CPU's scratch slot.
-    let rec = unsafe { &mut *rec };
+    }
     let call = Call {
         nr,
         key: nr,
         offsets: &EXIT_ARG_OFFSETS,
         flags: 0,
     };
-    fill_call(rec, regs(), &call, Outcome::BlockedBeforeEntry, ret);
-    send(rec);
+    let regs = regs();
+    if !meets_condition(regs, &call) {
+        return;
+    }
+    if let Some(rec) = fill_scratch(regs, &call, Outcome::BlockedBeforeEntry, ret) {
+        send(rec);
+    }
 }

@@ -6,12 +6,12 @@ use aya_ebpf::helpers::{
 use core::mem::size_of;
 
 use sensor_common::{
-    Counter, NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS,
-    SyscallRecord, syscall_record_size,
+    COND_VALUES, Counter, FLAG_COMPAT, NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS,
+    SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, cond, syscall_record_size,
 };
 
 use crate::{
-    maps::{EVENTS, STRING_ARGS, count},
+    maps::{CONDITIONS, EVENTS, SCRATCH, STRING_ARGS, count},
     record::fill_header,
 };
 
@@ -27,13 +27,7 @@ pub struct Call<'a> {
 
 /// Fills every field of `rec` for `call` whose registers are at `regs`.
 #[inline(always)]
-pub fn fill_call(
-    rec: &mut SyscallRecord,
-    regs: *const u8,
-    call: &Call,
-    outcome: Outcome,
-    ret: i64,
-) {
+fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Outcome, ret: i64) {
     let Call {
         nr,
         key,
@@ -98,6 +92,66 @@ pub fn fill_call(
     if failed {
         count(Counter::ReadError);
     }
+}
+
+/// Does the call meet its syscall's argument condition (if any)? Read from the registers at
+/// `regs`, so a call that does not match costs a lookup and a read, and no event.
+#[inline(always)]
+pub fn meets_condition(regs: *const u8, call: &Call) -> bool {
+    let Some(c) = CONDITIONS.get(call.key as u32) else {
+        return true;
+    };
+    if c.op == cond::ALWAYS {
+        return true;
+    }
+    // One read at a constant offset per possible argument (the verifier refuses a variable
+    // offset into a trusted pt_regs pointer).
+    let mut read = None;
+    for i in 0..SYSCALL_ARGS {
+        if i == c.arg as usize {
+            // SAFETY: the helper checks the address.
+            read = unsafe { bpf_probe_read_kernel(regs.add(call.offsets[i]).cast::<u64>()) }.ok();
+        }
+    }
+    let Some(mut v) = read else {
+        return true; // unreadable (or no such argument): flag it rather than miss it
+    };
+    if call.flags & FLAG_COMPAT != 0 {
+        v &= u64::from(u32::MAX);
+    }
+    if c.deref != 0 {
+        // SAFETY: user memory through the helper.
+        match unsafe { bpf_probe_read_user(v as *const u64) } {
+            Ok(x) => v = x,
+            Err(_) => return true,
+        }
+    }
+    let mask = c.values[0];
+    let count = (c.count as usize).min(COND_VALUES);
+    let listed = c.values.iter().take(count).any(|x| *x == v);
+    match c.op {
+        cond::ANY_OF => v & mask != 0,
+        cond::ALL_OF => v & mask == mask,
+        cond::NONE_OF => v & mask == 0,
+        cond::IN => listed,
+        cond::NOT_IN => !listed,
+        _ => true,
+    }
+}
+
+/// This CPU's scratch record, filled for `call` (a SyscallRecord is too big for the stack).
+#[inline(always)]
+pub fn fill_scratch(
+    regs: *const u8,
+    call: &Call,
+    outcome: Outcome,
+    ret: i64,
+) -> Option<&'static mut SyscallRecord> {
+    let rec = SCRATCH.get_ptr_mut(0)?;
+    // SAFETY: this CPU's scratch slot; nothing else runs on it while we do.
+    let rec = unsafe { &mut *rec };
+    fill_call(rec, regs, call, outcome, ret);
+    Some(rec)
 }
 
 /// Sends a finished record without its unused string slots, or counts it lost. `rec` is a

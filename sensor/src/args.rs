@@ -24,6 +24,9 @@ pub enum Param {
     Str(&'static str),
     /// A bit set, named from a table.
     Flags(&'static str, &'static [(u64, &'static str)]),
+    /// A pointer to a u64 bit set in user memory (clone3's `struct clone_args`, flags
+    /// first): shown as the pointer; conditions test the bits it points at.
+    FlagsAt(&'static str, &'static [(u64, &'static str)]),
     /// One value, named from a table.
     Enum(&'static str, &'static [(u64, &'static str)]),
     /// A signed integer (pid, fd, length).
@@ -37,6 +40,7 @@ impl Param {
         match self {
             Param::Str(n)
             | Param::Flags(n, _)
+            | Param::FlagsAt(n, _)
             | Param::Enum(n, _)
             | Param::Int(n)
             | Param::Hex(n) => n,
@@ -89,6 +93,28 @@ const CLONE_NS: &[(u64, &str)] = &[
     (libc::CLONE_FILES as u64, "CLONE_FILES"),
     (libc::CLONE_FS as u64, "CLONE_FS"),
     (libc::CLONE_SYSVSEM as u64, "CLONE_SYSVSEM"),
+];
+/// The namespace flags: what makes clone, clone3 and unshare worth a look.
+pub const CLONE_NEW: &[&str] = &[
+    "CLONE_NEWNS",
+    "CLONE_NEWCGROUP",
+    "CLONE_NEWUTS",
+    "CLONE_NEWIPC",
+    "CLONE_NEWUSER",
+    "CLONE_NEWPID",
+    "CLONE_NEWNET",
+    "CLONE_NEWTIME",
+];
+const AF: &[(u64, &str)] = &[
+    (1, "AF_UNIX"),
+    (2, "AF_INET"),
+    (10, "AF_INET6"),
+    (16, "AF_NETLINK"),
+    (17, "AF_PACKET"),
+    (31, "AF_BLUETOOTH"),
+    (38, "AF_ALG"),
+    (40, "AF_VSOCK"),
+    (44, "AF_XDP"),
 ];
 const PTRACE: &[(u64, &str)] = &[
     (0, "PTRACE_TRACEME"),
@@ -178,6 +204,17 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
         "chroot" => &[Str("path")],
         "pivot_root" => &[Str("new_root"), Str("put_old")],
         "unshare" => &[Flags("flags", CLONE_NS)],
+        // x86_64 order (aarch64 and i386 swap the last two, shown in hex either way).
+        "clone" => &[
+            Flags("flags", CLONE_NS),
+            Hex("stack"),
+            Hex("parent_tid"),
+            Hex("child_tid"),
+            Hex("tls"),
+        ],
+        "clone3" => &[FlagsAt("flags", CLONE_NS), Int("size")],
+        "personality" => &[Hex("persona")],
+        "socket" => &[Enum("domain", AF), Hex("type"), Int("protocol")],
         "setns" => &[Int("fd"), Flags("nstype", CLONE_NS)],
         "ptrace" => &[
             Enum("request", PTRACE),
@@ -277,7 +314,7 @@ pub fn show(param: Param, value: u64) -> String {
         }
         Param::Enum(_, table) => enum_name(value, table),
         Param::Int(_) => (value as i64 as i32).to_string(),
-        Param::Hex(_) | Param::Str(_) => format!("{value:#x}"),
+        Param::Hex(_) | Param::Str(_) | Param::FlagsAt(..) => format!("{value:#x}"),
     }
 }
 

@@ -147,36 +147,14 @@ pub fn fresh(extra_packages: &[&str], extra_crates: &[&str]) -> anyhow::Result<(
         .chain(extra_packages.iter().map(|p| p.to_string()))
         .filter(|p| installed.contains(p) && !base.contains(p.as_str()))
         .collect();
-    // Packages that came with them but not through xtask: only what apt itself would now
-    // remove as unneeded, and never a package of the fresh machine.
-    if !apt.is_empty() {
-        say(format!(
-            "removing {} Debian package(s) that xtask installed: {}",
-            apt.len(),
-            apt.iter().cloned().collect::<Vec<_>>().join(" ")
-        ));
-        timed("apt-get purge", || {
-            run(Command::new("apt-get")
-                .args(["purge", "-y", "-qq"])
-                .args(&apt)
-                .env("DEBIAN_FRONTEND", "noninteractive"))
-        })?;
-    }
+    purge("Debian package(s) that xtask installed", &apt)?;
+    // What came with them as dependencies and is now unneeded, as apt itself sees it; never
+    // a package of the fresh machine.
     apt = autoremovable()
         .into_iter()
         .filter(|p| !base.contains(p.as_str()))
         .collect();
-    if !apt.is_empty() {
-        say(format!(
-            "removing {} package(s) left unneeded: {}",
-            apt.len(),
-            apt.iter().cloned().collect::<Vec<_>>().join(" ")
-        ));
-        run(Command::new("apt-get")
-            .args(["purge", "-y", "-qq"])
-            .args(&apt)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    }
+    purge("package(s) left unneeded", &apt)?;
     let crates: BTreeSet<String> = entries
         .iter()
         .filter_map(|e| match e {
@@ -224,6 +202,27 @@ pub fn fresh(extra_packages: &[&str], extra_crates: &[&str]) -> anyhow::Result<(
     }
     say("this machine is back to its fresh state for everything xtask installs");
     Ok(())
+}
+
+fn purge(what: &str, packages: &BTreeSet<String>) -> anyhow::Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<&str> = packages.iter().map(String::as_str).collect();
+    say(format!(
+        "removing {} {what}: {}",
+        list.len(),
+        list.join(" ")
+    ));
+    timed("apt-get purge", || {
+        crate::util::run_logged(
+            Command::new("apt-get")
+                .args(["purge", "-y"])
+                .args(&list)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+            "apt-get-purge",
+        )
+    })
 }
 
 /// What `apt-get autoremove` would remove now.

@@ -1,7 +1,9 @@
 //! Putting a policy into the kernel: the forbidden bitmap, which arguments to read as strings,
 //! and the per-cgroup exceptions. The maps are taken out of the loaded object and owned here.
 use aya::maps::{Array, HashMap, MapData, MapError};
-use sensor_common::{FORBIDDEN_MAX_NR, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS};
+use sensor_common::{
+    ArgCondition, FORBIDDEN_MAX_NR, MAP_CONDITIONS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS,
+};
 
 use super::{Policy, SyscallBitmap};
 use crate::{
@@ -32,6 +34,7 @@ fn err(map: &'static str) -> impl Fn(MapError) -> ApplyError {
 pub struct PolicyMaps {
     forbidden: Array<MapData, u64>,
     string_args: Array<MapData, u8>,
+    conditions: Array<MapData, ArgCondition>,
     exempt: HashMap<MapData, u64, SyscallBitmap>,
     exits: ExitHooks,
 }
@@ -40,12 +43,14 @@ impl PolicyMaps {
     pub fn new(
         forbidden: Array<MapData, u64>,
         string_args: Array<MapData, u8>,
+        conditions: Array<MapData, ArgCondition>,
         exempt: HashMap<MapData, u64, SyscallBitmap>,
         exits: ExitHooks,
     ) -> Self {
         Self {
             forbidden,
             string_args,
+            conditions,
             exempt,
             exits,
         }
@@ -62,6 +67,21 @@ impl PolicyMaps {
                     .set(key as u32, mask, 0)
                     .map_err(err(MAP_STRING_ARGS))?;
             }
+        }
+        // Every key's condition, before the forbidden bits: a call newly forbidden with a
+        // condition is never flagged without it.
+        let mut conditions = vec![ArgCondition::default(); FORBIDDEN_MAX_NR as usize];
+        for (name, c) in &policy.conditions {
+            for abi in arch.abis() {
+                if let Some(key) = syscalls::number(abi, name).and_then(|nr| abi.key(nr)) {
+                    conditions[key as usize] = c.to_kernel();
+                }
+            }
+        }
+        for (key, c) in conditions.iter().enumerate() {
+            self.conditions
+                .set(key as u32, c, 0)
+                .map_err(err(MAP_CONDITIONS))?;
         }
         let forbidden = policy.forbidden_bitmap(arch);
         let unhooked = self.exits.sync(&forbidden)?;

@@ -2,7 +2,10 @@
 //! outright, or allows only with a capability a normal container lacks, each with a severity.
 //! Names absent on the running architecture (i386 leftovers on x86_64, most of them on
 //! aarch64) are skipped there.
-use super::Severity::{self, *};
+use super::{
+    Severity::{self, *},
+    condition::Op,
+};
 
 pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
     // Loading code into the kernel, or replacing it.
@@ -33,6 +36,8 @@ pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
     ("fspick", High),
     ("mount_setattr", High),
     ("unshare", High),
+    ("clone", High),
+    ("clone3", High),
     ("setns", High),
     // Keys, perf, userfaultfd, io_uring: large kernel attack surface.
     ("keyctl", High),
@@ -61,6 +66,7 @@ pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
     ("lookup_dcookie", Medium),
     ("kcmp", Medium),
     ("personality", Low),
+    ("socket", Medium),
     // Obsolete calls nothing legitimate in a container makes.
     ("uselib", Medium),
     ("ustat", Low),
@@ -71,6 +77,40 @@ pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
     ("query_module", Low),
     ("vm86", Medium),
     ("vm86old", Medium),
+];
+
+/// The argument conditions of the built-in rules (Moby's conditional blocks): the call is
+/// flagged only when its argument matches. `(syscall, argument, op, values)`.
+pub const DEFAULT_CONDITIONS: &[(&str, &str, Op, &[&str])] = &[
+    // Namespaces: only with a CLONE_NEW* flag (a plain fork or unshare(CLONE_FILES) is not).
+    ("unshare", "flags", Op::AnyOf, crate::args::CLONE_NEW),
+    ("clone", "flags", Op::AnyOf, crate::args::CLONE_NEW),
+    ("clone3", "flags", Op::AnyOf, crate::args::CLONE_NEW),
+    // Docker allows these personalities: Linux, with UNAME26, with ADDR_NO_RANDOMIZE... and
+    // the query 0xffffffff.
+    (
+        "personality",
+        "persona",
+        Op::NotIn,
+        &["0x0", "0x8", "0x20000", "0x20008", "0xffffffff"],
+    ),
+    // Moby refuses AF_VSOCK sockets: a way out of a VM's guest.
+    ("socket", "domain", Op::In, &["AF_VSOCK"]),
+    // Attaching to another process or writing its memory or registers (reading is what
+    // debuggers and profilers in a container do all day; Docker allows ptrace).
+    (
+        "ptrace",
+        "request",
+        Op::In,
+        &[
+            "PTRACE_ATTACH",
+            "PTRACE_SEIZE",
+            "PTRACE_POKETEXT",
+            "PTRACE_POKEDATA",
+            "PTRACE_POKEUSER",
+            "PTRACE_SETREGS",
+        ],
+    ),
 ];
 
 /// Calls Moby's profile refuses without CAP_SYS_NICE that carry no security meaning in a

@@ -8,6 +8,9 @@
 //! [syscalls]                 # name = "low" | "medium" | "high" | "critical" | "off"
 //! mount = "critical"
 //! personality = "off"
+//! # flagged only when an argument matches (checked in the kernel): any_of, all_of, none_of
+//! # (flag masks), in, not_in, equals, not_equals (values); names or numbers
+//! unshare = { severity = "high", arg = "flags", any_of = ["CLONE_NEWUSER", "CLONE_NEWNS"] }
 //!
 //! [[exceptions]]             # all given matchers must match; globs allow * and ?
 //! namespace = "ci-*"         # also: pod, container, image, pod_uid, container_id
@@ -19,7 +22,10 @@ use serde::Deserialize;
 use toml::Spanned;
 use wildmatch::WildMatch;
 
-use super::{Exception, Policy, Severity};
+use super::{
+    Exception, Policy, Severity,
+    condition::{Condition, Op},
+};
 use crate::syscalls;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -36,10 +42,68 @@ struct RawPolicy {
     watch_host: Option<bool>,
     defaults: Option<bool>,
     #[serde(default)]
-    syscalls: BTreeMap<Spanned<String>, Spanned<String>>,
+    syscalls: BTreeMap<Spanned<String>, Spanned<RawRule>>,
     #[serde(default)]
     exceptions: Vec<Spanned<RawException>>,
     least_privilege: Option<RawLeastPrivilege>,
+}
+
+/// `mount = "high"`, or `unshare = { severity = "high", any_of = ["CLONE_NEWUSER"] }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRule {
+    Level(String),
+    Conditioned(RawCondition),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    severity: String,
+    /// The argument tested (by its name in `sensor policy show`); the first when omitted.
+    arg: Option<String>,
+    any_of: Option<Vec<toml::Value>>,
+    all_of: Option<Vec<toml::Value>>,
+    none_of: Option<Vec<toml::Value>>,
+    #[serde(rename = "in")]
+    in_: Option<Vec<toml::Value>>,
+    not_in: Option<Vec<toml::Value>>,
+    equals: Option<toml::Value>,
+    not_equals: Option<toml::Value>,
+}
+
+impl RawCondition {
+    /// The one condition given, as (op, values written as strings).
+    fn op(&self) -> Result<Option<(Op, Vec<String>)>, String> {
+        let text = |v: &toml::Value| match v {
+            toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::Integer(i) => Ok(i.to_string()),
+            other => Err(format!("{other:?} is neither a name nor a number")),
+        };
+        let list = |v: &Vec<toml::Value>| v.iter().map(text).collect::<Result<Vec<_>, _>>();
+        let mut found = Vec::new();
+        for (op, values) in [
+            (Op::AnyOf, &self.any_of),
+            (Op::AllOf, &self.all_of),
+            (Op::NoneOf, &self.none_of),
+            (Op::In, &self.in_),
+            (Op::NotIn, &self.not_in),
+        ] {
+            if let Some(v) = values {
+                found.push((op, list(v)?));
+            }
+        }
+        if let Some(v) = &self.equals {
+            found.push((Op::In, vec![text(v)?]));
+        }
+        if let Some(v) = &self.not_equals {
+            found.push((Op::NotIn, vec![text(v)?]));
+        }
+        match found.len() {
+            0 | 1 => Ok(found.pop()),
+            _ => Err("give one of any_of, all_of, none_of, in, not_in, equals, not_equals".into()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -88,6 +152,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
     policy.source = source_name.to_owned();
     if raw.defaults == Some(false) {
         policy.syscalls.clear();
+        policy.conditions.clear();
     }
     policy.watch_host = raw.watch_host.unwrap_or(true);
     let known = |name: &Spanned<String>| {
@@ -101,22 +166,41 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
             )
         })
     };
-    for (name, level) in &raw.syscalls {
+    for (name, rule) in &raw.syscalls {
         let name_static = known(name)?;
-        if level.get_ref() == "off" {
+        let at = rule.span().start;
+        let (level, condition) = match rule.get_ref() {
+            RawRule::Level(level) => (level, None),
+            RawRule::Conditioned(c) => (&c.severity, Some(c)),
+        };
+        if level == "off" {
             policy.syscalls.remove(name_static);
+            policy.conditions.remove(name_static);
             continue;
         }
-        let severity = Severity::parse(level.get_ref()).ok_or_else(|| {
+        let severity = Severity::parse(level).ok_or_else(|| {
             err(
-                level.span().start,
+                at,
                 format!(
-                    "severity {:?} of {name_static}: expected low, medium, high, critical or off",
-                    level.get_ref()
+                    "severity {level:?} of {name_static}: expected low, medium, high, critical or off"
                 ),
             )
         })?;
         policy.syscalls.insert(name_static, severity);
+        // A plain severity keeps the built-in condition; a table sets its own (or none).
+        if let Some(c) = condition {
+            let op = c.op().map_err(|m| err(at, format!("{name_static}: {m}")))?;
+            match op {
+                None => {
+                    policy.conditions.remove(name_static);
+                }
+                Some((op, values)) => {
+                    let cond = Condition::new(name_static, c.arg.as_deref(), op, &values)
+                        .map_err(|m| err(at, format!("{name_static}: {m}")))?;
+                    policy.conditions.insert(name_static, cond);
+                }
+            }
+        }
     }
     if let Some(lp) = &raw.least_privilege {
         let level =
@@ -207,7 +291,19 @@ pub fn to_toml(policy: &Policy) -> String {
         policy.watch_host
     );
     for (name, sev) in &policy.syscalls {
-        let _ = writeln!(out, "{name} = \"{}\"", sev.name());
+        match policy.conditions.get(name) {
+            None => {
+                let _ = writeln!(out, "{name} = \"{}\"", sev.name());
+            }
+            Some(c) => {
+                let _ = writeln!(
+                    out,
+                    "{name} = {{ severity = \"{}\", {} }}",
+                    sev.name(),
+                    c.show()
+                );
+            }
+        }
     }
     let off: Vec<_> = super::defaults::OFF_BY_DEFAULT
         .iter()
@@ -236,6 +332,29 @@ mod tests {
         let p = parse(text, "examples/policy.toml").unwrap();
         assert!(!p.exceptions.is_empty());
         assert!(p.severity("mount").is_some());
+    }
+
+    #[test]
+    fn conditions_are_written_by_name_and_refused_with_their_line() {
+        let p = parse(
+            "[syscalls]\nunshare = \"critical\"\nsetns = { severity = \"high\", arg = \"nstype\", any_of = [\"CLONE_NEWNET\", 0x20000] }\nclone = { severity = \"low\" }\n",
+            "p",
+        )
+        .unwrap();
+        // A plain severity keeps the built-in condition; a table without one drops it.
+        assert!(p.conditions.contains_key("unshare"));
+        assert!(!p.conditions.contains_key("clone"));
+        let setns = &p.conditions["setns"];
+        assert_eq!((setns.arg, setns.values[0]), (1, 0x4000_0000 | 0x20000));
+        assert!(to_toml(&p).contains(
+            r#"setns = { severity = "high", arg = "nstype", any_of = ["CLONE_NEWNS", "CLONE_NEWNET"] }"#
+        ));
+        let e =
+            error("[syscalls]\n\nunshare = { severity = \"high\", any_of = [\"CLONE_NEWX\"] }\n");
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("CLONE_NEWX"), "{e}");
+        let e = error("[syscalls]\nunshare = { severity = \"high\", any_of = [1], in = [2] }\n");
+        assert!(e.message.contains("give one of"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! built-in defaults ([`defaults`]) or a TOML file ([`file`]); it compiles to the kernel's
 //! forbidden-syscall bitmap and, per cgroup, to a bitmap of excepted calls.
 pub mod apply;
+pub mod condition;
 pub mod defaults;
 pub mod engine;
 pub mod file;
@@ -208,6 +209,8 @@ pub struct Policy {
     pub watch_host: bool,
     pub least_privilege: LeastPrivilege,
     pub syscalls: BTreeMap<&'static str, Severity>,
+    /// Calls flagged only when an argument matches (checked in the kernel).
+    pub conditions: BTreeMap<&'static str, condition::Condition>,
     pub exceptions: Vec<Exception>,
     /// Where it came from ("built-in", or a file path).
     pub source: String,
@@ -230,10 +233,21 @@ impl Policy {
             .iter()
             .filter_map(|(n, s)| Some((syscalls::known_name(n)?, *s)))
             .collect();
+        let conditions = defaults::DEFAULT_CONDITIONS
+            .iter()
+            .filter_map(|(name, arg, op, values)| {
+                let name = syscalls::known_name(name)?;
+                let values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+                let c = condition::Condition::new(name, Some(arg), *op, &values)
+                    .expect("the built-in conditions are valid (unit-tested)");
+                Some((name, c))
+            })
+            .collect();
         Policy {
             watch_host: true,
             least_privilege: LeastPrivilege::default(),
             syscalls,
+            conditions,
             exceptions: Vec::new(),
             source: "built-in".into(),
         }

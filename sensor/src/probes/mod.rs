@@ -23,8 +23,8 @@ use sensor_common::{
     GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF,
     GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_PID_OFF,
     GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT,
-    Hook, LEARNED_SLOTS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FORBIDDEN,
-    MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
+    Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED,
+    MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -325,6 +325,7 @@ impl Probes {
         let forbidden = Array::try_from(take(MAP_FORBIDDEN)?).map_err(map_err(MAP_FORBIDDEN))?;
         let string_args =
             Array::try_from(take(MAP_STRING_ARGS)?).map_err(map_err(MAP_STRING_ARGS))?;
+        let conditions = Array::try_from(take(MAP_CONDITIONS)?).map_err(map_err(MAP_CONDITIONS))?;
         let exempt = HashMap::try_from(take(MAP_EXEMPT)?).map_err(map_err(MAP_EXEMPT))?;
         let hooked = Array::try_from(take(MAP_EXIT_HOOKED)?).map_err(map_err(MAP_EXIT_HOOKED))?;
         drop(loaded);
@@ -335,7 +336,13 @@ impl Probes {
             exit_mode,
             Arch::NATIVE,
         );
-        Ok(PolicyMaps::new(forbidden, string_args, exempt, exits))
+        Ok(PolicyMaps::new(
+            forbidden,
+            string_args,
+            conditions,
+            exempt,
+            exits,
+        ))
     }
 
     /// Attaches every program but the exit side (see [`exits`]), in [`PROGRAMS`] order.

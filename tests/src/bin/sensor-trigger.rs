@@ -21,7 +21,11 @@
 //! - `int80 NR [ARG...]`: i386 syscall NR through `int $0x80` (x86_64 only); each ARG is a
 //!   number (decimal or 0x hex) or `s:TEXT`, a string placed below 4 GiB. Prints the result
 //!   and exits 0 whatever it was (a test judges it by what the sensor saw);
-//! - `int80-execve PATH [ARGS...]`: i386 execve of PATH with ARGS (argv[0] is PATH).
+//! - `int80-execve PATH [ARGS...]`: i386 execve of PATH with ARGS (argv[0] is PATH);
+//! - `raw NR [ARG...]`: native syscall NR with numeric ARGs (decimal or 0x hex); prints the
+//!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
+//!   parent waits for it;
+//! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way.
 //!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
 use std::{
@@ -44,6 +48,19 @@ fn number(s: &str) -> u64 {
         eprintln!("sensor-trigger: {s:?} is not a number");
         exit(2)
     })
+}
+
+/// After a clone-like call: its child (0) leaves at once; the parent (a pid) waits for it.
+fn reap_clone_child(ret: libc::c_long) {
+    if ret == 0 {
+        // SAFETY: the child of a raw clone: leave without running anything of the parent's.
+        unsafe { libc::_exit(0) };
+    }
+    if ret > 0 {
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(ret as i32, &mut status, libc::__WALL) };
+    }
 }
 
 fn fail(what: &str, err: Error) -> ! {
@@ -212,6 +229,34 @@ fn main() {
             ptrs.push(std::ptr::null());
             unsafe { libc::execv(path.as_ptr(), ptrs.as_ptr()) };
             fail("execv", Error::last_os_error());
+        }
+        ("raw", [nr, call_args @ ..]) if call_args.len() <= 6 => {
+            let mut a = [0u64; 6];
+            for (slot, v) in a.iter_mut().zip(call_args) {
+                *slot = number(v);
+            }
+            let nr = number(nr) as libc::c_long;
+            let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+            if nr == libc::SYS_clone {
+                reap_clone_child(ret);
+            }
+            println!("{ret}");
+        }
+        ("clone3", [flags]) => {
+            // struct clone_args, version 0: flags, pidfd, child_tid, parent_tid, exit_signal,
+            // stack, stack_size, tls.
+            let mut args = [0u64; 8];
+            args[0] = number(flags);
+            args[4] = libc::SIGCHLD as u64;
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_clone3,
+                    args.as_ptr(),
+                    std::mem::size_of_val(&args),
+                )
+            };
+            reap_clone_child(ret);
+            println!("{ret}");
         }
         #[cfg(target_arch = "x86_64")]
         ("int80", [nr, call_args @ ..]) if call_args.len() <= 6 => {

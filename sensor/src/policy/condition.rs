@@ -1,0 +1,246 @@
+//! Argument conditions: a rule may flag a syscall only when one of its register arguments
+//! matches (any-of / all-of / none-of a flag mask, or in / not in a list of values), e.g.
+//! `unshare` only with a `CLONE_NEW*` flag. The kernel checks the condition before it builds
+//! a record ([`Condition::to_kernel`]), so a call that does not match costs no event.
+use sensor_common::{ArgCondition, COND_VALUES, cond};
+
+use crate::args::{self, Param};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    AnyOf,
+    AllOf,
+    NoneOf,
+    In,
+    NotIn,
+}
+
+impl Op {
+    pub const ALL: [Op; 5] = [Op::AnyOf, Op::AllOf, Op::NoneOf, Op::In, Op::NotIn];
+
+    /// The policy file's key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Op::AnyOf => "any_of",
+            Op::AllOf => "all_of",
+            Op::NoneOf => "none_of",
+            Op::In => "in",
+            Op::NotIn => "not_in",
+        }
+    }
+
+    fn kernel(self) -> u8 {
+        match self {
+            Op::AnyOf => cond::ANY_OF,
+            Op::AllOf => cond::ALL_OF,
+            Op::NoneOf => cond::NONE_OF,
+            Op::In => cond::IN,
+            Op::NotIn => cond::NOT_IN,
+        }
+    }
+
+    fn is_mask(self) -> bool {
+        matches!(self, Op::AnyOf | Op::AllOf | Op::NoneOf)
+    }
+}
+
+/// A condition on one argument of one syscall.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// The argument's index and name (from the decoder's table).
+    pub arg: usize,
+    pub arg_name: &'static str,
+    /// The argument points at the value (clone3's `struct clone_args`, flags first).
+    pub deref: bool,
+    pub op: Op,
+    /// One mask (any_of / all_of / none_of) or the listed values (in / not_in).
+    pub values: Vec<u64>,
+    /// How the values were named, for `policy show`.
+    table: &'static [(u64, &'static str)],
+}
+
+/// The argument called `arg_name` of `syscall` (the first one when `None`): its index, its
+/// name, whether it points at the value, and the names its values have.
+fn argument(
+    syscall: &str,
+    arg_name: Option<&str>,
+) -> Result<(usize, &'static str, bool, &'static [(u64, &'static str)]), String> {
+    let params = args::params(syscall).ok_or_else(|| {
+        format!("{syscall}: the sensor does not decode its arguments, so it cannot test them")
+    })?;
+    let found = match arg_name {
+        None => params.iter().enumerate().next(),
+        Some(n) => params.iter().enumerate().find(|(_, p)| p.name() == n),
+    };
+    let (i, p) = found.ok_or_else(|| {
+        let names: Vec<&str> = params.iter().map(|p| p.name()).collect();
+        format!(
+            "{syscall} has no argument {:?} (it has {})",
+            arg_name.unwrap_or_default(),
+            names.join(", ")
+        )
+    })?;
+    Ok(match *p {
+        Param::Flags(n, t) | Param::Enum(n, t) => (i, n, false, t),
+        Param::FlagsAt(n, t) => (i, n, true, t),
+        Param::Int(n) | Param::Hex(n) => (i, n, false, &[]),
+        Param::Str(n) => return Err(format!("{syscall}: argument {n} is a string")),
+    })
+}
+
+/// A value as written: a name from the argument's table, or a number (decimal or 0x hex).
+fn value(v: &str, table: &[(u64, &str)]) -> Result<u64, String> {
+    if let Some((x, _)) = table.iter().find(|(_, n)| *n == v) {
+        return Ok(*x);
+    }
+    let parsed = match v.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => v.parse(),
+    };
+    parsed.map_err(|_| format!("{v:?} is neither a number nor a name this argument knows"))
+}
+
+impl Condition {
+    /// Builds the condition `op` over `values` on argument `arg_name` of `syscall`.
+    pub fn new(
+        syscall: &str,
+        arg_name: Option<&str>,
+        op: Op,
+        values: &[String],
+    ) -> Result<Condition, String> {
+        let (arg, arg_name, deref, table) = argument(syscall, arg_name)?;
+        let parsed: Vec<u64> = values
+            .iter()
+            .map(|v| value(v, table))
+            .collect::<Result<_, _>>()?;
+        if parsed.is_empty() {
+            return Err(format!("{}: give at least one value", op.key()));
+        }
+        let values = if op.is_mask() {
+            vec![parsed.iter().fold(0, |m, v| m | v)]
+        } else if parsed.len() > COND_VALUES {
+            return Err(format!(
+                "{}: at most {COND_VALUES} values, not {}",
+                op.key(),
+                parsed.len()
+            ));
+        } else {
+            parsed
+        };
+        Ok(Condition {
+            arg,
+            arg_name,
+            deref,
+            op,
+            values,
+            table,
+        })
+    }
+
+    /// The kernel's form (one entry of the CONDITIONS map).
+    pub fn to_kernel(&self) -> ArgCondition {
+        let mut values = [0u64; COND_VALUES];
+        for (slot, v) in values.iter_mut().zip(&self.values) {
+            *slot = *v;
+        }
+        ArgCondition {
+            op: self.op.kernel(),
+            arg: self.arg as u8,
+            deref: u8::from(self.deref),
+            count: self.values.len() as u8,
+            _pad: 0,
+            values,
+        }
+    }
+
+    /// Does value `v` of the argument meet the condition? (What the kernel decides.)
+    pub fn matches(&self, v: u64) -> bool {
+        let mask = self.values[0];
+        match self.op {
+            Op::AnyOf => v & mask != 0,
+            Op::AllOf => v & mask == mask,
+            Op::NoneOf => v & mask == 0,
+            Op::In => self.values.contains(&v),
+            Op::NotIn => !self.values.contains(&v),
+        }
+    }
+
+    /// As the policy file writes it: `arg = "flags", any_of = ["CLONE_NEWNS", ...]`.
+    pub fn show(&self) -> String {
+        let name = |v: u64| {
+            self.table
+                .iter()
+                .find(|(x, _)| *x == v)
+                .map_or_else(|| format!("\"{v:#x}\""), |(_, n)| format!("\"{n}\""))
+        };
+        let shown: Vec<String> = if self.op.is_mask() {
+            let mask = self.values[0];
+            let mut names: Vec<String> = self
+                .table
+                .iter()
+                .filter(|(b, _)| *b != 0 && mask & b == *b)
+                .map(|(b, _)| name(*b))
+                .collect();
+            let named = self.table.iter().fold(0, |m, (b, _)| m | b);
+            if mask & !named != 0 {
+                names.push(format!("\"{:#x}\"", mask & !named));
+            }
+            names
+        } else {
+            self.values.iter().map(|v| name(*v)).collect()
+        };
+        format!(
+            "arg = \"{}\", {} = [{}]",
+            self.arg_name,
+            self.op.key(),
+            shown.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    #[test]
+    fn names_and_numbers_resolve_through_the_arguments_table() {
+        let c = Condition::new(
+            "unshare",
+            None,
+            Op::AnyOf,
+            &s(&["CLONE_NEWNS", "CLONE_NEWUSER"]),
+        )
+        .unwrap();
+        assert_eq!(c.values, [(libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64]);
+        assert!(c.matches(libc::CLONE_NEWNS as u64 | libc::CLONE_FILES as u64));
+        assert!(!c.matches(libc::CLONE_FILES as u64));
+        assert_eq!(
+            c.show(),
+            r#"arg = "flags", any_of = ["CLONE_NEWNS", "CLONE_NEWUSER"]"#
+        );
+        let p = Condition::new("personality", None, Op::NotIn, &s(&["0", "0x8"])).unwrap();
+        assert!(p.matches(0x0040_0000) && !p.matches(8));
+        let k = p.to_kernel();
+        assert_eq!((k.op, k.count, k.values[1]), (cond::NOT_IN, 2, 8));
+        let c3 = Condition::new("clone3", Some("flags"), Op::AnyOf, &s(&["CLONE_NEWPID"])).unwrap();
+        assert!(c3.deref && c3.arg == 0);
+    }
+
+    #[test]
+    fn bad_conditions_say_what_is_wrong() {
+        let e = Condition::new("unshare", None, Op::AnyOf, &s(&["CLONE_NEWNOPE"])).unwrap_err();
+        assert!(e.contains("CLONE_NEWNOPE"), "{e}");
+        let e = Condition::new("setns", Some("fdd"), Op::In, &s(&["1"])).unwrap_err();
+        assert!(e.contains("fd, nstype"), "{e}");
+        let e = Condition::new("getpid", None, Op::In, &s(&["1"])).unwrap_err();
+        assert!(e.contains("does not decode"), "{e}");
+        let e = Condition::new("mount", None, Op::In, &s(&["1"])).unwrap_err();
+        assert!(e.contains("string"), "{e}");
+        let e = Condition::new("personality", None, Op::In, &s(&["1"; 7])).unwrap_err();
+        assert!(e.contains("at most"), "{e}");
+    }
+}

@@ -1,0 +1,116 @@
+//! Argument conditions, decided in the kernel: namespace creation through clone, clone3 and
+//! unshare is flagged, and only that (a fork, unshare(CLONE_FILES) are not); personality
+//! outside Docker's allowed values and AF_VSOCK sockets likewise. A policy file's own
+//! condition replaces the built-in one.
+use sensor_proto::v1::Event;
+use sensor_tests::{
+    cgroup::TestCgroup,
+    ready,
+    sensor::Sensor,
+    subscriber::{Subscriber, arg, flagged, flagged_in, header},
+};
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
+const CLONE_NEWUTS: &str = "0x04000000";
+const CLONE_FILES: &str = "0x400";
+const SIGCHLD: u64 = 17;
+
+fn trigger(cg: &TestCgroup, args: &[&str]) -> u32 {
+    sensor_tests::trigger(TRIGGER, cg, args)
+}
+
+fn nr(name: &str) -> String {
+    let n = match name {
+        "clone" => libc::SYS_clone,
+        "unshare" => libc::SYS_unshare,
+        "personality" => libc::SYS_personality,
+        "socket" => libc::SYS_socket,
+        _ => unreachable!(),
+    };
+    n.to_string()
+}
+
+fn by(pid: u32, name: &'static str) -> impl Fn(&Event) -> bool {
+    move |ev| header(ev).pid == pid && flagged(ev).is_some_and(|f| f.name == name)
+}
+
+#[tokio::test]
+async fn only_calls_whose_arguments_match_are_flagged() {
+    if !ready() {
+        return;
+    }
+    let cg = TestCgroup::new("conditions");
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+        .await
+        .expect("subscribe");
+
+    // Harmless first: none of these may be flagged.
+    let quiet = [
+        trigger(&cg, &["raw", &nr("clone"), &SIGCHLD.to_string()]),
+        trigger(&cg, &["clone3", "0"]),
+        trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]),
+        trigger(&cg, &["raw", &nr("personality"), "0xffffffff"]),
+        trigger(&cg, &["raw", &nr("socket"), "1", "1", "0"]),
+    ];
+    // Then each kind that matches.
+    let uts = (0x0400_0000u64 | SIGCHLD).to_string();
+    let clone = trigger(&cg, &["raw", &nr("clone"), &uts]);
+    let ev = sub
+        .expect_event("clone(CLONE_NEWUTS)", by(clone, "clone"))
+        .await;
+    let flags = arg(&ev, "flags").map(|f| f.0).unwrap_or_default();
+    assert!(flags.starts_with("CLONE_NEWUTS"), "{flags}");
+    let clone3 = trigger(&cg, &["clone3", CLONE_NEWUTS]);
+    sub.expect_event("clone3 with CLONE_NEWUTS", by(clone3, "clone3"))
+        .await;
+    let unshare = trigger(&cg, &["raw", &nr("unshare"), CLONE_NEWUTS]);
+    let ev = sub
+        .expect_event("unshare(CLONE_NEWUTS)", by(unshare, "unshare"))
+        .await;
+    assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWUTS", false)));
+    let persona = trigger(&cg, &["raw", &nr("personality"), "0x0400000"]);
+    sub.expect_event("personality(READ_IMPLIES_EXEC)", by(persona, "personality"))
+        .await;
+    let vsock = trigger(&cg, &["raw", &nr("socket"), "40", "1", "0"]);
+    let ev = sub
+        .expect_event("socket(AF_VSOCK)", by(vsock, "socket"))
+        .await;
+    assert_eq!(arg(&ev, "domain"), Some(("AF_VSOCK", false)));
+
+    // Everything before them arrived first (one ring, in order): nothing of the quiet ones.
+    for ev in sub.events() {
+        assert!(
+            !quiet.contains(&header(ev).pid),
+            "a call whose arguments do not match was flagged: {ev:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_policy_file_sets_its_own_condition() {
+    if !ready() {
+        return;
+    }
+    let dir = sensor_tests::cgroup::ScratchDir::new("cond-policy");
+    let policy = dir.path().join("policy.toml");
+    // unshare only with CLONE_FILES (the reverse of the default), to see the file's win.
+    std::fs::write(
+        &policy,
+        "[syscalls]\nunshare = { severity = \"low\", arg = \"flags\", any_of = [\"CLONE_FILES\"] }\n",
+    )
+    .unwrap();
+    let cg = TestCgroup::new("cond-policy");
+    let sensor = Sensor::start(&["--no-cri", "--policy", policy.to_str().unwrap()]).await;
+    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+        .await
+        .expect("subscribe");
+    let ns = trigger(&cg, &["raw", &nr("unshare"), CLONE_NEWUTS]);
+    let files = trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]);
+    sub.expect_event("unshare(CLONE_FILES)", by(files, "unshare"))
+        .await;
+    assert!(
+        !sub.events().any(|ev| header(ev).pid == ns),
+        "unshare(CLONE_NEWUTS) does not match this policy's condition"
+    );
+}
