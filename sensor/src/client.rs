@@ -185,8 +185,8 @@ pub async fn print_profile(
                     "workload"
                 };
                 println!(
-                    "{:<24} {:>4}  {phase:<8}  {} container(s)",
-                    s.name, s.number, s.containers
+                    "{:<24} {:>4}  {:<7} {phase:<8}  {} container(s)",
+                    s.name, s.number, s.arch, s.containers
                 );
             }
             if !p.unnamed_numbers.is_empty() {
