@@ -12,7 +12,7 @@ use sensor_common::{
     LEARNED_COMPAT_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
 };
 
-use crate::record::read_field;
+use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
 
 /// Every record goes through this one ring buffer. Userspace may resize it at load.
 #[map]
@@ -130,15 +130,23 @@ pub static TS_COMPAT: Global<u32> = Global::new(0);
 
 /// Is the current syscall a compat one (i386 through `int $0x80` or a 32-bit process)? Its
 /// number is then the compat ABI's. This is what the kernel's own `in_ia32_syscall()` reads.
+/// It runs on every syscall of the node, so it is one helper call and one load: the offset
+/// and the mask are load-time constants (frozen .rodata, which the verifier folds), and the
+/// task pointer is a BTF one, read directly rather than through bpf_probe_read_kernel.
 #[inline(always)]
 pub fn in_compat_syscall() -> bool {
     let mask = TS_COMPAT.load();
     if mask == 0 {
         return false;
     }
-    // SAFETY: no arguments.
-    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() } as *const u8;
-    read_field::<u32>(task, TASK_TI_STATUS_OFF.load()).is_some_and(|s| s & mask != 0)
+    // SAFETY: the current task is valid while we run; the verifier checks the load against
+    // task_struct's BTF layout (thread_info.status, a u32).
+    unsafe {
+        let task = bpf_get_current_task_btf() as *const u8;
+        let status =
+            core::ptr::read_volatile(task.add(TASK_TI_STATUS_OFF.load() as usize).cast::<u32>());
+        status & mask != 0
+    }
 }
 
 /// The syscall key of native call `nr`, if it has one (x32 numbers and numbers past the
