@@ -3,7 +3,6 @@ use std::sync::Arc;
 
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta},
-    policy::Severity,
     syscalls::Arch,
 };
 
@@ -261,5 +260,36 @@ impl LossReason {
             LossReason::MalformedRecord => "malformed_record",
             LossReason::ReplayExpired => "replay_expired",
         }
+    }
+}
+
+/// How bad a flagged call or a finding is (the policy decides which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.name() == s)
     }
 }

@@ -1,7 +1,7 @@
 //! Syscall names and numbers, from the maintained `syscalls` crate's tables.
 use std::str::FromStr;
 
-use sensor_common::{ABI_NRS, COMPAT_KEY_BASE};
+use sensor_common::{ABI_NRS, COMPAT_KEY_BASE, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS};
 
 /// Bit that marks an x32 ABI syscall number on x86_64.
 pub const X32_SYSCALL_BIT: u64 = 0x4000_0000;
@@ -78,6 +78,15 @@ impl Arch {
             _ => Some(nr),
         }
     }
+}
+
+/// The in-kernel form of a set of syscalls: the bit of each one's syscall key (native
+/// numbers, then compat ones; see [`Arch::key`]) set.
+pub type SyscallBitmap = [u64; FORBIDDEN_WORDS as usize];
+
+/// Is syscall key `key` in `bitmap`?
+pub fn contains(bitmap: &SyscallBitmap, key: u64) -> bool {
+    key < FORBIDDEN_MAX_NR && bitmap[(key / 64) as usize] >> (key % 64) & 1 == 1
 }
 
 /// The name of syscall `nr` on `arch`, or `None` when the table has no such number.

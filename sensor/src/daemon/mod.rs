@@ -185,7 +185,9 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(logger) = probes.take_logger() {
         tokio::spawn(terminal::forward_kernel_logs(logger));
     }
-    let policy_maps = probes.take_policy_maps(tracefs.root(), cfg.exit_hook)?;
+    let policy_maps = crate::policy::apply::PolicyMaps::new(
+        probes.take_policy_maps(tracefs.root(), cfg.exit_hook)?,
+    );
     let engine = PolicyEngine::new(policy_maps, policy_rx)?;
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;

@@ -8,7 +8,7 @@ use sensor_common::{
 use super::{Policy, SyscallBitmap};
 use crate::{
     args,
-    probes::{ProbeError, exits::ExitHooks},
+    probes::{PolicyMapHandles, ProbeError, exits::ExitHooks},
     syscalls::{self, Arch},
 };
 
@@ -40,13 +40,14 @@ pub struct PolicyMaps {
 }
 
 impl PolicyMaps {
-    pub fn new(
-        forbidden: Array<MapData, u64>,
-        string_args: Array<MapData, u8>,
-        conditions: Array<MapData, ArgCondition>,
-        exempt: HashMap<MapData, u64, SyscallBitmap>,
-        exits: ExitHooks,
-    ) -> Self {
+    pub fn new(handles: PolicyMapHandles) -> Self {
+        let PolicyMapHandles {
+            forbidden,
+            string_args,
+            conditions,
+            exempt,
+            exits,
+        } = handles;
         Self {
             forbidden,
             string_args,
@@ -118,10 +119,7 @@ impl PolicyMaps {
     }
 }
 
-/// Is syscall key `key` in `bitmap`?
-pub fn contains(bitmap: &SyscallBitmap, key: u64) -> bool {
-    key < FORBIDDEN_MAX_NR && bitmap[(key / 64) as usize] >> (key % 64) & 1 == 1
-}
+pub use crate::syscalls::contains;
 
 /// Is the syscall called `name` of ABI `arch` in `bitmap`?
 pub fn contains_name(bitmap: &SyscallBitmap, arch: Arch, name: &str) -> bool {

@@ -56,15 +56,18 @@ pub struct Condition {
     /// One mask (any_of / all_of / none_of) or the listed values (in / not_in).
     pub values: Vec<u64>,
     /// How the values were named, for `policy show`.
-    table: &'static [(u64, &'static str)],
+    table: Names,
 }
+
+/// Names of an argument's values (flag bits, or enumerated values).
+type Names = &'static [(u64, &'static str)];
 
 /// The argument called `arg_name` of `syscall` (the first one when `None`): its index, its
 /// name, whether it points at the value, and the names its values have.
 fn argument(
     syscall: &str,
     arg_name: Option<&str>,
-) -> Result<(usize, &'static str, bool, &'static [(u64, &'static str)]), String> {
+) -> Result<(usize, &'static str, bool, Names), String> {
     let params = args::params(syscall).ok_or_else(|| {
         format!("{syscall}: the sensor does not decode its arguments, so it cannot test them")
     })?;

@@ -53,7 +53,7 @@ struct RawPolicy {
 #[serde(untagged)]
 enum RawRule {
     Level(String),
-    Conditioned(RawCondition),
+    Conditioned(Box<RawCondition>),
 }
 
 #[derive(Deserialize)]

@@ -19,39 +19,7 @@ use crate::{
     syscalls::{self, Arch},
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 4] = [
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.name() == s)
-    }
-}
-
-/// The in-kernel form of a set of syscalls: the bit of each one's syscall key (native
-/// numbers, then compat ones; see [`Arch::key`]) set.
-pub type SyscallBitmap = [u64; FORBIDDEN_WORDS as usize];
+pub use crate::{event::Severity, syscalls::SyscallBitmap};
 
 /// Who an exception covers. Every matcher given must match (globs: `*`, `?`).
 #[derive(Clone, Debug, Default)]

@@ -21,8 +21,8 @@ use sensor_common::{ABI_NRS, FORBIDDEN_WORDS, PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT
 
 use super::{Loaded, ProbeError, explain};
 use crate::{
-    policy::{SyscallBitmap, apply::contains},
     syscalls::{self, Arch},
+    syscalls::{SyscallBitmap, contains},
 };
 
 /// How flagged calls get their outcome.

@@ -30,7 +30,6 @@ use sensor_common::{
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
 use crate::{
     offsets::Offsets,
-    policy::apply::PolicyMaps,
     syscalls::{self, Arch},
 };
 
@@ -308,7 +307,7 @@ impl Probes {
         &mut self,
         tracefs: &Path,
         exit_mode: ExitMode,
-    ) -> Result<PolicyMaps, ProbeError> {
+    ) -> Result<PolicyMapHandles, ProbeError> {
         let mut loaded = self.loaded();
         let mut take = |name: &'static str| {
             loaded
@@ -336,13 +335,13 @@ impl Probes {
             exit_mode,
             Arch::NATIVE,
         );
-        Ok(PolicyMaps::new(
+        Ok(PolicyMapHandles {
             forbidden,
             string_args,
             conditions,
             exempt,
             exits,
-        ))
+        })
     }
 
     /// Attaches every program but the exit side (see [`exits`]), in [`PROGRAMS`] order.
@@ -408,6 +407,16 @@ impl Probes {
                 source: Box::new(source),
             })
     }
+}
+
+/// The maps a policy is written to, and the exit hooks it decides: what `policy::apply`
+/// takes over (policy depends on probes, never the reverse).
+pub struct PolicyMapHandles {
+    pub forbidden: Array<MapData, u64>,
+    pub string_args: Array<MapData, u8>,
+    pub conditions: Array<MapData, sensor_common::ArgCondition>,
+    pub exempt: HashMap<MapData, u64, crate::syscalls::SyscallBitmap>,
+    pub exits: ExitHooks,
 }
 
 /// Counts the entries of the learned-syscalls map.
