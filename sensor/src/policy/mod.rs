@@ -197,8 +197,13 @@ pub enum Exemption {
 
 impl Policy {
     pub fn builtin() -> Self {
+        let watched = defaults::WATCHED_THOUGH_ALLOWED
+            .iter()
+            .map(|(n, s, _)| (n, s));
         let syscalls = defaults::DEFAULT_SYSCALLS
             .iter()
+            .map(|(n, s)| (n, s))
+            .chain(watched)
             .filter_map(|(n, s)| Some((syscalls::known_name(n)?, *s)))
             .collect();
         let conditions = defaults::DEFAULT_CONDITIONS
