@@ -68,6 +68,13 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
         }
         rec.str_arg[slot] = arg as u8;
         let src = rec.args[arg] as *const u8;
+        if src.is_null() {
+            // NULL (fsconfig's key for a command, mount's fstype for a remount): nothing to
+            // read, and nothing wrong with that.
+            rec.str_unreadable |= 1 << slot;
+            slot += 1;
+            continue;
+        }
         // SAFETY: reading user memory through the helper, bounded by the slot.
         match unsafe { bpf_probe_read_user_str_bytes(src, &mut rec.strs[slot]) } {
             Ok(s) => {

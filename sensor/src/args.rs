@@ -116,6 +116,54 @@ const AF: &[(u64, &str)] = &[
     (40, "AF_VSOCK"),
     (44, "AF_XDP"),
 ];
+const MOVE_MOUNT: &[(u64, &str)] = &[
+    (0x01, "MOVE_MOUNT_F_SYMLINKS"),
+    (0x02, "MOVE_MOUNT_F_AUTOMOUNTS"),
+    (0x04, "MOVE_MOUNT_F_EMPTY_PATH"),
+    (0x10, "MOVE_MOUNT_T_SYMLINKS"),
+    (0x20, "MOVE_MOUNT_T_AUTOMOUNTS"),
+    (0x40, "MOVE_MOUNT_T_EMPTY_PATH"),
+    (0x100, "MOVE_MOUNT_SET_GROUP"),
+    (0x200, "MOVE_MOUNT_BENEATH"),
+];
+/// open_tree and mount_setattr take the *at() path flags too.
+const OPEN_TREE: &[(u64, &str)] = &[
+    (0x1, "OPEN_TREE_CLONE"),
+    (0x80000, "OPEN_TREE_CLOEXEC"),
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x800, "AT_NO_AUTOMOUNT"),
+    (0x1000, "AT_EMPTY_PATH"),
+    (0x8000, "AT_RECURSIVE"),
+];
+const FSPICK: &[(u64, &str)] = &[
+    (0x1, "FSPICK_CLOEXEC"),
+    (0x2, "FSPICK_SYMLINK_NOFOLLOW"),
+    (0x4, "FSPICK_NO_AUTOMOUNT"),
+    (0x8, "FSPICK_EMPTY_PATH"),
+];
+const FSCONFIG_CMD: &[(u64, &str)] = &[
+    (0, "FSCONFIG_SET_FLAG"),
+    (1, "FSCONFIG_SET_STRING"),
+    (2, "FSCONFIG_SET_BINARY"),
+    (3, "FSCONFIG_SET_PATH"),
+    (4, "FSCONFIG_SET_PATH_EMPTY"),
+    (5, "FSCONFIG_SET_FD"),
+    (6, "FSCONFIG_CMD_CREATE"),
+    (7, "FSCONFIG_CMD_RECONFIGURE"),
+    (8, "FSCONFIG_CMD_CREATE_EXCL"),
+];
+const CLOEXEC_1: &[(u64, &str)] = &[(0x1, "CLOEXEC")];
+const MOUNT_ATTR: &[(u64, &str)] = &[
+    (0x1, "MOUNT_ATTR_RDONLY"),
+    (0x2, "MOUNT_ATTR_NOSUID"),
+    (0x4, "MOUNT_ATTR_NODEV"),
+    (0x8, "MOUNT_ATTR_NOEXEC"),
+    (0x10, "MOUNT_ATTR_NOATIME"),
+    (0x20, "MOUNT_ATTR_STRICTATIME"),
+    (0x80, "MOUNT_ATTR_NODIRATIME"),
+    (0x100000, "MOUNT_ATTR_IDMAP"),
+    (0x200000, "MOUNT_ATTR_NOSYMFOLLOW"),
+];
 const PTRACE: &[(u64, &str)] = &[
     (0, "PTRACE_TRACEME"),
     (1, "PTRACE_PEEKTEXT"),
@@ -239,15 +287,39 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
             Str("cmdline"),
             Hex("flags"),
         ],
+        // The new mount API: every step, with its strings and flags.
         "move_mount" => &[
             Int("from_dfd"),
             Str("from_path"),
             Int("to_dfd"),
             Str("to_path"),
-            Hex("flags"),
+            Flags("flags", MOVE_MOUNT),
         ],
-        "fsopen" => &[Str("fsname"), Hex("flags")],
-        "fsmount" => &[Int("fs_fd"), Hex("flags"), Hex("attr_flags")],
+        "fsopen" => &[Str("fsname"), Flags("flags", CLOEXEC_1)],
+        // The value is a string for SET_STRING and SET_PATH; otherwise NULL (or a buffer,
+        // shown as far as it reads as text).
+        "fsconfig" => &[
+            Int("fd"),
+            Enum("cmd", FSCONFIG_CMD),
+            Str("key"),
+            Str("value"),
+            Int("aux"),
+        ],
+        "fsmount" => &[
+            Int("fs_fd"),
+            Flags("flags", CLOEXEC_1),
+            Flags("attr_flags", MOUNT_ATTR),
+        ],
+        "open_tree" => &[Int("dfd"), Str("path"), Flags("flags", OPEN_TREE)],
+        "fspick" => &[Int("dfd"), Str("path"), Flags("flags", FSPICK)],
+        // struct mount_attr (attr_set, attr_clr, propagation, userns_fd) is not read yet.
+        "mount_setattr" => &[
+            Int("dfd"),
+            Str("path"),
+            Flags("flags", OPEN_TREE),
+            Hex("attr"),
+            Int("size"),
+        ],
         "process_vm_readv" | "process_vm_writev" => &[Int("pid"), Hex("local_iov"), Int("liovcnt")],
         "open_by_handle_at" => &[Int("mount_fd"), Hex("handle"), Hex("flags")],
         _ => return None,

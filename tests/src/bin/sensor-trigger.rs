@@ -25,7 +25,12 @@
 //! - `raw NR [ARG...]`: native syscall NR with numeric ARGs (decimal or 0x hex); prints the
 //!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
 //!   parent waits for it;
-//! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way.
+//! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way;
+//! - `newmount-bind SRC TARGET`: a bind mount through the new mount API: open_tree(SRC,
+//!   OPEN_TREE_CLONE) then move_mount onto TARGET (must succeed);
+//! - `newmount-tmpfs TARGET`: fsopen("tmpfs"), fsconfig(size=1m), fsconfig(create),
+//!   fsmount(MOUNT_ATTR_NODEV), move_mount onto TARGET, mount_setattr(TARGET, read-only),
+//!   fspick(TARGET) (each must succeed).
 //!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
 use std::{
@@ -48,6 +53,14 @@ fn number(s: &str) -> u64 {
         eprintln!("sensor-trigger: {s:?} is not a number");
         exit(2)
     })
+}
+
+/// A raw syscall's result, or the action fails with its errno.
+fn check(what: &str, ret: libc::c_long) -> libc::c_long {
+    if ret < 0 {
+        fail(what, Error::last_os_error());
+    }
+    ret
 }
 
 /// After a clone-like call: its child (0) leaves at once; the parent (a pid) waits for it.
@@ -241,6 +254,69 @@ fn main() {
                 reap_clone_child(ret);
             }
             println!("{ret}");
+        }
+        ("newmount-bind", [src, target]) => {
+            let (src, target, empty) = (c(src), c(target), c(""));
+            let fd = check("open_tree", unsafe {
+                libc::syscall(
+                    libc::SYS_open_tree,
+                    libc::AT_FDCWD,
+                    src.as_ptr(),
+                    1 | 0x80000,
+                )
+            });
+            check("move_mount", unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    fd,
+                    empty.as_ptr(),
+                    libc::AT_FDCWD,
+                    target.as_ptr(),
+                    0x4, // MOVE_MOUNT_F_EMPTY_PATH
+                )
+            });
+        }
+        ("newmount-tmpfs", [target]) => {
+            let (tmpfs, size, one_m, target, empty) =
+                (c("tmpfs"), c("size"), c("1m"), c(target), c(""));
+            let null = std::ptr::null::<libc::c_char>();
+            let fs = check("fsopen", unsafe {
+                libc::syscall(libc::SYS_fsopen, tmpfs.as_ptr(), 1)
+            });
+            check("fsconfig set", unsafe {
+                libc::syscall(libc::SYS_fsconfig, fs, 1, size.as_ptr(), one_m.as_ptr(), 0)
+            });
+            check("fsconfig create", unsafe {
+                libc::syscall(libc::SYS_fsconfig, fs, 6, null, null, 0)
+            });
+            let mnt = check("fsmount", unsafe {
+                libc::syscall(libc::SYS_fsmount, fs, 1, 0x4)
+            });
+            check("move_mount", unsafe {
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    mnt,
+                    empty.as_ptr(),
+                    libc::AT_FDCWD,
+                    target.as_ptr(),
+                    0x4,
+                )
+            });
+            // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }: read-only.
+            let attr: [u64; 4] = [0x1, 0, 0, 0];
+            check("mount_setattr", unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    libc::AT_FDCWD,
+                    target.as_ptr(),
+                    0,
+                    attr.as_ptr(),
+                    32,
+                )
+            });
+            check("fspick", unsafe {
+                libc::syscall(libc::SYS_fspick, libc::AT_FDCWD, target.as_ptr(), 1)
+            });
         }
         ("clone3", [flags]) => {
             // struct clone_args, version 0: flags, pidfd, child_tid, parent_tid, exit_signal,
