@@ -159,6 +159,15 @@ pub const GLOBAL_NR_EXECVEAT_COMPAT: &str = "NR_EXECVEAT_COMPAT";
 /// offset unknown, every call is taken as native.
 pub const GLOBAL_TASK_TI_STATUS_OFF: &str = "TASK_TI_STATUS_OFF";
 pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
+/// Globals: the path from the task to the executed file, from BTF: `task_struct.mm`,
+/// `mm_struct.exe_file`, `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`,
+/// `dentry.d_name.name`.
+pub const GLOBAL_TASK_MM_OFF: &str = "TASK_MM_OFF";
+pub const GLOBAL_MM_EXE_FILE_OFF: &str = "MM_EXE_FILE_OFF";
+pub const GLOBAL_FILE_INODE_OFF: &str = "FILE_INODE_OFF";
+pub const GLOBAL_INODE_NLINK_OFF: &str = "INODE_NLINK_OFF";
+pub const GLOBAL_FILE_DENTRY_OFF: &str = "FILE_DENTRY_OFF";
+pub const GLOBAL_DENTRY_NAME_OFF: &str = "DENTRY_NAME_OFF";
 /// Global: offset of `old_pid` in the sched_process_exec record.
 pub const GLOBAL_EXEC_OLD_PID_OFF: &str = "EXEC_OLD_PID_OFF";
 /// Global: the sensor's own tgid, whose syscalls are never flagged.
@@ -205,6 +214,12 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_NR_EXECVEAT_COMPAT,
     GLOBAL_TASK_TI_STATUS_OFF,
     GLOBAL_TS_COMPAT,
+    GLOBAL_TASK_MM_OFF,
+    GLOBAL_MM_EXE_FILE_OFF,
+    GLOBAL_FILE_INODE_OFF,
+    GLOBAL_INODE_NLINK_OFF,
+    GLOBAL_FILE_DENTRY_OFF,
+    GLOBAL_DENTRY_NAME_OFF,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

@@ -174,7 +174,17 @@ pub struct ExecRecord {
     pub _pad: u32,
     pub filename: [u8; EXEC_FILENAME_LEN],
     pub argv: [u8; EXEC_ARGV_LEN],
+    /// The executed file's link count (`mm->exe_file->f_inode->i_nlink`): 0 for a file with
+    /// no name on any filesystem (a memfd, a deleted file). `u32::MAX`: not known.
+    pub exe_nlink: u32,
+    /// Bytes of `exe_name` in use.
+    pub exe_name_len: u32,
+    /// The executed file's dentry name (`memfd:NAME` for a memfd), cut to fit.
+    pub exe_name: [u8; EXE_NAME_LEN],
 }
+
+/// Bytes of the executed file's dentry name kept in an exec record.
+pub const EXE_NAME_LEN: usize = 64;
 
 /// What `sys_enter` of execve/execveat saw, parked by thread id until the exec happens
 /// (`sched_process_exec`) or fails (`sys_exit`).
@@ -250,7 +260,7 @@ const _: () = {
     assert!(size_of::<SyscallRecord>() == syscall_record_size(SYSCALL_STRS));
     assert!(SYSCALL_STRS_OFFSET == 144);
     assert!(offset_of!(ExecRecord, filename) == 96);
-    assert!(size_of::<ExecRecord>() == 96 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
+    assert!(size_of::<ExecRecord>() == 96 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN + 8 + EXE_NAME_LEN);
     assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
     assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
     assert!(size_of::<ForkRecord>() == 72);

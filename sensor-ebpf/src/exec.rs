@@ -22,8 +22,9 @@ use sensor_common::{
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     maps::{
-        CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, EVENTS, EXEC_FILENAME_OFF, EXEC_OLD_PID_OFF,
-        EXEC_PENDING, EXEC_SCRATCH, TASK_CRED_OFF, count,
+        CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, DENTRY_NAME_OFF, EVENTS, EXEC_FILENAME_OFF,
+        EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, FILE_DENTRY_OFF, FILE_INODE_OFF,
+        INODE_NLINK_OFF, MM_EXE_FILE_OFF, TASK_CRED_OFF, TASK_MM_OFF, count,
     },
     record::{fill_header, read_field},
 };
@@ -155,6 +156,35 @@ fn fill_privileges(rec: &mut ExecRecord) {
     rec._pad = 0;
 }
 
+/// The file the process now runs (`current->mm->exe_file`): its link count (0: no name on
+/// any filesystem, as a memfd) and its dentry name. Decided from the file, not from the path
+/// the caller passed.
+#[inline(always)]
+fn fill_exe_file(rec: &mut ExecRecord) {
+    rec.exe_nlink = u32::MAX;
+    rec.exe_name_len = 0;
+    // SAFETY: no arguments.
+    let task = unsafe { bpf_get_current_task() } as *const u8;
+    let file = read_field::<*const u8>(task, TASK_MM_OFF.load())
+        .and_then(|mm| read_field::<*const u8>(mm, MM_EXE_FILE_OFF.load()));
+    let Some(file) = file else {
+        return;
+    };
+    if let Some(n) = read_field::<*const u8>(file, FILE_INODE_OFF.load())
+        .and_then(|inode| read_field::<u32>(inode, INODE_NLINK_OFF.load()))
+    {
+        rec.exe_nlink = n;
+    }
+    let name = read_field::<*const u8>(file, FILE_DENTRY_OFF.load())
+        .and_then(|d| read_field::<*const u8>(d, DENTRY_NAME_OFF.load()));
+    if let Some(name) = name {
+        // SAFETY: kernel memory through the helper, bounded by the buffer.
+        if let Ok(s) = unsafe { bpf_probe_read_kernel_str_bytes(name, &mut rec.exe_name) } {
+            rec.exe_name_len = s.len() as u32;
+        }
+    }
+}
+
 /// The parts every exec record shares: the parked argv, the privileges, the header.
 #[inline(always)]
 fn complete(rec: &mut ExecRecord, tid: u32, flags: u16) {
@@ -184,6 +214,9 @@ pub fn exec_exit(ret: i64, tid: u32) {
     let rec = unsafe { &mut *entry.as_mut_ptr() };
     rec.errno = (-ret) as i32;
     rec.filename_len = 0;
+    // The exec failed: the process still runs its old file, which says nothing.
+    rec.exe_nlink = u32::MAX;
+    rec.exe_name_len = 0;
     let mut flags = 0;
     if let Some(a) = EXEC_PENDING.get_ptr(&tid) {
         // SAFETY: as in take_args.
@@ -244,6 +277,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
         }
     };
     complete(rec, old_tid as u32, flags);
+    fill_exe_file(rec);
     entry.submit(0);
     Ok(())
 }

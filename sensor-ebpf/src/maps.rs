@@ -178,6 +178,20 @@ pub static CRED_EUID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static CRED_CAP_EFFECTIVE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
+// The path to the executed file, from the kernel's BTF (OFFSET_UNKNOWN: not read).
+#[unsafe(no_mangle)]
+pub static TASK_MM_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static MM_EXE_FILE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static FILE_INODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static INODE_NLINK_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static FILE_DENTRY_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static DENTRY_NAME_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+
 // Field offsets of the cgroup_mkdir/cgroup_rmdir and sched_process_exit records, from tracefs.
 #[unsafe(no_mangle)]
 pub static CGROUP_ROOT_OFF: Global<u32> = Global::new(8);

@@ -5,15 +5,18 @@
 use std::mem::size_of;
 
 use sensor_common::{
-    CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
-    ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_TRUNCATED, ForkRecord, Header, NO_STR_ARG,
-    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
-    SeenRecord, SyscallRecord, syscall_record_size,
+    CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
+    ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_TRUNCATED, ForkRecord, Header,
+    NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN,
+    SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
 };
 
 use crate::{
     args::{self, ArgString},
-    event::{Body, Event, Exec, FlaggedSyscall, Outcome, Phase, Privileges, Process, SyscallSeen},
+    event::{
+        Body, Event, ExeFile, Exec, FlaggedSyscall, Outcome, Phase, Privileges, Process,
+        SyscallSeen,
+    },
     syscalls::{self, Arch},
 };
 
@@ -263,6 +266,10 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
             cap_effective: r.cap_effective,
         }),
         findings: Vec::new(),
+        exe_file: (r.exe_nlink != u32::MAX).then(|| ExeFile {
+            nlink: r.exe_nlink,
+            name: r.exe_name[..(r.exe_name_len as usize).min(EXE_NAME_LEN)].to_vec(),
+        }),
     })
 }
 
@@ -464,6 +471,9 @@ mod tests {
             _pad: 0,
             filename: [0xAA; EXEC_FILENAME_LEN],
             argv: [0xBB; EXEC_ARGV_LEN],
+            exe_nlink: u32::MAX,
+            exe_name_len: 0,
+            exe_name: [0; EXE_NAME_LEN],
         };
         r.filename[..filename.len()].copy_from_slice(filename);
         r.argv[..argv.len()].copy_from_slice(argv);

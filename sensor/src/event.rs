@@ -214,8 +214,20 @@ pub struct Exec {
     pub errno: Option<i32>,
     /// The effective uid and capability set it runs with, when the kernel layout is known.
     pub privileges: Option<Privileges>,
-    /// What the policy finds wrong with it (root in a container, dangerous capabilities).
+    /// What the policy finds wrong with it (root in a container, dangerous capabilities, no
+    /// file on disk).
     pub findings: Vec<Finding>,
+    /// The file the process now runs, as the kernel has it (a successful exec on a kernel
+    /// whose layout is known).
+    pub exe_file: Option<ExeFile>,
+}
+
+/// The executed file: its link count (0: no name on any filesystem, as a memfd or a deleted
+/// file) and its dentry name (`memfd:NAME` for a memfd).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExeFile {
+    pub nlink: u32,
+    pub name: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -22,6 +22,10 @@ pub struct TaskOffsets {
     /// `thread_info.status` inside task_struct (x86: its `TS_COMPAT` bit says the current
     /// syscall is a compat one); `u32::MAX` where the kernel has no such field.
     pub ti_status: u32,
+    /// The path to the executed file: `task_struct.mm`, `mm_struct.exe_file`,
+    /// `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`, `dentry.d_name.name`
+    /// (`u32::MAX` each where the kernel has no such field).
+    pub exe: [u32; 6],
 }
 
 impl TaskOffsets {
@@ -35,6 +39,7 @@ impl TaskOffsets {
         cred_euid: u32::MAX,
         cred_cap_effective: u32::MAX,
         ti_status: u32::MAX,
+        exe: [u32::MAX; 6],
     };
 }
 
@@ -102,7 +107,21 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         ti_status: offset(&btf, "task_struct", "thread_info")
             .and_then(|ti| Ok(ti + offset(&btf, "thread_info", "status")?))
             .unwrap_or(u32::MAX),
+        exe: exe_offsets(&btf).unwrap_or([u32::MAX; 6]),
     })
+}
+
+/// See [`TaskOffsets::exe`]; an error turns off only the executed-file reading.
+fn exe_offsets(btf: &Btf) -> Result<[u32; 6], BtfError> {
+    let nlink = offset(btf, "inode", "__i_nlink").or_else(|_| offset(btf, "inode", "i_nlink"))?;
+    Ok([
+        offset(btf, "task_struct", "mm")?,
+        offset(btf, "mm_struct", "exe_file")?,
+        offset(btf, "file", "f_inode")?,
+        nlink,
+        offset(btf, "file", "f_path")? + offset(btf, "path", "dentry")?,
+        offset(btf, "dentry", "d_name")? + offset(btf, "qstr", "name")?,
+    ])
 }
 
 #[cfg(test)]

@@ -35,11 +35,14 @@ pub(super) async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
     }
 }
 
-/// The default view: flagged calls a user acts on. Losses are always shown.
+/// The default view: flagged calls and exec findings a user acts on. Losses are always
+/// shown.
 fn shown_by_default(body: &Body, min: Severity) -> bool {
     match body {
         // A call without a severity (an exit-hook-all report of an unknown number) is shown.
         Body::FlaggedSyscall(f) => f.severity.is_none_or(|s| s >= min),
+        // An exec with a finding at least that severe (a fileless one, by default).
+        Body::Exec(e) => e.findings.iter().any(|f| f.severity >= min),
         _ => false,
     }
 }

@@ -101,6 +101,11 @@ impl PolicyEngine {
         {
             e.findings = self.policy.least_privilege.findings(p);
         }
+        if let Body::Exec(e) = &mut ev.body
+            && let Some(f) = super::fileless::finding(e, ev.process.parent_exe.as_deref())
+        {
+            e.findings.push(f);
+        }
         if !matches!(ev.body, Body::FlaggedSyscall(_)) {
             return true;
         }

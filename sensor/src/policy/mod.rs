@@ -6,6 +6,7 @@ pub mod condition;
 pub mod defaults;
 pub mod engine;
 pub mod file;
+pub mod fileless;
 pub mod reload;
 
 use std::collections::BTreeMap;

@@ -26,6 +26,8 @@
 //!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
 //!   parent waits for it;
 //! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way;
+//! - `memfd-exec NAME PATH [ARGS...]`: copies PATH into a memfd called NAME and runs it with
+//!   execveat(fd, "", AT_EMPTY_PATH) (fileless execution; does not return on success);
 //! - `newmount-bind SRC TARGET`: a bind mount through the new mount API: open_tree(SRC,
 //!   OPEN_TREE_CLONE) then move_mount onto TARGET (must succeed);
 //! - `newmount-tmpfs TARGET`: fsopen("tmpfs"), fsconfig(size=1m), fsconfig(create),
@@ -254,6 +256,36 @@ fn main() {
                 reap_clone_child(ret);
             }
             println!("{ret}");
+        }
+        ("memfd-exec", [name, path, argv @ ..]) => {
+            let bytes = std::fs::read(path).unwrap_or_else(|e| fail("read the program", e));
+            let cname = c(name);
+            let fd = unsafe { libc::memfd_create(cname.as_ptr(), 0) };
+            if fd < 0 {
+                fail("memfd_create", Error::last_os_error());
+            }
+            use std::os::fd::FromRawFd as _;
+            let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+            file.write_all(&bytes)
+                .unwrap_or_else(|e| fail("write the memfd", e));
+            let owned: Vec<CString> = std::iter::once(c(path))
+                .chain(argv.iter().map(|a| c(a)))
+                .collect();
+            let mut ptrs: Vec<*const libc::c_char> = owned.iter().map(|a| a.as_ptr()).collect();
+            ptrs.push(std::ptr::null());
+            let env: [*const libc::c_char; 1] = [std::ptr::null()];
+            let empty = c("");
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    fd,
+                    empty.as_ptr(),
+                    ptrs.as_ptr(),
+                    env.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+            fail("execveat", Error::last_os_error());
         }
         ("newmount-bind", [src, target]) => {
             let (src, target, empty) = (c(src), c(target), c(""));

@@ -97,6 +97,11 @@ fn event(w: &mut W<'_>, ev: &Event, id: &Identity) {
             w.varint(8, u64::from(e.privileges.is_some()));
             w.varint(9, e.privileges.map_or(0, |p| u64::from(p.euid)));
             w.varint(10, e.privileges.map_or(0, |p| p.cap_effective));
+            if let Some(x) = &e.exe_file {
+                w.varint(11, 1);
+                w.varint(12, u64::from(x.nlink));
+                w.bytes(13, &x.name);
+            }
         }),
         Body::Fork { child_pid } => w.message(12, |w| w.varint(1, u64::from(*child_pid))),
         Body::Exit { exit_code } => w.message(13, |w| {

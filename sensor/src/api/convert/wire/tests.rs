@@ -5,7 +5,7 @@ use prost::Message as _;
 use super::*;
 use crate::{
     enrich::container::{Qos, Runtime},
-    event::{Exec, Finding, Outcome, Phase, Privileges, Process, SyscallSeen},
+    event::{ExeFile, Exec, Finding, Outcome, Phase, Privileges, Process, SyscallSeen},
     policy::Severity,
     syscalls::Arch,
 };
@@ -224,6 +224,10 @@ fn exec_exit_and_seen_bodies_arrive() {
             what: "root".into(),
             severity: Severity::Medium,
         }],
+        exe_file: Some(ExeFile {
+            nlink: 0,
+            name: b"memfd:x".to_vec(),
+        }),
     };
     assert_eq!(
         decoded(&full(Body::Exec(exec))).body,
@@ -241,6 +245,9 @@ fn exec_exit_and_seen_bodies_arrive() {
             privileges_known: true,
             euid: 0,
             cap_effective: 1 << 21,
+            exe_known: true,
+            exe_nlink: 0,
+            exe_name: b"memfd:x".to_vec(),
         }))
     );
     for (raw, status, signal) in [(3 << 8, 3, 0), (9, 0, 9)] {
