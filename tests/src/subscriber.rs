@@ -77,6 +77,11 @@ pub fn flagged(ev: &pb::Event) -> Option<&pb::FlaggedSyscall> {
     }
 }
 
+/// Matches the flagged call `name` made by process `pid`.
+pub fn flagged_by(pid: u32, name: &'static str) -> impl Fn(&pb::Event) -> bool {
+    move |ev| header(ev).pid == pid && flagged(ev).is_some_and(|f| f.name == name)
+}
+
 /// The exec body of `ev`, if that is what it is.
 pub fn exec(ev: &pb::Event) -> Option<&pb::Exec> {
     match &ev.body {

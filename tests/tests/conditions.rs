@@ -2,12 +2,11 @@
 //! unshare is flagged, and only that (a fork, unshare(CLONE_FILES) are not); personality
 //! outside Docker's allowed values and AF_VSOCK sockets likewise. A policy file's own
 //! condition replaces the built-in one.
-use sensor_proto::v1::Event;
 use sensor_tests::{
     cgroup::TestCgroup,
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, arg, flagged, flagged_in, header},
+    subscriber::{Subscriber, arg, flagged_by, flagged_in, header},
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -28,10 +27,6 @@ fn nr(name: &str) -> String {
         _ => unreachable!(),
     };
     n.to_string()
-}
-
-fn by(pid: u32, name: &'static str) -> impl Fn(&Event) -> bool {
-    move |ev| header(ev).pid == pid && flagged(ev).is_some_and(|f| f.name == name)
 }
 
 #[tokio::test]
@@ -57,24 +52,27 @@ async fn only_calls_whose_arguments_match_are_flagged() {
     let uts = (0x0400_0000u64 | SIGCHLD).to_string();
     let clone = trigger(&cg, &["raw", &nr("clone"), &uts]);
     let ev = sub
-        .expect_event("clone(CLONE_NEWUTS)", by(clone, "clone"))
+        .expect_event("clone(CLONE_NEWUTS)", flagged_by(clone, "clone"))
         .await;
     let flags = arg(&ev, "flags").map(|f| f.0).unwrap_or_default();
     assert!(flags.starts_with("CLONE_NEWUTS"), "{flags}");
     let clone3 = trigger(&cg, &["clone3", CLONE_NEWUTS]);
-    sub.expect_event("clone3 with CLONE_NEWUTS", by(clone3, "clone3"))
+    sub.expect_event("clone3 with CLONE_NEWUTS", flagged_by(clone3, "clone3"))
         .await;
     let unshare = trigger(&cg, &["raw", &nr("unshare"), CLONE_NEWUTS]);
     let ev = sub
-        .expect_event("unshare(CLONE_NEWUTS)", by(unshare, "unshare"))
+        .expect_event("unshare(CLONE_NEWUTS)", flagged_by(unshare, "unshare"))
         .await;
     assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWUTS", false)));
     let persona = trigger(&cg, &["raw", &nr("personality"), "0x0400000"]);
-    sub.expect_event("personality(READ_IMPLIES_EXEC)", by(persona, "personality"))
-        .await;
+    sub.expect_event(
+        "personality(READ_IMPLIES_EXEC)",
+        flagged_by(persona, "personality"),
+    )
+    .await;
     let vsock = trigger(&cg, &["raw", &nr("socket"), "40", "1", "0"]);
     let ev = sub
-        .expect_event("socket(AF_VSOCK)", by(vsock, "socket"))
+        .expect_event("socket(AF_VSOCK)", flagged_by(vsock, "socket"))
         .await;
     assert_eq!(arg(&ev, "domain"), Some(("AF_VSOCK", false)));
 
@@ -107,7 +105,7 @@ async fn a_policy_file_sets_its_own_condition() {
         .expect("subscribe");
     let ns = trigger(&cg, &["raw", &nr("unshare"), CLONE_NEWUTS]);
     let files = trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]);
-    sub.expect_event("unshare(CLONE_FILES)", by(files, "unshare"))
+    sub.expect_event("unshare(CLONE_FILES)", flagged_by(files, "unshare"))
         .await;
     assert!(
         !sub.events().any(|ev| header(ev).pid == ns),
