@@ -367,6 +367,7 @@ fn event_json(ev: &pb::Event) -> Value {
             "findings": e.findings.iter().map(|f| f.what.clone()).collect::<Vec<_>>(),
             "euid": e.privileges_known.then_some(e.euid),
             "cap_effective": e.privileges_known.then(|| format!("{:#x}", e.cap_effective)),
+            "exe_file": e.exe_known.then(|| json!({"nlink": e.exe_nlink, "name": text(&e.exe_name)})),
         }),
         Some(Body::SyscallSeen(x)) => {
             json!({"type": "syscall_seen", "syscall": x.name, "nr": x.number,
