@@ -1,6 +1,8 @@
 //! Names shared by the eBPF object and everything that loads or checks it: programs, maps,
 //! globals, and the indices of the per-CPU counters.
 
+use crate::keys::ABI_NRS;
+
 /// How a program is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hook {
@@ -23,6 +25,8 @@ pub struct ProgramSpec {
     pub hook: Hook,
     /// Attached by the exit hooks as the policy and `--exit-hook` say, not at start.
     pub exit_side: bool,
+    /// A kernel without this hook (built without the subsystem) is told, not refused.
+    pub optional: bool,
 }
 
 impl ProgramSpec {
@@ -31,6 +35,7 @@ impl ProgramSpec {
             name,
             hook,
             exit_side: false,
+            optional: false,
         }
     }
 }
@@ -46,11 +51,13 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         name: PROGRAM_SYS_EXIT_CALL,
         hook: Hook::SyscallExits,
         exit_side: true,
+        optional: false,
     },
     ProgramSpec {
         name: PROGRAM_SYS_EXIT,
         hook: Hook::BtfTracepoint("sys_exit"),
         exit_side: true,
+        optional: false,
     },
     ProgramSpec::at_start(
         "sched_process_fork",
@@ -62,7 +69,16 @@ pub const PROGRAMS: &[ProgramSpec] = &[
     ),
     ProgramSpec::at_start("cgroup_mkdir", Hook::Tracepoint("cgroup", "cgroup_mkdir")),
     ProgramSpec::at_start("cgroup_rmdir", Hook::Tracepoint("cgroup", "cgroup_rmdir")),
+    ProgramSpec {
+        name: PROGRAM_IOURING_SUBMIT,
+        hook: Hook::Tracepoint("io_uring", "io_uring_submit_req"),
+        exit_side: false,
+        optional: true,
+    },
 ];
+
+/// Every operation submitted through an io_uring ring (which no syscall hook sees).
+pub const PROGRAM_IOURING_SUBMIT: &str = "io_uring_submit_req";
 
 /// The exit of each syscall that needs it, on its own tracepoint.
 pub const PROGRAM_SYS_EXIT_CALL: &str = "sys_exit_call";
@@ -108,6 +124,11 @@ pub const LEARNED_SLOTS: usize = ABI_NRS as usize;
 pub const MAP_LEARNED_COMPAT: &str = "LEARNED_COMPAT";
 /// cgroups with compat calls learned at once.
 pub const LEARNED_COMPAT_CAPACITY: u32 = 4096;
+/// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the io_uring operations (by opcode) each
+/// cgroup has submitted, like [`MAP_LEARNED`].
+pub const MAP_LEARNED_IOURING: &str = "LEARNED_IOURING";
+/// cgroups with io_uring operations learned at once.
+pub const LEARNED_IOURING_CAPACITY: u32 = 4096;
 /// File name of the pinned learned map under the pin directory. The layout version is in the
 /// name: a map of another layout is never opened as this one.
 pub const LEARNED_PIN_NAME: &str = "learned_v1";
@@ -126,25 +147,12 @@ pub const MAPS: &[&str] = &[
     MAP_EXIT_HOOKED,
     MAP_LEARNED_COMPAT,
     MAP_CONDITIONS,
+    MAP_LEARNED_IOURING,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
 /// (and its call reported without an outcome).
 pub const PENDING_CAPACITY: u32 = 8192;
-
-/// A syscall's identity is (ABI, number). The kernel side keys its per-syscall maps by a
-/// *syscall key*: a native call's number (x86_64 on x86_64), or [`COMPAT_KEY_BASE`] plus the
-/// number of a compat call (i386: `int $0x80`, or a 32-bit process). Numbers of each ABI stay
-/// below [`ABI_NRS`].
-pub const ABI_NRS: u64 = 512;
-/// 64-bit words of a bitmap over one ABI's numbers.
-pub const ABI_WORDS: u32 = (ABI_NRS / 64) as u32;
-/// The key of compat call `nr` is `COMPAT_KEY_BASE + nr`.
-pub const COMPAT_KEY_BASE: u64 = ABI_NRS;
-/// 64-bit words of a bitmap over syscall keys (forbidden, exempt, exit-hooked).
-pub const FORBIDDEN_WORDS: u32 = 2 * ABI_WORDS;
-/// Syscall keys: the highest plus one.
-pub const FORBIDDEN_MAX_NR: u64 = FORBIDDEN_WORDS as u64 * 64;
 
 /// Global: offset of `__data_loc char[] filename` in the `sched_process_exec` record.
 pub const GLOBAL_EXEC_FILENAME_OFF: &str = "EXEC_FILENAME_OFF";
@@ -190,6 +198,9 @@ pub const GLOBAL_EXIT_GROUP_DEAD_OFF: &str = "EXIT_GROUP_DEAD_OFF";
 /// Globals: offsets of `__syscall_nr` and `ret` in the syscalls/sys_exit_* records.
 pub const GLOBAL_SYS_EXIT_NR_OFF: &str = "SYS_EXIT_NR_OFF";
 pub const GLOBAL_SYS_EXIT_RET_OFF: &str = "SYS_EXIT_RET_OFF";
+/// Global: offset of `opcode` in the io_uring_submit_req record (OFFSET_UNKNOWN: no such
+/// tracepoint).
+pub const GLOBAL_IOURING_OPCODE_OFF: &str = "IOURING_OPCODE_OFF";
 /// Every global of the object that the loader sets.
 pub const GLOBALS: &[&str] = &[
     GLOBAL_EXEC_FILENAME_OFF,
@@ -220,6 +231,7 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_INODE_NLINK_OFF,
     GLOBAL_FILE_DENTRY_OFF,
     GLOBAL_DENTRY_NAME_OFF,
+    GLOBAL_IOURING_OPCODE_OFF,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

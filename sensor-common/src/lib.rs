@@ -8,9 +8,11 @@
 //! both sides does not build.
 #![no_std]
 
+pub mod keys;
 pub mod layout;
 pub mod privileges;
 pub mod records;
 
+pub use keys::*;
 pub use layout::*;
 pub use records::*;

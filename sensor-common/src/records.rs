@@ -59,6 +59,12 @@ pub const FLAG_ARGV_TRUNCATED: u16 = 1 << 1;
 /// Set in [`Header::flags`] when the call (or the exec, or the first use) was a compat one:
 /// its number is the compat ABI's (i386 on x86_64), not the native one.
 pub const FLAG_COMPAT: u16 = 1 << 2;
+/// Set in [`Header::flags`] of a call (or first use) of the x32 ABI; the number is x32's with
+/// the x32 bit cleared.
+pub const FLAG_X32: u16 = 1 << 3;
+/// Set in [`Header::flags`] of an io_uring operation submitted through a ring (flagged or
+/// first used): the number is the operation's opcode.
+pub const FLAG_IOURING: u16 = 1 << 4;
 /// Bytes of argv kept (arguments NUL-separated).
 pub const EXEC_ARGV_LEN: usize = 1024;
 /// Arguments read at most.

@@ -9,11 +9,11 @@ use core::mem::size_of;
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
-    ABI_NRS, ABI_WORDS, Counter, FLAG_COMPAT, LEARNED_SLOTS, RecordKind, SeenRecord,
+    ABI_NRS, ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, LEARNED_SLOTS, RecordKind, SeenRecord,
 };
 
 use crate::{
-    maps::{EVENTS, LEARN_CACHE, LEARNED, LEARNED_COMPAT, count},
+    maps::{EVENTS, LEARN_CACHE, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, count},
     record::fill_header,
 };
 
@@ -59,6 +59,18 @@ pub fn learn_compat(nr: u64) {
     // SAFETY: no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
     learn_slow(&LEARNED_COMPAT, cgroup, nr, FLAG_COMPAT);
+}
+
+/// An io_uring operation (by opcode), in the io_uring map: what a profile cannot filter,
+/// named in it.
+#[inline(always)]
+pub fn learn_iouring(op: u64) {
+    if op >= LEARNED_SLOTS as u64 {
+        return;
+    }
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    learn_slow(&LEARNED_IOURING, cgroup, op, FLAG_IOURING);
 }
 
 /// The learned-map path: sets the cgroup's byte for `nr` and reports a first use (with

@@ -7,9 +7,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    ABI_WORDS, ArgCondition, COMPAT_KEY_BASE, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY,
-    EXEMPT_CAPACITY, ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY,
-    LEARNED_COMPAT_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
+    ABI_WORDS, ArgCondition, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
+    ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY,
+    LEARNED_IOURING_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
 };
 
 use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
@@ -56,6 +56,11 @@ pub static LEARNED: HashMap<u64, [u8; LEARNED_SLOTS]> =
 #[map]
 pub static LEARNED_COMPAT: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_COMPAT_CAPACITY, 0);
+
+/// The io_uring operations each cgroup has submitted (by opcode; like LEARNED).
+#[map]
+pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
+    HashMap::with_max_entries(LEARNED_IOURING_CAPACITY, 0);
 
 /// Each CPU's shortcut in front of LEARNED: word 0 is the cgroup that ran last on this CPU,
 /// the other words a bitmap of the syscalls it is known to have learned. A hit skips the
@@ -149,18 +154,9 @@ pub fn in_compat_syscall() -> bool {
     }
 }
 
-/// The syscall key of native call `nr`, if it has one (x32 numbers and numbers past the
-/// table have none: they must not reach into the compat keys).
-#[inline(always)]
-pub fn native_key(nr: u64) -> Option<u64> {
-    (nr < COMPAT_KEY_BASE).then_some(nr)
-}
-
-/// The syscall key of compat call `nr`, if it has one.
-#[inline(always)]
-pub fn compat_key(nr: u64) -> Option<u64> {
-    (nr < COMPAT_KEY_BASE).then_some(COMPAT_KEY_BASE + nr)
-}
+/// Offset of `opcode` in the io_uring_submit_req record, from tracefs.
+#[unsafe(no_mangle)]
+pub static IOURING_OPCODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
 // Offsets of task_struct fields, from the kernel's BTF (OFFSET_UNKNOWN: skip what needs them).
 #[unsafe(no_mangle)]
@@ -248,6 +244,15 @@ pub fn flagged_caller(key: u64) -> Option<u64> {
     Some(pid_tgid)
 }
 
+/// `v`, with whatever range the compiler knows for it forgotten: a bounds check on it then
+/// stays in the program (the compiler would drop it, or fold it into shifts whose range the
+/// verifier tracks too loosely), where the verifier needs it.
+#[inline(always)]
+fn opaque(v: usize) -> usize {
+    // SAFETY: a read of a local.
+    unsafe { core::ptr::read_volatile(&v) }
+}
+
 /// Does the policy except syscall key `nr` in the current cgroup? Only asked on the flagged
 /// path.
 #[inline(always)]
@@ -256,7 +261,7 @@ pub fn is_exempt(nr: u64) -> bool {
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
     // SAFETY: a plain value copy out of the map.
     match unsafe { EXEMPT.get(&cgroup) } {
-        Some(words) => match words.get((nr >> 6) as usize) {
+        Some(words) => match words.get(opaque((nr >> 6) as usize)) {
             Some(w) => (*w >> (nr & 63)) & 1 == 1,
             None => false,
         },

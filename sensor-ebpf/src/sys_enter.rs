@@ -7,15 +7,16 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
-use sensor_common::{Counter, FLAG_COMPAT, Outcome};
+use sensor_common::{
+    Counter, FLAG_COMPAT, FLAG_X32, Outcome, X32_SYSCALL_BIT, compat_key, native_key, x32_key,
+};
 
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     exec::exec_enter,
     learn::{learn, learn_compat},
     maps::{
-        PENDING, compat_key, count, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec,
-        is_exec, native_key,
+        PENDING, count, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec, is_exec,
     },
     syscall::{Call, fill_scratch, meets_condition, send},
 };
@@ -45,7 +46,13 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         );
         return;
     }
-    let Some(pid_tgid) = native_key(nr).and_then(flagged_caller) else {
+    let Some(key) = native_key(nr) else {
+        if nr & X32_SYSCALL_BIT != 0 {
+            x32_enter(ctx, nr & !X32_SYSCALL_BIT);
+        }
+        return;
+    };
+    let Some(pid_tgid) = flagged_caller(key) else {
         return;
     };
     let call = Call {
@@ -96,6 +103,31 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
         key,
         offsets: &COMPAT_ARG_OFFSETS,
         flags: FLAG_COMPAT,
+    };
+    if !meets_condition(ctx.arg(0), &call) {
+        return;
+    }
+    if let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) {
+        send(rec);
+    }
+}
+
+/// An x32 call (the x32 bit set: cleared in `nr`). A kernel without x32 support refuses it
+/// with ENOSYS, and no exit tracepoint reports it, so a forbidden one is sent at once, named
+/// as x32's. It uses the x86_64 registers; it is not learned (no x32 profiles).
+#[inline(always)]
+fn x32_enter(ctx: &RawTracePointContext, nr: u64) {
+    let Some(key) = x32_key(nr) else {
+        return; // no x32 call has this number
+    };
+    if flagged_caller(key).is_none() {
+        return;
+    }
+    let call = Call {
+        nr,
+        key,
+        offsets: &SYSCALL_ARG_OFFSETS,
+        flags: FLAG_X32,
     };
     if !meets_condition(ctx.arg(0), &call) {
         return;

@@ -15,14 +15,14 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use sensor_common::{Counter, Outcome};
+use sensor_common::{Counter, Outcome, native_key};
 
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
     maps::{
         PENDING, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, in_compat_syscall,
-        is_compat_exec, is_exec, native_key,
+        is_compat_exec, is_exec,
     },
     syscall::{Call, fill_scratch, meets_condition, send},
 };

@@ -157,6 +157,15 @@ pub async fn stream_events(
     Ok(())
 }
 
+/// What a profile cannot say about io_uring.
+fn io_uring_note(ops: &[String]) -> String {
+    format!(
+        "the workload submitted io_uring operations ({}); seccomp cannot filter inside a \
+         ring, so a profile that allows io_uring_enter allows every one of them",
+        ops.join(", ")
+    )
+}
+
 /// `sensor profile`: prints the learned profile in the chosen format.
 pub async fn print_profile(
     c: &ConnectArgs,
@@ -169,9 +178,19 @@ pub async fn print_profile(
         .await
         .context("the sensor has no such profile")?
         .into_inner();
+    let rendered = match format {
+        crate::cli::ProfileFormat::Oci => Some(&p.oci_json),
+        crate::cli::ProfileFormat::Spo => Some(&p.spo_json),
+        crate::cli::ProfileFormat::Summary => None,
+    };
+    if let Some(json) = rendered {
+        println!("{json}");
+        if !p.io_uring_ops.is_empty() {
+            eprintln!("note: {}", io_uring_note(&p.io_uring_ops));
+        }
+    }
     match format {
-        crate::cli::ProfileFormat::Oci => println!("{}", p.oci_json),
-        crate::cli::ProfileFormat::Spo => println!("{}", p.spo_json),
+        crate::cli::ProfileFormat::Oci | crate::cli::ProfileFormat::Spo => {}
         crate::cli::ProfileFormat::Summary => {
             println!(
                 "{} syscalls from {} container(s)",
@@ -194,6 +213,9 @@ pub async fn print_profile(
                     "numbers without a name (not in the profile): {:?}",
                     p.unnamed_numbers
                 );
+            }
+            if !p.io_uring_ops.is_empty() {
+                println!("{}", io_uring_note(&p.io_uring_ops));
             }
         }
     }

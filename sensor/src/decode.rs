@@ -6,9 +6,9 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
-    ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_TRUNCATED, ForkRecord, Header,
-    NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN,
-    SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
+    ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_IOURING, FLAG_TRUNCATED,
+    FLAG_X32, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS,
+    SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
 };
 
 use crate::{
@@ -172,13 +172,21 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
 /// The ABI of a call whose number the kernel saw as `nr`: the compat one when the kernel
 /// said so, else the native one (or x32, by its number's bit).
 fn abi(flags: u16, nr: u64) -> Result<Arch, DecodeError> {
-    if flags & FLAG_COMPAT == 0 {
-        return Ok(Arch::of_native_nr(nr));
-    }
-    Arch::NATIVE.compat().ok_or(DecodeError::BadValue {
-        field: "header.flags (a compat call on an architecture without one)",
+    let bad = |field| DecodeError::BadValue {
+        field,
         value: u64::from(flags),
-    })
+    };
+    match flags & (FLAG_COMPAT | FLAG_X32 | FLAG_IOURING) {
+        0 => Ok(Arch::of_native_nr(nr)),
+        FLAG_COMPAT => Arch::NATIVE.compat().ok_or(bad(
+            "header.flags (a compat call on an architecture without one)",
+        )),
+        FLAG_X32 => Arch::NATIVE.x32().ok_or(bad(
+            "header.flags (an x32 call on an architecture without x32)",
+        )),
+        FLAG_IOURING => Ok(Arch::IoUring),
+        _ => Err(bad("header.flags (more than one ABI)")),
+    }
 }
 
 fn outcome(r: &SyscallRecord) -> Result<Outcome, DecodeError> {

@@ -9,6 +9,7 @@
 //! - [`hub`]: sequence numbers and fan-out to subscribers; [`filter`]: what each one wants.
 //! - [`tracefs`], [`caps`]: what the kernel offers and what we are allowed to do.
 //! - [`decode`]: kernel records -> [`event`]s; [`syscalls`] names; [`policy`] what is forbidden.
+pub mod abi_tables;
 pub mod api;
 pub mod args;
 pub mod caps;

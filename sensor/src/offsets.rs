@@ -26,6 +26,8 @@ pub struct Offsets {
     /// layout); the usual ones when this kernel has no such tracepoints.
     pub sys_exit_nr: u32,
     pub sys_exit_ret: u32,
+    /// `opcode` in io_uring/io_uring_submit_req, or OFFSET_UNKNOWN on kernels without it.
+    pub iouring_opcode: u32,
     pub task: TaskOffsets,
 }
 
@@ -62,6 +64,11 @@ pub fn discover(tracefs: &Tracefs, btf: &Path) -> anyhow::Result<Offsets> {
         }
         Err(_) => (8, 16), // unused: every exit is hooked at raw sys_exit instead
     };
+    let iouring_opcode = match tracefs.format("io_uring", "io_uring_submit_req") {
+        Ok(f) => format::offset(&f, "opcode", 1)
+            .context("tracepoint io_uring/io_uring_submit_req has an unexpected layout")?,
+        Err(_) => OFFSET_UNKNOWN, // no io_uring here: nothing to see
+    };
     let task = kernel_btf::task_offsets(btf).unwrap_or_else(|e| {
         tracing::warn!(
             "{e}: parent pids come from /proc only, and fork events and exit codes are off"
@@ -77,6 +84,7 @@ pub fn discover(tracefs: &Tracefs, btf: &Path) -> anyhow::Result<Offsets> {
         exit_group_dead,
         sys_exit_nr,
         sys_exit_ret,
+        iouring_opcode,
         task,
     })
 }

@@ -14,10 +14,11 @@ fn text(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
 
-/// A call of another ABI than a 64-bit node's own says so: `mount[i386](...)`.
+/// A call of another ABI than a 64-bit node's own says so: `mount[i386](...)` (an io_uring
+/// operation's name says it: `io_uring:socket`).
 fn abi_tag(arch: &str) -> String {
     match arch {
-        "" | "x86_64" | "aarch64" => String::new(),
+        "" | "x86_64" | "aarch64" | "io_uring" => String::new(),
         abi => format!("[{abi}]"),
     }
 }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cgroup;
 pub mod containerd;
 pub mod int80;
+pub mod io_uring;
 pub mod pki;
 pub mod runc;
 pub mod sensor;

@@ -194,7 +194,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let mut learner = Learner::new(
         profiles.clone(),
         probes.take_learned(sensor_common::MAP_LEARNED)?,
-        probes.take_learned(sensor_common::MAP_LEARNED_COMPAT)?,
+        probes.take_other_learned()?,
     );
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;

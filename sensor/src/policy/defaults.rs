@@ -110,6 +110,29 @@ pub const WATCHED_THOUGH_ALLOWED: &[(&str, Severity, &str)] = &[
     ),
 ];
 
+/// io_uring operations flagged by default, each with its reason. A ring's operations pass no
+/// syscall hook and no seccomp filter (a profile that allows `io_uring_enter` allows them
+/// all), so these are seen at the ring (`io_uring:io_uring_submit_req`), decided in the
+/// kernel like syscalls. Reads, writes, opens and the rest of a ring's daily work are learned
+/// (and listed with a profile), not flagged.
+pub const WATCHED_IO_URING: &[(&str, Severity, &str)] = &[
+    (
+        "io_uring:socket",
+        Medium,
+        "creates a socket that no seccomp filter on socket() sees (Moby refuses AF_VSOCK; a ring is not asked)",
+    ),
+    (
+        "io_uring:uring_cmd",
+        Medium,
+        "passes a command to a driver or socket (NVMe passthrough, setsockopt) that no syscall filter sees",
+    ),
+    (
+        "io_uring:connect",
+        Low,
+        "opens a connection that a seccomp filter on connect() cannot refuse",
+    ),
+];
+
 /// The argument conditions of the built-in rules (Moby's conditional blocks): the call is
 /// flagged only when its argument matches. `(syscall, argument, op, values)`.
 pub const DEFAULT_CONDITIONS: &[(&str, &str, Op, &[&str])] = &[

@@ -11,6 +11,7 @@
 //! # flagged only when an argument matches (checked in the kernel): any_of, all_of, none_of
 //! # (flag masks), in, not_in, equals, not_equals (values); names or numbers
 //! unshare = { severity = "high", arg = "flags", any_of = ["CLONE_NEWUSER", "CLONE_NEWNS"] }
+//! "io_uring:openat" = "low" # an operation submitted through an io_uring ring
 //!
 //! [[exceptions]]             # all given matchers must match; globs allow * and ?
 //! namespace = "ci-*"         # also: pod, container, image, pod_uid, container_id
@@ -26,7 +27,7 @@ use super::{
     Exception, Policy, Severity,
     condition::{Condition, Op},
 };
-use crate::syscalls;
+use crate::syscalls::{self, Arch};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{source_name}:{line}: {message}")]
@@ -160,7 +161,8 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
             err(
                 name.span().start,
                 format!(
-                    "unknown syscall {:?} (not a syscall on x86_64 or aarch64)",
+                    "unknown syscall {:?} (not a syscall on x86_64, i386 or aarch64, nor an \
+                     io_uring operation such as \"io_uring:openat\")",
                     name.get_ref()
                 ),
             )
@@ -189,6 +191,17 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
         policy.syscalls.insert(name_static, severity);
         // A plain severity keeps the built-in condition; a table sets its own (or none).
         if let Some(c) = condition {
+            if syscalls::number(Arch::IoUring, name_static).is_some()
+                && c.op().ok().flatten().is_some()
+            {
+                return Err(err(
+                    at,
+                    format!(
+                        "{name_static}: an io_uring operation has no arguments the sensor sees \
+                         (the ring's tracepoint gives its opcode only): give a severity alone"
+                    ),
+                ));
+            }
             let op = c.op().map_err(|m| err(at, format!("{name_static}: {m}")))?;
             match op {
                 None => {
@@ -282,6 +295,18 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
     Ok(policy)
 }
 
+/// A TOML key: bare where TOML allows it, quoted otherwise (`"io_uring:socket"`).
+fn toml_key(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
 /// The policy as a file, e.g. to start one from the built-in set (`sensor policy show`).
 pub fn to_toml(policy: &Policy) -> String {
     let mut out = format!(
@@ -291,14 +316,15 @@ pub fn to_toml(policy: &Policy) -> String {
         policy.watch_host
     );
     for (name, sev) in &policy.syscalls {
+        let key = toml_key(name);
         match policy.conditions.get(name) {
             None => {
-                let _ = writeln!(out, "{name} = \"{}\"", sev.name());
+                let _ = writeln!(out, "{key} = \"{}\"", sev.name());
             }
             Some(c) => {
                 let _ = writeln!(
                     out,
-                    "{name} = {{ severity = \"{}\", {} }}",
+                    "{key} = {{ severity = \"{}\", {} }}",
                     sev.name(),
                     c.show()
                 );
@@ -377,13 +403,26 @@ mod tests {
     }
 
     #[test]
+    fn io_uring_operations_are_named_apart_and_take_no_condition() {
+        let p = parse("[syscalls]\n\"io_uring:openat\" = \"low\"\n", "p").unwrap();
+        assert_eq!(p.severity("io_uring:openat"), Some(Severity::Low));
+        assert_eq!(p.severity("openat"), None, "the syscall is another call");
+        let e = error(
+            "[syscalls]\n\"io_uring:socket\" = { severity = \"high\", arg = \"domain\", in = [40] }\n",
+        );
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("no arguments the sensor sees"), "{e}");
+    }
+
+    #[test]
     fn each_kind_of_mistake_names_its_line() {
         let e = error("[syscalls]\nmount = \"high\"\nmountt = \"high\"\n");
         assert_eq!(
             (e.line, e.message.as_str()),
             (
                 3,
-                "unknown syscall \"mountt\" (not a syscall on x86_64 or aarch64)"
+                "unknown syscall \"mountt\" (not a syscall on x86_64, i386 or aarch64, nor an io_uring \
+             operation such as \"io_uring:openat\")"
             )
         );
         let e = error("[syscalls]\n\nchroot = \"severe\"\n");

@@ -200,6 +200,7 @@ impl Policy {
     pub fn builtin() -> Self {
         let watched = defaults::WATCHED_THOUGH_ALLOWED
             .iter()
+            .chain(defaults::WATCHED_IO_URING)
             .map(|(n, s, _)| (n, s));
         let syscalls = defaults::DEFAULT_SYSCALLS
             .iter()

@@ -20,13 +20,14 @@ use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_DENTRY_NAME_OFF,
     GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
-    GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF, GLOBAL_INODE_NLINK_OFF, GLOBAL_MM_EXE_FILE_OFF,
-    GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT, GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT,
-    GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
-    GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF,
-    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT,
-    Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED,
-    MAP_FORBIDDEN, MAP_LEARNED, MAP_STRING_ARGS, PROGRAMS,
+    GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF, GLOBAL_INODE_NLINK_OFF,
+    GLOBAL_IOURING_OPCODE_OFF, GLOBAL_MM_EXE_FILE_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT,
+    GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF,
+    GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF,
+    GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF,
+    GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
+    MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
+    MAP_LEARNED_IOURING, MAP_STRING_ARGS, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -197,6 +198,7 @@ impl Probes {
             .override_global(GLOBAL_INODE_NLINK_OFF, &o.task.exe[3], true)
             .override_global(GLOBAL_FILE_DENTRY_OFF, &o.task.exe[4], true)
             .override_global(GLOBAL_DENTRY_NAME_OFF, &o.task.exe[5], true)
+            .override_global(GLOBAL_IOURING_OPCODE_OFF, &o.iouring_opcode, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
             .override_global(aya_log::LEVEL, &log_level, false)
             .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes);
@@ -263,7 +265,7 @@ impl Probes {
         self.logger.take()
     }
 
-    /// The per-cgroup learned syscalls: `MAP_LEARNED` (native) or `MAP_LEARNED_COMPAT`.
+    /// The per-cgroup learned syscalls of one ABI (`MAP_LEARNED`: the native one).
     /// Each can be taken once.
     pub fn take_learned(
         &mut self,
@@ -278,6 +280,19 @@ impl Probes {
             map: name,
             source: Box::new(source),
         })
+    }
+
+    /// The learned maps of the other ABIs: the compat one (where the native ABI has one) and
+    /// io_uring operations. Each can be taken once.
+    pub fn take_other_learned(
+        &mut self,
+    ) -> Result<Vec<(Arch, HashMap<MapData, u64, [u8; LEARNED_SLOTS]>)>, ProbeError> {
+        let mut out = Vec::new();
+        if let Some(compat) = Arch::NATIVE.compat() {
+            out.push((compat, self.take_learned(MAP_LEARNED_COMPAT)?));
+        }
+        out.push((Arch::IoUring, self.take_learned(MAP_LEARNED_IOURING)?));
+        Ok(out)
     }
 
     /// A second handle on the learned-syscalls map, to count its entries (map fill level).
@@ -352,12 +367,13 @@ impl Probes {
         })
     }
 
-    /// Attaches every program but the exit side (see [`exits`]), in [`PROGRAMS`] order.
-    /// Returns how many are attached.
+    /// Attaches every program but the exit side (see [`exits`]), in [`PROGRAMS`] order; an
+    /// optional one whose hook this kernel lacks is skipped with a warning. Returns how many
+    /// are attached.
     pub fn attach_all(&mut self) -> Result<usize, ProbeError> {
         let ebpf = &mut self.loaded().ebpf;
-        let at_start = PROGRAMS.iter().filter(|p| !p.exit_side);
-        for spec in at_start.clone() {
+        let mut attached = 0;
+        for spec in PROGRAMS.iter().filter(|p| !p.exit_side) {
             let prog = ebpf
                 .program_mut(spec.name)
                 .ok_or(ProbeError::MissingProgram(spec.name))?;
@@ -377,15 +393,28 @@ impl Probes {
                 // One attachment per syscall, made by `exits`.
                 Hook::SyscallExits => continue,
             };
-            res.map_err(|source| ProbeError::Attach {
-                program: spec.name,
-                reason: explain(&source),
-                hook,
-                source: Box::new(source),
-            })?;
-            tracing::debug!(program = spec.name, "attached");
+            match res {
+                Ok(()) => tracing::debug!(program = spec.name, "attached"),
+                Err(e) if spec.optional => {
+                    tracing::warn!(
+                        "{hook} is not available on this kernel ({}): what it watches is not \
+                         seen",
+                        explain(&e)
+                    );
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ProbeError::Attach {
+                        program: spec.name,
+                        reason: explain(&source),
+                        hook,
+                        source: Box::new(source),
+                    });
+                }
+            }
+            attached += 1;
         }
-        Ok(at_start.count())
+        Ok(attached)
     }
 
     /// The ring buffer every record goes through. Can be taken once.

@@ -15,16 +15,16 @@ pub struct Learner {
     store: SharedStore,
     /// The native ABI's learned calls (pinned across restarts when asked).
     kernel: LearnedMap,
-    /// The compat ABI's (i386 on x86_64).
-    compat: LearnedMap,
+    /// The other ABIs' (i386 on x86_64; io_uring operations), never pinned.
+    others: Vec<(Arch, LearnedMap)>,
 }
 
 impl Learner {
-    pub fn new(store: SharedStore, kernel: LearnedMap, compat: LearnedMap) -> Self {
+    pub fn new(store: SharedStore, kernel: LearnedMap, others: Vec<(Arch, LearnedMap)>) -> Self {
         Self {
             store,
             kernel,
-            compat,
+            others,
         }
     }
 
@@ -60,23 +60,18 @@ impl Learner {
     }
 
     pub fn cgroup_gone(&mut self, cgroup_id: u64) {
-        let native = self.kernel.get(&cgroup_id, 0).ok();
-        let compat = self.compat.get(&cgroup_id, 0).ok();
-        let mut slots: Vec<(Arch, &[u8])> = Vec::new();
-        if let Some(v) = &native {
-            slots.push((Arch::NATIVE, &v[..]));
+        let maps = std::iter::once((Arch::NATIVE, &mut self.kernel))
+            .chain(self.others.iter_mut().map(|(a, m)| (*a, m)));
+        let mut values: Vec<(Arch, [u8; LEARNED_SLOTS])> = Vec::new();
+        for (abi, map) in maps {
+            if let Ok(v) = map.get(&cgroup_id, 0) {
+                values.push((abi, v));
+                let _ = map.remove(&cgroup_id);
+            }
         }
-        if let (Some(v), Some(abi)) = (&compat, Arch::NATIVE.compat()) {
-            slots.push((abi, &v[..]));
-        }
+        let slots: Vec<(Arch, &[u8])> = values.iter().map(|(a, v)| (*a, &v[..])).collect();
         if let Ok(mut s) = self.store.lock() {
             s.cgroup_gone(cgroup_id, &slots);
-        }
-        if native.is_some() {
-            let _ = self.kernel.remove(&cgroup_id);
-        }
-        if compat.is_some() {
-            let _ = self.compat.remove(&cgroup_id);
         }
     }
 }

@@ -231,6 +231,11 @@ pub struct Built {
     /// Numbers (of the native ABI, or compat keys) the tables have no name for: kept out of
     /// the profile, and reported.
     pub unnamed: Vec<u64>,
+    /// io_uring operations the workload submitted (`io_uring:<op>`). They are not syscalls:
+    /// seccomp cannot filter inside a ring, so a profile that allows `io_uring_enter` (or a
+    /// workload with a polling ring) lets every one of them through. Reported with the
+    /// profile, never in it.
+    pub io_uring_ops: Vec<&'static str>,
     pub containers: u32,
     pub oci: serde_json::Value,
     pub spo: serde_json::Value,
@@ -263,9 +268,11 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
     let merged = merge(learned);
     let mut syscalls = Vec::new();
     let mut unnamed = Vec::new();
+    let mut io_uring_ops = Vec::new();
     for (key, (phase, count)) in &merged {
         let (abi, nr) = arch.of_key(*key);
         match crate::syscalls::name(abi, nr) {
+            Some(name) if abi == Arch::IoUring => io_uring_ops.push(name),
             Some(name) => syscalls.push(ProfileCall {
                 arch: abi,
                 nr,
@@ -304,6 +311,7 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
         spo: render::spo(&resource_name(&name), &namespace, &arches, &names),
         syscalls,
         unnamed,
+        io_uring_ops,
         containers: learned.len() as u32,
     }
 }

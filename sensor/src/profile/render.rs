@@ -8,12 +8,14 @@ use crate::syscalls::Arch;
 /// The errno the profile returns for calls it does not allow.
 pub const DEFAULT_ERRNO: u32 = 1; // EPERM
 
-pub fn scmp_arch(arch: Arch) -> &'static str {
+/// libseccomp's name of a syscall ABI (io_uring operations are no ABI seccomp filters).
+pub fn scmp_arch(arch: Arch) -> Option<&'static str> {
     match arch {
-        Arch::X86_64 => "SCMP_ARCH_X86_64",
-        Arch::X32 => "SCMP_ARCH_X32",
-        Arch::I386 => "SCMP_ARCH_X86",
-        Arch::Aarch64 => "SCMP_ARCH_AARCH64",
+        Arch::X86_64 => Some("SCMP_ARCH_X86_64"),
+        Arch::X32 => Some("SCMP_ARCH_X32"),
+        Arch::I386 => Some("SCMP_ARCH_X86"),
+        Arch::Aarch64 => Some("SCMP_ARCH_AARCH64"),
+        Arch::IoUring => None,
     }
 }
 
@@ -25,7 +27,7 @@ pub fn oci(arches: &[Arch], names: &[&str]) -> Value {
     json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": DEFAULT_ERRNO,
-        "architectures": arches.iter().map(|a| scmp_arch(*a)).collect::<Vec<_>>(),
+        "architectures": arches.iter().filter_map(|a| scmp_arch(*a)).collect::<Vec<_>>(),
         "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
     })
 }

@@ -34,6 +34,10 @@
 //!   fsmount(MOUNT_ATTR_NODEV), move_mount onto TARGET, mount_setattr(TARGET, read-only),
 //!   fspick(TARGET) (each must succeed).
 //!
+//! - `io-uring OP[:FD[:OFF[:LEN]]]...`: submits the operations (opcode numbers, with the
+//!   entry's fd, off and len fields) through a new io_uring ring in one `io_uring_enter`,
+//!   waits for them, and prints how many the kernel took (io_uring_setup refused: fails).
+//!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
 use std::{
     ffi::CString,
@@ -388,6 +392,26 @@ fn main() {
             let (p, v) = (low.string(path.as_bytes()), low.argv(&items));
             let ret = int80::syscall(11, [p, v, 0, 0, 0, 0]);
             fail("int80 execve", Error::from_raw_os_error(-ret));
+        }
+        ("io-uring", ops) if !ops.is_empty() => {
+            let ops: Vec<sensor_tests::io_uring::Op> = ops
+                .iter()
+                .map(|spec| {
+                    let f: Vec<u64> = spec.split(':').map(number).collect();
+                    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+                    sensor_tests::io_uring::Op {
+                        opcode: at(0) as u8,
+                        fd: at(1) as i32,
+                        off: at(2),
+                        len: at(3) as u32,
+                        addr: 0,
+                    }
+                })
+                .collect();
+            match sensor_tests::io_uring::submit(&ops) {
+                Ok(n) => println!("{n}"),
+                Err(e) => fail("io_uring", e),
+            }
         }
         _ => {
             eprintln!("sensor-trigger: unknown action or wrong arguments: {action} {rest:?}");

@@ -52,6 +52,7 @@ pub fn profile_to_wire(b: &Built) -> pb::GetProfileResponse {
             .collect(),
         containers: b.containers,
         unnamed_numbers: b.unnamed.clone(),
+        io_uring_ops: b.io_uring_ops.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
