@@ -100,5 +100,5 @@ pub const fn iouring_key(op: u64) -> Option<u64> {
     }
 }
 
-const _: () = assert!(FORBIDDEN_MAX_NR % 64 == 0);
+const _: () = assert!(FORBIDDEN_MAX_NR.is_multiple_of(64));
 const _: () = assert!(X32_KEY_BASE == COMPAT_KEY_BASE + ABI_NRS);

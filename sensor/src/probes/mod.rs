@@ -36,6 +36,9 @@ use crate::{
     syscalls::{self, Arch},
 };
 
+/// A per-cgroup learned map: one byte per syscall number (or io_uring opcode).
+pub type LearnedMap = HashMap<MapData, u64, [u8; LEARNED_SLOTS]>;
+
 /// The object built by `cargo xtask build`; empty when built without it.
 pub fn ebpf_object() -> &'static [u8] {
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor-ebpf.o"))
@@ -267,10 +270,7 @@ impl Probes {
 
     /// The per-cgroup learned syscalls of one ABI (`MAP_LEARNED`: the native one).
     /// Each can be taken once.
-    pub fn take_learned(
-        &mut self,
-        name: &'static str,
-    ) -> Result<HashMap<MapData, u64, [u8; LEARNED_SLOTS]>, ProbeError> {
+    pub fn take_learned(&mut self, name: &'static str) -> Result<LearnedMap, ProbeError> {
         let map = self
             .loaded()
             .ebpf
@@ -284,9 +284,7 @@ impl Probes {
 
     /// The learned maps of the other ABIs: the compat one (where the native ABI has one) and
     /// io_uring operations. Each can be taken once.
-    pub fn take_other_learned(
-        &mut self,
-    ) -> Result<Vec<(Arch, HashMap<MapData, u64, [u8; LEARNED_SLOTS]>)>, ProbeError> {
+    pub fn take_other_learned(&mut self) -> Result<Vec<(Arch, LearnedMap)>, ProbeError> {
         let mut out = Vec::new();
         if let Some(compat) = Arch::NATIVE.compat() {
             out.push((compat, self.take_learned(MAP_LEARNED_COMPAT)?));

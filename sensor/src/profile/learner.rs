@@ -1,7 +1,6 @@
 //! The reader's side of profile learning: feeds events to the store, and when a cgroup goes
 //! away, merges (then deletes) what the kernel map learned for it, so that a lost
 //! `SyscallSeen` event leaves no hole in a profile and the kernel map does not grow.
-use aya::maps::{HashMap, MapData};
 use sensor_common::LEARNED_SLOTS;
 
 use std::sync::Arc;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use super::{ProfileStore, SharedStore};
 use crate::{enrich::container::ContainerRef, event::Event, syscalls::Arch};
 
-type LearnedMap = HashMap<MapData, u64, [u8; LEARNED_SLOTS]>;
+use crate::probes::LearnedMap;
 
 pub struct Learner {
     store: SharedStore,
