@@ -33,6 +33,18 @@ impl Subscriber {
             .ok()?
     }
 
+    /// Receives (and keeps) every message until none arrives for `quiet`.
+    pub async fn drain_until_quiet(&mut self, quiet: std::time::Duration) {
+        while let Some(m) = self.next_within(quiet).await {
+            self.seen.push(m);
+        }
+    }
+
+    /// Every message kept so far (events, losses, ...).
+    pub fn messages(&self) -> impl Iterator<Item = &GetEventsResponse> {
+        self.seen.iter()
+    }
+
     /// The events among the messages received so far.
     pub fn events(&self) -> impl Iterator<Item = &pb::Event> {
         self.seen.iter().filter_map(|m| match &m.item {

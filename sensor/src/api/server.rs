@@ -16,7 +16,7 @@ use crate::{
     enrich::{cri::CriHandle, registry::Registry},
     hub::Hub,
     metrics::{self, Sources},
-    profile::{self, SharedStore},
+    profile::{self, learner::Profiles},
     syscalls::Arch,
 };
 
@@ -35,7 +35,7 @@ pub struct EventService {
     identity: Arc<Identity>,
     registry: Registry,
     cri: Option<CriHandle>,
-    profiles: SharedStore,
+    profiles: Profiles,
     sources: Sources,
     about: Arc<About>,
     /// One permit per event stream.
@@ -43,7 +43,7 @@ pub struct EventService {
 }
 
 impl EventService {
-    pub fn new(identity: Identity, sources: Sources, profiles: SharedStore, about: About) -> Self {
+    pub fn new(identity: Identity, sources: Sources, profiles: Profiles, about: About) -> Self {
         Self {
             hub: sources.hub.clone(),
             identity: Arc::new(identity),
@@ -68,9 +68,8 @@ impl SensorService for EventService {
         let sel = convert::selector_from_wire(request.get_ref())?;
         let learned = self
             .profiles
-            .lock()
-            .map_err(|_| Status::internal("the profile store is unavailable"))?
-            .select(&sel);
+            .select_complete(&sel)
+            .map_err(Status::internal)?;
         if learned.is_empty() {
             return Err(Status::not_found(format!(
                 "nothing learned for {sel:?} (did it run while the sensor was up?)"

@@ -34,7 +34,10 @@ use crate::{
     offsets, pins,
     policy::{Policy, engine::PolicyEngine, reload},
     probes::{self, LoadConfig, Probes, exits::ExitMode},
-    profile::{SharedStore, learner::Learner},
+    profile::{
+        SharedStore,
+        learner::{KernelLearned, Learner, Profiles},
+    },
     reader::{self, KernelPoll},
     syscalls::Arch,
     tracefs::Tracefs,
@@ -191,11 +194,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let engine = PolicyEngine::new(policy_maps, policy_rx)?;
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;
-    let mut learner = Learner::new(
-        profiles.clone(),
+    let kernel_learned = Arc::new(std::sync::Mutex::new(KernelLearned::new(
         probes.take_learned(sensor_common::MAP_LEARNED)?,
         probes.take_other_learned()?,
-    );
+    )));
+    let mut learner = Learner::new(profiles.clone(), kernel_learned.clone());
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let attached = probes.attach_all()?;
@@ -279,6 +282,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     };
     let limit = RequestLimit::new(cfg.max_requests_per_second, cfg.request_burst, api_refused)
         .map(Arc::new);
+    let profiles = Profiles {
+        store: profiles,
+        kernel: Some(kernel_learned),
+    };
     let service = server::EventService::new(identity.clone(), sources.clone(), profiles, about);
     let servers = Servers::start(listeners, service, cfg.tls.clone(), limit, sources);
 

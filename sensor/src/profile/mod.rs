@@ -44,7 +44,7 @@ impl Learned {
     /// Adds the syscalls of a kernel learned value of ABI `abi` (byte `nr` non-zero: `nr`
     /// was made) not known yet; when they were first made is not known, so they count as the
     /// workload's.
-    fn add_kernel_slots(&mut self, abi: Arch, slots: &[u8]) {
+    pub(crate) fn add_kernel_slots(&mut self, abi: Arch, slots: &[u8]) {
         for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
             if let Some(key) = abi.key(nr as u64) {
                 self.syscalls.entry(key).or_insert(Phase::Workload);
