@@ -116,8 +116,23 @@ pub const MAP_LEARNED: &str = "LEARNED";
 /// `Array<ArgCondition>` indexed by syscall key: the argument condition a forbidden call must
 /// meet to be flagged (`cond::ALWAYS`: none).
 pub const MAP_CONDITIONS: &str = "CONDITIONS";
-/// Syscall numbers a learned bitmap holds (one ABI's).
+/// Syscall numbers a learned bitmap holds (one ABI's), and the phase slot.
 pub const LEARNED_SLOTS: usize = ABI_NRS as usize;
+/// A cgroup's learned byte of a syscall holds the phases it was made in (bits), and slot
+/// [`PHASE_SLOT`] of its native value the phase the cgroup is in now. A cgroup starts in
+/// the runtime's setup; it is handed over when the runtime installs a seccomp filter
+/// (`seccomp(SECCOMP_SET_MODE_FILTER)` or `prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)`),
+/// and the workload runs from the exec after that.
+pub const PHASE_RUNTIME: u8 = 1;
+/// Between the runtime's filter and the workload's exec: what the runtime still does under
+/// the filter (a profile must allow it).
+pub const PHASE_FILTERED: u8 = 2;
+pub const PHASE_WORKLOAD: u8 = 4;
+/// The slot of a learned value that holds the cgroup's phase (no syscall number reaches it).
+pub const PHASE_SLOT: usize = LEARNED_SLOTS - 1;
+/// `Array<u64>` of one entry: bumped at every phase change, so that each CPU's learn cache
+/// (which knows the calls of one cgroup in one phase) is dropped.
+pub const MAP_LEARN_GEN: &str = "LEARN_GEN";
 /// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the compat (i386) syscalls each cgroup has
 /// made, like [`MAP_LEARNED`]. Compat calls are rare, so they have a map of their own and
 /// never touch the native fast path.
@@ -131,7 +146,7 @@ pub const MAP_LEARNED_IOURING: &str = "LEARNED_IOURING";
 pub const LEARNED_IOURING_CAPACITY: u32 = 4096;
 /// File name of the pinned learned map under the pin directory. The layout version is in the
 /// name: a map of another layout is never opened as this one.
-pub const LEARNED_PIN_NAME: &str = "learned_v1";
+pub const LEARNED_PIN_NAME: &str = "learned_v2";
 /// cgroups learned at once (entries leave when their cgroup is removed).
 pub const LEARNED_CAPACITY: u32 = 16_384;
 /// Every map of the object that the loader relies on.
@@ -148,6 +163,7 @@ pub const MAPS: &[&str] = &[
     MAP_LEARNED_COMPAT,
     MAP_CONDITIONS,
     MAP_LEARNED_IOURING,
+    MAP_LEARN_GEN,
 ];
 
 /// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
@@ -201,6 +217,9 @@ pub const GLOBAL_SYS_EXIT_RET_OFF: &str = "SYS_EXIT_RET_OFF";
 /// Global: offset of `opcode` in the io_uring_submit_req record (OFFSET_UNKNOWN: no such
 /// tracepoint).
 pub const GLOBAL_IOURING_OPCODE_OFF: &str = "IOURING_OPCODE_OFF";
+/// Globals: the native seccomp and prctl numbers (the runtime's hand-over).
+pub const GLOBAL_NR_SECCOMP: &str = "NR_SECCOMP";
+pub const GLOBAL_NR_PRCTL: &str = "NR_PRCTL";
 /// Every global of the object that the loader sets.
 pub const GLOBALS: &[&str] = &[
     GLOBAL_EXEC_FILENAME_OFF,
@@ -232,6 +251,8 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_FILE_DENTRY_OFF,
     GLOBAL_DENTRY_NAME_OFF,
     GLOBAL_IOURING_OPCODE_OFF,
+    GLOBAL_NR_SECCOMP,
+    GLOBAL_NR_PRCTL,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

@@ -65,6 +65,9 @@ pub const FLAG_X32: u16 = 1 << 3;
 /// Set in [`Header::flags`] of an io_uring operation submitted through a ring (flagged or
 /// first used): the number is the operation's opcode.
 pub const FLAG_IOURING: u16 = 1 << 4;
+/// In [`Header::flags`] of a first-use record: the phase it was made in (a `PHASE_*` bit),
+/// shifted by this much.
+pub const FLAG_PHASE_SHIFT: u16 = 5;
 /// Bytes of argv kept (arguments NUL-separated).
 pub const EXEC_ARGV_LEN: usize = 1024;
 /// Arguments read at most.

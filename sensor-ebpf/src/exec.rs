@@ -16,11 +16,12 @@ use aya_ebpf::{
 use aya_log_ebpf::debug;
 use sensor_common::{
     Counter, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, EXEC_MAX_ARGS, ExecRecord, FLAG_ARGV_TRUNCATED,
-    FLAG_COMPAT, FLAG_TRUNCATED, RecordKind,
+    FLAG_COMPAT, FLAG_TRUNCATED, PHASE_FILTERED, PHASE_WORKLOAD, RecordKind,
 };
 
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
+    learn::advance_phase,
     maps::{
         CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, DENTRY_NAME_OFF, EVENTS, EXEC_FILENAME_OFF,
         EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, FILE_DENTRY_OFF, FILE_INODE_OFF,
@@ -248,6 +249,9 @@ pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
+    // The exec after the runtime's seccomp filter starts the workload (whether or not its
+    // record finds room).
+    advance_phase(PHASE_FILTERED, PHASE_WORKLOAD);
     // `__data_loc char[] filename`: low 16 bits offset in the record, high 16 bits length
     // (with the NUL). The fields' own offsets come from the tracefs format file.
     // SAFETY: read through bpf_probe_read_kernel.

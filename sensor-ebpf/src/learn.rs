@@ -1,31 +1,51 @@
-//! Learning which syscalls each cgroup makes, in the kernel: one byte per syscall number and
-//! cgroup, set only while it is still clear. A steady workload costs a lookup and a test per
-//! syscall, not an event; the first use of a syscall by a cgroup sends one small `SyscallSeen`
-//! record. (Two CPUs may both see a byte clear and both report it: userspace keeps one.)
-//! A per-CPU cache of the last cgroup's known syscalls answers most calls without the hash
-//! lookup.
+//! Learning which syscalls each cgroup makes, in the kernel, and in which phase of its life:
+//! one byte per syscall number and cgroup holding the phases (`PHASE_*` bits) it was made
+//! in, each set only while it is still clear. A steady workload costs a lookup and a test per
+//! syscall, not an event; the first use of a syscall in a phase sends one small `SyscallSeen`
+//! record. (Two CPUs may both see a bit clear and both report it: userspace keeps one.)
+//!
+//! Phases: a cgroup starts in its runtime's setup (`PHASE_RUNTIME`); the runtime's seccomp
+//! filter hands it over (`PHASE_FILTERED`: what the runtime still does under its filter);
+//! the exec after that starts the workload (`PHASE_WORKLOAD`). The current phase lives in
+//! slot `PHASE_SLOT` of the cgroup's native value.
+//!
+//! A per-CPU cache of the last cgroup's known syscalls (in its current phase) answers most
+//! calls without the hash lookup; every phase change anywhere drops every CPU's cache.
 use core::mem::size_of;
 
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
-    ABI_NRS, ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, LEARNED_SLOTS, RecordKind, SeenRecord,
+    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, LEARNED_SLOTS,
+    PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
 };
 
 use crate::{
-    maps::{EVENTS, LEARN_CACHE, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, count},
+    maps::{EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, count},
     record::fill_header,
 };
 
 /// BPF_NOEXIST: only create the entry if no other CPU did meanwhile.
 const BPF_NOEXIST: u64 = 1;
 
-/// A fresh cgroup's value (too big for the 512-byte stack, so it lives in .rodata).
-static NOTHING_LEARNED: [u8; LEARNED_SLOTS] = [0; LEARNED_SLOTS];
+/// A fresh cgroup's value: nothing learned, in the runtime's phase (too big for the 512-byte
+/// stack, so it lives in .rodata).
+static NOTHING_LEARNED: [u8; LEARNED_SLOTS] = {
+    let mut v = [0; LEARNED_SLOTS];
+    v[PHASE_SLOT] = PHASE_RUNTIME;
+    v
+};
+
+/// Cache words before the bitmap: the cgroup, and the phase generation it was filled in.
+const CACHE_HEAD: usize = 2;
+
+fn generation() -> u64 {
+    LEARN_GEN.get(0).copied().unwrap_or(0)
+}
 
 #[inline(always)]
 pub fn learn(nr: u64) {
-    if nr >= ABI_NRS {
+    if nr >= PHASE_SLOT as u64 {
         return; // x32 numbers and the like: not in a native profile
     }
     // SAFETY: no arguments.
@@ -35,16 +55,22 @@ pub fn learn(nr: u64) {
     };
     // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
     let cache = unsafe { &mut *cache };
-    let (word, bit) = (1 + (nr >> 6) as usize, 1u64 << (nr & 63));
-    if cache[0] != cgroup {
-        *cache = [0; ABI_WORDS as usize + 1];
+    let (word, bit) = (CACHE_HEAD + (nr >> 6) as usize, 1u64 << (nr & 63));
+    let generation = generation();
+    if cache[0] != cgroup || cache[1] != generation {
+        *cache = [0; ABI_WORDS as usize + CACHE_HEAD];
         cache[0] = cgroup;
+        cache[1] = generation;
     } else if cache.get(word).is_some_and(|w| w & bit != 0) {
         return; // the common case: known, no hash lookup
     }
-    if learn_slow(&LEARNED, cgroup, nr, 0)
-        && let Some(w) = cache.get_mut(word)
-    {
+    let Some(slots) = slots_of(&LEARNED, cgroup) else {
+        return;
+    };
+    // SAFETY: the cgroup's value in the map; PHASE_SLOT is inside it.
+    let phase = unsafe { core::ptr::read_volatile(slots.add(PHASE_SLOT)) };
+    mark(slots, nr, phase, 0);
+    if let Some(w) = cache.get_mut(word) {
         *w |= bit;
     }
 }
@@ -53,55 +79,92 @@ pub fn learn(nr: u64) {
 /// native cache must not take an i386 number for the x86_64 one).
 #[inline(always)]
 pub fn learn_compat(nr: u64) {
-    if nr >= ABI_NRS {
-        return;
-    }
-    // SAFETY: no arguments.
-    let cgroup = unsafe { bpf_get_current_cgroup_id() };
-    learn_slow(&LEARNED_COMPAT, cgroup, nr, FLAG_COMPAT);
+    learn_other(&LEARNED_COMPAT, nr, FLAG_COMPAT);
 }
 
 /// An io_uring operation (by opcode), in the io_uring map: what a profile cannot filter,
-/// named in it.
+/// named beside it.
 #[inline(always)]
 pub fn learn_iouring(op: u64) {
-    if op >= LEARNED_SLOTS as u64 {
+    learn_other(&LEARNED_IOURING, op, FLAG_IOURING);
+}
+
+/// A call of another ABI than the native one, in its own map, in the cgroup's phase.
+#[inline(always)]
+fn learn_other(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, nr: u64, flags: u16) {
+    if nr >= PHASE_SLOT as u64 {
         return;
     }
     // SAFETY: no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
-    learn_slow(&LEARNED_IOURING, cgroup, op, FLAG_IOURING);
+    let phase = match slots_of(&LEARNED, cgroup) {
+        // SAFETY: the cgroup's native value; PHASE_SLOT is inside it.
+        Some(native) => unsafe { core::ptr::read_volatile(native.add(PHASE_SLOT)) },
+        None => PHASE_RUNTIME,
+    };
+    if let Some(slots) = slots_of(map, cgroup) {
+        mark(slots, nr, phase, flags);
+    }
 }
 
-/// The learned-map path: sets the cgroup's byte for `nr` and reports a first use (with
-/// `flags`). True once the byte is known to be set (false only when the map is full).
+/// Moves the current cgroup from phase `from` to phase `to` (nothing if it is in another
+/// phase: phases only go forward), and drops every CPU's learn cache.
 #[inline(always)]
-fn learn_slow(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, cgroup: u64, nr: u64, flags: u16) -> bool {
-    let slots = match map.get_ptr_mut(&cgroup) {
-        Some(p) => p,
-        None => {
-            let _ = map.insert(&cgroup, &NOTHING_LEARNED, BPF_NOEXIST);
-            match map.get_ptr_mut(&cgroup) {
-                Some(p) => p,
-                None => {
-                    count(Counter::LearnFull);
-                    return false;
-                }
-            }
-        }
+pub fn advance_phase(from: u8, to: u8) {
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    let Some(slots) = slots_of(&LEARNED, cgroup) else {
+        return;
     };
-    // SAFETY: `slots` points at this cgroup's value in the map; nr < LEARNED_SLOTS.
-    let slot = unsafe { slots.cast::<u8>().add(nr as usize) };
-    // SAFETY: as above; a byte store cannot tear or clobber a neighbour.
+    // SAFETY: the cgroup's native value; PHASE_SLOT is inside it. A byte store cannot tear.
     unsafe {
-        if core::ptr::read_volatile(slot) != 0 {
-            return true;
+        let at = slots.add(PHASE_SLOT);
+        if core::ptr::read_volatile(at) != from {
+            return;
         }
-        core::ptr::write_volatile(slot, 1);
+        core::ptr::write_volatile(at, to);
+    }
+    if let Some(counter) = LEARN_GEN.get_ptr_mut(0) {
+        // SAFETY: the one entry of an array map. Two CPUs racing may both write the same
+        // value: it still differs from what every cache holds.
+        unsafe { *counter += 1 };
+    }
+}
+
+/// The cgroup's value in `map` (created when absent), or `None` (counted) when the map is
+/// full.
+#[inline(always)]
+fn slots_of(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, cgroup: u64) -> Option<*mut u8> {
+    if let Some(p) = map.get_ptr_mut(&cgroup) {
+        return Some(p.cast());
+    }
+    let _ = map.insert(&cgroup, &NOTHING_LEARNED, BPF_NOEXIST);
+    match map.get_ptr_mut(&cgroup) {
+        Some(p) => Some(p.cast()),
+        None => {
+            count(Counter::LearnFull);
+            None
+        }
+    }
+}
+
+/// Sets `phase` in byte `nr` of `slots` and reports a first use in that phase (with
+/// `flags`).
+#[inline(always)]
+fn mark(slots: *mut u8, nr: u64, phase: u8, flags: u16) {
+    // SAFETY: `slots` points at a cgroup's value in a learned map; nr < PHASE_SLOT. A byte
+    // store cannot tear or clobber a neighbour.
+    unsafe {
+        let slot = slots.add(nr as usize);
+        let old = core::ptr::read_volatile(slot);
+        if old & phase == phase {
+            return;
+        }
+        core::ptr::write_volatile(slot, old | phase);
     }
     let Some(mut entry) = EVENTS.reserve::<SeenRecord>(0) else {
         count(Counter::RingbufFullSeen);
-        return true;
+        return;
     };
     // SAFETY: a reserved entry of exactly size_of::<SeenRecord>() bytes.
     let rec = unsafe { &mut *entry.as_mut_ptr() };
@@ -109,9 +172,8 @@ fn learn_slow(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, cgroup: u64, nr: u64, fla
         &mut rec.header,
         RecordKind::SyscallSeen,
         size_of::<SeenRecord>(),
-        flags,
+        flags | (u16::from(phase) << FLAG_PHASE_SHIFT),
     );
     rec.nr = nr;
     entry.submit(0);
-    true
 }

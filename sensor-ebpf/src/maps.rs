@@ -63,11 +63,17 @@ pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_IOURING_CAPACITY, 0);
 
 /// Each CPU's shortcut in front of LEARNED: word 0 is the cgroup that ran last on this CPU,
-/// the other words a bitmap of the syscalls it is known to have learned. A hit skips the
+/// word 1 the LEARN_GEN it was filled under, the other words a bitmap of the syscalls it is
+/// known to have learned in its current phase. A hit skips the
 /// hash lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
 #[map]
-pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + 1]> =
+pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + 2]> =
     PerCpuArray::with_max_entries(1, 0);
+
+/// Bumped at every phase change of any cgroup: a CPU's LEARN_CACHE filled under another
+/// value is stale (it knows the calls of its cgroup in an older phase).
+#[map]
+pub static LEARN_GEN: Array<u64> = Array::with_max_entries(1, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]
@@ -99,6 +105,13 @@ pub static SYS_EXIT_RET_OFF: Global<u32> = Global::new(16);
 /// The loader's own tgid: its syscalls are never flagged.
 #[unsafe(no_mangle)]
 pub static SELF_TGID: Global<u32> = Global::new(0);
+
+/// This architecture's seccomp and prctl numbers (set by the loader): the runtime's
+/// hand-over.
+#[unsafe(no_mangle)]
+pub static NR_SECCOMP: Global<u32> = Global::new(317);
+#[unsafe(no_mangle)]
+pub static NR_PRCTL: Global<u32> = Global::new(157);
 
 /// This architecture's execve and execveat numbers (set by the loader).
 #[unsafe(no_mangle)]

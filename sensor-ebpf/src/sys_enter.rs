@@ -7,16 +7,19 @@
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
+use aya_ebpf::helpers::bpf_probe_read_kernel;
 use sensor_common::{
-    Counter, FLAG_COMPAT, FLAG_X32, Outcome, X32_SYSCALL_BIT, compat_key, native_key, x32_key,
+    Counter, FLAG_COMPAT, FLAG_X32, Outcome, PHASE_FILTERED, PHASE_RUNTIME, X32_SYSCALL_BIT,
+    compat_key, native_key, x32_key,
 };
 
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     exec::exec_enter,
-    learn::{learn, learn_compat},
+    learn::{advance_phase, learn, learn_compat},
     maps::{
-        PENDING, count, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec, is_exec,
+        NR_PRCTL, NR_SECCOMP, PENDING, count, exit_hooked, flagged_caller, in_compat_syscall,
+        is_compat_exec, is_exec,
     },
     syscall::{Call, fill_scratch, meets_condition, send},
 };
@@ -36,6 +39,9 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         return;
     }
     learn(nr);
+    if nr == NR_SECCOMP.load() as u64 || nr == NR_PRCTL.load() as u64 {
+        handover(ctx.arg(0), nr);
+    }
     if is_exec(nr) {
         let tid = bpf_get_current_pid_tgid() as u32;
         exec_enter(
@@ -77,6 +83,31 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         // Cannot wait for the outcome: send the call now, without one.
         count(Counter::PendingFull);
         send(rec);
+    }
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` or `prctl(PR_SET_SECCOMP,
+/// SECCOMP_MODE_FILTER, prog)`: a filter is being installed. Made in the runtime's phase, it is the runtime handing the
+/// cgroup over (phases only go forward: the workload's own filters change nothing).
+#[inline(always)]
+fn handover(regs: *const u8, nr: u64) {
+    const SECCOMP_SET_MODE_FILTER: u64 = 1;
+    const PR_SET_SECCOMP: u64 = 22;
+    const SECCOMP_MODE_FILTER: u64 = 2;
+    // SAFETY: the helper checks the addresses.
+    let arg = |i: usize| unsafe {
+        bpf_probe_read_kernel(regs.add(SYSCALL_ARG_OFFSETS[i]).cast::<u64>()).unwrap_or(0)
+    };
+    // The program pointer must be there: runtimes (and libseccomp) probe which flags the
+    // kernel supports with `seccomp(SECCOMP_SET_MODE_FILTER, flag, NULL)` long before they
+    // install anything.
+    let filter = if nr == NR_SECCOMP.load() as u64 {
+        arg(0) == SECCOMP_SET_MODE_FILTER && arg(2) != 0
+    } else {
+        arg(0) == PR_SET_SECCOMP && arg(1) == SECCOMP_MODE_FILTER && arg(2) != 0
+    };
+    if filter {
+        advance_phase(PHASE_RUNTIME, PHASE_FILTERED);
     }
 }
 

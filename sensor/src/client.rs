@@ -8,7 +8,7 @@ use std::{
 
 use hyper_util::rt::TokioIo;
 use sensor_proto::v1::{
-    GetEventsRequest, GetProfileRequest, ListContainersRequest, Phase, StatusRequest,
+    GetEventsRequest, GetProfileRequest, ListContainersRequest, StatusRequest,
     sensor_service_client::SensorServiceClient,
 };
 use tokio::net::UnixStream;
@@ -197,15 +197,30 @@ pub async fn print_profile(
                 p.syscalls.len(),
                 p.containers
             );
-            for s in &p.syscalls {
-                let phase = if s.phase == Phase::Runtime as i32 {
-                    "runtime"
-                } else {
-                    "workload"
-                };
+            let row = |s: &sensor_proto::v1::ProfileSyscall| {
                 println!(
-                    "{:<24} {:>4}  {:<7} {phase:<8}  {} container(s)",
-                    s.name, s.number, s.arch, s.containers
+                    "{:<24} {:>4}  {:<7} {:<8}  {} container(s)",
+                    s.name,
+                    s.number,
+                    s.arch,
+                    crate::render::phase_name(s.phase),
+                    s.containers
+                );
+            };
+            p.syscalls.iter().for_each(row);
+            if !p.runtime_only.is_empty() {
+                println!(
+                    "\nmade only by the runtime before its seccomp filter (not in the profile):"
+                );
+                p.runtime_only.iter().for_each(row);
+            }
+            if p.containers_without_handover > 0 {
+                println!(
+                    "\nnote: {} container(s) ran without a seccomp filter, so their runtime's \
+                     setup (mount, pivot_root, ...) could not be told apart and is in the \
+                     profile; learn under any filter (one that allows everything will do) to \
+                     leave it out",
+                    p.containers_without_handover
                 );
             }
             if !p.unnamed_numbers.is_empty() {

@@ -6,7 +6,8 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
-    ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_IOURING, FLAG_TRUNCATED,
+    ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT,
+    FLAG_TRUNCATED,
     FLAG_X32, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS,
     SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
 };
@@ -130,11 +131,15 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         RecordKind::SyscallSeen => {
             let nr = read::<SeenRecord>(bytes, "syscall-seen record")?.nr;
             let arch = abi(header.flags, nr)?;
+            let bits = (header.flags >> FLAG_PHASE_SHIFT) as u8 & 0x7;
             Body::SyscallSeen(SyscallSeen {
                 arch,
                 nr,
                 name: syscalls::name(arch, nr & !syscalls::X32_SYSCALL_BIT),
-                phase: Phase::Workload,
+                phase: Phase::of_bit(bits).ok_or(DecodeError::BadValue {
+                    field: "syscall-seen phase",
+                    value: u64::from(bits),
+                })?,
             })
         }
         RecordKind::Syscall => {

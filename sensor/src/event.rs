@@ -95,12 +95,39 @@ pub enum Body {
     SyscallSeen(SyscallSeen),
 }
 
-/// When a cgroup first used a syscall: while its runtime set it up, or once its workload ran.
+/// The phase of a cgroup's life a syscall was made in, as the kernel saw it (see
+/// `sensor_common::PHASE_RUNTIME`): the runtime setting the container up, the runtime under
+/// the seccomp filter it installed, or the workload (from the exec after that filter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
-    /// Before the container's first exec: the runtime's own setup steps inside it.
+    /// The runtime's setup, before its filter: not needed under the filter.
     Runtime,
+    /// Between the runtime's filter and the workload's exec: needed under the filter.
+    Filtered,
     Workload,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Runtime, Phase::Filtered, Phase::Workload];
+
+    /// The kernel's bit for this phase.
+    pub const fn bit(self) -> u8 {
+        match self {
+            Phase::Runtime => sensor_common::PHASE_RUNTIME,
+            Phase::Filtered => sensor_common::PHASE_FILTERED,
+            Phase::Workload => sensor_common::PHASE_WORKLOAD,
+        }
+    }
+
+    /// The phase of a kernel bit, if `bit` is exactly one.
+    pub fn of_bit(bit: u8) -> Option<Phase> {
+        Self::ALL.into_iter().find(|p| p.bit() == bit)
+    }
+
+    /// The earliest phase among `bits`.
+    pub fn earliest(bits: u8) -> Option<Phase> {
+        Self::ALL.into_iter().find(|p| bits & p.bit() != 0)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,7 +135,7 @@ pub struct SyscallSeen {
     pub arch: Arch,
     pub nr: u64,
     pub name: Option<&'static str>,
-    /// Set by the profile store (Workload until it knows better).
+    /// The phase the cgroup was in (a call first made in each phase is reported in each).
     pub phase: Phase,
 }
 

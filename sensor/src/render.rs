@@ -23,6 +23,16 @@ fn abi_tag(arch: &str) -> String {
     }
 }
 
+/// A phase as users read it: runtime, filtered (the runtime under its own filter), workload.
+pub fn phase_name(p: i32) -> &'static str {
+    match pb::Phase::try_from(p) {
+        Ok(pb::Phase::Runtime) => "runtime",
+        Ok(pb::Phase::Filtered) => "filtered",
+        Ok(pb::Phase::Workload) => "workload",
+        _ => "?",
+    }
+}
+
 fn severity_tag(s: i32) -> &'static str {
     match pb::Severity::try_from(s) {
         Ok(pb::Severity::Low) => "[low]",
@@ -221,11 +231,7 @@ fn event_line(ev: &pb::Event) -> String {
             }
         }
         Some(Body::SyscallSeen(x)) => {
-            let phase = if x.phase == pb::Phase::Runtime as i32 {
-                "runtime"
-            } else {
-                "workload"
-            };
+            let phase = phase_name(x.phase);
             let abi = abi_tag(&x.arch);
             format!("SEEN {}{abi}({}) phase={phase} {who}", x.name, x.number)
         }

@@ -22,7 +22,8 @@ use sensor_common::{
     GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
     GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF, GLOBAL_INODE_NLINK_OFF,
     GLOBAL_IOURING_OPCODE_OFF, GLOBAL_MM_EXE_FILE_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT,
-    GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF,
+    GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_NR_PRCTL, GLOBAL_NR_SECCOMP,
+    GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF,
     GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF,
     GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF,
     GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
@@ -150,6 +151,7 @@ impl Probes {
         let o = &cfg.offsets;
         let nr = |name| syscalls::number(Arch::NATIVE, name).map_or(u32::MAX, |n| n as u32);
         let (nr_execve, nr_execveat) = (nr("execve"), nr("execveat"));
+        let (nr_seccomp, nr_prctl) = (nr("seccomp"), nr("prctl"));
         // Compat calls are told apart where the native ABI has one and BTF says where the
         // task's status word is (x86: TS_COMPAT, 0x0002).
         let compat = Arch::NATIVE
@@ -191,6 +193,8 @@ impl Probes {
             .override_global(GLOBAL_SYS_EXIT_RET_OFF, &o.sys_exit_ret, true)
             .override_global(GLOBAL_NR_EXECVE, &nr_execve, true)
             .override_global(GLOBAL_NR_EXECVEAT, &nr_execveat, true)
+            .override_global(GLOBAL_NR_SECCOMP, &nr_seccomp, true)
+            .override_global(GLOBAL_NR_PRCTL, &nr_prctl, true)
             .override_global(GLOBAL_NR_EXECVE_COMPAT, &nr_execve_compat, true)
             .override_global(GLOBAL_NR_EXECVEAT_COMPAT, &nr_execveat_compat, true)
             .override_global(GLOBAL_TASK_TI_STATUS_OFF, &o.task.ti_status, true)

@@ -17,6 +17,7 @@ use crate::{
     event::{Attribution, Body, Event, Phase},
     syscalls::Arch,
 };
+use sensor_common::PHASE_SLOT;
 
 /// cgroups whose profiles are kept at once; past that, gone ones are forgotten first.
 const CAPACITY: usize = 16_384;
@@ -31,25 +32,40 @@ pub struct Learned {
     pub cgroup_id: u64,
     pub container: Option<Arc<ContainerRef>>,
     pub meta: Option<Arc<PodMeta>>,
-    /// Syscall key (the number on the native ABI, [`Arch::key`] for the compat one) -> when
-    /// it was first seen.
-    pub syscalls: BTreeMap<u64, Phase>,
-    /// The workload's first exec happened (later first uses are `Phase::Workload`).
-    pub workload_started: bool,
+    /// Syscall key (the number on the native ABI, [`Arch::key`] for the others) -> the
+    /// phases it was made in ([`Phase::bit`]s).
+    pub syscalls: BTreeMap<u64, u8>,
     /// The cgroup was removed.
     pub gone: bool,
 }
 
 impl Learned {
-    /// Adds the syscalls of a kernel learned value of ABI `abi` (byte `nr` non-zero: `nr`
-    /// was made) not known yet; when they were first made is not known, so they count as the
-    /// workload's.
+    /// Adds the phases of a kernel learned value of ABI `abi` (byte `nr`: the phases `nr`
+    /// was made in; the phase slot is not a call).
     pub(crate) fn add_kernel_slots(&mut self, abi: Arch, slots: &[u8]) {
-        for (nr, _) in slots.iter().enumerate().filter(|(_, b)| **b != 0) {
+        let all = Phase::ALL.iter().fold(0, |b, p| b | p.bit());
+        for (nr, bits) in slots.iter().enumerate().take(PHASE_SLOT) {
+            if bits & all == 0 {
+                continue;
+            }
             if let Some(key) = abi.key(nr as u64) {
-                self.syscalls.entry(key).or_insert(Phase::Workload);
+                *self.syscalls.entry(key).or_default() |= bits & all;
             }
         }
+    }
+
+    /// Did the runtime hand this cgroup over (install a seccomp filter), so that what it
+    /// did before is known apart from what it and the workload did after?
+    pub fn handed_over(&self) -> bool {
+        let after = Phase::Filtered.bit() | Phase::Workload.bit();
+        self.syscalls.values().any(|b| b & after != 0)
+    }
+
+    /// Does a profile of this cgroup need a call made in `bits`: made after the hand-over,
+    /// or any call of a cgroup whose hand-over was not seen (its runtime installed no
+    /// filter: the setup cannot be told apart, and is kept).
+    fn needs(&self, bits: u8) -> bool {
+        !self.handed_over() || bits & (Phase::Filtered.bit() | Phase::Workload.bit()) != 0
     }
 }
 
@@ -107,10 +123,9 @@ impl ProfileStore {
     /// Whether [`ProfileStore::observe`] has anything to learn from `ev`.
     pub fn learns_from(ev: &Event) -> bool {
         matches!(&ev.body, Body::SyscallSeen(_))
-            || matches!(&ev.body, Body::Exec(e) if e.errno.is_none())
     }
 
-    /// Learns from an enriched event; sets a `SyscallSeen`'s phase.
+    /// Learns from an enriched event.
     pub fn observe(&mut self, ev: &mut Event) {
         if !Self::learns_from(ev) {
             return;
@@ -124,19 +139,10 @@ impl ProfileStore {
                 l.meta = meta.clone();
             }
         }
-        match &mut ev.body {
-            Body::SyscallSeen(s) => {
-                s.phase = if l.workload_started {
-                    Phase::Workload
-                } else {
-                    Phase::Runtime
-                };
-                // x32 calls have no key: they are not in a profile of this node's ABIs.
-                if let Some(key) = s.arch.key(s.nr) {
-                    l.syscalls.entry(key).or_insert(s.phase);
-                }
-            }
-            _ => l.workload_started = true,
+        if let Body::SyscallSeen(s) = &ev.body
+            && let Some(key) = s.arch.key(s.nr)
+        {
+            *l.syscalls.entry(key).or_default() |= s.phase.bit();
         }
     }
 
@@ -184,7 +190,6 @@ impl ProfileStore {
             return;
         };
         l.container = container;
-        l.workload_started = true; // unknown: later first uses count as the workload's
         l.add_kernel_slots(abi, slots);
     }
 
@@ -197,15 +202,26 @@ impl ProfileStore {
     }
 }
 
-/// The union of several cgroups' syscalls: each with its earliest phase and how many of the
-/// cgroups made it.
-pub fn merge(learned: &[Learned]) -> BTreeMap<u64, (Phase, u32)> {
-    let mut out: BTreeMap<u64, (Phase, u32)> = BTreeMap::new();
+/// One call over several cgroups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// The phases any of them made it in.
+    pub phases: u8,
+    /// How many made it.
+    pub made_by: u32,
+    /// How many need it under a filter (see [`Learned::handed_over`]).
+    pub needed_by: u32,
+}
+
+/// The union of several cgroups' syscalls.
+pub fn merge(learned: &[Learned]) -> BTreeMap<u64, Merged> {
+    let mut out: BTreeMap<u64, Merged> = BTreeMap::new();
     for l in learned {
-        for (nr, phase) in &l.syscalls {
-            let e = out.entry(*nr).or_insert((*phase, 0));
-            e.0 = e.0.min(*phase);
-            e.1 += 1;
+        for (key, bits) in &l.syscalls {
+            let e = out.entry(*key).or_default();
+            e.phases |= bits;
+            e.made_by += 1;
+            e.needed_by += u32::from(l.needs(*bits));
         }
     }
     out
@@ -217,9 +233,9 @@ pub struct ProfileCall {
     pub arch: Arch,
     pub nr: u64,
     pub name: &'static str,
-    /// When it was first made (the earliest over the containers merged).
+    /// The earliest phase it was made in, over the containers merged.
     pub phase: Phase,
-    /// How many of the merged containers made it.
+    /// How many of the merged containers need it (for a call in `runtime_only`: made it).
     pub containers: u32,
 }
 
@@ -228,6 +244,11 @@ pub struct ProfileCall {
 pub struct Built {
     /// The named syscalls, by ABI then number.
     pub syscalls: Vec<ProfileCall>,
+    /// Calls only the runtime made, before it handed over (its filter): not in the profile.
+    pub runtime_only: Vec<ProfileCall>,
+    /// Merged containers whose hand-over was not seen (their runtime installed no seccomp
+    /// filter): all their calls are in the profile, the runtime's setup included.
+    pub without_handover: u32,
     /// Numbers (of the native ABI, or compat keys) the tables have no name for: kept out of
     /// the profile, and reported.
     pub unnamed: Vec<u64>,
@@ -267,20 +288,32 @@ fn resource_name(raw: &str) -> String {
 pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
     let merged = merge(learned);
     let mut syscalls = Vec::new();
+    let mut runtime_only = Vec::new();
     let mut unnamed = Vec::new();
     let mut io_uring_ops = Vec::new();
-    for (key, (phase, count)) in &merged {
+    for (key, m) in &merged {
         let (abi, nr) = arch.of_key(*key);
-        match crate::syscalls::name(abi, nr) {
-            Some(name) if abi == Arch::IoUring => io_uring_ops.push(name),
-            Some(name) => syscalls.push(ProfileCall {
-                arch: abi,
-                nr,
-                name,
-                phase: *phase,
-                containers: *count,
-            }),
-            None => unnamed.push(*key),
+        let Some(name) = crate::syscalls::name(abi, nr) else {
+            if m.needed_by > 0 {
+                unnamed.push(*key);
+            }
+            continue;
+        };
+        if abi == Arch::IoUring {
+            io_uring_ops.push(name);
+            continue;
+        }
+        let call = |containers| ProfileCall {
+            arch: abi,
+            nr,
+            name,
+            phase: Phase::earliest(m.phases).unwrap_or(Phase::Workload),
+            containers,
+        };
+        if m.needed_by > 0 {
+            syscalls.push(call(m.needed_by));
+        } else {
+            runtime_only.push(call(m.made_by));
         }
     }
     let names: Vec<&str> = syscalls.iter().map(|s| s.name).collect();
@@ -310,6 +343,8 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
         oci: render::oci(&arches, &names),
         spo: render::spo(&resource_name(&name), &namespace, &arches, &names),
         syscalls,
+        runtime_only,
+        without_handover: learned.iter().filter(|l| !l.handed_over()).count() as u32,
         unnamed,
         io_uring_ops,
         containers: learned.len() as u32,
@@ -321,67 +356,72 @@ mod tests {
     use super::*;
     use crate::{
         enrich::container::Runtime,
-        event::{Exec, SyscallSeen},
+        event::SyscallSeen,
         syscalls::Arch,
     };
 
-    fn seen(cgroup: u64, nr: u64) -> Event {
-        Event::for_test(
+    fn seen_in(cgroup: u64, nr: u64, phase: Phase) -> Event {
+        let mut ev = Event::for_test(
             cgroup,
             Body::SyscallSeen(SyscallSeen {
                 arch: Arch::X86_64,
                 nr,
                 name: None,
-                phase: Phase::Workload,
+                phase,
             }),
-        )
+        );
+        ev.attribution = in_container(&cgroup.to_string());
+        ev
+    }
+
+    /// A workload's first use, in a cgroup that is no container.
+    fn seen(cgroup: u64, nr: u64) -> Event {
+        let mut ev = seen_in(cgroup, nr, Phase::Workload);
+        ev.attribution = Attribution::default();
+        ev
     }
 
     #[test]
-    fn phases_split_at_the_first_exec_and_merging_counts_containers() {
+    fn a_profile_leaves_out_what_only_the_runtime_did_before_its_filter() {
         let mut s = ProfileStore::default();
-        let mut ev = seen(7, 1);
-        s.observe(&mut ev);
-        assert!(matches!(
-            ev.body,
-            Body::SyscallSeen(SyscallSeen {
-                phase: Phase::Runtime,
-                ..
-            })
-        ));
-        s.observe(&mut Event::for_test(
-            7,
-            Body::Exec(Exec {
-                filename: b"/bin/sh".to_vec(),
-                ..Default::default()
-            }),
-        ));
-        let mut ev = seen(7, 2);
-        s.observe(&mut ev);
-        assert!(matches!(
-            ev.body,
-            Body::SyscallSeen(SyscallSeen {
-                phase: Phase::Workload,
-                ..
-            })
-        ));
-        let mut ev8 = seen(8, 2);
-        ev8.attribution = in_container("e");
-        s.observe(&mut ev8);
-        s.cgroup_gone(8, &[(Arch::X86_64, &[0, 0, 0, 1])]);
-        let all = s
-            .select(&Selector::CgroupId(7))
-            .into_iter()
-            .chain(s.select(&Selector::CgroupId(8)))
-            .collect::<Vec<_>>();
-        let m = merge(&all);
-        assert_eq!(m.get(&1), Some(&(Phase::Runtime, 1)));
-        assert_eq!(m.get(&2), Some(&(Phase::Runtime, 2)));
-        assert_eq!(
-            m.get(&3),
-            Some(&(Phase::Workload, 1)),
-            "learned by the kernel, event lost"
-        );
+        // The runtime mounts and writes; under its filter it opens; the workload writes.
+        for (nr, phase) in [
+            (165, Phase::Runtime),
+            (1, Phase::Runtime),
+            (2, Phase::Filtered),
+            (1, Phase::Workload),
+        ] {
+            s.observe(&mut seen_in(7, nr, phase));
+        }
+        // The kernel map holds a workload call whose event was lost.
+        let mut slots = [0u8; 8];
+        slots[3] = Phase::Workload.bit();
+        s.cgroup_gone(7, &[(Arch::X86_64, &slots)]);
+        let sel = Selector::CgroupId(7);
+        let b = build(&s.select(&sel), &sel, Arch::X86_64);
+        let names: Vec<&str> = b.syscalls.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["write", "open", "close"]);
+        assert_eq!(b.syscalls[0].phase, Phase::Runtime, "earliest phase");
+        let runtime: Vec<&str> = b.runtime_only.iter().map(|c| c.name).collect();
+        assert_eq!(runtime, ["mount"]);
+        assert_eq!(b.without_handover, 0);
+
+        // Without a filter the hand-over is not seen: everything stays, and it says so.
+        s.observe(&mut seen_in(8, 165, Phase::Runtime));
+        let sel = Selector::CgroupId(8);
+        let b = build(&s.select(&sel), &sel, Arch::X86_64);
+        assert_eq!(b.syscalls.len(), 1);
+        assert!(b.runtime_only.is_empty());
+        assert_eq!(b.without_handover, 1);
+
+        // Merged: each container's needs count.
+        let both: Vec<Learned> = [7, 8]
+            .iter()
+            .flat_map(|c| s.select(&Selector::CgroupId(*c)))
+            .collect();
+        let m = merge(&both);
+        assert_eq!(m[&165].made_by, 2);
+        assert_eq!(m[&165].needed_by, 1, "needed by the unfiltered one only");
     }
 
     #[test]
@@ -391,8 +431,8 @@ mod tests {
         ev.attribution = in_container("f");
         s.observe(&mut ev);
         let mut compat = [0u8; 64];
-        compat[21] = 1; // i386 mount
-        compat[20] = 1; // i386 getpid
+        compat[21] = Phase::Workload.bit(); // i386 mount
+        compat[20] = Phase::Workload.bit(); // i386 getpid
         s.cgroup_gone(9, &[(Arch::I386, &compat)]);
         let b = build(
             &s.select(&Selector::CgroupId(9)),

@@ -39,26 +39,29 @@ pub fn profile_to_wire(b: &Built) -> pb::GetProfileResponse {
     pb::GetProfileResponse {
         oci_json: serde_json::to_string_pretty(&b.oci).unwrap_or_default(),
         spo_json: serde_json::to_string_pretty(&b.spo).unwrap_or_default(),
-        syscalls: b
-            .syscalls
-            .iter()
-            .map(|s| pb::ProfileSyscall {
-                name: s.name.to_owned(),
-                number: s.nr,
-                phase: phase_to_wire(s.phase).into(),
-                containers: s.containers,
-                arch: s.arch.name().to_owned(),
-            })
-            .collect(),
+        syscalls: b.syscalls.iter().map(profile_call_to_wire).collect(),
+        runtime_only: b.runtime_only.iter().map(profile_call_to_wire).collect(),
+        containers_without_handover: b.without_handover,
         containers: b.containers,
         unnamed_numbers: b.unnamed.clone(),
         io_uring_ops: b.io_uring_ops.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
+fn profile_call_to_wire(s: &crate::profile::ProfileCall) -> pb::ProfileSyscall {
+    pb::ProfileSyscall {
+        name: s.name.to_owned(),
+        number: s.nr,
+        phase: phase_to_wire(s.phase).into(),
+        containers: s.containers,
+        arch: s.arch.name().to_owned(),
+    }
+}
+
 pub fn phase_to_wire(p: Phase) -> pb::Phase {
     match p {
         Phase::Runtime => pb::Phase::Runtime,
+        Phase::Filtered => pb::Phase::Filtered,
         Phase::Workload => pb::Phase::Workload,
     }
 }
