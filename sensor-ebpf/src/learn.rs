@@ -16,8 +16,8 @@ use core::mem::size_of;
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
-    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, LEARNED_SLOTS,
-    PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
+    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, LEARNED_SLOTS, PHASE_RUNTIME,
+    PHASE_SLOT, RecordKind, SeenRecord,
 };
 
 use crate::{

@@ -4,10 +4,10 @@
 //!
 //! A compat call (i386, through `int $0x80` or from a 32-bit process) carries the compat
 //! ABI's number: it is told apart first, and learned, matched and decoded as what it is.
+use aya_ebpf::helpers::bpf_probe_read_kernel;
 use aya_ebpf::{
     helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
 };
-use aya_ebpf::helpers::bpf_probe_read_kernel;
 use sensor_common::{
     Counter, FLAG_COMPAT, FLAG_X32, Outcome, PHASE_FILTERED, PHASE_RUNTIME, X32_SYSCALL_BIT,
     compat_key, native_key, x32_key,

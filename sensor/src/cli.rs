@@ -297,6 +297,23 @@ pub struct ProfileArgs {
     /// What to print.
     #[arg(long, value_enum, default_value = "oci")]
     pub format: ProfileFormat,
+    /// Calls to allow whether seen or not, replacing the built-in set of harmless calls whose
+    /// use depends on timing (comma-separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "no_always_allow")]
+    pub always_allow: Vec<String>,
+    /// Allow only what was seen (no always-allowed calls).
+    #[arg(long)]
+    pub no_always_allow: bool,
+    /// What a call outside the profile gets: errno (EPERM) or kill (the process dies, loudly,
+    /// instead of retrying a refused call).
+    #[arg(long, value_enum, default_value = "errno")]
+    pub refused: RefusedArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RefusedArg {
+    Errno,
+    Kill,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -198,13 +198,17 @@ pub async fn print_profile(
                 p.containers
             );
             let row = |s: &sensor_proto::v1::ProfileSyscall| {
+                let why = if s.always_allowed {
+                    "always allowed (not seen)".to_owned()
+                } else {
+                    format!("{} container(s)", s.containers)
+                };
                 println!(
-                    "{:<24} {:>4}  {:<7} {:<8}  {} container(s)",
+                    "{:<24} {:>4}  {:<7} {:<8}  {why}",
                     s.name,
                     s.number,
                     s.arch,
                     crate::render::phase_name(s.phase),
-                    s.containers
                 );
             };
             p.syscalls.iter().for_each(row);

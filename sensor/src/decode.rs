@@ -7,9 +7,9 @@ use std::mem::size_of;
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
     ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT,
-    FLAG_TRUNCATED,
-    FLAG_X32, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS,
-    SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
+    FLAG_TRUNCATED, FLAG_X32, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind,
+    SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord,
+    syscall_record_size,
 };
 
 use crate::{

@@ -175,6 +175,13 @@ async fn profile_command(a: ProfileArgs) -> anyhow::Result<()> {
         pod_name,
         image: a.image.unwrap_or_default(),
         cgroup_id: a.cgroup.unwrap_or_default(),
+        always_allowed: a.always_allow,
+        no_always_allowed: a.no_always_allow,
+        refused: match a.refused {
+            sensor::cli::RefusedArg::Errno => sensor_proto::v1::RefusedAction::Errno,
+            sensor::cli::RefusedArg::Kill => sensor_proto::v1::RefusedAction::KillProcess,
+        }
+        .into(),
     };
     client::print_profile(&a.connect, request, a.format).await
 }

@@ -66,6 +66,7 @@ impl SensorService for EventService {
         request: Request<GetProfileRequest>,
     ) -> Result<Response<GetProfileResponse>, Status> {
         let sel = convert::selector_from_wire(request.get_ref())?;
+        let opts = convert::build_options_from_wire(request.get_ref())?;
         let learned = self
             .profiles
             .select_complete(&sel)
@@ -75,7 +76,7 @@ impl SensorService for EventService {
                 "nothing learned for {sel:?} (did it run while the sensor was up?)"
             )));
         }
-        let built = profile::build(&learned, &sel, Arch::NATIVE);
+        let built = profile::build(&learned, &sel, Arch::NATIVE, &opts);
         Ok(Response::new(convert::profile_to_wire(&built)))
     }
 

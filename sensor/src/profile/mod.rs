@@ -3,6 +3,7 @@
 //! keeps those per cgroup (with the container they belong to), merges what the kernel map
 //! holds when a cgroup goes away, and selects what a profile request asks for. [`render`]
 //! turns a selection into OCI/Docker seccomp JSON or a Security Profiles Operator resource.
+pub mod always;
 pub mod learner;
 pub mod render;
 pub mod try_run;
@@ -235,8 +236,11 @@ pub struct ProfileCall {
     pub name: &'static str,
     /// The earliest phase it was made in, over the containers merged.
     pub phase: Phase,
-    /// How many of the merged containers need it (for a call in `runtime_only`: made it).
+    /// How many of the merged containers need it (for a call in `runtime_only`: made it; for
+    /// one from the always-allowed set that none made: 0).
     pub containers: u32,
+    /// In the profile from the always-allowed set, not from observation.
+    pub always: bool,
 }
 
 /// A profile ready to render.
@@ -283,9 +287,27 @@ fn resource_name(raw: &str) -> String {
     }
 }
 
+/// What a profile request asks for besides the selection.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Allowed whether seen or not ([`always::ALWAYS_ALLOWED`] by default).
+    pub always_allowed: Vec<&'static str>,
+    /// What a refused call gets.
+    pub refused: render::Refusal,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            always_allowed: always::ALWAYS_ALLOWED.iter().map(|(n, _)| *n).collect(),
+            refused: render::Refusal::Errno,
+        }
+    }
+}
+
 /// Merges `learned` and renders it for native ABI `arch`, plus its compat ABI when a call of
 /// it was seen (a 64-bit-only workload's profile allows no i386 call).
-pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
+pub fn build(learned: &[Learned], sel: &Selector, arch: Arch, opts: &BuildOptions) -> Built {
     let merged = merge(learned);
     let mut syscalls = Vec::new();
     let mut runtime_only = Vec::new();
@@ -309,6 +331,7 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
             name,
             phase: Phase::earliest(m.phases).unwrap_or(Phase::Workload),
             containers,
+            always: false,
         };
         if m.needed_by > 0 {
             syscalls.push(call(m.needed_by));
@@ -316,12 +339,32 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
             runtime_only.push(call(m.made_by));
         }
     }
-    let names: Vec<&str> = syscalls.iter().map(|s| s.name).collect();
     let mut arches = vec![arch];
     arches.extend(
         arch.compat()
             .filter(|c| syscalls.iter().any(|s| s.arch == *c)),
     );
+    // The always-allowed calls, on each ABI of the profile that has them.
+    for abi in &arches {
+        for name in &opts.always_allowed {
+            let Some(nr) = crate::syscalls::number(*abi, name) else {
+                continue;
+            };
+            if !syscalls.iter().any(|s| s.arch == *abi && s.nr == nr) {
+                runtime_only.retain(|s: &ProfileCall| !(s.arch == *abi && s.nr == nr));
+                syscalls.push(ProfileCall {
+                    arch: *abi,
+                    nr,
+                    name,
+                    phase: Phase::Workload,
+                    containers: 0,
+                    always: true,
+                });
+            }
+        }
+    }
+    syscalls.sort_by_key(|s| (s.arch != arch, s.nr));
+    let names: Vec<&str> = syscalls.iter().map(|s| s.name).collect();
     let meta = learned.iter().find_map(|l| l.meta.clone());
     let (name, namespace) = match (sel, meta.as_deref()) {
         (Selector::Pod { namespace, name }, _) => (name.clone(), namespace.clone()),
@@ -340,8 +383,14 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
         (Selector::CgroupId(id), _) => (format!("cgroup-{id}"), String::new()),
     };
     Built {
-        oci: render::oci(&arches, &names),
-        spo: render::spo(&resource_name(&name), &namespace, &arches, &names),
+        oci: render::oci(&arches, &names, opts.refused),
+        spo: render::spo(
+            &resource_name(&name),
+            &namespace,
+            &arches,
+            &names,
+            opts.refused,
+        ),
         syscalls,
         runtime_only,
         without_handover: learned.iter().filter(|l| !l.handed_over()).count() as u32,
@@ -354,11 +403,41 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch) -> Built {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        enrich::container::Runtime,
-        event::SyscallSeen,
-        syscalls::Arch,
-    };
+    use crate::{enrich::container::Runtime, event::SyscallSeen, syscalls::Arch};
+
+    /// Options that add nothing to what was seen.
+    fn bare() -> BuildOptions {
+        BuildOptions {
+            always_allowed: Vec::new(),
+            refused: render::Refusal::Errno,
+        }
+    }
+
+    #[test]
+    fn always_allowed_calls_are_added_and_said_to_be() {
+        let mut s = ProfileStore::default();
+        s.observe(&mut seen_in(11, 0, Phase::Workload)); // read
+        s.observe(&mut seen_in(11, 231, Phase::Workload)); // exit_group, seen
+        let sel = Selector::CgroupId(11);
+        let b = build(
+            &s.select(&sel),
+            &sel,
+            Arch::X86_64,
+            &BuildOptions::default(),
+        );
+        let get = |n: &str| b.syscalls.iter().find(|c| c.name == n).cloned();
+        assert!(get("rt_sigsuspend").is_some_and(|c| c.always && c.containers == 0));
+        assert!(
+            get("exit_group").is_some_and(|c| !c.always),
+            "seen beats always"
+        );
+        assert!(
+            get("sigreturn").is_none(),
+            "no i386 in a 64-bit-only profile"
+        );
+        let names = b.oci["syscalls"][0]["names"].as_array().unwrap().clone();
+        assert!(names.contains(&serde_json::json!("rt_sigsuspend")));
+    }
 
     fn seen_in(cgroup: u64, nr: u64, phase: Phase) -> Event {
         let mut ev = Event::for_test(
@@ -398,7 +477,7 @@ mod tests {
         slots[3] = Phase::Workload.bit();
         s.cgroup_gone(7, &[(Arch::X86_64, &slots)]);
         let sel = Selector::CgroupId(7);
-        let b = build(&s.select(&sel), &sel, Arch::X86_64);
+        let b = build(&s.select(&sel), &sel, Arch::X86_64, &bare());
         let names: Vec<&str> = b.syscalls.iter().map(|c| c.name).collect();
         assert_eq!(names, ["write", "open", "close"]);
         assert_eq!(b.syscalls[0].phase, Phase::Runtime, "earliest phase");
@@ -409,7 +488,7 @@ mod tests {
         // Without a filter the hand-over is not seen: everything stays, and it says so.
         s.observe(&mut seen_in(8, 165, Phase::Runtime));
         let sel = Selector::CgroupId(8);
-        let b = build(&s.select(&sel), &sel, Arch::X86_64);
+        let b = build(&s.select(&sel), &sel, Arch::X86_64, &bare());
         assert_eq!(b.syscalls.len(), 1);
         assert!(b.runtime_only.is_empty());
         assert_eq!(b.without_handover, 1);
@@ -438,6 +517,7 @@ mod tests {
             &s.select(&Selector::CgroupId(9)),
             &Selector::CgroupId(9),
             Arch::X86_64,
+            &bare(),
         );
         let calls: Vec<(Arch, u64, &str)> =
             b.syscalls.iter().map(|c| (c.arch, c.nr, c.name)).collect();
@@ -462,6 +542,7 @@ mod tests {
             &s.select(&Selector::CgroupId(10)),
             &Selector::CgroupId(10),
             Arch::X86_64,
+            &bare(),
         );
         assert_eq!(
             b.oci["architectures"],

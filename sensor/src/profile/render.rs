@@ -19,22 +19,45 @@ pub fn scmp_arch(arch: Arch) -> Option<&'static str> {
     }
 }
 
-/// OCI seccomp: deny by default with EPERM, allow the sorted `names`.
-pub fn oci(arches: &[Arch], names: &[&str]) -> Value {
+/// What a call the profile does not allow gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Refusal {
+    /// EPERM: the process sees a failed call (and may retry it).
+    #[default]
+    Errno,
+    /// The process is killed: it fails loudly instead of spinning on a refused call.
+    KillProcess,
+}
+
+/// OCI seccomp: deny by default (EPERM, or kill the process), allow the sorted `names`.
+pub fn oci(arches: &[Arch], names: &[&str], refused: Refusal) -> Value {
     let mut names: Vec<&str> = names.to_vec();
     names.sort_unstable();
     names.dedup();
-    json!({
+    let mut p = json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": DEFAULT_ERRNO,
         "architectures": arches.iter().filter_map(|a| scmp_arch(*a)).collect::<Vec<_>>(),
         "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
-    })
+    });
+    if refused == Refusal::KillProcess {
+        p["defaultAction"] = json!("SCMP_ACT_KILL_PROCESS");
+        if let Some(o) = p.as_object_mut() {
+            o.remove("defaultErrnoRet");
+        }
+    }
+    p
 }
 
 /// The Security Profiles Operator resource (security-profiles-operator.x-k8s.io/v1beta1).
-pub fn spo(name: &str, namespace: &str, arches: &[Arch], names: &[&str]) -> Value {
-    let profile = oci(arches, names);
+pub fn spo(
+    name: &str,
+    namespace: &str,
+    arches: &[Arch],
+    names: &[&str],
+    refused: Refusal,
+) -> Value {
+    let profile = oci(arches, names, refused);
     let mut metadata = json!({"name": name});
     if !namespace.is_empty() {
         metadata["namespace"] = json!(namespace);
@@ -57,17 +80,20 @@ mod tests {
 
     #[test]
     fn oci_profile_shape() {
-        let p = oci(&[Arch::X86_64], &["write", "read", "read"]);
+        let p = oci(&[Arch::X86_64], &["write", "read", "read"], Refusal::Errno);
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(p["defaultErrnoRet"], 1);
         assert_eq!(p["architectures"][0], "SCMP_ARCH_X86_64");
         assert_eq!(p["syscalls"][0]["names"], json!(["read", "write"]));
         assert_eq!(p["syscalls"][0]["action"], "SCMP_ACT_ALLOW");
+        let k = oci(&[Arch::X86_64], &["read"], Refusal::KillProcess);
+        assert_eq!(k["defaultAction"], "SCMP_ACT_KILL_PROCESS");
+        assert!(k.get("defaultErrnoRet").is_none());
     }
 
     #[test]
     fn spo_resource_follows_the_crd() {
-        let r = spo("web", "team-a", &[Arch::X86_64], &["read"]);
+        let r = spo("web", "team-a", &[Arch::X86_64], &["read"], Refusal::Errno);
         assert_eq!(
             r["apiVersion"],
             "security-profiles-operator.x-k8s.io/v1beta1"

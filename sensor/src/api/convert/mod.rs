@@ -3,7 +3,9 @@
 mod request;
 mod wire;
 
-pub use self::request::{filter_from_wire, selector_from_wire, start_from_wire};
+pub use self::request::{
+    build_options_from_wire, filter_from_wire, selector_from_wire, start_from_wire,
+};
 use sensor_proto::{encoded::EncodedEventsResponse, v1 as pb};
 
 use super::Identity;
@@ -55,6 +57,7 @@ fn profile_call_to_wire(s: &crate::profile::ProfileCall) -> pb::ProfileSyscall {
         phase: phase_to_wire(s.phase).into(),
         containers: s.containers,
         arch: s.arch.name().to_owned(),
+        always_allowed: s.always,
     }
 }
 

@@ -140,6 +140,29 @@ pub fn start_from_wire(
 }
 
 /// A profile request -> which cgroups it covers; exactly one selector must be given.
+/// What a profile request asks for besides its selection.
+pub fn build_options_from_wire(
+    r: &pb::GetProfileRequest,
+) -> Result<crate::profile::BuildOptions, Status> {
+    use crate::profile::{always, render::Refusal};
+    let always_allowed = always::resolve(&r.always_allowed, r.no_always_allowed)
+        .map_err(|e| Status::invalid_argument(format!("always_allowed: {e}")))?;
+    let refused = match pb::RefusedAction::try_from(r.refused) {
+        Ok(pb::RefusedAction::Errno) => Refusal::Errno,
+        Ok(pb::RefusedAction::KillProcess) => Refusal::KillProcess,
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "refused: {} is no RefusedAction",
+                r.refused
+            )));
+        }
+    };
+    Ok(crate::profile::BuildOptions {
+        always_allowed,
+        refused,
+    })
+}
+
 pub fn selector_from_wire(r: &pb::GetProfileRequest) -> Result<Selector, Status> {
     let mut given = Vec::new();
     if !r.container_id.is_empty() {
