@@ -135,6 +135,18 @@ impl Container {
         self
     }
 
+    /// Shares the host's network namespace (a server on 127.0.0.1 that the container's own
+    /// client reaches; a new namespace's loopback is down).
+    pub fn with_host_network(self) -> Self {
+        let path = self.bundle.path().join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if let Some(ns) = config["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "network");
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        self
+    }
+
     /// Puts `profile` (OCI seccomp JSON) in the container's config.json: runc enforces it.
     pub fn with_seccomp(self, profile: &Value) -> Self {
         let path = self.bundle.path().join("config.json");
