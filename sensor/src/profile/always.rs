@@ -1,5 +1,6 @@
 //! Calls a generated profile allows whether or not they were seen: harmless calls whose use
-//! depends on timing, so that one recording can miss them. A miss is not harmless: dash's
+//! depends on timing, so that one recording can miss them (the workload's, and the runtime's
+//! own between its filter and the workload's exec). A miss is not harmless: dash's
 //! `wait` makes `rt_sigsuspend` only when the child is still running; refused, dash gets
 //! EPERM and retries forever (pid 1 spinning at 95% CPU). None of these gives a process
 //! anything it did not have: they wait, sleep, yield, return from signals, or exit.
@@ -35,6 +36,26 @@ pub const ALWAYS_ALLOWED: &[(&str, &str)] = &[
     ("waitid", "waiting for a child"),
     ("exit", "a thread ending"),
     ("exit_group", "a process ending"),
+    // A threaded runtime's housekeeping, at times that depend on scheduling: runc's init is a
+    // Go program, and under its own filter (before the workload's exec) its scheduler, garbage
+    // collector and preemption may or may not run. Seen: a profile without a futex wake
+    // made runc 1.1.5's init crash in `futexwakeup` under the filter (one CI run; the local
+    // runs before had made the call while learning).
+    (
+        "futex",
+        "waiting on and waking a lock (any threaded program, when contended)",
+    ),
+    ("epoll_pwait", "Go's network poller idling"),
+    ("epoll_wait", "the same, older form"),
+    (
+        "tgkill",
+        "Go's scheduler preempting its own threads with a signal",
+    ),
+    ("getpid", "the same (tgkill names its own process)"),
+    ("gettid", "the same (and thread-local bookkeeping)"),
+    ("madvise", "a garbage collector returning memory"),
+    ("munmap", "the same"),
+    ("mmap", "a heap growing"),
 ];
 
 /// The set a request asks for: `given` when it names calls, none when `off`, else the
