@@ -4,9 +4,10 @@
 //!
 //! A compat call (i386, through `int $0x80` or from a 32-bit process) carries the compat
 //! ABI's number: it is told apart first, and learned, matched and decoded as what it is.
-use aya_ebpf::helpers::bpf_probe_read_kernel;
 use aya_ebpf::{
-    helpers::bpf_get_current_pid_tgid, macros::raw_tracepoint, programs::RawTracePointContext,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel},
+    macros::raw_tracepoint,
+    programs::RawTracePointContext,
 };
 use sensor_common::{
     Counter, FLAG_COMPAT, FLAG_X32, Outcome, PHASE_FILTERED, PHASE_RUNTIME, X32_SYSCALL_BIT,
@@ -87,8 +88,9 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
 }
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` or `prctl(PR_SET_SECCOMP,
-/// SECCOMP_MODE_FILTER, prog)`: a filter is being installed. Made in the runtime's phase, it is the runtime handing the
-/// cgroup over (phases only go forward: the workload's own filters change nothing).
+/// SECCOMP_MODE_FILTER, prog)`: a filter is being installed. Made in the runtime's phase, it
+/// is the runtime handing the cgroup over (phases only go forward: the workload's own filters
+/// change nothing).
 #[inline(always)]
 fn handover(regs: *const u8, nr: u64) {
     const SECCOMP_SET_MODE_FILTER: u64 = 1;
