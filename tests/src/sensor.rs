@@ -71,6 +71,24 @@ pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
 }
 
 impl Sensor {
+    /// The learned profile of one cgroup, through the API (the built-in always-allowed set
+    /// and EPERM for refused calls).
+    pub async fn profile_of(&self, cgroup_id: u64) -> sensor_proto::v1::GetProfileResponse {
+        let mut client = sensor_proto::v1::sensor_service_client::SensorServiceClient::connect(
+            self.addr.clone(),
+        )
+        .await
+        .expect("connect");
+        client
+            .get_profile(sensor_proto::v1::GetProfileRequest {
+                cgroup_id,
+                ..Default::default()
+            })
+            .await
+            .expect("GetProfile")
+            .into_inner()
+    }
+
     /// Starts `sensor run` on free loopback ports and waits until it is ready (`/readyz`:
     /// every program attached and the ring buffer drained) and its gRPC port accepts.
     pub async fn start(extra_args: &[&str]) -> Self {

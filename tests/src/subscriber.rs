@@ -25,6 +25,20 @@ impl Subscriber {
         })
     }
 
+    /// A subscriber to the events of `kinds` in one cgroup.
+    pub async fn for_cgroup(addr: &str, cgroup_id: u64, kinds: &[pb::EventKind]) -> Self {
+        Self::connect(
+            addr,
+            GetEventsRequest {
+                kinds: kinds.iter().map(|k| *k as i32).collect(),
+                cgroup_ids: vec![cgroup_id],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("subscribe")
+    }
+
     /// The next message, or `None` if nothing arrives within `quiet` (or the stream ends).
     pub async fn next_within(&mut self, quiet: std::time::Duration) -> Option<GetEventsResponse> {
         tokio::time::timeout(quiet, self.stream.message())

@@ -7,10 +7,7 @@
 
 use std::path::Path;
 
-use sensor_proto::v1::{
-    Event, EventKind, GetEventsRequest, GetProfileRequest, OutcomeKind,
-    sensor_service_client::SensorServiceClient,
-};
+use sensor_proto::v1::{Event, EventKind, OutcomeKind};
 use sensor_tests::{
     ready,
     runc::{Container, kube_ids},
@@ -35,16 +32,7 @@ fn i386(name: &'static str) -> impl Fn(&Event) -> bool {
 }
 
 async fn subscribe(sensor: &Sensor, c: &Container, kinds: &[EventKind]) -> Subscriber {
-    Subscriber::connect(
-        &sensor.addr,
-        GetEventsRequest {
-            kinds: kinds.iter().map(|k| *k as i32).collect(),
-            cgroup_ids: vec![c.cgroup_id()],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe")
+    Subscriber::for_cgroup(&sensor.addr, c.cgroup_id(), kinds).await
 }
 
 /// What the container runs: i386 calls through the trigger, one per line.
@@ -121,17 +109,7 @@ async fn i386_calls_are_named_decoded_and_learned_as_i386() {
     assert!(seen("getresuid") && seen("mount"), "learned as i386 calls");
 
     // The profile allows them as i386 calls.
-    let mut client = SensorServiceClient::connect(sensor.addr.clone())
-        .await
-        .expect("connect");
-    let p = client
-        .get_profile(GetProfileRequest {
-            cgroup_id,
-            ..Default::default()
-        })
-        .await
-        .expect("GetProfile")
-        .into_inner();
+    let p = sensor.profile_of(cgroup_id).await;
     let has = |arch: &str, name: &str| p.syscalls.iter().any(|s| s.arch == arch && s.name == name);
     assert!(has("i386", "getresuid") && has("i386", "execve"), "{p:?}");
     let oci: serde_json::Value = serde_json::from_str(&p.oci_json).unwrap();

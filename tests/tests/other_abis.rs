@@ -7,10 +7,7 @@
 
 use std::path::Path;
 
-use sensor_proto::v1::{
-    Event, EventKind, GetEventsRequest, GetProfileRequest, OutcomeKind,
-    sensor_service_client::SensorServiceClient,
-};
+use sensor_proto::v1::{Event, EventKind, OutcomeKind};
 use sensor_tests::{
     ready,
     runc::{Container, kube_ids},
@@ -35,16 +32,7 @@ fn flagged_as(arch: &'static str, name: &'static str) -> impl Fn(&Event) -> bool
 }
 
 async fn subscribe(sensor: &Sensor, c: &Container, kinds: &[EventKind]) -> Subscriber {
-    Subscriber::connect(
-        &sensor.addr,
-        GetEventsRequest {
-            kinds: kinds.iter().map(|k| *k as i32).collect(),
-            cgroup_ids: vec![c.cgroup_id()],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe")
+    Subscriber::for_cgroup(&sensor.addr, c.cgroup_id(), kinds).await
 }
 
 fn run_ok(c: &Container) -> String {
@@ -145,17 +133,7 @@ async fn io_uring_operations_are_seen_at_the_ring_learned_and_flagged() {
     );
 
     // The profile lists the operations beside the syscalls, never as syscalls.
-    let mut client = SensorServiceClient::connect(sensor.addr.clone())
-        .await
-        .expect("connect");
-    let p = client
-        .get_profile(GetProfileRequest {
-            cgroup_id,
-            ..Default::default()
-        })
-        .await
-        .expect("GetProfile")
-        .into_inner();
+    let p = sensor.profile_of(cgroup_id).await;
     assert!(
         p.io_uring_ops.contains(&"io_uring:nop".to_owned())
             && p.io_uring_ops.contains(&"io_uring:socket".to_owned()),
