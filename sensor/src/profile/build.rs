@@ -20,11 +20,12 @@ pub struct Merged {
 pub fn merge(learned: &[Learned]) -> BTreeMap<u64, Merged> {
     let mut out: BTreeMap<u64, Merged> = BTreeMap::new();
     for l in learned {
+        let handed_over = l.handed_over();
         for (key, bits) in &l.syscalls {
             let e = out.entry(*key).or_default();
             e.phases |= bits;
             e.made_by += 1;
-            e.needed_by += u32::from(l.needs(*bits));
+            e.needed_by += u32::from(Learned::needs(handed_over, *bits));
         }
     }
     out

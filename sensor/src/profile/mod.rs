@@ -66,10 +66,10 @@ impl Learned {
     }
 
     /// Does a profile of this cgroup need a call made in `bits`: made after the hand-over,
-    /// or any call of a cgroup whose hand-over was not seen (its runtime installed no
-    /// filter: the setup cannot be told apart, and is kept).
-    fn needs(&self, bits: u8) -> bool {
-        !self.handed_over() || bits & (Phase::Filtered.bit() | Phase::Workload.bit()) != 0
+    /// or any call of a cgroup whose hand-over was not seen (`handed_over` false: its runtime
+    /// installed no filter, so the setup cannot be told apart, and is kept).
+    fn needs(handed_over: bool, bits: u8) -> bool {
+        !handed_over || bits & (Phase::Filtered.bit() | Phase::Workload.bit()) != 0
     }
 }
 
