@@ -6,16 +6,12 @@
 //! flagged. The tracepoint carries the opcode, not the submission entry: a flagged operation
 //! has no decoded arguments, and its outcome is not waited for.
 use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
-use sensor_common::{
-    FLAG_IOURING, NO_STR_ARG, OFFSET_UNKNOWN, Outcome, RecordKind, SYSCALL_STRS, SyscallRecord,
-    iouring_key,
-};
+use sensor_common::{FLAG_IOURING, OFFSET_UNKNOWN, Outcome, iouring_key};
 
 use crate::{
     learn::learn_iouring,
     maps::{IOURING_OPCODE_OFF, SCRATCH, flagged_caller},
-    record::fill_header,
-    syscall::send,
+    syscall::{fill_bare, send},
 };
 
 #[tracepoint(category = "io_uring", name = "io_uring_submit_req")]
@@ -47,21 +43,6 @@ fn try_io_uring_submit_req(ctx: &TracePointContext) {
     };
     // SAFETY: this CPU's scratch slot; nothing else runs on it while we do.
     let rec = unsafe { &mut *rec };
-    fill_header(
-        &mut rec.header,
-        RecordKind::Syscall,
-        core::mem::size_of::<SyscallRecord>(),
-        FLAG_IOURING,
-    );
-    rec.nr = op;
-    rec.ret = 0;
-    rec.outcome = Outcome::Pending as u8;
-    rec._pad = 0;
-    rec._pad2 = 0;
-    rec.args = [0; 6];
-    rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
-    rec.str_truncated = 0;
-    rec.str_unreadable = 0;
-    rec.str_len = [0; SYSCALL_STRS];
+    fill_bare(rec, op, FLAG_IOURING, Outcome::Pending, 0);
     send(rec);
 }

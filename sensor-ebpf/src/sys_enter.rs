@@ -128,21 +128,15 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
         exec_enter(ctx.arg(0), execve, true, tid);
         return;
     }
-    if flagged_caller(key).is_none() {
-        return;
-    }
-    let call = Call {
-        nr,
-        key,
-        offsets: &COMPAT_ARG_OFFSETS,
-        flags: FLAG_COMPAT,
-    };
-    if !meets_condition(ctx.arg(0), &call) {
-        return;
-    }
-    if let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) {
-        send(rec);
-    }
+    flag_at_entry(
+        ctx,
+        &Call {
+            nr,
+            key,
+            offsets: &COMPAT_ARG_OFFSETS,
+            flags: FLAG_COMPAT,
+        },
+    );
 }
 
 /// An x32 call (the x32 bit set: cleared in `nr`). A kernel without x32 support refuses it
@@ -153,19 +147,25 @@ fn x32_enter(ctx: &RawTracePointContext, nr: u64) {
     let Some(key) = x32_key(nr) else {
         return; // no x32 call has this number
     };
-    if flagged_caller(key).is_none() {
+    flag_at_entry(
+        ctx,
+        &Call {
+            nr,
+            key,
+            offsets: &SYSCALL_ARG_OFFSETS,
+            flags: FLAG_X32,
+        },
+    );
+}
+
+/// A call whose exit no tracepoint reports (compat, x32): if it is to be flagged and meets
+/// its condition, it is sent now, without an outcome.
+#[inline(always)]
+fn flag_at_entry(ctx: &RawTracePointContext, call: &Call) {
+    if flagged_caller(call.key).is_none() || !meets_condition(ctx.arg(0), call) {
         return;
     }
-    let call = Call {
-        nr,
-        key,
-        offsets: &SYSCALL_ARG_OFFSETS,
-        flags: FLAG_X32,
-    };
-    if !meets_condition(ctx.arg(0), &call) {
-        return;
-    }
-    if let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) {
+    if let Some(rec) = fill_scratch(ctx.arg(0), call, Outcome::Pending, 0) {
         send(rec);
     }
 }

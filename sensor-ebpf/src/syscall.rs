@@ -25,15 +25,10 @@ pub struct Call<'a> {
     pub flags: u16,
 }
 
-/// Fills every field of `rec` for `call` whose registers are at `regs`.
+/// Fills the header, number, outcome and padding of `rec`, with no arguments and no strings:
+/// a call (or io_uring operation) whose registers are not read.
 #[inline(always)]
-fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Outcome, ret: i64) {
-    let Call {
-        nr,
-        key,
-        offsets,
-        flags,
-    } = *call;
+pub fn fill_bare(rec: &mut SyscallRecord, nr: u64, flags: u16, outcome: Outcome, ret: i64) {
     fill_header(
         &mut rec.header,
         RecordKind::Syscall,
@@ -45,6 +40,23 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
     rec.outcome = outcome as u8;
     rec._pad = 0;
     rec._pad2 = 0;
+    rec.args = [0; SYSCALL_ARGS];
+    rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
+    rec.str_truncated = 0;
+    rec.str_unreadable = 0;
+    rec.str_len = [0; SYSCALL_STRS];
+}
+
+/// Fills every field of `rec` for `call` whose registers are at `regs`.
+#[inline(always)]
+fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Outcome, ret: i64) {
+    let Call {
+        nr,
+        key,
+        offsets,
+        flags,
+    } = *call;
+    fill_bare(rec, nr, flags, outcome, ret);
     let mut failed = false;
     for i in 0..SYSCALL_ARGS {
         // SAFETY: the helper checks the address.
@@ -57,10 +69,6 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
         };
     }
     let mask = STRING_ARGS.get(key as u32).copied().unwrap_or(0);
-    rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
-    rec.str_truncated = 0;
-    rec.str_unreadable = 0;
-    rec.str_len = [0; SYSCALL_STRS];
     let mut slot = 0usize;
     for arg in 0..SYSCALL_ARGS {
         if mask & (1 << arg) == 0 || slot >= SYSCALL_STRS {
