@@ -94,11 +94,19 @@ pub const MAP_FORBIDDEN: &str = "FORBIDDEN";
 pub const MAP_COUNTERS: &str = "COUNTERS";
 /// `Array<u8>` indexed by syscall key: bit `i` set = argument `i` is a user string.
 pub const MAP_STRING_ARGS: &str = "STRING_ARGS";
-/// `LruHashMap<u32 tid, SyscallRecord>`: flagged calls between sys_enter and sys_exit.
+/// `HashMap<u32 tid, SyscallRecord>`: flagged calls between sys_enter and sys_exit. A plain
+/// hash, not an LRU one: an LRU insert would evict an older call unseen.
 pub const MAP_PENDING: &str = "PENDING";
-/// `LruHashMap<u32 tid, ExecArgs>`: execs between sys_enter and the exec or its failure.
+/// `Array<[u8; 64]>` indexed by `tid / 64`, byte `tid % 64`: 1 while the thread is inside a
+/// flagged call that found PENDING full (its exit then sends it, with its outcome). One
+/// byte per thread id, so it cannot fill; the loader sizes it to the kernel's pid_max.
+pub const MAP_UNPARKED: &str = "UNPARKED";
+/// Thread ids per UNPARKED entry.
+pub const UNPARKED_TIDS_PER_ENTRY: u32 = 64;
+/// `HashMap<u32 tid, ExecArgs>`: execs between sys_enter and the exec or its failure (a
+/// plain hash, like PENDING).
 pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";
-/// Execs in flight at once; beyond that the oldest loses its argv.
+/// Execs in flight at once; beyond that an exec is reported with its argv unknown (counted).
 pub const EXEC_PENDING_CAPACITY: u32 = 1024;
 /// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `nr` set = a program runs at the exit of
 /// native syscall `nr` (a flagged call whose exit is not hooked is sent at entry, without
@@ -164,10 +172,11 @@ pub const MAPS: &[&str] = &[
     MAP_CONDITIONS,
     MAP_LEARNED_IOURING,
     MAP_LEARN_GEN,
+    MAP_UNPARKED,
 ];
 
-/// Threads that may be inside a flagged call at once; beyond that the oldest is evicted
-/// (and its call reported without an outcome).
+/// Threads that may be inside a flagged call at once with their entry's record parked;
+/// beyond that a call's record is built at its exit (arguments read then; counted).
 pub const PENDING_CAPACITY: u32 = 8192;
 
 /// Global: offset of `__data_loc char[] filename` in the `sched_process_exec` record.
@@ -182,6 +191,9 @@ pub const GLOBAL_NR_EXECVEAT_COMPAT: &str = "NR_EXECVEAT_COMPAT";
 /// BTF), and the bit that says the current syscall is a compat one (`TS_COMPAT`). With the
 /// offset unknown, every call is taken as native.
 pub const GLOBAL_TASK_TI_STATUS_OFF: &str = "TASK_TI_STATUS_OFF";
+/// Global: offset of `seccomp.mode` in task_struct (from BTF): a call the calling thread
+/// makes under no seccomp filter cannot have been refused before entry.
+pub const GLOBAL_TASK_SECCOMP_MODE_OFF: &str = "TASK_SECCOMP_MODE_OFF";
 pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
 /// Globals: the path from the task to the executed file, from BTF: `task_struct.mm`,
 /// `mm_struct.exe_file`, `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`,
@@ -243,6 +255,7 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_NR_EXECVE_COMPAT,
     GLOBAL_NR_EXECVEAT_COMPAT,
     GLOBAL_TASK_TI_STATUS_OFF,
+    GLOBAL_TASK_SECCOMP_MODE_OFF,
     GLOBAL_TS_COMPAT,
     GLOBAL_TASK_MM_OFF,
     GLOBAL_MM_EXE_FILE_OFF,
@@ -266,7 +279,9 @@ pub enum Counter {
     RingbufFullCgroup = 0,
     /// A helper failed while reading arguments or strings (the record still went out).
     ReadError = 1,
-    /// A flagged call could not be parked until its exit (map full): sent without outcome.
+    /// A flagged call could not be parked until its exit (PENDING full): its record is built
+    /// at its exit instead, with its outcome and its arguments as they were then (or, for a
+    /// thread id past UNPARKED, sent at entry without an outcome).
     PendingFull = 2,
     /// A cgroup's syscalls could not be learned: the LEARNED map was full.
     LearnFull = 3,
@@ -280,13 +295,21 @@ pub enum Counter {
     RingbufFullExit = 7,
     /// A first-use (SyscallSeen) record was lost: ring buffer full.
     RingbufFullSeen = 8,
+    /// A parked flagged call whose exit never came (its thread made another flagged call or
+    /// ended first): sent without an outcome.
+    PendingStale = 9,
+    /// An exec's argv could not be parked (EXEC_PENDING full): its record says argv unknown.
+    ExecPendingFull = 10,
+    /// A parked exec that neither happened nor failed before its thread's next exec or end:
+    /// dropped (the exec record, if any, went out without it).
+    ExecPendingStale = 11,
 }
 
 /// Entries of `COUNTERS`, room left for growth.
 pub const COUNTER_SLOTS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 9] = [
+    pub const ALL: [Counter; 12] = [
         Counter::RingbufFullCgroup,
         Counter::ReadError,
         Counter::PendingFull,
@@ -296,6 +319,9 @@ impl Counter {
         Counter::RingbufFullFork,
         Counter::RingbufFullExit,
         Counter::RingbufFullSeen,
+        Counter::PendingStale,
+        Counter::ExecPendingFull,
+        Counter::ExecPendingStale,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -309,6 +335,9 @@ impl Counter {
             Counter::RingbufFullFork => "ringbuf_full_fork",
             Counter::RingbufFullExit => "ringbuf_full_exit",
             Counter::RingbufFullSeen => "ringbuf_full_seen",
+            Counter::PendingStale => "pending_stale",
+            Counter::ExecPendingFull => "exec_pending_full",
+            Counter::ExecPendingStale => "exec_pending_stale",
         }
     }
 }

@@ -68,6 +68,12 @@ pub const FLAG_IOURING: u16 = 1 << 4;
 /// In [`Header::flags`] of a first-use record: the phase it was made in (a `PHASE_*` bit),
 /// shifted by this much.
 pub const FLAG_PHASE_SHIFT: u16 = 5;
+/// Set in [`Header::flags`] of a flagged call whose record was built at its exit (its entry
+/// found no room to park it): the arguments are as the registers and memory held them then.
+pub const FLAG_ARGS_AT_EXIT: u16 = 1 << 8;
+/// Set in [`Header::flags`] of an exec record whose argv (and, for a failed exec, filename)
+/// was not parked at its entry: unknown, not empty.
+pub const FLAG_ARGV_UNKNOWN: u16 = 1 << 9;
 /// Bytes of argv kept (arguments NUL-separated).
 pub const EXEC_ARGV_LEN: usize = 1024;
 /// Arguments read at most.

@@ -6,6 +6,7 @@ use core::{ffi::c_void, mem::size_of};
 
 use aya_ebpf::{
     EbpfContext as _,
+    bindings::{BPF_ANY, BPF_NOEXIST},
     helpers::{
         bpf_get_current_task, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
         bpf_probe_read_user, bpf_probe_read_user_str_bytes, generated,
@@ -16,7 +17,7 @@ use aya_ebpf::{
 use aya_log_ebpf::debug;
 use sensor_common::{
     Counter, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, EXEC_MAX_ARGS, ExecRecord, FLAG_ARGV_TRUNCATED,
-    FLAG_COMPAT, FLAG_TRUNCATED, PHASE_FILTERED, PHASE_WORKLOAD, RecordKind,
+    FLAG_ARGV_UNKNOWN, FLAG_COMPAT, FLAG_TRUNCATED, PHASE_FILTERED, PHASE_WORKLOAD, RecordKind,
 };
 
 use crate::{
@@ -33,6 +34,8 @@ use crate::{
 /// Each argument is read into a window of this many bytes that starts before this offset,
 /// so that the verifier sees every write inside `argv`.
 const ARG_WINDOW: usize = EXEC_ARGV_LEN / 2;
+
+const EEXIST: i32 = 17;
 
 fn user_arg(regs: *const u8, offsets: &[usize; 6], i: usize) -> u64 {
     // SAFETY: the helper checks the address.
@@ -113,16 +116,28 @@ pub fn exec_enter(regs: *const u8, execve: bool, compat: bool, tid: u32) {
     }
     a.argv_len = off as u32;
     a.argc = argc;
-    let _ = EXEC_PENDING.insert(&tid, &*a, 0);
+    match EXEC_PENDING.insert(&tid, &*a, u64::from(BPF_NOEXIST)) {
+        Ok(()) => {}
+        // An older exec of this thread that neither happened nor failed in our sight.
+        Err(e) if e == -EEXIST => {
+            count(Counter::ExecPendingStale);
+            if EXEC_PENDING.insert(&tid, &*a, u64::from(BPF_ANY)).is_err() {
+                count(Counter::ExecPendingFull);
+            }
+        }
+        // Its record will say that argv is unknown.
+        Err(_) => count(Counter::ExecPendingFull),
+    }
 }
 
-/// Copies the parked argv into `rec`, or leaves it empty.
+/// Copies the parked argv into `rec`, or leaves it empty and says it is unknown.
 #[inline(always)]
 fn take_args(rec: &mut ExecRecord, tid: u32) -> u16 {
     rec.argv_len = 0;
     rec.argc = 0;
     let Some(a) = EXEC_PENDING.get_ptr(&tid) else {
-        return 0;
+        // Not parked (no room, or the exec began before the sensor did).
+        return FLAG_ARGV_UNKNOWN;
     };
     // SAFETY: the map value stays valid while we copy (our own thread's entry).
     let a = unsafe { &*a };
@@ -133,10 +148,12 @@ fn take_args(rec: &mut ExecRecord, tid: u32) -> u16 {
             a.argv.as_ptr().cast::<c_void>(),
         )
     };
-    let flags = a.flags & (FLAG_ARGV_TRUNCATED | FLAG_COMPAT);
+    let mut flags = a.flags & (FLAG_ARGV_TRUNCATED | FLAG_COMPAT);
     if copied == 0 {
         rec.argv_len = a.argv_len.min(EXEC_ARGV_LEN as u32);
         rec.argc = a.argc;
+    } else {
+        flags |= FLAG_ARGV_UNKNOWN;
     }
     let _ = EXEC_PENDING.remove(&tid);
     flags

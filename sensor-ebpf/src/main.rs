@@ -10,6 +10,7 @@ mod exec;
 mod io_uring;
 mod learn;
 mod maps;
+mod parked;
 mod process;
 mod record;
 mod sys_enter;

@@ -4,12 +4,13 @@ use aya_ebpf::{
     Global,
     helpers::bpf_get_current_cgroup_id,
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
 };
 use sensor_common::{
     ABI_WORDS, ArgCondition, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
     ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY,
     LEARNED_IOURING_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
+    UNPARKED_TIDS_PER_ENTRY,
 };
 
 use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
@@ -31,10 +32,16 @@ pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as 
 #[map]
 pub static CONDITIONS: Array<ArgCondition> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
 
-/// Flagged calls between their entry and their exit, by thread id.
+/// Flagged calls between their entry and their exit, by thread id (see `parked.rs`).
 #[map]
-pub static PENDING: LruHashMap<u32, SyscallRecord> =
-    LruHashMap::with_max_entries(PENDING_CAPACITY, 0);
+pub static PENDING: HashMap<u32, SyscallRecord> = HashMap::with_max_entries(PENDING_CAPACITY, 0);
+
+/// Threads inside a flagged call that PENDING had no room for, one byte per thread id (see
+/// `parked.rs`). The loader sizes it to the kernel's pid_max; this default covers the
+/// largest one there is (PID_MAX_LIMIT, 4M ids).
+#[map]
+pub static UNPARKED: Array<[u8; UNPARKED_TIDS_PER_ENTRY as usize]> =
+    Array::with_max_entries((4 << 20) / UNPARKED_TIDS_PER_ENTRY, 0);
 
 /// Syscalls whose exit runs a program of ours (a bitmap like FORBIDDEN), from userspace. A
 /// forbidden call whose exit is not hooked is sent at entry, without its outcome.
@@ -77,8 +84,8 @@ pub static LEARN_GEN: Array<u64> = Array::with_max_entries(1, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]
-pub static EXEC_PENDING: LruHashMap<u32, ExecArgs> =
-    LruHashMap::with_max_entries(EXEC_PENDING_CAPACITY, 0);
+pub static EXEC_PENDING: HashMap<u32, ExecArgs> =
+    HashMap::with_max_entries(EXEC_PENDING_CAPACITY, 0);
 
 /// Room to build one ExecArgs per CPU.
 #[map]
@@ -145,6 +152,10 @@ pub fn is_compat_exec(nr: u64) -> bool {
 pub static TASK_TI_STATUS_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static TS_COMPAT: Global<u32> = Global::new(0);
+
+/// Offset of `seccomp.mode` in task_struct (from BTF).
+#[unsafe(no_mangle)]
+pub static TASK_SECCOMP_MODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
 /// Is the current syscall a compat one (i386 through `int $0x80` or a 32-bit process)? Its
 /// number is then the compat ABI's. This is what the kernel's own `in_ia32_syscall()` reads.

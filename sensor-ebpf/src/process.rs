@@ -1,5 +1,6 @@
 //! Process lifecycle: `raw_tp/sched_process_fork` (new processes, not threads) and
-//! `tracepoint/sched/sched_process_exit` (a process's end, with its exit code).
+//! `tracepoint/sched/sched_process_exit` (a process's end, with its exit code; every thread's
+//! end also clears what the thread left parked).
 use core::mem::size_of;
 
 use aya_ebpf::{
@@ -11,6 +12,7 @@ use sensor_common::{Counter, ExitRecord, ForkRecord, OFFSET_UNKNOWN, RecordKind}
 
 use crate::{
     maps::{EVENTS, EXIT_GROUP_DEAD_OFF, TASK_EXIT_CODE_OFF, TASK_PID_OFF, TASK_TGID_OFF, count},
+    parked::thread_ended,
     record::{fill_header, read_field},
 };
 
@@ -59,6 +61,8 @@ pub fn sched_process_exit(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn try_sched_process_exit(ctx: &TracePointContext) {
     let pid_tgid = bpf_get_current_pid_tgid();
+    // Every thread's end (this tracepoint runs for each one).
+    thread_ended(pid_tgid as u32);
     let last_thread = match EXIT_GROUP_DEAD_OFF.load() {
         // SAFETY: read through bpf_probe_read_kernel.
         off if off != OFFSET_UNKNOWN => {

@@ -10,8 +10,8 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use sensor_common::{
-    Counter, FLAG_COMPAT, FLAG_X32, Outcome, PHASE_FILTERED, PHASE_RUNTIME, X32_SYSCALL_BIT,
-    compat_key, native_key, x32_key,
+    FLAG_COMPAT, FLAG_X32, Outcome, PHASE_FILTERED, PHASE_RUNTIME, X32_SYSCALL_BIT, compat_key,
+    native_key, x32_key,
 };
 
 use crate::{
@@ -19,9 +19,10 @@ use crate::{
     exec::exec_enter,
     learn::{advance_phase, learn, learn_compat},
     maps::{
-        NR_PRCTL, NR_SECCOMP, PENDING, count, exit_hooked, flagged_caller, in_compat_syscall,
-        is_compat_exec, is_exec,
+        NR_PRCTL, NR_SECCOMP, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec,
+        is_exec,
     },
+    parked::park,
     syscall::{Call, fill_scratch, meets_condition, send},
 };
 
@@ -79,12 +80,7 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         send(rec);
         return;
     }
-    let tid = pid_tgid as u32;
-    if PENDING.insert(&tid, &*rec, 0).is_err() {
-        // Cannot wait for the outcome: send the call now, without one.
-        count(Counter::PendingFull);
-        send(rec);
-    }
+    park(pid_tgid as u32, rec);
 }
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` or `prctl(PR_SET_SECCOMP,

@@ -1,6 +1,6 @@
 //! The exit side of flagged calls and execs: adds the outcome to a parked flagged call and
-//! sends it. A forbidden call that exits without having entered was refused by a seccomp
-//! filter: "blocked before entry".
+//! sends it; what an exit without a parked entry means is decided in `parked.rs` (a call
+//! refused by a seccomp filter is "blocked before entry").
 //!
 //! Two entries share one body. `sys_exit_call` is a classic tracepoint that the sensor
 //! attaches to `syscalls/sys_exit_<name>` of each syscall that needs its exit (the forbidden
@@ -15,16 +15,17 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use sensor_common::{Counter, Outcome, native_key};
+use sensor_common::{Counter, native_key};
 
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
     maps::{
-        PENDING, SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, in_compat_syscall,
+        SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, in_compat_syscall,
         is_compat_exec, is_exec,
     },
-    syscall::{Call, fill_scratch, meets_condition, send},
+    parked::at_exit,
+    syscall::Call,
 };
 
 #[btf_tracepoint(function = "sys_exit")]
@@ -81,37 +82,11 @@ fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
     let Some(pid_tgid) = native_key(nr).and_then(flagged_caller) else {
         return;
     };
-    let tid = pid_tgid as u32;
-    if let Some(rec) = PENDING.get_ptr_mut(&tid) {
-        // SAFETY: our own thread's entry; only this thread writes it.
-        let rec = unsafe { &mut *rec };
-        if rec.nr == nr {
-            rec.ret = ret;
-            rec.outcome = Outcome::Returned as u8;
-            send(rec);
-            let _ = PENDING.remove(&tid);
-            return;
-        }
-        // A stale entry: its thread never returned from that call. Send it without outcome.
-        send(rec);
-        let _ = PENDING.remove(&tid);
-    }
-    // No entry was parked. A seccomp refusal returns an errno; anything else (a clone's
-    // child returning 0, a call whose argument condition did not match at entry) entered.
-    if ret >= 0 {
-        return;
-    }
     let call = Call {
         nr,
         key: nr,
         offsets: &EXIT_ARG_OFFSETS,
         flags: 0,
     };
-    let regs = regs();
-    if !meets_condition(regs, &call) {
-        return;
-    }
-    if let Some(rec) = fill_scratch(regs, &call, Outcome::BlockedBeforeEntry, ret) {
-        send(rec);
-    }
+    at_exit(pid_tgid as u32, &call, ret, regs);
 }

@@ -1,5 +1,6 @@
 //! Filling a flagged-syscall record: number, raw arguments, and the string arguments read
-//! from user memory. Shared by the entry path and the "blocked before entry" exit path.
+//! from user memory. Shared by the entry path and the exit path (a call refused before entry,
+//! or one whose entry found no room to park).
 use aya_ebpf::helpers::{
     bpf_probe_read_kernel, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
 };
@@ -18,6 +19,7 @@ use crate::{
 /// The call being filled in: its number as the kernel saw it, its syscall key (the native
 /// number, or the compat key), where its arguments are in the registers, and the header
 /// flags (`FLAG_COMPAT`).
+#[derive(Clone, Copy)]
 pub struct Call<'a> {
     pub nr: u64,
     pub key: u64,

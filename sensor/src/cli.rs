@@ -142,6 +142,12 @@ pub struct RunArgs {
     /// Size of the kernel ring buffer, in bytes (rounded up to a power of two pages).
     #[arg(long, default_value_t = 1 << 20)]
     pub ring_buffer_bytes: u32,
+    /// Flagged calls the kernel keeps between their entry and their exit at once (threads
+    /// inside a forbidden call). Past that, a call's record is built at its exit, with its
+    /// arguments as they are then (counted as `pending_full`); nothing is lost.
+    #[arg(long, default_value_t = sensor_common::PENDING_CAPACITY,
+          value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
+    pub pending_capacity: u32,
     /// Which syscalls' exits are hooked, for the outcome of flagged calls (a forbidden call
     /// this kernel has no exit tracepoint for is reported without outcome unless `all`).
     #[arg(long, value_enum, env = "SENSOR_EXIT_HOOK", default_value_t = ExitMode::PerSyscall)]

@@ -6,10 +6,10 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
-    ExecRecord, ExitRecord, FLAG_ARGV_TRUNCATED, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT,
-    FLAG_TRUNCATED, FLAG_X32, ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind,
-    SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord,
-    syscall_record_size,
+    ExecRecord, ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
+    FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_TRUNCATED, FLAG_X32, ForkRecord, Header, NO_STR_ARG,
+    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
+    SeenRecord, SyscallRecord, syscall_record_size,
 };
 
 use crate::{
@@ -155,6 +155,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 outcome: outcome(&r)?,
                 severity: None,
                 decoded: args::decode(name, &r.args, &strings),
+                args_at_exit: header.flags & FLAG_ARGS_AT_EXIT != 0,
             })
         }
         RecordKind::Exec => Body::Exec(exec(
@@ -273,6 +274,7 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
         filename_truncated: flags & FLAG_TRUNCATED != 0,
         argv,
         argv_truncated: flags & FLAG_ARGV_TRUNCATED != 0,
+        argv_unknown: flags & FLAG_ARGV_UNKNOWN != 0,
         errno: (r.errno != 0).then_some(r.errno),
         privileges: (r.euid != u32::MAX).then_some(Privileges {
             euid: r.euid,
@@ -395,11 +397,22 @@ mod tests {
         };
         assert_eq!(s.outcome, Outcome::BlockedBeforeEntry(libc::EPERM));
 
+        assert!(!s.args_at_exit);
+
         r.outcome = RawOutcome::Pending as u8;
         let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
             panic!()
         };
         assert_eq!(s.outcome, Outcome::Unknown);
+
+        // A record built at the call's exit says so.
+        r.outcome = RawOutcome::Returned as u8;
+        r.header.flags = FLAG_ARGS_AT_EXIT;
+        let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+            panic!()
+        };
+        assert_eq!(s.outcome, Outcome::Failed(libc::EPERM));
+        assert!(s.args_at_exit);
     }
 
     /// `r` as the kernel sends it: without the string slots after the first `slots`.
@@ -520,6 +533,12 @@ mod tests {
         assert_eq!(e.errno, Some(libc::ENOENT));
         assert!(e.argv_truncated);
         assert_eq!(e.argv, [&b"nope"[..], b"aaaa"]);
+        assert!(!e.argv_unknown);
+        // An exec whose argv the kernel could not keep: unknown, not empty.
+        let mut r = exec_record(b"", b"", 0);
+        r.header.flags = FLAG_ARGV_UNKNOWN;
+        let e = exec_of(&r);
+        assert!(e.argv_unknown && e.argv.is_empty());
     }
 
     #[test]

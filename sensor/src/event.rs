@@ -200,6 +200,10 @@ pub struct FlaggedSyscall {
     pub severity: Option<Severity>,
     /// The arguments by name, for the syscalls the sensor knows how to decode.
     pub decoded: Vec<DecodedArg>,
+    /// The arguments were read at the call's exit, not at its entry (its entry found no room
+    /// to wait for the outcome, or ran before the sensor saw it): memory a pointer argument
+    /// points to may have changed in between.
+    pub args_at_exit: bool,
 }
 
 /// How a flagged call ended.
@@ -237,6 +241,9 @@ pub struct Exec {
     /// The arguments, raw bytes.
     pub argv: Vec<Vec<u8>>,
     pub argv_truncated: bool,
+    /// argv (and a failed exec's filename) could not be kept from the exec's entry: unknown,
+    /// not empty.
+    pub argv_unknown: bool,
     /// `Some(errno)` when the exec failed.
     pub errno: Option<i32>,
     /// The effective uid and capability set it runs with, when the kernel layout is known.

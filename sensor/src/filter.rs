@@ -104,6 +104,7 @@ mod tests {
                 outcome: Outcome::Unknown,
                 severity: Some(severity),
                 decoded: vec![],
+                args_at_exit: false,
             }),
         )
     }

@@ -22,6 +22,9 @@ pub struct TaskOffsets {
     /// `thread_info.status` inside task_struct (x86: its `TS_COMPAT` bit says the current
     /// syscall is a compat one); `u32::MAX` where the kernel has no such field.
     pub ti_status: u32,
+    /// `seccomp.mode` inside task_struct (2: the thread runs under a filter); `u32::MAX`
+    /// where unknown (an exit without an entry is then never called "blocked").
+    pub seccomp_mode: u32,
     /// The path to the executed file: `task_struct.mm`, `mm_struct.exe_file`,
     /// `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`, `dentry.d_name.name`
     /// (`u32::MAX` each where the kernel has no such field).
@@ -39,6 +42,7 @@ impl TaskOffsets {
         cred_euid: u32::MAX,
         cred_cap_effective: u32::MAX,
         ti_status: u32::MAX,
+        seccomp_mode: u32::MAX,
         exe: [u32::MAX; 6],
     };
 }
@@ -107,6 +111,9 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         ti_status: offset(&btf, "task_struct", "thread_info")
             .and_then(|ti| Ok(ti + offset(&btf, "thread_info", "status")?))
             .unwrap_or(u32::MAX),
+        seccomp_mode: offset(&btf, "task_struct", "seccomp")
+            .and_then(|s| Ok(s + offset(&btf, "seccomp", "mode")?))
+            .unwrap_or(u32::MAX),
         exe: exe_offsets(&btf).unwrap_or([u32::MAX; 6]),
     })
 }
@@ -141,6 +148,10 @@ mod tests {
         assert_eq!(o.tgid, o.pid + 4, "{o:?}");
         assert!(o.real_parent > o.tgid && o.exit_code > 0, "{o:?}");
         assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
+        assert!(
+            o.seccomp_mode != u32::MAX && o.seccomp_mode % 4 == 0,
+            "{o:?}"
+        );
     }
 
     #[test]

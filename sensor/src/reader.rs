@@ -150,7 +150,18 @@ pub async fn watch_kernel(k: KernelPoll, hub: Hub, every: Duration) {
                 Counter::PendingFull => tracing::warn!(
                     new,
                     total,
-                    "too many flagged calls in flight: some reported without their outcome"
+                    "too many flagged calls in flight: some records built at their exit, \
+                     arguments read then (raise --pending-capacity?)"
+                ),
+                Counter::PendingStale => tracing::info!(
+                    new,
+                    total,
+                    "flagged calls whose exit never came: sent without an outcome"
+                ),
+                Counter::ExecPendingFull => tracing::warn!(
+                    new,
+                    total,
+                    "too many execs in flight: some reported with argv unknown"
                 ),
                 Counter::ReadError => {
                     tracing::debug!(new, total, "kernel-side reads failed (fields left empty)")
@@ -172,6 +183,11 @@ pub fn ring_buffer_loss(counter: Counter) -> Option<Option<Kind>> {
         Counter::RingbufFullExit => Some(Some(Kind::Exit)),
         Counter::RingbufFullSeen => Some(Some(Kind::SyscallSeen)),
         Counter::RingbufFullCgroup => Some(None),
-        Counter::ReadError | Counter::PendingFull | Counter::LearnFull => None,
+        Counter::ReadError
+        | Counter::PendingFull
+        | Counter::PendingStale
+        | Counter::ExecPendingFull
+        | Counter::ExecPendingStale
+        | Counter::LearnFull => None,
     }
 }

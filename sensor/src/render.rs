@@ -193,8 +193,13 @@ fn event_line(ev: &pb::Event) -> String {
             };
             let name = format!("{name}{}", abi_tag(&s.arch));
             let sev = severity_tag(s.severity);
+            let at_exit = if s.args_read_at_exit {
+                " (args read at exit)"
+            } else {
+                ""
+            };
             format!(
-                "FLAGGED{sev} {name}({}) {} {who}",
+                "FLAGGED{sev} {name}({}){at_exit} {} {who}",
                 call_args(s),
                 outcome(s.outcome.as_ref())
             )
@@ -202,7 +207,11 @@ fn event_line(ev: &pb::Event) -> String {
         Some(Body::Exec(e)) => {
             let cut = |t: bool| if t { "..." } else { "" };
             let args: Vec<String> = e.argv.iter().map(|a| quoted(a)).collect();
-            let argv = format!("[{}]{}", args.join(" "), cut(e.argv_truncated));
+            let argv = if e.argv_unknown {
+                "[argv unknown]".to_owned()
+            } else {
+                format!("[{}]{}", args.join(" "), cut(e.argv_truncated))
+            };
             if e.errno != 0 {
                 let errno = if e.errno_name.is_empty() {
                     e.errno.to_string()
@@ -364,13 +373,14 @@ fn event_json(ev: &pb::Event) -> Value {
             json!({
                 "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
                 "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
+                "args_read_at_exit": s.args_read_at_exit,
                 "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),
             })
         }
         Some(Body::Exec(e)) => json!({
             "type": "exec", "filename": text(&e.filename), "filename_truncated": e.filename_truncated,
             "argv": e.argv.iter().map(|a| text(a)).collect::<Vec<_>>(),
-            "argv_truncated": e.argv_truncated, "errno": e.errno, "errno_name": e.errno_name,
+            "argv_truncated": e.argv_truncated, "argv_unknown": e.argv_unknown, "errno": e.errno, "errno_name": e.errno_name,
             "findings": e.findings.iter().map(|f| f.what.clone()).collect::<Vec<_>>(),
             "euid": e.privileges_known.then_some(e.euid),
             "cap_effective": e.privileges_known.then(|| format!("{:#x}", e.cap_effective)),

@@ -71,6 +71,8 @@ pub struct RunConfig {
     /// Print nothing to the terminal; only serve gRPC.
     pub quiet: bool,
     pub ring_buffer_bytes: u32,
+    /// Flagged calls the kernel parks between entry and exit at once.
+    pub pending_capacity: u32,
     /// Which syscalls' exits are hooked (for the outcome of flagged calls).
     pub exit_hook: ExitMode,
     pub subscriber_queue: usize,
@@ -180,6 +182,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let load = LoadConfig {
         offsets,
         ring_buffer_bytes: cfg.ring_buffer_bytes,
+        pending_capacity: cfg.pending_capacity,
         ebpf_log: cfg.ebpf_log,
         learned_pin: cfg.pin_dir.as_deref().map(pins::prepare).transpose()?,
         btf: cfg.btf.clone(),

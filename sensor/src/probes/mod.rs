@@ -25,9 +25,10 @@ use sensor_common::{
     GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_NR_PRCTL, GLOBAL_NR_SECCOMP,
     GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF,
-    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT,
-    Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED,
-    MAP_FORBIDDEN, MAP_LEARNED, MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_STRING_ARGS, PROGRAMS,
+    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_TGID_OFF,
+    GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
+    MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
+    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -111,6 +112,24 @@ pub(crate) fn explain(err: &(dyn std::error::Error + 'static)) -> String {
     format!("{err}")
 }
 
+/// UNPARKED entries for every thread id the kernel hands out now (`kernel.pid_max`; the
+/// object's default, which covers the largest pid_max there is, when unreadable). A pid_max
+/// raised later leaves higher thread ids without a mark: their refused-or-not calls are
+/// then reported with the outcome unknown, never as blocked.
+fn unparked_entries() -> u32 {
+    let per = sensor_common::UNPARKED_TIDS_PER_ENTRY;
+    match std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    {
+        Some(max) => max.div_ceil(per).max(1),
+        None => {
+            tracing::warn!("cannot read /proc/sys/kernel/pid_max: sizing UNPARKED for 4M threads");
+            (4 << 20) / per
+        }
+    }
+}
+
 /// Values the object is configured with at load time.
 #[derive(Clone, Debug)]
 pub struct LoadConfig {
@@ -118,6 +137,8 @@ pub struct LoadConfig {
     pub offsets: Offsets,
     /// Ring buffer size; the kernel wants a power of two times the page size (aya rounds up).
     pub ring_buffer_bytes: u32,
+    /// Flagged calls parked between entry and exit at once (beyond: built at exit).
+    pub pending_capacity: u32,
     /// Kernel-side log level forwarded to `tracing`; `None` compiles the log calls out.
     pub ebpf_log: Option<aya_log::Level>,
     /// Pin the learned-syscalls map here (bpffs), so that it outlives the sensor.
@@ -198,6 +219,7 @@ impl Probes {
             .override_global(GLOBAL_NR_EXECVEAT_COMPAT, &nr_execveat_compat, true)
             .override_global(GLOBAL_TASK_TI_STATUS_OFF, &o.task.ti_status, true)
             .override_global(GLOBAL_TS_COMPAT, &ts_compat, true)
+            .override_global(GLOBAL_TASK_SECCOMP_MODE_OFF, &o.task.seccomp_mode, true)
             .override_global(GLOBAL_TASK_MM_OFF, &o.task.exe[0], true)
             .override_global(GLOBAL_MM_EXE_FILE_OFF, &o.task.exe[1], true)
             .override_global(GLOBAL_FILE_INODE_OFF, &o.task.exe[2], true)
@@ -207,7 +229,9 @@ impl Probes {
             .override_global(GLOBAL_IOURING_OPCODE_OFF, &o.iouring_opcode, true)
             .override_global(GLOBAL_SELF_TGID, &self_tgid, true)
             .override_global(aya_log::LEVEL, &log_level, false)
-            .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes);
+            .map_max_entries(MAP_EVENTS, cfg.ring_buffer_bytes)
+            .map_max_entries(MAP_PENDING, cfg.pending_capacity)
+            .map_max_entries(MAP_UNPARKED, unparked_entries());
         if let Some(path) = &cfg.learned_pin {
             loader.map_pin_path(MAP_LEARNED, path.as_path());
         }

@@ -40,6 +40,11 @@
 //!   entry's fd, off and len fields) through a new io_uring ring in one `io_uring_enter`,
 //!   waits for them, and prints how many the kernel took (io_uring_setup refused: fails).
 //!
+//! - `timedwait THREADS MS [filtered]`: THREADS threads, released together, each wait MS
+//!   milliseconds in rt_sigtimedwait for a signal that never comes (each must fail with
+//!   EAGAIN); `filtered` first installs a seccomp filter (refusing only `vhangup`), so that
+//!   the threads run under one.
+//!
 //! Exits 0 when the call did what the action says, 1 otherwise, 2 on bad usage.
 use std::{
     ffi::CString,
@@ -126,6 +131,44 @@ fn deny_with_seccomp(nr: libc::c_long) {
     seccompiler::apply_filter(&program).expect("apply the seccomp filter");
 }
 
+/// `threads` threads wait `ms` ms each in rt_sigtimedwait (SIGUSR2, which nobody sends),
+/// all inside the call at once; each must time out (EAGAIN).
+fn timedwait(threads: usize, ms: u64) {
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                // SAFETY: a zeroed sigset filled by sigaddset; a valid timespec.
+                let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+                unsafe { libc::sigaddset(&mut set, libc::SIGUSR2) };
+                let ts = libc::timespec {
+                    tv_sec: (ms / 1000) as i64,
+                    tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+                };
+                start.wait();
+                // SAFETY: valid pointers; the kernel's sigset size is 8 bytes.
+                let ret = unsafe {
+                    libc::syscall(
+                        libc::SYS_rt_sigtimedwait,
+                        &set,
+                        std::ptr::null_mut::<libc::siginfo_t>(),
+                        &ts,
+                        8usize,
+                    )
+                };
+                (ret, Error::last_os_error())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (ret, err) = h.join().expect("a waiting thread");
+        if ret != -1 || err.raw_os_error() != Some(libc::EAGAIN) {
+            fail("rt_sigtimedwait was expected to time out", err);
+        }
+    }
+}
+
 fn main() {
     // Raw arguments: an exec's argv may carry bytes that are not UTF-8.
     let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -165,6 +208,12 @@ fn main() {
         ("mount-seccomp", [target]) => {
             deny_with_seccomp(libc::SYS_mount);
             expect_errno("mount under seccomp", mount_tmpfs(target), libc::EPERM);
+        }
+        ("timedwait", [threads, ms, filtered @ ..]) if filtered.len() <= 1 => {
+            if filtered.first().is_some_and(|f| f == "filtered") {
+                deny_with_seccomp(libc::SYS_vhangup);
+            }
+            timedwait(number(threads) as usize, number(ms));
         }
         ("umount-fail", [target]) => {
             if unsafe { libc::umount2(c(target).as_ptr(), 0) } == 0 {

@@ -102,6 +102,7 @@ fn event(w: &mut W<'_>, ev: &Event, id: &Identity) {
                 w.varint(12, u64::from(x.nlink));
                 w.bytes(13, &x.name);
             }
+            w.varint(14, u64::from(e.argv_unknown));
         }),
         Body::Fork { child_pid } => w.message(12, |w| w.varint(1, u64::from(*child_pid))),
         Body::Exit { exit_code } => w.message(13, |w| {
@@ -215,6 +216,7 @@ fn flagged(w: &mut W<'_>, s: &FlaggedSyscall) {
         w.message(6, |w| argument(w, a));
     }
     w.varint(7, severity_to_wire(s.severity) as u64);
+    w.varint(8, u64::from(s.args_at_exit));
 }
 
 fn argument(w: &mut W<'_>, a: &DecodedArg) {

@@ -150,6 +150,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
                 truncated: false,
             },
         ],
+        args_at_exit: true,
     };
     let got = decoded(&full(Body::FlaggedSyscall(s)));
     let expected = pb::FlaggedSyscall {
@@ -178,6 +179,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             },
         ],
         severity: pb::Severity::Critical as i32,
+        args_read_at_exit: true,
     };
     assert_eq!(got.body, Some(pb::event::Body::FlaggedSyscall(expected)));
     // A large success value and an unknown outcome.
@@ -197,6 +199,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             outcome,
             severity: None,
             decoded: Vec::new(),
+            args_at_exit: false,
         };
         let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
         else {
@@ -215,6 +218,7 @@ fn exec_exit_and_seen_bodies_arrive() {
         filename_truncated: true,
         argv: vec![b"x".to_vec(), Vec::new()],
         argv_truncated: true,
+        argv_unknown: true,
         errno: Some(libc::ENOENT),
         privileges: Some(Privileges {
             euid: 0,
@@ -236,6 +240,7 @@ fn exec_exit_and_seen_bodies_arrive() {
             filename_truncated: true,
             argv: vec![b"x".to_vec(), Vec::new()],
             argv_truncated: true,
+            argv_unknown: true,
             errno: libc::ENOENT,
             errno_name: "ENOENT".into(),
             findings: vec![pb::Finding {
