@@ -93,9 +93,9 @@ pub struct RunArgs {
     /// Require client certificates issued by this CA (PEM): mutual TLS.
     #[arg(long, env = "SENSOR_CLIENT_CA", requires = "tls_cert")]
     pub client_ca: Option<PathBuf>,
-    /// Only clients whose certificate names this identity may use the API (repeatable;
-    /// globs over the subject CN, the subject DN, and DNS, URI and email SANs; needs
-    /// --client-ca).
+    /// Only clients whose certificate names this identity may use the API (repeatable; needs
+    /// --client-ca). `cn:GLOB`, `dn:GLOB`, `dns:GLOB`, `uri:GLOB` or `email:GLOB` match that
+    /// part of the certificate only; a bare GLOB matches the subject CN or a DNS name.
     #[arg(
         long,
         env = "SENSOR_CLIENT_ALLOW",

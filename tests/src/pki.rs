@@ -35,13 +35,24 @@ impl Ca {
 
     /// A certificate for `cn`: a server's (SANs localhost and 127.0.0.1) or a client's (with
     /// `sans` as DNS names).
+    /// A certificate for `cn`, with `sans` as DNS names, or as email names when they start
+    /// with `email:`.
     pub fn issue(&self, cn: &str, server: bool, sans: &[&str]) -> Issued {
         let key = KeyPair::generate().expect("key");
-        let mut names: Vec<String> = sans.iter().map(|s| (*s).to_owned()).collect();
+        let (emails, dns): (Vec<&str>, Vec<&str>) =
+            sans.iter().partition(|s| s.starts_with("email:"));
+        let mut names: Vec<String> = dns.iter().map(|s| (*s).to_owned()).collect();
         if server {
             names.push("localhost".into());
         }
         let mut params = CertificateParams::new(names).expect("params");
+        for e in emails {
+            let email = e
+                .trim_start_matches("email:")
+                .try_into()
+                .expect("an email name");
+            params.subject_alt_names.push(SanType::Rfc822Name(email));
+        }
         params.distinguished_name.push(DnType::CommonName, cn);
         if server {
             params
@@ -123,4 +134,55 @@ pub async fn tls_client(
         .await
         .map_err(unavailable)?;
     Ok(SensorServiceClient::new(channel))
+}
+
+/// A raw TLS handshake with the server at `addr` (trusting `ca`, presenting `identity`),
+/// then one read: `Err` with the TLS error when the server refuses the client (with TLS 1.3
+/// the client learns of it from the server's alert, after its own side of the handshake).
+pub async fn tls_handshake(addr: &str, ca: &str, identity: Option<&Issued>) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls::{
+        self, ClientConfig, RootCertStore,
+        pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject as _},
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.as_bytes()).expect("CA PEM"))
+        .expect("a CA certificate");
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        Some(id) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(id.cert.as_bytes()).expect("cert PEM")],
+                PrivateKeyDer::from_pem_slice(id.key.as_bytes()).expect("key PEM"),
+            )
+            .expect("client identity"),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let hostport = addr
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    let tcp = tokio::net::TcpStream::connect(hostport)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let name = ServerName::try_from("localhost").expect("a server name");
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    // The HTTP/2 preface; the server answers with its SETTINGS, or with an alert.
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let mut buf = [0u8; 64];
+    match tls.read(&mut buf).await {
+        Ok(0) => Err("closed without a word".into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("{e:?}")),
+    }
 }

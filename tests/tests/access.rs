@@ -7,7 +7,7 @@ use sensor_proto::v1::{
 use sensor_tests::{
     EVENT_TIMEOUT,
     cgroup::{ScratchDir, TestCgroup},
-    pki::{Ca, Files, tls_client},
+    pki::{Ca, Files, tls_client, tls_handshake},
     ready,
     sensor::Sensor,
     subscriber::{Subscriber, flagged, flagged_in, header},
@@ -28,8 +28,18 @@ async fn mtls_admits_only_allowed_clients_of_the_right_ca() {
     let allowed = ca.issue("collector-a", false, &["collector-a.example"]);
     let not_listed = ca.issue("collector-b", false, &[]);
     let wrong_ca = stranger_ca.issue("collector-a", false, &[]);
+    // An email name that a bare entry's glob would match: bare entries are CN or DNS only.
+    let by_email = ca.issue("intruder", false, &["email:collector-a@evil.example"]);
+    let ops = ca.issue("ops-tool", false, &["email:ops@example.com"]);
     let mut args = files.mtls_args(&server, &ca);
-    args.extend(["--no-cri", "--client-allow", "collector-a"].map(String::from));
+    args.extend(
+        [
+            "--no-cri",
+            "--client-allow",
+            "collector-a*,email:ops@example.com",
+        ]
+        .map(String::from),
+    );
     let sensor = Sensor::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
 
     let status = |id| {
@@ -42,14 +52,29 @@ async fn mtls_admits_only_allowed_clients_of_the_right_ca() {
                 .map(|r| r.into_inner())
         }
     };
-    let no_cert = status(None)
+    // The TLS layer itself refuses a client without a certificate, and one of another CA.
+    let handshake = |id| tls_handshake(&sensor.addr, &ca.pem, id);
+    let no_cert = handshake(None)
+        .await
+        .expect_err("a client without a certificate got in");
+    assert!(
+        no_cert.contains("AlertReceived(CertificateRequired)"),
+        "{no_cert}"
+    );
+    let foreign = handshake(Some(&wrong_ca))
+        .await
+        .expect_err("a foreign CA's client got in");
+    assert!(foreign.contains("AlertReceived(UnknownCA)"), "{foreign}");
+    handshake(Some(&allowed))
+        .await
+        .expect("the allowed client's handshake");
+    // And gRPC calls over such connections fail.
+    status(None)
         .await
         .expect_err("no client certificate was accepted");
-    assert_ne!(no_cert.code(), Code::Ok);
-    let foreign = status(Some(&wrong_ca))
+    status(Some(&wrong_ca))
         .await
         .expect_err("a foreign CA's client was accepted");
-    assert_ne!(foreign.code(), Code::Ok);
     let refused = status(Some(&not_listed))
         .await
         .expect_err("an unlisted client was accepted");
@@ -59,6 +84,13 @@ async fn mtls_admits_only_allowed_clients_of_the_right_ca() {
         "{}",
         refused.message()
     );
+    let refused = status(Some(&by_email))
+        .await
+        .expect_err("an email SAN matched a bare entry");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    status(Some(&ops))
+        .await
+        .expect("a typed email entry admits its email name");
     let ok = status(Some(&allowed))
         .await
         .expect("the allowed client was refused");

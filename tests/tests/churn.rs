@@ -20,13 +20,14 @@ const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
 const WARMUP: usize = 1000;
 const CHURN: usize = 5000;
 
-/// Entries of the newest LEARNED map in the kernel (the sensor under test made it last).
-fn learned_entries() -> usize {
+/// Entries of the LEARNED map the sensor under test holds (another sensor on the node has
+/// its own).
+fn learned_entries(sensor: &Sensor) -> usize {
+    let held = sensor_tests::held::maps_held_by(sensor.pid());
     let info = aya::maps::loaded_maps()
         .filter_map(Result::ok)
-        .filter(|m| m.name_as_str() == Some("LEARNED"))
-        .max_by_key(|m| m.id())
-        .expect("a LEARNED map is loaded");
+        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("LEARNED"))
+        .expect("the sensor holds a LEARNED map");
     let map = MapData::from_id(info.id()).expect("open LEARNED");
     let map: HashMap<_, u64, [u8; LEARNED_SLOTS]> =
         HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
@@ -94,13 +95,13 @@ async fn five_thousand_cgroups_come_and_go_without_growth() {
     churn(WARMUP, &parent, &survivor, &mut sub).await;
     let before = profile().await;
     let rss0 = rss_kib(sensor.pid());
-    let learned0 = learned_entries();
+    let learned0 = learned_entries(&sensor);
     let cached0 = gauge(&sensor, "sensor_cgroups_cached");
     let profiles0 = gauge(&sensor, "sensor_profiles_tracked");
 
     churn(CHURN, &parent, &survivor, &mut sub).await;
     let rss1 = rss_kib(sensor.pid());
-    let learned1 = learned_entries();
+    let learned1 = learned_entries(&sensor);
     let cached1 = gauge(&sensor, "sensor_cgroups_cached");
     let profiles1 = gauge(&sensor, "sensor_profiles_tracked");
     eprintln!(

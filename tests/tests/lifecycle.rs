@@ -1,22 +1,26 @@
 //! Start-up and shutdown: after SIGTERM the sensor exits 0 and nothing of ours stays loaded.
+//!
+//! Programs are counted by what the sensor's own process holds (or, for one that has exited,
+//! by what no process holds), never by name: another sensor may run on the same node.
 use std::{collections::HashSet, time::Duration};
 
-use sensor_tests::{ready, sensor::Sensor, wait_until};
-
-/// Our programs' names as the kernel keeps them: cut to 15 bytes (BPF_OBJ_NAME_LEN - 1).
-fn is_ours(name: &str) -> bool {
-    sensor_common::PROGRAMS
-        .iter()
-        .any(|p| &p.name[..p.name.len().min(15)] == name)
-}
+use sensor_tests::{
+    held::{loaded_programs, orphans_since, programs_held_by},
+    ready,
+    sensor::Sensor,
+    wait_until,
+};
 
 const OUR_PROGRAM_COUNT: usize = sensor_common::PROGRAMS.len();
 
-fn loaded() -> Vec<(u32, String)> {
-    aya::programs::loaded_programs()
-        .filter_map(Result::ok)
-        .map(|p| (p.id(), p.name_as_str().unwrap_or_default().to_owned()))
-        .collect()
+/// A failed sensor (exited) left nothing loaded since `before` that no process holds.
+fn assert_no_orphans(before: &HashSet<u32>, what: &str) {
+    let clean = wait_until(Duration::from_secs(5), || orphans_since(before).is_empty());
+    assert!(
+        clean,
+        "{what} left programs behind: {:?}",
+        orphans_since(before)
+    );
 }
 
 fn tracefs_mounts() -> usize {
@@ -35,13 +39,9 @@ async fn sigterm_detaches_everything_and_exits_zero() {
     if !ready() {
         return;
     }
-    let before: HashSet<u32> = loaded().into_iter().map(|(id, _)| id).collect();
     let tracefs_before = tracefs_mounts();
     let sensor = Sensor::start(&[]).await;
-    let ours: Vec<(u32, String)> = loaded()
-        .into_iter()
-        .filter(|(id, name)| !before.contains(id) && is_ours(name))
-        .collect();
+    let ours = programs_held_by(sensor.pid());
     assert_eq!(
         ours.len(),
         OUR_PROGRAM_COUNT,
@@ -52,12 +52,7 @@ async fn sigterm_detaches_everything_and_exits_zero() {
     let status = sensor.terminate(Duration::from_secs(10));
     assert!(status.success(), "exit status {status}; log:\n{log}");
 
-    let still = || -> Vec<_> {
-        loaded()
-            .into_iter()
-            .filter(|p| ours.iter().any(|o| o.0 == p.0))
-            .collect()
-    };
+    let still = || -> Vec<u32> { loaded_programs().intersection(&ours).copied().collect() };
     let gone = wait_until(Duration::from_secs(5), || still().is_empty());
     assert!(
         gone,
@@ -77,6 +72,7 @@ async fn a_second_sensor_on_a_taken_port_fails_clearly() {
         return;
     }
     let first = Sensor::start(&[]).await;
+    let before = loaded_programs();
     let addr = first.addr.trim_start_matches("http://").to_owned();
     let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
         .args(["run", "--quiet", "--grpc-addr", &addr])
@@ -88,14 +84,9 @@ async fn a_second_sensor_on_a_taken_port_fails_clearly() {
         stderr.contains(&format!("cannot listen for gRPC on {addr}")),
         "{stderr}"
     );
-    // It detached on its way out: only the first sensor's programs remain.
-    let count = || loaded().iter().filter(|(_, n)| is_ours(n)).count();
-    let clean = wait_until(Duration::from_secs(5), || count() == OUR_PROGRAM_COUNT);
-    assert!(
-        clean,
-        "the failed sensor left programs behind: {} of ours loaded",
-        count()
-    );
+    // It detached on its way out, and the first sensor still holds all of its own.
+    assert_no_orphans(&before, "the failed sensor");
+    assert_eq!(programs_held_by(first.pid()).len(), OUR_PROGRAM_COUNT);
     drop(first);
 }
 
@@ -125,21 +116,20 @@ async fn kill_9_leaves_no_program_attached() {
     if !ready() {
         return;
     }
-    let before: HashSet<u32> = loaded().into_iter().map(|(id, _)| id).collect();
     let sensor = Sensor::start(&[]).await;
-    let ours: Vec<u32> = loaded()
-        .into_iter()
-        .filter(|(id, name)| !before.contains(id) && is_ours(name))
-        .map(|(id, _)| id)
-        .collect();
+    let ours = programs_held_by(sensor.pid());
     assert_eq!(ours.len(), OUR_PROGRAM_COUNT);
     // Dropping the handle is SIGKILL: no handler runs, the kernel alone cleans up (links
     // and programs go with the last fd; nothing is pinned without --pin-dir).
     drop(sensor);
     let gone = wait_until(Duration::from_secs(5), || {
-        loaded().iter().all(|(id, _)| !ours.contains(id))
+        loaded_programs().is_disjoint(&ours)
     });
-    assert!(gone, "programs outlived a SIGKILLed sensor: {:?}", loaded());
+    assert!(
+        gone,
+        "programs outlived a SIGKILLed sensor: {:?}",
+        loaded_programs().intersection(&ours).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -147,6 +137,7 @@ async fn a_taken_metrics_port_is_a_clear_error() {
     if !ready() {
         return;
     }
+    let before = loaded_programs();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().unwrap().to_string();
     let out = std::process::Command::new(sensor_tests::sensor::sensor_bin())
@@ -166,11 +157,7 @@ async fn a_taken_metrics_port_is_a_clear_error() {
         stderr.contains(&format!("cannot serve metrics on {addr}")),
         "{stderr}"
     );
-    let count = || loaded().iter().filter(|(_, n)| is_ours(n)).count();
-    assert!(
-        wait_until(Duration::from_secs(5), || count() == 0),
-        "the failed sensor left programs behind"
-    );
+    assert_no_orphans(&before, "the failed sensor");
 }
 
 #[tokio::test]

@@ -66,8 +66,9 @@ impl Client {
         let cert = req
             .peer_certs()
             .and_then(|certs| certs.first().cloned())
-            .and_then(|leaf| super::security::identities(leaf.as_ref()).ok())
-            .and_then(|ids| ids.into_iter().next());
+            .and_then(|leaf| super::allow::identities(leaf.as_ref()).ok())
+            .and_then(|ids| ids.into_iter().next())
+            .map(|id| id.to_string());
         if let Some(id) = cert {
             return Client::Cert(id);
         }

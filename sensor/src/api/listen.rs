@@ -27,8 +27,9 @@ use tonic::{
 use tonic_health::ServingStatus;
 
 use super::{
+    allow::AllowList,
     limit::{Client, RequestLimit},
-    security::{AllowList, TlsFiles},
+    security::TlsFiles,
     server::EventService,
 };
 use crate::metrics::{self, Sources};
@@ -234,7 +235,7 @@ async fn serve(
         .set_service_status(SERVICE_NAME, ServingStatus::Serving)
         .await;
     let tls_config = tls.server_config()?;
-    let allow = tls.allow_list();
+    let allow = tls.allow_list()?;
     let routes = reflection_routes()?.add_service(health_service);
     // Every request, to every service on every listener, is counted against its client first.
     let limited = InterceptorLayer::new(move |req: Request<()>| match &limit {

@@ -1,4 +1,5 @@
 //! The gRPC API: the server ([`server`]) and the one domain <-> wire conversion ([`convert`]).
+pub mod allow;
 pub mod convert;
 pub mod limit;
 pub mod listen;

@@ -1,16 +1,11 @@
 //! Who may talk to the API: TLS for the TCP listener (rustls through tonic), client
-//! certificates checked against a CA (mTLS), and an allow list of client identities.
+//! certificates checked against a CA (mTLS), and an allow list of client identities
+//! (`allow.rs`).
 use std::path::{Path, PathBuf};
 
-use tonic::{
-    Request, Status,
-    transport::{Certificate, Identity, ServerTlsConfig},
-};
-use wildmatch::WildMatch;
-use x509_cert::{
-    der::Decode,
-    ext::pkix::{SubjectAltName, name::GeneralName},
-};
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+
+use super::allow::AllowList;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
@@ -31,8 +26,9 @@ pub struct TlsFiles {
     pub key: Option<PathBuf>,
     /// Client certificates must chain to this CA (mTLS).
     pub client_ca: Option<PathBuf>,
-    /// Client identities (globs over the subject CN, the subject DN, and DNS/URI/email SANs)
-    /// that may use the API. Empty: any client the CA vouches for.
+    /// Client identities that may use the API (`cn:`, `dn:`, `dns:`, `uri:` or `email:`
+    /// followed by a glob; a bare glob matches the CN or a DNS name; see `allow.rs`).
+    /// Empty: any client the CA vouches for.
     pub client_allow: Vec<String>,
 }
 
@@ -73,6 +69,7 @@ impl TlsFiles {
                 "--client-allow needs client certificates: give --client-ca".into(),
             ));
         }
+        self.allow_list()?;
         let identity = Identity::from_pem(read("TLS certificate", cert)?, read("TLS key", key)?);
         let mut tls = ServerTlsConfig::new().identity(identity);
         if let Some(ca) = &self.client_ca {
@@ -81,71 +78,15 @@ impl TlsFiles {
         Ok(Some(tls))
     }
 
-    pub fn allow_list(&self) -> Option<AllowList> {
-        (!self.client_allow.is_empty()).then(|| AllowList {
-            patterns: self
-                .client_allow
-                .iter()
-                .map(|p| WildMatch::new(p))
-                .collect(),
-        })
-    }
-}
-
-/// Client identities that may use the API.
-#[derive(Clone, Debug)]
-pub struct AllowList {
-    patterns: Vec<WildMatch>,
-}
-
-impl AllowList {
-    /// Lets the request through when its client certificate names an allowed identity.
-    pub fn check<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let certs = req.peer_certs().ok_or_else(|| {
-            Status::unauthenticated("a client certificate is required on this listener")
-        })?;
-        let leaf = certs
-            .first()
-            .ok_or_else(|| Status::unauthenticated("a client certificate is required"))?;
-        let ids = identities(leaf.as_ref())
-            .map_err(|e| Status::unauthenticated(format!("unreadable client certificate: {e}")))?;
-        if ids
-            .iter()
-            .any(|id| self.patterns.iter().any(|p| p.matches(id)))
-        {
-            return Ok(());
+    /// The allow list, if one was given (its entries were checked by `server_config`).
+    pub fn allow_list(&self) -> Result<Option<AllowList>, SecurityError> {
+        if self.client_allow.is_empty() {
+            return Ok(None);
         }
-        tracing::warn!(client = ?ids, "refused a client that is not on the allow list");
-        Err(Status::permission_denied(format!(
-            "client {} is not on this sensor's allow list",
-            ids.first().map_or("(no identity)", String::as_str)
-        )))
+        AllowList::parse(&self.client_allow)
+            .map(Some)
+            .map_err(SecurityError::Config)
     }
-}
-
-/// What a certificate says its holder is: the subject CN, the subject DN, and its DNS, URI
-/// and email alternative names.
-pub fn identities(der: &[u8]) -> Result<Vec<String>, x509_cert::der::Error> {
-    let cert = x509_cert::Certificate::from_der(der)?;
-    let tbs = &cert.tbs_certificate;
-    let dn = tbs.subject.to_string();
-    let mut ids: Vec<String> = dn
-        .split(',')
-        .filter_map(|rdn| rdn.trim().strip_prefix("CN="))
-        .map(str::to_owned)
-        .collect();
-    ids.push(dn);
-    if let Some((_, san)) = tbs.get::<SubjectAltName>()? {
-        for name in san.0 {
-            match name {
-                GeneralName::DnsName(s)
-                | GeneralName::UniformResourceIdentifier(s)
-                | GeneralName::Rfc822Name(s) => ids.push(s.to_string()),
-                _ => {}
-            }
-        }
-    }
-    Ok(ids)
 }
 
 #[cfg(test)]
