@@ -152,7 +152,38 @@ async fn health_reflection_status_and_metrics_tell_the_truth() {
         .expect("Status")
         .into_inner();
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
-    assert_eq!(status.programs.len(), sensor_common::PROGRAMS.len());
+    // What is attached, as it is: every entry-side program once, and the per-syscall exit
+    // program once with the number of syscall exits it is on (execve, execveat and the
+    // forbidden calls this kernel has exit tracepoints for).
+    let entry_side = sensor_common::PROGRAMS.iter().filter(|p| !p.exit_side);
+    assert_eq!(
+        status.programs.len(),
+        entry_side.clone().count() + 1,
+        "{:?}",
+        status.programs
+    );
+    for p in entry_side {
+        assert!(
+            status
+                .programs
+                .iter()
+                .any(|s| s.starts_with(&format!("{}: ", p.name))),
+            "{} is not said to be attached: {:?}",
+            p.name,
+            status.programs
+        );
+    }
+    let exits: u32 = status
+        .programs
+        .iter()
+        .find_map(|s| {
+            s.strip_prefix("sys_exit_call: tracepoint/syscalls/sys_exit_* (")?
+                .strip_suffix(" syscalls)")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no per-syscall exit entry: {:?}", status.programs));
+    assert!(exits > 2, "{:?}", status.programs);
     assert!(status.subscribers >= 1);
     assert!(
         status.kernel.starts_with(|c: char| c.is_ascii_digit()),

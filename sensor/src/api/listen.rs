@@ -37,10 +37,12 @@ use crate::metrics::{self, Sources};
 /// The name health checks ask about.
 pub const SERVICE_NAME: &str = "sensor.v1.SensorService";
 
-/// Creates the unix socket at `path` with mode 0600. The socket is bound under a temporary
-/// name and renamed once its mode is set, so nobody can connect while it is still open to all.
+/// Creates the unix socket at `path` with mode 0600. It is bound inside a fresh directory of
+/// mode 0700 next to `path`, given its mode there, then renamed into place: at no moment can
+/// anyone else reach it with a looser mode (connecting needs search permission on the
+/// directory), whatever the process's umask.
 pub fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::FileTypeExt as _;
+    use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _};
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(std::io::Error::other(format!(
@@ -50,16 +52,18 @@ pub fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
         }
         std::fs::remove_file(path)?; // a stale socket from an earlier run
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let private = path.with_extension(format!("bind{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let tmp = private.join("socket");
+    let bound = UnixListener::bind(&tmp).and_then(|listener| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(listener)
+    });
     let _ = std::fs::remove_file(&tmp);
-    let listener = UnixListener::bind(&tmp)?;
-    let ready = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = ready {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    Ok(listener)
+    let _ = std::fs::remove_dir(&private);
+    bound
 }
 
 /// Server reflection, v1 and v1alpha, for the sensor's API and the health service.
@@ -288,5 +292,33 @@ fn check(allow: Option<&AllowList>, req: Request<()>) -> Result<Request<()>, Sta
     match allow {
         Some(a) => a.check(&req).map(|()| req),
         None => Ok(req),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+
+    /// Even under umask 0, the socket appears with mode 0600 and nothing else is left next
+    /// to it (the 0700 directory it was bound in is gone).
+    #[tokio::test]
+    async fn the_socket_is_private_whatever_the_umask() {
+        let dir = std::env::temp_dir().join(format!("sensor-bind-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("api.sock");
+        // SAFETY: umask has no preconditions; the old mask is put back at once.
+        let old = unsafe { libc::umask(0) };
+        let bound = super::bind_unix(&path);
+        unsafe { libc::umask(old) };
+        let _listener = bound.expect("bind");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["api.sock"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

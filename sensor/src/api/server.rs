@@ -23,7 +23,8 @@ use crate::{
 /// What the Status RPC reports besides the metrics.
 #[derive(Clone, Debug)]
 pub struct About {
-    pub programs: Vec<String>,
+    /// What is attached, asked at each Status.
+    pub programs: crate::probes::AttachedView,
     pub kernel: String,
     /// Event streams served at once; more are refused with RESOURCE_EXHAUSTED.
     pub max_subscribers: usize,
@@ -106,7 +107,7 @@ impl SensorService for EventService {
             sensor_instance_id: self.identity.instance_id.clone(),
             node_name: self.identity.node_name.clone(),
             kernel: self.about.kernel.clone(),
-            programs: self.about.programs.clone(),
+            programs: self.about.programs.programs(),
             uptime_seconds: self.sources.started.elapsed().as_secs(),
             subscribers: u32::try_from(self.hub.subscribers()).unwrap_or(u32::MAX),
             last_seq: self.hub.published(),

@@ -13,7 +13,6 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
-use sensor_common::PROGRAMS;
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
@@ -279,7 +278,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         ))
     });
     let about = server::About {
-        programs: PROGRAMS.iter().map(|p| p.name.to_owned()).collect(),
+        programs: probes.attached_view(),
         kernel: kernel_release(),
         max_subscribers: cfg.max_subscribers,
     };

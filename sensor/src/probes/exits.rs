@@ -119,11 +119,17 @@ impl ExitHooks {
             return Ok(Vec::new()); // shutting down: everything is detached already
         };
         let mut loaded = loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        let Loaded { ebpf, exit_links } = &mut *loaded;
+        let Loaded {
+            ebpf,
+            exit_links,
+            all_exits,
+            ..
+        } = &mut *loaded;
         if self.mode == ExitMode::All {
             if !self.all_attached {
                 attach_all_exits(ebpf)?;
                 self.all_attached = true;
+                *all_exits = true;
             }
             self.write_bitmap(&[u64::MAX; FORBIDDEN_WORDS as usize])?;
             return Ok(Vec::new());

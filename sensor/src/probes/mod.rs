@@ -28,7 +28,8 @@ use sensor_common::{
     GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_TGID_OFF,
     GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
     MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
-    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAMS,
+    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAM_SYS_EXIT,
+    PROGRAM_SYS_EXIT_CALL, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -151,6 +152,45 @@ pub struct LoadConfig {
 struct Loaded {
     ebpf: Ebpf,
     exit_links: ExitLinks,
+    /// The programs attached by [`Probes::attach_all`], as `name: hook`.
+    attached: Vec<String>,
+    /// The exit program is on every syscall's exit (`--exit-hook all`).
+    all_exits: bool,
+}
+
+/// What is attached now, for Status: asks the loaded object each time, so exit hooks that a
+/// policy reload added or removed are counted as they are.
+#[derive(Clone)]
+pub struct AttachedView(std::sync::Weak<Mutex<Loaded>>);
+
+impl std::fmt::Debug for AttachedView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.programs()).finish()
+    }
+}
+
+impl AttachedView {
+    /// `name: hook` of every attached program; the per-syscall exit program once, with the
+    /// number of syscall exits it is on.
+    pub fn programs(&self) -> Vec<String> {
+        let Some(loaded) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let l = loaded.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = l.attached.clone();
+        if l.all_exits {
+            out.push(format!(
+                "{PROGRAM_SYS_EXIT}: tp_btf/sys_exit (every syscall)"
+            ));
+        }
+        if !l.exit_links.is_empty() {
+            out.push(format!(
+                "{PROGRAM_SYS_EXIT_CALL}: tracepoint/syscalls/sys_exit_* ({} syscalls)",
+                l.exit_links.len()
+            ));
+        }
+        out
+    }
 }
 
 pub struct Probes {
@@ -279,6 +319,8 @@ impl Probes {
         let loaded = Loaded {
             ebpf,
             exit_links: ExitLinks::new(),
+            attached: Vec::new(),
+            all_exits: false,
         };
         Ok(Self {
             loaded: Arc::new(Mutex::new(loaded)),
@@ -396,8 +438,8 @@ impl Probes {
     /// optional one whose hook this kernel lacks is skipped with a warning. Returns how many
     /// are attached.
     pub fn attach_all(&mut self) -> Result<usize, ProbeError> {
-        let ebpf = &mut self.loaded().ebpf;
-        let mut attached = 0;
+        let mut loaded = self.loaded();
+        let Loaded { ebpf, attached, .. } = &mut *loaded;
         for spec in PROGRAMS.iter().filter(|p| !p.exit_side) {
             let prog = ebpf
                 .program_mut(spec.name)
@@ -437,9 +479,14 @@ impl Probes {
                     });
                 }
             }
-            attached += 1;
+            attached.push(format!("{}: {hook}", spec.name));
         }
-        Ok(attached)
+        Ok(attached.len())
+    }
+
+    /// A view of what is attached, for Status.
+    pub fn attached_view(&self) -> AttachedView {
+        AttachedView(Arc::downgrade(&self.loaded))
     }
 
     /// The ring buffer every record goes through. Can be taken once.
