@@ -106,6 +106,13 @@ pub const UNPARKED_TIDS_PER_ENTRY: u32 = 64;
 /// `HashMap<u32 tid, ExecArgs>`: execs between sys_enter and the exec or its failure (a
 /// plain hash, like PENDING).
 pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";
+/// `PerCpuHashMap<FloodKey, FloodState>`: each cgroup's budget of flagged calls per syscall
+/// key and CPU (see `flood.rs` in sensor-ebpf). A plain hash: an evicted entry would take its count of
+/// suppressed calls with it.
+pub const MAP_FLOOD: &str = "FLOOD";
+/// (cgroup, call) pairs with a budget at once; beyond that a pair has none (its calls are all
+/// sent; counted as `flood_full`).
+pub const FLOOD_CAPACITY: u32 = 8192;
 /// Execs in flight at once; beyond that an exec is reported with its argv unknown (counted).
 pub const EXEC_PENDING_CAPACITY: u32 = 1024;
 /// `Array<u64>` of [`FORBIDDEN_WORDS`] words: bit `nr` set = a program runs at the exit of
@@ -173,6 +180,7 @@ pub const MAPS: &[&str] = &[
     MAP_LEARNED_IOURING,
     MAP_LEARN_GEN,
     MAP_UNPARKED,
+    MAP_FLOOD,
 ];
 
 /// Threads that may be inside a flagged call at once with their entry's record parked;
@@ -194,6 +202,9 @@ pub const GLOBAL_TASK_TI_STATUS_OFF: &str = "TASK_TI_STATUS_OFF";
 /// Global: offset of `seccomp.mode` in task_struct (from BTF): a call the calling thread
 /// makes under no seccomp filter cannot have been refused before entry.
 pub const GLOBAL_TASK_SECCOMP_MODE_OFF: &str = "TASK_SECCOMP_MODE_OFF";
+/// Global: flagged calls of one syscall key one cgroup may send per second before the rest
+/// of that second's are counted instead (0: no budget).
+pub const GLOBAL_FLOOD_BUDGET: &str = "FLOOD_BUDGET";
 pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
 /// Globals: the path from the task to the executed file, from BTF: `task_struct.mm`,
 /// `mm_struct.exe_file`, `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`,
@@ -256,6 +267,7 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_NR_EXECVEAT_COMPAT,
     GLOBAL_TASK_TI_STATUS_OFF,
     GLOBAL_TASK_SECCOMP_MODE_OFF,
+    GLOBAL_FLOOD_BUDGET,
     GLOBAL_TS_COMPAT,
     GLOBAL_TASK_MM_OFF,
     GLOBAL_MM_EXE_FILE_OFF,
@@ -303,13 +315,15 @@ pub enum Counter {
     /// A parked exec that neither happened nor failed before its thread's next exec or end:
     /// dropped (the exec record, if any, went out without it).
     ExecPendingStale = 11,
+    /// A flagged call had no budget entry (FLOOD full): sent without a budget.
+    FloodFull = 12,
 }
 
 /// Entries of `COUNTERS`, room left for growth.
 pub const COUNTER_SLOTS: u32 = 16;
 
 impl Counter {
-    pub const ALL: [Counter; 12] = [
+    pub const ALL: [Counter; 13] = [
         Counter::RingbufFullCgroup,
         Counter::ReadError,
         Counter::PendingFull,
@@ -322,6 +336,7 @@ impl Counter {
         Counter::PendingStale,
         Counter::ExecPendingFull,
         Counter::ExecPendingStale,
+        Counter::FloodFull,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -338,6 +353,7 @@ impl Counter {
             Counter::PendingStale => "pending_stale",
             Counter::ExecPendingFull => "exec_pending_full",
             Counter::ExecPendingStale => "exec_pending_stale",
+            Counter::FloodFull => "flood_full",
         }
     }
 }

@@ -201,6 +201,29 @@ pub struct ExecRecord {
 /// Bytes of the executed file's dentry name kept in an exec record.
 pub const EXE_NAME_LEN: usize = 64;
 
+/// A flagged call's budget key: one cgroup's calls of one syscall key.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FloodKey {
+    pub cgroup_id: u64,
+    /// The syscall key (see `keys.rs`).
+    pub key: u32,
+    pub _pad: u32,
+}
+
+/// A flagged call's budget state on one CPU. The kernel resets the window; `suppressed` only
+/// grows, and userspace reports the growth of its sum over CPUs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloodState {
+    /// `bpf_ktime_get_ns()` when the current one-second window began.
+    pub window_start_ns: u64,
+    /// Calls sent in the current window.
+    pub sent: u64,
+    /// Calls suppressed since the entry was made.
+    pub suppressed: u64,
+}
+
 /// What `sys_enter` of execve/execveat saw, parked by thread id until the exec happens
 /// (`sched_process_exec`) or fails (`sys_exit`).
 #[repr(C)]
@@ -279,6 +302,8 @@ const _: () = {
     assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);
     assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
     assert!(size_of::<ForkRecord>() == 72);
+    assert!(size_of::<FloodKey>() == 16);
+    assert!(size_of::<FloodState>() == 24);
     assert!(size_of::<ExitRecord>() == 72);
     assert!(size_of::<SeenRecord>() == 72);
 };
@@ -294,6 +319,8 @@ mod pod {
     unsafe impl aya::Pod for super::ForkRecord {}
     unsafe impl aya::Pod for super::ExitRecord {}
     unsafe impl aya::Pod for super::SeenRecord {}
+    unsafe impl aya::Pod for super::FloodKey {}
+    unsafe impl aya::Pod for super::FloodState {}
 }
 
 /// [`ArgCondition::op`]: what the kernel checks on a forbidden call's argument before it

@@ -9,6 +9,7 @@ use aya_ebpf::{macros::tracepoint, programs::TracePointContext};
 use sensor_common::{FLAG_IOURING, OFFSET_UNKNOWN, Outcome, iouring_key};
 
 use crate::{
+    flood::suppressed,
     learn::learn_iouring,
     maps::{IOURING_OPCODE_OFF, SCRATCH, flagged_caller},
     syscall::{fill_bare, send},
@@ -35,7 +36,7 @@ fn try_io_uring_submit_req(ctx: &TracePointContext) {
     let Some(key) = iouring_key(op) else {
         return;
     };
-    if flagged_caller(key).is_none() {
+    if flagged_caller(key).is_none() || suppressed(key) {
         return;
     }
     let Some(rec) = SCRATCH.get_ptr_mut(0) else {

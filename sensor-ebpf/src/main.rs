@@ -7,6 +7,7 @@
 mod arch;
 mod cgroup;
 mod exec;
+mod flood;
 mod io_uring;
 mod learn;
 mod maps;

@@ -4,13 +4,13 @@ use aya_ebpf::{
     Global,
     helpers::bpf_get_current_cgroup_id,
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use sensor_common::{
     ABI_WORDS, ArgCondition, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
-    ExecArgs, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY,
-    LEARNED_IOURING_CAPACITY, LEARNED_SLOTS, OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord,
-    UNPARKED_TIDS_PER_ENTRY,
+    ExecArgs, FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState,
+    LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
+    OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
 };
 
 use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
@@ -47,6 +47,15 @@ pub static UNPARKED: Array<[u8; UNPARKED_TIDS_PER_ENTRY as usize]> =
 /// forbidden call whose exit is not hooked is sent at entry, without its outcome.
 #[map]
 pub static EXIT_HOOKED: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
+
+/// Each cgroup's budget of flagged calls, per syscall key and CPU (see `flood.rs`).
+#[map]
+pub static FLOOD: PerCpuHashMap<FloodKey, FloodState> =
+    PerCpuHashMap::with_max_entries(FLOOD_CAPACITY, 0);
+
+/// Flagged calls of one key one cgroup may send per second (0: no budget), from the loader.
+#[unsafe(no_mangle)]
+pub static FLOOD_BUDGET: Global<u64> = Global::new(0);
 
 /// Calls the policy excepts, by cgroup id (a bitmap like FORBIDDEN), from userspace.
 #[map]

@@ -18,12 +18,17 @@ use aya_ebpf::{
 use sensor_common::{Counter, FLAG_ARGS_AT_EXIT, Outcome, SyscallRecord, UNPARKED_TIDS_PER_ENTRY};
 
 use crate::{
+    flood::suppressed,
     maps::{EXEC_PENDING, PENDING, TASK_SECCOMP_MODE_OFF, UNPARKED, count},
     record::read_field,
     syscall::{Call, fill_scratch, send},
 };
 
 const EEXIST: i32 = 17;
+/// UNPARKED values: the thread's flagged call found PENDING full (its exit sends it), or was
+/// past its cgroup's budget (counted at entry; its exit sends nothing).
+pub const MARK_UNPARKED: u8 = 1;
+pub const MARK_SUPPRESSED: u8 = 2;
 /// `task->seccomp.mode` of a thread under a filter.
 const SECCOMP_MODE_FILTER: i32 = 2;
 
@@ -45,7 +50,7 @@ pub fn park(tid: u32, rec: &mut SyscallRecord) {
         Err(_) => {}
     }
     count(Counter::PendingFull);
-    if !mark(tid, 1) {
+    if !mark(tid, MARK_UNPARKED) {
         // A thread id past UNPARKED: its exit could not tell this call from a refused one,
         // so it goes out now, without an outcome.
         send(rec);
@@ -54,7 +59,7 @@ pub fn park(tid: u32, rec: &mut SyscallRecord) {
 
 /// Sets thread `tid`'s UNPARKED byte; false when `tid` is past the map.
 #[inline(always)]
-fn mark(tid: u32, value: u8) -> bool {
+pub fn mark(tid: u32, value: u8) -> bool {
     let Some(bytes) = UNPARKED.get_ptr_mut(tid / UNPARKED_TIDS_PER_ENTRY) else {
         return false;
     };
@@ -66,16 +71,16 @@ fn mark(tid: u32, value: u8) -> bool {
 
 /// Thread `tid`'s UNPARKED byte (`None`: past the map), cleared.
 #[inline(always)]
-fn take_mark(tid: u32) -> Option<bool> {
+fn take_mark(tid: u32) -> Option<u8> {
     let bytes = UNPARKED.get_ptr_mut(tid / UNPARKED_TIDS_PER_ENTRY)?;
     let i = (tid % UNPARKED_TIDS_PER_ENTRY) as usize;
     // SAFETY: as in `mark`.
     unsafe {
-        let set = (*bytes)[i] != 0;
-        if set {
+        let value = (*bytes)[i];
+        if value != 0 {
             (*bytes)[i] = 0;
         }
-        Some(set)
+        Some(value)
     }
 }
 
@@ -84,6 +89,9 @@ fn take_mark(tid: u32) -> Option<bool> {
 /// `regs()` gives the thread's registers, for a record built here.
 #[inline(always)]
 pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8) {
+    // Taken at every exit: a thread has one call in flight, so a mark left by an earlier
+    // call whose exit never came means nothing now.
+    let mark = take_mark(tid);
     if let Some(rec) = PENDING.get_ptr_mut(&tid) {
         // SAFETY: our own thread's entry; only this thread writes it.
         let rec = unsafe { &mut *rec };
@@ -99,13 +107,15 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
         count(Counter::PendingStale);
         let _ = PENDING.remove(&tid);
     }
-    let outcome = match (take_mark(tid), ret >= 0) {
+    let outcome = match (mark, ret >= 0) {
+        // Past its cgroup's budget at entry: counted there.
+        (Some(MARK_SUPPRESSED), _) => return,
         // It entered and found no room to park: its record is built now.
-        (Some(true), _) => Outcome::Returned,
+        (Some(MARK_UNPARKED), _) => Outcome::Returned,
         // A seccomp refusal returns an errno; anything else (a clone's child returning 0, a
         // call whose argument condition did not match at entry) entered.
         (_, true) => return,
-        (Some(false), false) => match seccomp_filtered() {
+        (Some(_), false) => match seccomp_filtered() {
             Some(true) => Outcome::BlockedBeforeEntry,
             // No filter could refuse it: it entered while nothing of ours was watching.
             Some(false) => Outcome::Returned,
@@ -116,6 +126,10 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
     };
     let regs = regs();
     if !crate::syscall::meets_condition(regs, call) {
+        return;
+    }
+    // A call that entered unparked spent its budget at entry; one seen here only spends it now.
+    if mark != Some(MARK_UNPARKED) && suppressed(call.key) {
         return;
     }
     let flags = if outcome == Outcome::BlockedBeforeEntry {

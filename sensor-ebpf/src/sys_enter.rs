@@ -17,12 +17,13 @@ use sensor_common::{
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     exec::exec_enter,
+    flood::{over_budget, suppress, suppressed},
     learn::{advance_phase, learn, learn_compat},
     maps::{
         NR_PRCTL, NR_SECCOMP, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec,
         is_exec,
     },
-    parked::park,
+    parked::{MARK_SUPPRESSED, mark, park},
     syscall::{Call, fill_scratch, meets_condition, send},
 };
 
@@ -72,10 +73,19 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
     if !meets_condition(ctx.arg(0), &call) {
         return;
     }
+    let hooked = exit_hooked(nr);
+    if let Some(budget) = over_budget(key) {
+        // Past its budget: counted, not sent. A call whose exit is hooked is marked, so that
+        // its exit knows it entered (a thread id past UNPARKED cannot be: sent as usual).
+        if !hooked || mark(pid_tgid as u32, MARK_SUPPRESSED) {
+            suppress(budget);
+            return;
+        }
+    }
     let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) else {
         return;
     };
-    if !exit_hooked(nr) {
+    if !hooked {
         // Nothing of ours runs at this call's exit: send it now, without its outcome.
         send(rec);
         return;
@@ -158,7 +168,10 @@ fn x32_enter(ctx: &RawTracePointContext, nr: u64) {
 /// its condition, it is sent now, without an outcome.
 #[inline(always)]
 fn flag_at_entry(ctx: &RawTracePointContext, call: &Call) {
-    if flagged_caller(call.key).is_none() || !meets_condition(ctx.arg(0), call) {
+    if flagged_caller(call.key).is_none()
+        || !meets_condition(ctx.arg(0), call)
+        || suppressed(call.key)
+    {
         return;
     }
     if let Some(rec) = fill_scratch(ctx.arg(0), call, Outcome::Pending, 0) {

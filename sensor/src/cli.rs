@@ -148,6 +148,12 @@ pub struct RunArgs {
     #[arg(long, default_value_t = sensor_common::PENDING_CAPACITY,
           value_parser = clap::value_parser!(u32).range(1..=1 << 20))]
     pub pending_capacity: u32,
+    /// Flagged calls of one syscall that one cgroup may send per second from each CPU; past
+    /// that, the kernel counts them and a summary event says how many ("umount2 x 184233
+    /// in the last 1.0 s"), so one flooding container cannot crowd out the others' events.
+    /// 0: no budget.
+    #[arg(long, default_value_t = 500)]
+    pub flood_budget: u64,
     /// Which syscalls' exits are hooked, for the outcome of flagged calls (a forbidden call
     /// this kernel has no exit tracepoint for is reported without outcome unless `all`).
     #[arg(long, value_enum, env = "SENSOR_EXIT_HOOK", default_value_t = ExitMode::PerSyscall)]

@@ -17,6 +17,11 @@ fn now_ns(clock: libc::clockid_t) -> i128 {
     i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
 }
 
+/// CLOCK_MONOTONIC now, in nanoseconds: the clock of `bpf_ktime_get_ns()`.
+pub fn monotonic_ns() -> u64 {
+    now_ns(libc::CLOCK_MONOTONIC) as u64
+}
+
 impl Clock {
     pub fn new() -> Self {
         Self {

@@ -156,6 +156,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 severity: None,
                 decoded: args::decode(name, &r.args, &strings),
                 args_at_exit: header.flags & FLAG_ARGS_AT_EXIT != 0,
+                suppressed: None,
             })
         }
         RecordKind::Exec => Body::Exec(exec(

@@ -24,6 +24,21 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event of cgroup `cgroup_id` at `ktime_ns` with no process (a summary the sensor
+    /// makes, not a record of one task); the body is to be set.
+    pub fn for_cgroup(cgroup_id: u64, ktime_ns: u64) -> Self {
+        Event {
+            seq: 0,
+            ktime_ns,
+            time_unix_nano: 0,
+            cgroup_id,
+            cgroup_path: None,
+            attribution: Attribution::Pending,
+            process: Process::default(),
+            body: Body::Exit { exit_code: 0 },
+        }
+    }
+
     /// A plain event of pid 1 in `cgroup_id`, for tests.
     #[cfg(test)]
     pub fn for_test(cgroup_id: u64, body: Body) -> Self {
@@ -204,6 +219,17 @@ pub struct FlaggedSyscall {
     /// to wait for the outcome, or ran before the sensor saw it): memory a pointer argument
     /// points to may have changed in between.
     pub args_at_exit: bool,
+    /// Not one call but a summary: this many calls of this syscall from this cgroup were
+    /// past its flood budget and counted in the kernel instead of sent (the event has no
+    /// process, arguments or outcome).
+    pub suppressed: Option<Suppressed>,
+}
+
+/// A flood summary: `count` calls in the `period_ns` before the event's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Suppressed {
+    pub count: u64,
+    pub period_ns: u64,
 }
 
 /// How a flagged call ended.

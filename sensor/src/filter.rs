@@ -105,6 +105,7 @@ mod tests {
                 severity: Some(severity),
                 decoded: vec![],
                 args_at_exit: false,
+                suppressed: None,
             }),
         )
     }

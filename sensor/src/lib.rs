@@ -22,6 +22,7 @@ pub mod decode;
 pub mod enrich;
 pub mod event;
 pub mod filter;
+pub mod flood;
 pub mod hub;
 pub mod kernel_btf;
 pub mod metrics;

@@ -86,6 +86,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         quiet: a.quiet,
         ring_buffer_bytes: a.ring_buffer_bytes,
         pending_capacity: a.pending_capacity,
+        flood_budget: a.flood_budget,
         exit_hook: a.exit_hook,
         subscriber_queue: a.subscriber_queue,
         ebpf_log: a.ebpf_log.map(Into::into),

@@ -7,7 +7,10 @@ use std::{
 
 use aya::maps::{MapData, RingBuf};
 use sensor_common::Counter;
-use tokio::io::{Interest, unix::AsyncFd};
+use tokio::{
+    io::{Interest, unix::AsyncFd},
+    sync::mpsc,
+};
 
 use crate::{
     decode::{Record, decode},
@@ -20,23 +23,56 @@ use crate::{
     profile::learner::Learner,
 };
 
+/// What every record goes through once decoded: enrichment, then the policy (which may drop
+/// an excepted call), then learning and the hub.
+pub struct Pipeline {
+    pub hub: Hub,
+    pub enricher: Enricher,
+    pub policy: PolicyEngine,
+    pub learner: Learner,
+}
+
+impl Pipeline {
+    fn handle(&mut self, record: Record) {
+        if let Record::CgroupRmdir { id } = &record {
+            self.policy.forget(*id);
+            self.learner.cgroup_gone(*id);
+        }
+        if let Some(mut event) = self.enricher.handle(record)
+            && self.policy.judge(&mut event)
+        {
+            self.learner.observe(&mut event);
+            self.hub.publish(event);
+        }
+    }
+}
+
 /// Reads records until the task is dropped. Each record is decoded (never trusting its
-/// length); one that cannot be decoded is logged and reported as lost.
-/// Each event is enriched, then judged by the policy (which may drop an excepted call).
+/// length); one that cannot be decoded is logged and reported as lost. Records the sensor
+/// makes itself (flood summaries) come in through `made` and take the same way.
 pub async fn run(
     ring: RingBuf<MapData>,
-    hub: Hub,
-    mut enricher: Enricher,
-    mut policy: PolicyEngine,
-    mut learner: Learner,
+    mut pipeline: Pipeline,
+    made: mpsc::Receiver<Record>,
     gauges: Arc<Gauges>,
 ) -> std::io::Result<()> {
     let _draining = DrainingGuard::new(gauges.clone());
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
+    let mut made = Some(made);
     loop {
-        let mut guard = ring.readable_mut().await?;
+        let readable = tokio::select! {
+            r = async { made.as_mut()?.recv().await }, if made.is_some() => {
+                match r {
+                    Some(record) => pipeline.handle(record),
+                    None => made = None,
+                }
+                continue;
+            }
+            r = ring.readable_mut() => r,
+        };
+        let mut guard = readable?;
         let rb = guard.get_inner_mut();
         let mut malformed = 0u64;
         let mut taken = 0usize;
@@ -47,18 +83,7 @@ pub async fn run(
         while let Some(item) = rb.next() {
             taken += 1;
             match decode(&item) {
-                Ok(record) => {
-                    if let Record::CgroupRmdir { id } = &record {
-                        policy.forget(*id);
-                        learner.cgroup_gone(*id);
-                    }
-                    if let Some(mut event) = enricher.handle(record)
-                        && policy.judge(&mut event)
-                    {
-                        learner.observe(&mut event);
-                        hub.publish(event);
-                    }
-                }
+                Ok(record) => pipeline.handle(record),
                 Err(e) => {
                     malformed += 1;
                     tracing::warn!(
@@ -73,13 +98,15 @@ pub async fn run(
                 break;
             }
         }
-        hub.report_loss(malformed, LossReason::MalformedRecord, None);
+        pipeline
+            .hub
+            .report_loss(malformed, LossReason::MalformedRecord, None);
         gauges
             .cgroups_cached
-            .store(enricher.cgroups() as u64, Ordering::Relaxed);
+            .store(pipeline.enricher.cgroups() as u64, Ordering::Relaxed);
         gauges
             .processes_tracked
-            .store(enricher.processes() as u64, Ordering::Relaxed);
+            .store(pipeline.enricher.processes() as u64, Ordering::Relaxed);
         if caught_up {
             guard.clear_ready();
         } else {
@@ -158,6 +185,11 @@ pub async fn watch_kernel(k: KernelPoll, hub: Hub, every: Duration) {
                     total,
                     "flagged calls whose exit never came: sent without an outcome"
                 ),
+                Counter::FloodFull => tracing::warn!(
+                    new,
+                    total,
+                    "flood-budget table full: some flagged calls sent without a budget"
+                ),
                 Counter::ExecPendingFull => tracing::warn!(
                     new,
                     total,
@@ -188,6 +220,7 @@ pub fn ring_buffer_loss(counter: Counter) -> Option<Option<Kind>> {
         | Counter::PendingStale
         | Counter::ExecPendingFull
         | Counter::ExecPendingStale
+        | Counter::FloodFull
         | Counter::LearnFull => None,
     }
 }

@@ -193,6 +193,14 @@ fn event_line(ev: &pb::Event) -> String {
             };
             let name = format!("{name}{}", abi_tag(&s.arch));
             let sev = severity_tag(s.severity);
+            if s.suppressed > 0 {
+                return format!(
+                    "SUPPRESSED{sev} {name} x {} in the last {:.1} s (past the flood budget) {}",
+                    s.suppressed,
+                    s.suppressed_period_ns as f64 / 1e9,
+                    place(&h)
+                );
+            }
             let at_exit = if s.args_read_at_exit {
                 " (args read at exit)"
             } else {
@@ -374,6 +382,7 @@ fn event_json(ev: &pb::Event) -> Value {
                 "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
                 "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
                 "args_read_at_exit": s.args_read_at_exit,
+                "suppressed": s.suppressed, "suppressed_period_ns": s.suppressed_period_ns,
                 "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),
             })
         }

@@ -19,9 +19,12 @@ async fn a_stalled_subscriber_loses_only_its_own_events_and_is_told_exactly() {
         return;
     }
     let cg = TestCgroup::new("fanout");
-    // A ring buffer that holds the whole storm: this test is about subscriber queues.
+    // A ring buffer that holds the whole storm, and no flood budget: this test is about
+    // subscriber queues.
     let sensor = Sensor::start(&[
         "--no-cri",
+        "--flood-budget",
+        "0",
         "--subscriber-queue",
         "1024",
         "--ring-buffer-bytes",

@@ -20,7 +20,15 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
         return;
     }
     let cg = TestCgroup::new("overflow");
-    let sensor = Sensor::start(&["--no-cri", "--ring-buffer-bytes", "4096"]).await;
+    // No flood budget: the storm is to overflow the ring itself.
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--ring-buffer-bytes",
+        "4096",
+        "--flood-budget",
+        "0",
+    ])
+    .await;
     let request = flagged_in(cg.id());
     let mut sub = Subscriber::connect(&sensor.addr, request)
         .await

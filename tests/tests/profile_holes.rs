@@ -77,7 +77,15 @@ async fn a_profile_has_every_call_even_when_first_use_records_were_lost() {
     if !ready() {
         return;
     }
-    let sensor = Sensor::start(&["--no-cri", "--ring-buffer-bytes", "4096"]).await;
+    // No flood budget: the flood is to overflow the ring itself.
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--ring-buffer-bytes",
+        "4096",
+        "--flood-budget",
+        "0",
+    ])
+    .await;
     let mut client = SensorServiceClient::connect(sensor.addr.clone())
         .await
         .expect("connect");

@@ -72,6 +72,8 @@ pub struct RunConfig {
     pub ring_buffer_bytes: u32,
     /// Flagged calls the kernel parks between entry and exit at once.
     pub pending_capacity: u32,
+    /// Flagged calls of one syscall one cgroup may send per second per CPU (0: no budget).
+    pub flood_budget: u64,
     /// Which syscalls' exits are hooked (for the outcome of flagged calls).
     pub exit_hook: ExitMode,
     pub subscriber_queue: usize,
@@ -114,6 +116,8 @@ fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
 
 /// How often the kernel's loss counters are read (and losses told to subscribers).
 const KERNEL_POLL: Duration = Duration::from_millis(250);
+/// How often flood summaries are made: each covers this long.
+const FLOOD_POLL: Duration = Duration::from_secs(1);
 
 /// cgroups remembered at once (entries leave on cgroup_rmdir).
 const CGROUP_CACHE_CAPACITY: usize = 65_536;
@@ -182,6 +186,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         offsets,
         ring_buffer_bytes: cfg.ring_buffer_bytes,
         pending_capacity: cfg.pending_capacity,
+        flood_budget: cfg.flood_budget,
         ebpf_log: cfg.ebpf_log,
         learned_pin: cfg.pin_dir.as_deref().map(pins::prepare).transpose()?,
         btf: cfg.btf.clone(),
@@ -203,6 +208,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let mut learner = Learner::new(profiles.clone(), kernel_learned.clone());
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
+    let flood = probes.take_flood()?;
     let attached = probes.attach_all()?;
     let gauges = Arc::new(Gauges::default());
     gauges.attached.store(true, Ordering::Relaxed);
@@ -252,14 +258,20 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         profiles: profiles.clone(),
         started,
     };
-    let reader_task = tokio::spawn(reader::run(
-        ring,
-        hub.clone(),
-        enricher,
-        engine,
-        learner,
-        gauges.clone(),
+    // Flood summaries wait here for the reader; a full queue keeps them for the next poll.
+    let (made_tx, made_rx) = tokio::sync::mpsc::channel(1024);
+    let flood_task = tokio::spawn(crate::flood::run(
+        crate::flood::FloodWatch::new(flood),
+        made_tx,
+        FLOOD_POLL,
     ));
+    let pipeline = reader::Pipeline {
+        hub: hub.clone(),
+        enricher,
+        policy: engine,
+        learner,
+    };
+    let reader_task = tokio::spawn(reader::run(ring, pipeline, made_rx, gauges.clone()));
     let losses_task = tokio::spawn(reader::watch_kernel(
         KernelPoll {
             counters,
@@ -313,6 +325,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let detaching = Instant::now();
     let detached = tokio::task::spawn_blocking(move || drop(probes));
     losses_task.abort();
+    flood_task.abort();
     hub.close();
     servers.stop().await;
     if let Some(t) = printer_task {

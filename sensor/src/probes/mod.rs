@@ -13,23 +13,23 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
     programs::{BtfTracePoint, RawTracePoint, TracePoint},
 };
 use sensor_common::{
     Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_DENTRY_NAME_OFF,
     GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
-    GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF, GLOBAL_INODE_NLINK_OFF,
+    GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF, GLOBAL_FLOOD_BUDGET, GLOBAL_INODE_NLINK_OFF,
     GLOBAL_IOURING_OPCODE_OFF, GLOBAL_MM_EXE_FILE_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT,
     GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_NR_PRCTL, GLOBAL_NR_SECCOMP,
     GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF,
     GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_TGID_OFF,
     GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
-    MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FORBIDDEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
-    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAM_SYS_EXIT,
-    PROGRAM_SYS_EXIT_CALL, PROGRAMS,
+    MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARNED,
+    MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED,
+    PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -140,6 +140,8 @@ pub struct LoadConfig {
     pub ring_buffer_bytes: u32,
     /// Flagged calls parked between entry and exit at once (beyond: built at exit).
     pub pending_capacity: u32,
+    /// Flagged calls of one key a cgroup may send per second per CPU (0: no budget).
+    pub flood_budget: u64,
     /// Kernel-side log level forwarded to `tracing`; `None` compiles the log calls out.
     pub ebpf_log: Option<aya_log::Level>,
     /// Pin the learned-syscalls map here (bpffs), so that it outlives the sensor.
@@ -260,6 +262,7 @@ impl Probes {
             .override_global(GLOBAL_TASK_TI_STATUS_OFF, &o.task.ti_status, true)
             .override_global(GLOBAL_TS_COMPAT, &ts_compat, true)
             .override_global(GLOBAL_TASK_SECCOMP_MODE_OFF, &o.task.seccomp_mode, true)
+            .override_global(GLOBAL_FLOOD_BUDGET, &cfg.flood_budget, true)
             .override_global(GLOBAL_TASK_MM_OFF, &o.task.exe[0], true)
             .override_global(GLOBAL_MM_EXE_FILE_OFF, &o.task.exe[1], true)
             .override_global(GLOBAL_FILE_INODE_OFF, &o.task.exe[2], true)
@@ -498,6 +501,19 @@ impl Probes {
             .ok_or(ProbeError::MissingMap(MAP_EVENTS))?;
         RingBuf::try_from(map).map_err(|source| ProbeError::Map {
             map: MAP_EVENTS,
+            source: Box::new(source),
+        })
+    }
+
+    /// The flood-budget map (see [`crate::flood`]). Can be taken once.
+    pub fn take_flood(&mut self) -> Result<crate::flood::FloodMap, ProbeError> {
+        let map = self
+            .loaded()
+            .ebpf
+            .take_map(MAP_FLOOD)
+            .ok_or(ProbeError::MissingMap(MAP_FLOOD))?;
+        PerCpuHashMap::try_from(map).map_err(|source| ProbeError::Map {
+            map: MAP_FLOOD,
             source: Box::new(source),
         })
     }

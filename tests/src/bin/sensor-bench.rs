@@ -76,7 +76,9 @@ async fn main() {
     if want("syscall") {
         cost_per_syscall(&mut report, &floor, rounds, calls).await;
     }
-    let sensor = Sensor::start(&["--no-cri"]).await;
+    // No flood budget: the flagged storm measures what the pipeline carries when nothing is
+    // held back in the kernel.
+    let sensor = Sensor::start(&["--no-cri", "--flood-budget", "0"]).await;
     if want("flagged") {
         report["flagged_throughput"] = flagged_throughput(&sensor, storm).await;
     }

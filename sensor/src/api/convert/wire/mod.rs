@@ -217,6 +217,10 @@ fn flagged(w: &mut W<'_>, s: &FlaggedSyscall) {
     }
     w.varint(7, severity_to_wire(s.severity) as u64);
     w.varint(8, u64::from(s.args_at_exit));
+    if let Some(x) = s.suppressed {
+        w.varint(9, x.count);
+        w.varint(10, x.period_ns);
+    }
 }
 
 fn argument(w: &mut W<'_>, a: &DecodedArg) {

@@ -151,6 +151,10 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             },
         ],
         args_at_exit: true,
+        suppressed: Some(crate::event::Suppressed {
+            count: 184_233,
+            period_ns: 1_000_000_000,
+        }),
     };
     let got = decoded(&full(Body::FlaggedSyscall(s)));
     let expected = pb::FlaggedSyscall {
@@ -180,6 +184,8 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
         ],
         severity: pb::Severity::Critical as i32,
         args_read_at_exit: true,
+        suppressed: 184_233,
+        suppressed_period_ns: 1_000_000_000,
     };
     assert_eq!(got.body, Some(pb::event::Body::FlaggedSyscall(expected)));
     // A large success value and an unknown outcome.
@@ -200,6 +206,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             severity: None,
             decoded: Vec::new(),
             args_at_exit: false,
+            suppressed: None,
         };
         let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
         else {

@@ -1,0 +1,97 @@
+//! Summaries of what the kernel's flood budget held back (see `flood.rs` in sensor-ebpf):
+//! each (cgroup, flagged call) sends at most `--flood-budget` records a second from each
+//! CPU, and counts the rest. Every second, the counts' growth goes out as one flagged-call
+//! event per (cgroup, call) that stands for that many calls (`suppressed`), through the same
+//! enrichment, policy and filters as the calls themselves. Nothing is lost: a summary that
+//! finds no room in the reader's queue is told at the next poll instead.
+use std::{collections::HashMap, time::Duration};
+
+use aya::maps::{MapData, PerCpuHashMap};
+use sensor_common::{FloodKey, FloodState};
+use tokio::sync::mpsc;
+
+use crate::{
+    clock::monotonic_ns,
+    decode::Record,
+    event::{Body, Event, FlaggedSyscall, Outcome, Suppressed},
+    syscalls::{self, Arch},
+};
+
+pub type FloodMap = PerCpuHashMap<MapData, FloodKey, FloodState>;
+
+/// An entry whose windows all began this long ago and that has nothing new is removed
+/// (its cgroup went quiet or away; it comes back on its next flagged call).
+const IDLE_NS: u64 = 30_000_000_000;
+
+pub struct FloodWatch {
+    map: FloodMap,
+    /// Suppressed calls already told, by entry.
+    told: HashMap<FloodKey, u64>,
+    last_poll_ns: u64,
+}
+
+impl FloodWatch {
+    pub fn new(map: FloodMap) -> Self {
+        Self {
+            map,
+            told: HashMap::new(),
+            last_poll_ns: monotonic_ns(),
+        }
+    }
+
+    /// The summaries of what was suppressed since the last poll. `told` advances only for
+    /// those `send` accepts.
+    fn poll(&mut self, mut send: impl FnMut(Record) -> bool) {
+        let now = monotonic_ns();
+        let period = now.saturating_sub(self.last_poll_ns);
+        let mut idle = Vec::new();
+        for item in self.map.iter() {
+            let Ok((key, values)) = item else {
+                continue; // an entry removed while we walked
+            };
+            let total: u64 = values.iter().map(|v| v.suppressed).sum();
+            let told = self.told.get(&key).copied().unwrap_or(0);
+            let newest = values.iter().map(|v| v.window_start_ns).max().unwrap_or(0);
+            if total > told {
+                if send(summary(key, total - told, now, period)) {
+                    self.told.insert(key, total);
+                }
+            } else if now.saturating_sub(newest) > IDLE_NS {
+                idle.push(key);
+            }
+        }
+        for key in idle {
+            let _ = self.map.remove(&key);
+            self.told.remove(&key);
+        }
+        self.last_poll_ns = now;
+    }
+}
+
+/// One summary event: `count` calls of the entry's syscall from its cgroup, suppressed in
+/// the `period_ns` before `now`.
+fn summary(key: FloodKey, count: u64, now: u64, period_ns: u64) -> Record {
+    let (arch, nr) = Arch::NATIVE.of_key(u64::from(key.key));
+    let mut ev = Event::for_cgroup(key.cgroup_id, now);
+    ev.body = Body::FlaggedSyscall(FlaggedSyscall {
+        arch,
+        nr,
+        name: syscalls::name(arch, nr),
+        args: [0; 6],
+        outcome: Outcome::Unknown,
+        severity: None,
+        decoded: Vec::new(),
+        args_at_exit: false,
+        suppressed: Some(Suppressed { count, period_ns }),
+    });
+    Record::Event(ev)
+}
+
+/// Polls `watch` every `every` and hands the summaries to the reader.
+pub async fn run(mut watch: FloodWatch, to_reader: mpsc::Sender<Record>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        watch.poll(|r| to_reader.try_send(r).is_ok());
+    }
+}
