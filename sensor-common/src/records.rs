@@ -222,6 +222,9 @@ pub struct FloodState {
     pub sent: u64,
     /// Calls suppressed since the entry was made.
     pub suppressed: u64,
+    /// Records of these calls that found the ring buffer full since the entry was made (the
+    /// same losses the node-wide counters count, told per cgroup).
+    pub lost: u64,
 }
 
 /// What `sys_enter` of execve/execveat saw, parked by thread id until the exec happens
@@ -303,7 +306,7 @@ const _: () = {
     assert!(size_of::<CgroupRecord>() == 64 + 16 + CGROUP_PATH_LEN);
     assert!(size_of::<ForkRecord>() == 72);
     assert!(size_of::<FloodKey>() == 16);
-    assert!(size_of::<FloodState>() == 24);
+    assert!(size_of::<FloodState>() == 32);
     assert!(size_of::<ExitRecord>() == 72);
     assert!(size_of::<SeenRecord>() == 72);
 };

@@ -14,13 +14,10 @@ use crate::maps::{FLOOD, FLOOD_BUDGET, count};
 
 const WINDOW_NS: u64 = 1_000_000_000;
 
-/// The calling cgroup's budget state for syscall key `key`, made on first use; `None` when
-/// there is no budget (off, or no room: counted).
+/// The calling cgroup's state for syscall key `key`, made on first use; `None` when there is
+/// no room (counted).
 #[inline(always)]
 fn state(key: u64) -> Option<&'static mut FloodState> {
-    if FLOOD_BUDGET.load() == 0 {
-        return None;
-    }
     let k = FloodKey {
         // SAFETY: no arguments.
         cgroup_id: unsafe { bpf_get_current_cgroup_id() },
@@ -33,6 +30,7 @@ fn state(key: u64) -> Option<&'static mut FloodState> {
             window_start_ns: unsafe { bpf_ktime_get_ns() },
             sent: 0,
             suppressed: 0,
+            lost: 0,
         };
         // Another CPU may have made it meanwhile: then it is there, which is all we need.
         let _ = FLOOD.insert(&k, &fresh, u64::from(BPF_NOEXIST));
@@ -51,6 +49,9 @@ fn state(key: u64) -> Option<&'static mut FloodState> {
 /// call is to be counted with [`suppress`] (or sent, if it cannot be), not sent.
 #[inline(always)]
 pub fn over_budget(key: u64) -> Option<&'static mut FloodState> {
+    if FLOOD_BUDGET.load() == 0 {
+        return None;
+    }
     let s = state(key)?;
     // SAFETY: no arguments.
     let now = unsafe { bpf_ktime_get_ns() };
@@ -81,5 +82,14 @@ pub fn suppressed(key: u64) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// A flagged record of syscall key `key` found the ring buffer full: counted against the
+/// calling cgroup too, so that its next summary tells its own losses.
+#[inline(always)]
+pub fn lost(key: u64) {
+    if let Some(s) = state(key) {
+        s.lost += 1;
     }
 }

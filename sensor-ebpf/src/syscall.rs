@@ -7,8 +7,9 @@ use aya_ebpf::helpers::{
 use core::mem::size_of;
 
 use sensor_common::{
-    COND_VALUES, Counter, FLAG_COMPAT, NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS,
-    SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, cond, syscall_record_size,
+    COND_VALUES, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_X32, NO_STR_ARG, Outcome, RecordKind,
+    SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key,
+    native_key, syscall_record_size, x32_key,
 };
 
 use crate::{
@@ -183,5 +184,18 @@ pub fn send(rec: &mut SyscallRecord) {
         unsafe { core::slice::from_raw_parts((rec as *const SyscallRecord).cast::<u8>(), size) };
     if EVENTS.output::<[u8]>(bytes, 0).is_err() {
         count(Counter::RingbufFullFlagged);
+        let (nr, flags) = (rec.nr, rec.header.flags);
+        let key = if flags & FLAG_COMPAT != 0 {
+            compat_key(nr)
+        } else if flags & FLAG_X32 != 0 {
+            x32_key(nr)
+        } else if flags & FLAG_IOURING != 0 {
+            iouring_key(nr)
+        } else {
+            native_key(nr)
+        };
+        if let Some(key) = key {
+            crate::flood::lost(key);
+        }
     }
 }

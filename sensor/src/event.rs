@@ -219,16 +219,18 @@ pub struct FlaggedSyscall {
     /// to wait for the outcome, or ran before the sensor saw it): memory a pointer argument
     /// points to may have changed in between.
     pub args_at_exit: bool,
-    /// Not one call but a summary: this many calls of this syscall from this cgroup were
-    /// past its flood budget and counted in the kernel instead of sent (the event has no
-    /// process, arguments or outcome).
+    /// Not one call but a summary of this syscall's calls from this cgroup that were not
+    /// sent one by one (the event has no process, arguments or outcome).
     pub suppressed: Option<Suppressed>,
 }
 
-/// A flood summary: `count` calls in the `period_ns` before the event's time.
+/// A summary, for the `period_ns` before the event's time: `count` calls were past the flood
+/// budget and counted in the kernel instead of sent; `lost` records found the ring buffer
+/// full (also in the node-wide loss notices: this says whose they were).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Suppressed {
     pub count: u64,
+    pub lost: u64,
     pub period_ns: u64,
 }
 

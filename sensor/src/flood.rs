@@ -1,8 +1,9 @@
 //! Summaries of what the kernel's flood budget held back (see `flood.rs` in sensor-ebpf):
 //! each (cgroup, flagged call) sends at most `--flood-budget` records a second from each
-//! CPU, and counts the rest. Every second, the counts' growth goes out as one flagged-call
-//! event per (cgroup, call) that stands for that many calls (`suppressed`), through the same
-//! enrichment, policy and filters as the calls themselves. Nothing is lost: a summary that
+//! CPU, and counts the rest; it also counts, per (cgroup, call), the records that found the
+//! ring buffer full. Every second, the counts' growth goes out as one flagged-call event per
+//! (cgroup, call) that stands for those calls (`suppressed`, `lost_in_kernel`), through the
+//! same enrichment, policy and filters as the calls themselves. Nothing is lost: a summary that
 //! finds no room in the reader's queue is told at the next poll instead.
 use std::{collections::HashMap, time::Duration};
 
@@ -25,8 +26,8 @@ const IDLE_NS: u64 = 30_000_000_000;
 
 pub struct FloodWatch {
     map: FloodMap,
-    /// Suppressed calls already told, by entry.
-    told: HashMap<FloodKey, u64>,
+    /// Suppressed calls and lost records already told, by entry.
+    told: HashMap<FloodKey, (u64, u64)>,
     last_poll_ns: u64,
 }
 
@@ -49,11 +50,19 @@ impl FloodWatch {
             let Ok((key, values)) = item else {
                 continue; // an entry removed while we walked
             };
-            let total: u64 = values.iter().map(|v| v.suppressed).sum();
-            let told = self.told.get(&key).copied().unwrap_or(0);
+            let total = (
+                values.iter().map(|v| v.suppressed).sum::<u64>(),
+                values.iter().map(|v| v.lost).sum::<u64>(),
+            );
+            let told = self.told.get(&key).copied().unwrap_or((0, 0));
             let newest = values.iter().map(|v| v.window_start_ns).max().unwrap_or(0);
-            if total > told {
-                if send(summary(key, total - told, now, period)) {
+            if total != told {
+                let new = Suppressed {
+                    count: total.0.saturating_sub(told.0),
+                    lost: total.1.saturating_sub(told.1),
+                    period_ns: period,
+                };
+                if send(summary(key, new, now)) {
                     self.told.insert(key, total);
                 }
             } else if now.saturating_sub(newest) > IDLE_NS {
@@ -68,9 +77,8 @@ impl FloodWatch {
     }
 }
 
-/// One summary event: `count` calls of the entry's syscall from its cgroup, suppressed in
-/// the `period_ns` before `now`.
-fn summary(key: FloodKey, count: u64, now: u64, period_ns: u64) -> Record {
+/// One summary event of the entry's syscall from its cgroup, at `now`.
+fn summary(key: FloodKey, new: Suppressed, now: u64) -> Record {
     let (arch, nr) = Arch::NATIVE.of_key(u64::from(key.key));
     let mut ev = Event::for_cgroup(key.cgroup_id, now);
     ev.body = Body::FlaggedSyscall(FlaggedSyscall {
@@ -82,7 +90,7 @@ fn summary(key: FloodKey, count: u64, now: u64, period_ns: u64) -> Record {
         severity: None,
         decoded: Vec::new(),
         args_at_exit: false,
-        suppressed: Some(Suppressed { count, period_ns }),
+        suppressed: Some(new),
     });
     Record::Event(ev)
 }

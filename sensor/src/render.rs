@@ -193,9 +193,14 @@ fn event_line(ev: &pb::Event) -> String {
             };
             let name = format!("{name}{}", abi_tag(&s.arch));
             let sev = severity_tag(s.severity);
-            if s.suppressed > 0 {
+            if s.suppressed > 0 || s.lost_in_kernel > 0 {
+                let lost = if s.lost_in_kernel > 0 {
+                    format!(", {} lost (ring buffer full)", s.lost_in_kernel)
+                } else {
+                    String::new()
+                };
                 return format!(
-                    "SUPPRESSED{sev} {name} x {} in the last {:.1} s (past the flood budget) {}",
+                    "SUPPRESSED{sev} {name} x {} in the last {:.1} s (past the flood budget){lost} {}",
                     s.suppressed,
                     s.suppressed_period_ns as f64 / 1e9,
                     place(&h)
@@ -383,6 +388,7 @@ fn event_json(ev: &pb::Event) -> Value {
                 "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
                 "args_read_at_exit": s.args_read_at_exit,
                 "suppressed": s.suppressed, "suppressed_period_ns": s.suppressed_period_ns,
+                "lost_in_kernel": s.lost_in_kernel,
                 "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),
             })
         }

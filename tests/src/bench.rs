@@ -127,18 +127,46 @@ impl Drop for Bpftrace {
 /// nothing has arrived for `quiet`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tally {
+    /// Events of one call each (summaries are counted below).
     pub delivered: u64,
     /// When the last event arrived.
     pub last_event: Option<Instant>,
+    /// Node-wide kernel losses told (every subscriber is told of every cgroup's).
     pub lost_kernel: u64,
     pub lost_queue: u64,
     pub lost_other: u64,
+    /// What this subscription's cgroup's summaries told: its own records lost in the kernel,
+    /// and its calls held back by the flood budget.
+    pub lost_here: u64,
+    pub suppressed: u64,
 }
 
 impl Tally {
+    /// Accounted the node-wide way: deliveries and every loss notice.
     pub fn accounted(&self) -> u64 {
         self.delivered + self.lost_kernel + self.lost_queue + self.lost_other
     }
+
+    /// Accounted per cgroup: deliveries, the cgroup's own summaries and this subscriber's
+    /// queue losses. Exactly `produced` when nothing else reached this subscriber.
+    pub fn accounted_here(&self) -> u64 {
+        self.delivered + self.lost_here + self.suppressed + self.lost_queue
+    }
+}
+
+/// The few fields of an encoded `Event` that say whether it is a summary.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SummaryProbe {
+    #[prost(message, optional, tag = "10")]
+    flagged: Option<FlaggedProbe>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct FlaggedProbe {
+    #[prost(uint64, tag = "9")]
+    suppressed: u64,
+    #[prost(uint64, tag = "11")]
+    lost_in_kernel: u64,
 }
 
 /// A `GetEventsResponse` as a counting subscriber reads it: the event left encoded (a
@@ -182,13 +210,26 @@ impl Counting {
     /// Counts until `produced` are accounted for or nothing has arrived for `quiet`.
     pub async fn tally(&mut self, produced: u64, quiet: Duration) -> Tally {
         let mut t = Tally::default();
-        while t.accounted() < produced {
+        // Node-wide notices come within a poll, the cgroup's summaries within a second.
+        while t.accounted() < produced || t.accounted_here() < produced {
             let Ok(Ok(Some(msg))) = tokio::time::timeout(quiet, self.0.message()).await else {
                 break;
             };
-            if msg.event.is_some() {
-                t.delivered += 1;
-                t.last_event = Some(Instant::now());
+            if let Some(ev) = &msg.event {
+                let probe = <SummaryProbe as prost::Message>::decode(ev.clone())
+                    .ok()
+                    .and_then(|p| p.flagged)
+                    .filter(|f| f.suppressed > 0 || f.lost_in_kernel > 0);
+                match probe {
+                    Some(f) => {
+                        t.lost_here += f.lost_in_kernel;
+                        t.suppressed += f.suppressed;
+                    }
+                    None => {
+                        t.delivered += 1;
+                        t.last_event = Some(Instant::now());
+                    }
+                }
             } else if let Some(l) = msg.lost {
                 match LossReason::try_from(l.reason) {
                     Ok(LossReason::KernelRingBuffer) => t.lost_kernel += l.count,

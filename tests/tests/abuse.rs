@@ -169,7 +169,7 @@ async fn requests_over_a_clients_rate_are_refused_and_others_are_served() {
     assert_eq!(served + refused.len() as u32, CALLS);
     let msg = refused.first().expect("nothing was refused").message();
     assert!(
-        msg.contains("client collector-greedy") && msg.contains("--max-requests-per-second"),
+        msg.contains("client cn:collector-greedy") && msg.contains("--max-requests-per-second"),
         "{msg}"
     );
 

@@ -1,5 +1,6 @@
 //! A storm of flagged calls into a one-page ring buffer: the kernel drops records, counts them by
-//! kind, and the sensor reports them in-band. Delivered plus reported lost equals the storm.
+//! kind, and the sensor reports them in-band, node-wide and per cgroup (in the cgroup's
+//! summary events). Delivered plus reported lost equals the storm, both ways.
 //! (Alone in its test binary: no other test's flagged calls share the count.)
 use sensor_proto::v1::{EventKind, LossReason, get_events_response::Item};
 use sensor_tests::{
@@ -39,18 +40,26 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
     let storm = trigger_in_background(TRIGGER, &cg, &["umount-storm", &STORM.to_string(), "20"]);
 
     let (mut delivered, mut lost_flagged, mut other_losses) = (0u64, 0u64, Vec::new());
-    while delivered + lost_flagged < STORM {
+    // What this cgroup's summaries say it lost (they follow within a second or so).
+    let mut lost_here = 0u64;
+    while delivered + lost_flagged < STORM || delivered + lost_here < STORM {
         let Some(msg) = sub.next_within(EVENT_TIMEOUT).await else {
             panic!(
-                "stalled: {delivered} delivered + {lost_flagged} lost of {STORM}; \
-                 other losses {other_losses:?}"
+                "stalled: {delivered} delivered + {lost_flagged} lost ({lost_here} in this \
+                 cgroup's summaries) of {STORM}; other losses {other_losses:?}"
             );
         };
         match msg.item {
             Some(Item::Event(ev)) => {
-                assert!(flagged(&ev).is_some_and(|s| s.name == "umount2"));
+                let f = flagged(&ev).expect("a flagged call");
+                assert_eq!(f.name, "umount2");
                 assert_eq!(header(&ev).cgroup_id, cg.id());
-                delivered += 1;
+                if f.lost_in_kernel > 0 || f.suppressed > 0 {
+                    assert_eq!(f.suppressed, 0, "no budget, nothing suppressed: {ev:#?}");
+                    lost_here += f.lost_in_kernel;
+                } else {
+                    delivered += 1;
+                }
             }
             Some(Item::Lost(l))
                 if l.reason == LossReason::KernelRingBuffer as i32
@@ -67,6 +76,12 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
         delivered + lost_flagged,
         STORM,
         "more than the storm was accounted for"
+    );
+    // Per cgroup, exactly: this cgroup's losses are told as its own.
+    assert_eq!(
+        delivered + lost_here,
+        STORM,
+        "the cgroup's summaries: {lost_here} lost"
     );
     assert!(
         lost_flagged > 0,
@@ -85,5 +100,8 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
     assert_eq!(code, 200);
     let line = format!("sensor_kernel_total{{counter=\"ringbuf_full_flagged\"}} {lost_flagged}");
     assert!(body.contains(&line), "no {line:?} in:\n{body}");
-    eprintln!("storm {STORM}: {delivered} delivered, {lost_flagged} lost in the kernel");
+    eprintln!(
+        "storm {STORM}: {delivered} delivered, {lost_flagged} lost in the kernel \
+         ({lost_here} in the cgroup's summaries)"
+    );
 }

@@ -212,22 +212,22 @@ async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
         let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
         // What the sensor spent per event it handed to a subscriber (all subscribers summed).
         let cpu_per_delivered = cpu as f64 / delivered.max(1) as f64;
-        // Kernel losses are node-wide (a full ring buffer drops any record), so a subscriber
-        // filtered to one cgroup may be told of a few more than its own.
-        let all_accounted = tallies
-            .iter()
-            .all(|t| t.accounted() >= storm && t.delivered + t.lost_queue <= storm);
+        // Exactly, per cgroup: deliveries plus the cgroup's own losses (from its summaries)
+        // plus this subscriber's queue losses. (The node-wide notices also tell of other
+        // cgroups' records the full ring dropped meanwhile.)
+        let all_accounted = tallies.iter().all(|t| t.accounted_here() == storm);
         println!(
-            "flagged storm, {subs} subscriber(s): produced {storm} ({produced_per_s:.0}/s), delivered {} ({:.0}/s), lost: kernel {} queue {} other {}; delivered + reported lost covers all produced, for every subscriber: {all_accounted}; sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
+            "flagged storm, {subs} subscriber(s): produced {storm} ({produced_per_s:.0}/s), delivered {} ({:.0}/s), lost: kernel {} (this cgroup's {}) queue {} other {}; delivered + this cgroup's reported losses = produced, for every subscriber: {all_accounted}; sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
             first.delivered,
             first.delivered as f64 / secs,
             first.lost_kernel,
+            first.lost_here,
             first.lost_queue,
             first.lost_other,
             cpu as f64 / 1e6,
         );
         throughput.push(json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
-            "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel,
+            "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel, "lost_kernel_this_cgroup": first.lost_here,
             "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted, "produced_per_s": produced_per_s,
             "sensor_cpu_s": cpu as f64 / 1e6, "sensor_cpu_us_per_delivered": cpu_per_delivered}));
     }

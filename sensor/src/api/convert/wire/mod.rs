@@ -220,6 +220,7 @@ fn flagged(w: &mut W<'_>, s: &FlaggedSyscall) {
     if let Some(x) = s.suppressed {
         w.varint(9, x.count);
         w.varint(10, x.period_ns);
+        w.varint(11, x.lost);
     }
 }
 

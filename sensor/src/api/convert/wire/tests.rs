@@ -153,6 +153,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
         args_at_exit: true,
         suppressed: Some(crate::event::Suppressed {
             count: 184_233,
+            lost: 7,
             period_ns: 1_000_000_000,
         }),
     };
@@ -186,6 +187,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
         args_read_at_exit: true,
         suppressed: 184_233,
         suppressed_period_ns: 1_000_000_000,
+        lost_in_kernel: 7,
     };
     assert_eq!(got.body, Some(pb::event::Body::FlaggedSyscall(expected)));
     // A large success value and an unknown outcome.
