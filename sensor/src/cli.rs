@@ -154,6 +154,11 @@ pub struct RunArgs {
     /// 0: no budget.
     #[arg(long, default_value_t = 500)]
     pub flood_budget: u64,
+    /// Seconds between checks of the cgroups the sensor tracks against the cgroup2 tree: one
+    /// that is gone (its removal record was lost) is forgotten, in userspace and in the
+    /// kernel's maps (`sensor_cgroups_reconciled_total`).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconcile_every: u64,
     /// Which syscalls' exits are hooked, for the outcome of flagged calls (a forbidden call
     /// this kernel has no exit tracepoint for is reported without outcome unless `all`).
     #[arg(long, value_enum, env = "SENSOR_EXIT_HOOK", default_value_t = ExitMode::PerSyscall)]

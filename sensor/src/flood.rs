@@ -15,6 +15,7 @@ use crate::{
     clock::monotonic_ns,
     decode::Record,
     event::{Body, Event, FlaggedSyscall, Outcome, Suppressed},
+    reconcile::Made,
     syscalls::{self, Arch},
 };
 
@@ -96,10 +97,10 @@ fn summary(key: FloodKey, new: Suppressed, now: u64) -> Record {
 }
 
 /// Polls `watch` every `every` and hands the summaries to the reader.
-pub async fn run(mut watch: FloodWatch, to_reader: mpsc::Sender<Record>, every: Duration) {
+pub async fn run(mut watch: FloodWatch, to_reader: mpsc::Sender<Made>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        watch.poll(|r| to_reader.try_send(r).is_ok());
+        watch.poll(|r| to_reader.try_send(Made::Record(r)).is_ok());
     }
 }

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod probes;
 pub mod profile;
 pub mod reader;
+pub mod reconcile;
 pub mod render;
 pub mod syscalls;
 pub mod tracefs;

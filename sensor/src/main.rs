@@ -87,6 +87,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         ring_buffer_bytes: a.ring_buffer_bytes,
         pending_capacity: a.pending_capacity,
         flood_budget: a.flood_budget,
+        reconcile_every: std::time::Duration::from_secs(a.reconcile_every),
         exit_hook: a.exit_hook,
         subscriber_queue: a.subscriber_queue,
         ebpf_log: a.ebpf_log.map(Into::into),

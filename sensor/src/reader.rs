@@ -1,6 +1,7 @@
 //! Draining the ring buffer into the hub, and turning the kernel's loss counters into in-band
 //! loss notices. Neither ever blocks on a subscriber.
 use std::{
+    collections::HashSet,
     sync::{Arc, atomic::Ordering},
     time::Duration,
 };
@@ -21,6 +22,7 @@ use crate::{
     policy::engine::PolicyEngine,
     probes::{KernelCounters, LearnedCounter},
     profile::learner::Learner,
+    reconcile::Made,
 };
 
 /// What every record goes through once decoded: enrichment, then the policy (which may drop
@@ -33,6 +35,23 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Every cgroup something here holds state for.
+    fn tracked(&self) -> HashSet<u64> {
+        let mut ids: HashSet<u64> = self.enricher.cgroup_ids().collect();
+        ids.extend(self.policy.cgroup_ids());
+        ids.extend(self.learner.kernel_cgroup_ids());
+        ids
+    }
+
+    fn handle_made(&mut self, made: Made) {
+        match made {
+            Made::Record(record) => self.handle(record),
+            Made::Tracked(reply) => {
+                let _ = reply.send(self.tracked());
+            }
+        }
+    }
+
     fn handle(&mut self, record: Record) {
         if let Record::CgroupRmdir { id } = &record {
             self.policy.forget(*id);
@@ -49,11 +68,12 @@ impl Pipeline {
 
 /// Reads records until the task is dropped. Each record is decoded (never trusting its
 /// length); one that cannot be decoded is logged and reported as lost. Records the sensor
-/// makes itself (flood summaries) come in through `made` and take the same way.
+/// makes itself (flood summaries, removals found by reconciliation) come in through `made`
+/// and take the same way.
 pub async fn run(
     ring: RingBuf<MapData>,
     mut pipeline: Pipeline,
-    made: mpsc::Receiver<Record>,
+    made: mpsc::Receiver<Made>,
     gauges: Arc<Gauges>,
 ) -> std::io::Result<()> {
     let _draining = DrainingGuard::new(gauges.clone());
@@ -65,7 +85,7 @@ pub async fn run(
         let readable = tokio::select! {
             r = async { made.as_mut()?.recv().await }, if made.is_some() => {
                 match r {
-                    Some(record) => pipeline.handle(record),
+                    Some(m) => pipeline.handle_made(m),
                     None => made = None,
                 }
                 continue;

@@ -74,6 +74,8 @@ pub struct RunConfig {
     pub pending_capacity: u32,
     /// Flagged calls of one syscall one cgroup may send per second per CPU (0: no budget).
     pub flood_budget: u64,
+    /// How often the cgroups the sensor tracks are checked against the cgroup tree.
+    pub reconcile_every: Duration,
     /// Which syscalls' exits are hooked (for the outcome of flagged calls).
     pub exit_hook: ExitMode,
     pub subscriber_queue: usize,
@@ -260,6 +262,12 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     };
     // Flood summaries wait here for the reader; a full queue keeps them for the next poll.
     let (made_tx, made_rx) = tokio::sync::mpsc::channel(1024);
+    let reconcile_task = tokio::spawn(crate::reconcile::run(
+        host.cgroup2.clone(),
+        made_tx.clone(),
+        cfg.reconcile_every,
+        gauges.cgroups_reconciled.clone(),
+    ));
     let flood_task = tokio::spawn(crate::flood::run(
         crate::flood::FloodWatch::new(flood),
         made_tx,
@@ -326,6 +334,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let detached = tokio::task::spawn_blocking(move || drop(probes));
     losses_task.abort();
     flood_task.abort();
+    reconcile_task.abort();
     hub.close();
     servers.stop().await;
     if let Some(t) = printer_task {

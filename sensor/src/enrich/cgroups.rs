@@ -103,6 +103,11 @@ impl CgroupCache {
         info
     }
 
+    /// The ids of every cached cgroup.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.by_id.keys().copied()
+    }
+
     /// Forgets a cgroup (from a cgroup_rmdir record).
     pub fn remove(&mut self, id: u64) -> Option<CgroupInfo> {
         self.by_id.remove(&id)

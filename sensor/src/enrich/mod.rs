@@ -91,6 +91,11 @@ impl Enricher {
         self.cgroups.len()
     }
 
+    /// The cgroups the attribution cache holds.
+    pub fn cgroup_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.cgroups.ids()
+    }
+
     pub fn processes(&self) -> usize {
         self.procs.len()
     }

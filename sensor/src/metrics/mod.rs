@@ -28,6 +28,8 @@ pub type KernelTotals = Arc<[AtomicU64; Counter::ALL.len()]>;
 #[derive(Debug, Default)]
 pub struct Gauges {
     pub cgroups_cached: AtomicU64,
+    /// cgroups found gone by reconciliation (their removal records were lost): a counter.
+    pub cgroups_reconciled: Arc<AtomicU64>,
     pub processes_tracked: AtomicU64,
     /// Entries of the kernel's LEARNED map, and its capacity.
     pub learned_entries: AtomicU64,
@@ -182,6 +184,12 @@ impl Sources {
                 "Containers seen since start.",
                 G,
                 self.registry.len() as u64,
+            ),
+            Family::one(
+                "sensor_cgroups_reconciled",
+                "cgroups found gone by reconciliation with the cgroup tree (their removal records were lost).",
+                C,
+                load(&g.cgroups_reconciled),
             ),
             Family::one(
                 "sensor_cgroups_cached",

@@ -123,6 +123,11 @@ impl PolicyEngine {
         true
     }
 
+    /// The cgroups with a decision.
+    pub fn cgroup_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.decided.keys().copied()
+    }
+
     /// The cgroup is gone.
     pub fn forget(&mut self, cgroup_id: u64) {
         if let Some(Exemption::Some(_)) = self.decided.remove(&cgroup_id) {

@@ -34,6 +34,17 @@ impl KernelLearned {
             .chain(self.others.iter_mut().map(|(a, m)| (*a, m)))
     }
 
+    /// Every cgroup with an entry in any learned map.
+    fn cgroup_ids(&mut self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .maps()
+            .flat_map(|(_, map)| map.keys().filter_map(Result::ok).collect::<Vec<_>>())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// What the kernel holds for `cgroup_id`, per ABI; with `remove`, the entries go too.
     fn slots(&mut self, cgroup_id: u64, remove: bool) -> Vec<(Arch, [u8; LEARNED_SLOTS])> {
         let mut out = Vec::new();
@@ -126,6 +137,14 @@ impl Learner {
         if let Ok(mut s) = self.store.lock() {
             s.observe(ev);
         }
+    }
+
+    /// The cgroups the kernel's learned maps hold.
+    pub fn kernel_cgroup_ids(&self) -> Vec<u64> {
+        self.kernel
+            .lock()
+            .map(|mut k| k.cgroup_ids())
+            .unwrap_or_default()
     }
 
     pub fn cgroup_gone(&mut self, cgroup_id: u64) {
