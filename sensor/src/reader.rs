@@ -49,6 +49,10 @@ impl Pipeline {
             Made::Tracked(reply) => {
                 let _ = reply.send(self.tracked());
             }
+            Made::Policy(policy, done) => {
+                self.policy.install(policy);
+                let _ = done.send(());
+            }
         }
     }
 

@@ -23,12 +23,15 @@ use crate::decode::Record;
 /// The inode number of the cgroup2 hierarchy's root directory.
 const CGROUP2_ROOT_INO: u64 = 1;
 
-/// What the reader is handed besides the ring buffer's records.
+/// What the reader is handed besides the ring buffer's records (made here, by the flood
+/// watch, and by the policy reload).
 pub enum Made {
     /// A record the sensor made itself (a flood summary, a removal found by reconciliation).
     Record(Record),
     /// Asks for the ids of every cgroup the reader tracks.
     Tracked(oneshot::Sender<HashSet<u64>>),
+    /// A new policy for the engine; answered once it judges by it.
+    Policy(Arc<crate::policy::Policy>, oneshot::Sender<()>),
 }
 
 /// The ids (inode numbers) of every cgroup under `root`, the cgroup2 mount.

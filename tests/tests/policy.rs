@@ -142,9 +142,88 @@ async fn a_broken_reload_keeps_the_old_policy_and_a_good_one_replaces_it() {
     replace_file(&file, "[syscalls]\nmount = \"low\"\n");
     // SAFETY: signalling the sensor this test started.
     unsafe { libc::kill(sensor.pid() as i32, libc::SIGHUP) };
+    // Logged once in force (in the kernel and the engine): the next call is judged by it.
     let reloaded = wait_until(Duration::from_secs(10), || {
-        sensor.log_text().contains("policy reloaded")
+        sensor.log_text().contains("(SIGHUP): in force")
     });
     assert!(reloaded, "no reload logged:\n{}", sensor.log_text());
     assert_eq!(sev(&mount(&mut sub, &cg, &target).await), Severity::Low);
+    // Counted both ways.
+    let (_, metrics) = sensor_tests::sensor::http_get(&sensor.metrics, "/metrics").expect("scrape");
+    for line in [
+        "sensor_policy_reloads_total 1",
+        "sensor_policy_reloads_refused_total 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in:\n{metrics}"
+        );
+    }
+}
+
+/// The kernel's exceptions of `cgroup`, in the EXEMPT map the sensor under test holds.
+fn kernel_exceptions(
+    sensor: &Sensor,
+    cgroup: u64,
+) -> Option<[u64; sensor_common::FORBIDDEN_WORDS as usize]> {
+    let held = sensor_tests::held::maps_held_by(sensor.pid());
+    let info = aya::maps::loaded_maps()
+        .filter_map(Result::ok)
+        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("EXEMPT"))
+        .expect("the sensor holds an EXEMPT map");
+    let map = aya::maps::MapData::from_id(info.id()).expect("open EXEMPT");
+    let map: aya::maps::HashMap<_, u64, [u64; sensor_common::FORBIDDEN_WORDS as usize]> =
+        aya::maps::HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
+    map.get(&cgroup, 0).ok()
+}
+
+#[tokio::test]
+async fn a_reload_keeps_a_running_pods_exceptions_in_the_kernel() {
+    if !ready() {
+        return;
+    }
+    let (uid, id) = kube_ids(3);
+    let dir = ScratchDir::new("policy-keep");
+    let file = dir.path().join("policy.toml");
+    let policy = |sev: &str| {
+        format!(
+            "[syscalls]\nchroot = \"{sev}\"\nmount = \"high\"\n\n[[exceptions]]\npod_uid = \
+             \"{uid}\"\nsyscalls = [\"chroot\"]\n"
+        )
+    };
+    replace_file(&file, &policy("high"));
+    let sensor = Sensor::start(&["--policy", file.to_str().unwrap()]).await;
+    // Its first chroot decides its exceptions; then it sits still while the policy changes.
+    let pod = Container::new(
+        "sensor-e2e-keep",
+        &format!("/kubepods/besteffort/pod{uid}/{id}"),
+        "chroot / /bin/true; exec sleep 60",
+    );
+    let _running = pod.spawn();
+    let cg = pod.cgroup_id();
+    let chroot = sensor_common::native_key(libc::SYS_chroot as u64).unwrap();
+    let excepted = |e: Option<[u64; sensor_common::FORBIDDEN_WORDS as usize]>| {
+        e.is_some_and(|w| w[(chroot / 64) as usize] & (1 << (chroot % 64)) != 0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || excepted(kernel_exceptions(
+            &sensor, cg
+        ))),
+        "the pod's chroot exception never reached the kernel"
+    );
+    replace_file(&file, &policy("medium"));
+    // SAFETY: signalling the sensor this test started.
+    unsafe { libc::kill(sensor.pid() as i32, libc::SIGHUP) };
+    assert!(
+        wait_until(Duration::from_secs(10), || sensor
+            .log_text()
+            .contains("(SIGHUP): in force")),
+        "no reload logged:\n{}",
+        sensor.log_text()
+    );
+    // Re-decided and rewritten in place, not cleared: the silent pod still has it.
+    assert!(
+        excepted(kernel_exceptions(&sensor, cg)),
+        "the reload cleared a running pod's exceptions"
+    );
 }

@@ -5,18 +5,12 @@ mod terminal;
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, bail};
-use tokio::{
-    signal::unix::{SignalKind, signal},
-    sync::watch,
-};
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::{
     api::{
@@ -182,7 +176,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         None => Policy::builtin(),
     };
     let forbidden_count = policy.names_on(Arch::NATIVE).count();
-    let (policy_tx, policy_rx) = watch::channel(Arc::new(policy));
+    let policy = Arc::new(policy);
 
     let load = LoadConfig {
         offsets,
@@ -197,10 +191,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     if let Some(logger) = probes.take_logger() {
         tokio::spawn(terminal::forward_kernel_logs(logger));
     }
-    let policy_maps = crate::policy::apply::PolicyMaps::new(
+    let (mut policy_maps, exemptions) = crate::policy::apply::PolicyMaps::new(
         probes.take_policy_maps(tracefs.root(), cfg.exit_hook)?,
     );
-    let engine = PolicyEngine::new(policy_maps, policy_rx)?;
+    policy_maps.apply(&policy, Arch::NATIVE)?;
+    let engine = PolicyEngine::new(exemptions, policy.clone());
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;
     let kernel_learned = Arc::new(std::sync::Mutex::new(KernelLearned::new(
@@ -243,9 +238,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         Listeners::bind(cfg.grpc_addr, cfg.grpc_unix.as_deref(), cfg.metrics_addr).await?;
     let (local, metrics_local) = listeners.local_addrs()?;
 
-    let policy_refused = Arc::new(AtomicU64::new(0));
+    // What the reader is handed besides the ring: flood summaries (a full queue keeps them
+    // for the next poll), removals found by reconciliation, new policies.
+    let (made_tx, made_rx) = tokio::sync::mpsc::channel(1024);
+    let reloads = Arc::new(reload::ReloadCounts::default());
     if let Some(path) = &cfg.policy {
-        reload::spawn(path.clone(), policy_tx, policy_refused.clone())?;
+        let installer = reload::Installer::new(policy_maps, policy.clone(), made_tx.clone());
+        reload::spawn(path.clone(), installer, reloads.clone())?;
     }
     let kernel_totals = KernelTotals::default();
     let api_refused = Arc::new(Refusals::default());
@@ -255,13 +254,11 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         gauges: gauges.clone(),
         registry: registry.clone(),
         cri: cri.clone(),
-        policy_refused: policy_refused.clone(),
+        reloads: reloads.clone(),
         api_refused: api_refused.clone(),
         profiles: profiles.clone(),
         started,
     };
-    // Flood summaries wait here for the reader; a full queue keeps them for the next poll.
-    let (made_tx, made_rx) = tokio::sync::mpsc::channel(1024);
     let reconcile_task = tokio::spawn(crate::reconcile::run(
         host.cgroup2.clone(),
         made_tx.clone(),

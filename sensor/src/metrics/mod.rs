@@ -98,7 +98,7 @@ pub struct Sources {
     pub gauges: Arc<Gauges>,
     pub registry: Registry,
     pub cri: Option<CriHandle>,
-    pub policy_refused: Arc<AtomicU64>,
+    pub reloads: Arc<crate::policy::reload::ReloadCounts>,
     pub api_refused: Arc<Refusals>,
     pub profiles: SharedStore,
     pub started: Instant,
@@ -160,9 +160,15 @@ impl Sources {
             ),
             Family::one(
                 "sensor_policy_reloads_refused",
-                "Policy files refused on reload (the old policy stayed).",
+                "Policy files refused on reload: invalid, or not installable in the kernel (the old policy stayed).",
                 C,
-                load(&self.policy_refused),
+                load(&self.reloads.refused),
+            ),
+            Family::one(
+                "sensor_policy_reloads",
+                "Policy reloads put in force (in the kernel and the engine).",
+                C,
+                load(&self.reloads.in_force),
             ),
             Family {
                 name: "sensor_api_refused",

@@ -1,5 +1,7 @@
 //! Putting a policy into the kernel: the forbidden bitmap, which arguments to read as strings,
-//! and the per-cgroup exceptions. The maps are taken out of the loaded object and owned here.
+//! the argument conditions and the exit hooks ([`PolicyMaps`], owned by the reload task: an
+//! apply attaches tracepoints, which takes seconds, and never runs in the reader), and the
+//! per-cgroup exceptions ([`Exemptions`], owned by the policy engine in the reader).
 use aya::maps::{Array, HashMap, MapData, MapError};
 use sensor_common::{
     ArgCondition, FORBIDDEN_MAX_NR, MAP_CONDITIONS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS,
@@ -35,12 +37,17 @@ pub struct PolicyMaps {
     forbidden: Array<MapData, u64>,
     string_args: Array<MapData, u8>,
     conditions: Array<MapData, ArgCondition>,
-    exempt: HashMap<MapData, u64, SyscallBitmap>,
     exits: ExitHooks,
 }
 
+/// The kernel's per-cgroup exceptions.
+pub struct Exemptions {
+    exempt: HashMap<MapData, u64, SyscallBitmap>,
+}
+
 impl PolicyMaps {
-    pub fn new(handles: PolicyMapHandles) -> Self {
+    /// The policy maps, and the exceptions apart (they go to the engine).
+    pub fn new(handles: PolicyMapHandles) -> (Self, Exemptions) {
         let PolicyMapHandles {
             forbidden,
             string_args,
@@ -48,17 +55,20 @@ impl PolicyMaps {
             exempt,
             exits,
         } = handles;
-        Self {
-            forbidden,
-            string_args,
-            conditions,
-            exempt,
-            exits,
-        }
+        (
+            Self {
+                forbidden,
+                string_args,
+                conditions,
+                exits,
+            },
+            Exemptions { exempt },
+        )
     }
 
-    /// Installs `policy`'s forbidden set, hooks the exits of those calls, and forgets every
-    /// exception (they are recomputed per cgroup as events arrive).
+    /// Installs `policy`'s forbidden set, conditions and string arguments, and hooks the exits
+    /// of those calls. The forbidden bits go last: a newly forbidden call is flagged only once
+    /// its condition, its strings and its exit hook are in place.
     pub fn apply(&mut self, policy: &Policy, arch: Arch) -> Result<(), ApplyError> {
         let names: Vec<&str> = policy.names_on(arch).collect();
         for abi in arch.abis() {
@@ -99,14 +109,12 @@ impl PolicyMaps {
                 .set(i as u32, w, 0)
                 .map_err(err(MAP_FORBIDDEN))?;
         }
-        let cgroups: Vec<u64> = self.exempt.keys().filter_map(Result::ok).collect();
-        for id in cgroups {
-            let _ = self.exempt.remove(&id);
-        }
         Ok(())
     }
+}
 
-    /// Excepts calls in one cgroup.
+impl Exemptions {
+    /// Excepts calls in one cgroup (replacing what it had).
     pub fn exempt(&mut self, cgroup_id: u64, calls: &SyscallBitmap) -> Result<(), ApplyError> {
         self.exempt
             .insert(cgroup_id, calls, 0)

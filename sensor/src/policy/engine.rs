@@ -1,100 +1,128 @@
 //! Judging events against the policy in force: severities, and exceptions per cgroup. The
 //! first event of a cgroup decides its exceptions; they go into the kernel so that the
-//! excepted calls of that cgroup cost no more events. Reloads arrive over a watch channel and
-//! replace everything at once.
+//! excepted calls of that cgroup cost no more events. A reload is installed by the reload
+//! task (see `reload.rs`), which hands the new policy here before the kernel flags by it.
 use std::{collections::HashMap, sync::Arc};
-
-use tokio::sync::watch;
 
 use super::{
     Exemption, Policy, Target,
-    apply::{ApplyError, PolicyMaps, contains},
+    apply::{Exemptions, contains},
 };
 use crate::{
+    enrich::{container::ContainerRef, cri::PodMeta},
     event::{Attribution, Body, Event},
     syscalls::Arch,
 };
 
 pub struct PolicyEngine {
-    maps: PolicyMaps,
+    exemptions: Exemptions,
     policy: Arc<Policy>,
-    updates: watch::Receiver<Arc<Policy>>,
-    /// The decision for each cgroup seen since the last reload.
-    decided: HashMap<u64, Exemption>,
+    /// The decision for each cgroup seen, with what it was decided from (so that a new
+    /// policy re-decides every cgroup at once, without a gap in its exceptions).
+    decided: HashMap<u64, Decided>,
     /// Flagged events dropped because an exception covers them (before the kernel knew).
     pub excepted: u64,
 }
 
+struct Decided {
+    exemption: Exemption,
+    host: bool,
+    container: Option<Arc<ContainerRef>>,
+    meta: Option<Arc<PodMeta>>,
+}
+
+impl Decided {
+    fn target(&self) -> Target<'_> {
+        Target {
+            container: self.container.as_deref(),
+            meta: self.meta.as_deref(),
+        }
+    }
+}
+
 impl PolicyEngine {
-    /// Installs the policy the channel holds now.
-    pub fn new(
-        mut maps: PolicyMaps,
-        updates: watch::Receiver<Arc<Policy>>,
-    ) -> Result<Self, ApplyError> {
-        let policy = updates.borrow().clone();
-        maps.apply(&policy, Arch::NATIVE)?;
-        Ok(Self {
-            maps,
+    /// Judges by `policy`, which the kernel has already (the caller applied it).
+    pub fn new(exemptions: Exemptions, policy: Arc<Policy>) -> Self {
+        Self {
+            exemptions,
             policy,
-            updates,
             decided: HashMap::new(),
             excepted: 0,
-        })
+        }
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    fn refresh(&mut self) {
-        if !self.updates.has_changed().unwrap_or(false) {
-            return;
-        }
-        let next = self.updates.borrow_and_update().clone();
-        match self.maps.apply(&next, Arch::NATIVE) {
-            Ok(()) => {
-                self.policy = next;
-                self.decided.clear();
+    /// A new policy: every cgroup's exceptions are decided again and replaced in the kernel
+    /// entry by entry, so an excepted pod is never flagged in between.
+    pub fn install(&mut self, policy: Arc<Policy>) {
+        self.policy = policy;
+        let ids: Vec<u64> = self.decided.keys().copied().collect();
+        for id in ids {
+            let Some(d) = self.decided.get(&id) else {
+                continue;
+            };
+            let next = self.policy.exemption(Arch::NATIVE, d.host, &d.target());
+            self.write(id, &next);
+            if let Some(d) = self.decided.get_mut(&id) {
+                d.exemption = next;
             }
-            // The maps are sized for any policy: this is not expected, but never fatal.
-            Err(e) => tracing::error!("installing the new policy in the kernel failed: {e}"),
+        }
+    }
+
+    /// Puts a cgroup's exceptions in the kernel (or takes them out).
+    fn write(&mut self, cgroup_id: u64, d: &Exemption) {
+        match d {
+            Exemption::Some(calls) => {
+                if let Err(e) = self.exemptions.exempt(cgroup_id, calls) {
+                    tracing::warn!(
+                        cgroup = cgroup_id,
+                        "{e}: its excepted calls are dropped in userspace"
+                    );
+                }
+            }
+            Exemption::None | Exemption::Undecided => self.exemptions.forget(cgroup_id),
         }
     }
 
     fn decide(&mut self, ev: &Event) -> Exemption {
-        let (host, target) = match &ev.attribution {
-            Attribution::Host => (true, Target::default()),
-            Attribution::Container { container, meta } => (
-                false,
-                Target {
-                    container: Some(container),
-                    meta: meta.as_deref(),
-                },
-            ),
-            Attribution::Unknown => (false, Target::default()),
+        let (host, container, meta) = match &ev.attribution {
+            Attribution::Host => (true, None, None),
+            Attribution::Container { container, meta } => {
+                (false, Some(container.clone()), meta.clone())
+            }
+            Attribution::Unknown => (false, None, None),
             Attribution::Pending => return Exemption::Undecided,
         };
         match self.decided.get(&ev.cgroup_id) {
-            Some(Exemption::Undecided) if target.meta.is_some() => {}
-            Some(d) => return *d,
+            Some(d) if matches!(d.exemption, Exemption::Undecided) && meta.is_some() => {}
+            Some(d) => return d.exemption,
             None => {}
         }
-        let d = self.policy.exemption(Arch::NATIVE, host, &target);
-        if let Exemption::Some(calls) = &d
-            && let Err(e) = self.maps.exempt(ev.cgroup_id, calls)
-        {
-            tracing::warn!(
-                cgroup = ev.cgroup_id,
-                "{e}: its excepted calls are dropped in userspace"
-            );
+        let decided = Decided {
+            exemption: Exemption::None,
+            host,
+            container,
+            meta,
+        };
+        let d = self.policy.exemption(Arch::NATIVE, host, &decided.target());
+        if matches!(d, Exemption::Some(_)) {
+            self.write(ev.cgroup_id, &d);
         }
-        self.decided.insert(ev.cgroup_id, d);
+        self.decided.insert(
+            ev.cgroup_id,
+            Decided {
+                exemption: d,
+                ..decided
+            },
+        );
         d
     }
 
     /// Sets the event's severity; returns false when an exception covers it (drop it).
     pub fn judge(&mut self, ev: &mut Event) -> bool {
-        self.refresh();
         if let (Body::Exec(e), Attribution::Container { .. }) = (&mut ev.body, &ev.attribution)
             && e.errno.is_none()
             && let Some(p) = &e.privileges
@@ -130,8 +158,12 @@ impl PolicyEngine {
 
     /// The cgroup is gone.
     pub fn forget(&mut self, cgroup_id: u64) {
-        if let Some(Exemption::Some(_)) = self.decided.remove(&cgroup_id) {
-            self.maps.forget(cgroup_id);
+        if let Some(Decided {
+            exemption: Exemption::Some(_),
+            ..
+        }) = self.decided.remove(&cgroup_id)
+        {
+            self.exemptions.forget(cgroup_id);
         }
     }
 }

@@ -1,9 +1,15 @@
 //! Reloading the policy file on SIGHUP and when it changes. A file that does not pass every
 //! check is refused: the error is logged and counted, and the policy in force stays.
+//!
+//! A good file is installed all or nothing, off the reader (attaching exit hooks takes
+//! seconds): first in the engine, through the reader, which re-decides every cgroup's
+//! exceptions and answers; then in the kernel. If the kernel refuses a part, the previous
+//! policy is put back in both and the reload is counted as refused. "policy reloaded ...:
+//! in force" is logged, and counted, only once both have it.
 use std::{
     path::PathBuf,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, SystemTime},
@@ -11,10 +17,80 @@ use std::{
 
 use tokio::{
     signal::unix::{SignalKind, signal},
-    sync::watch,
+    sync::{mpsc, oneshot},
 };
 
-use super::{Policy, file};
+use super::{Policy, apply::PolicyMaps, file};
+use crate::{reconcile::Made, syscalls::Arch};
+
+/// Installs policies while the sensor runs.
+pub struct Installer {
+    maps: Arc<Mutex<PolicyMaps>>,
+    /// The policy in force.
+    current: Arc<Policy>,
+    to_reader: mpsc::Sender<Made>,
+}
+
+/// Reloads counted, for the metrics.
+#[derive(Debug, Default)]
+pub struct ReloadCounts {
+    /// Files refused (unreadable, invalid, or not installable in the kernel).
+    pub refused: AtomicU64,
+    /// Policies put in force.
+    pub in_force: AtomicU64,
+}
+
+impl Installer {
+    /// `maps` already hold `current`.
+    pub fn new(maps: PolicyMaps, current: Arc<Policy>, to_reader: mpsc::Sender<Made>) -> Self {
+        Self {
+            maps: Arc::new(Mutex::new(maps)),
+            current,
+            to_reader,
+        }
+    }
+
+    /// Hands `policy` to the engine and waits until it has it.
+    async fn to_engine(&self, policy: Arc<Policy>) -> anyhow::Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.to_reader
+            .send(Made::Policy(policy, tx))
+            .await
+            .map_err(|_| anyhow::anyhow!("the reader has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the reader has stopped"))
+    }
+
+    async fn to_kernel(&self, policy: Arc<Policy>) -> anyhow::Result<()> {
+        let maps = self.maps.clone();
+        tokio::task::spawn_blocking(move || {
+            maps.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .apply(&policy, Arch::NATIVE)
+        })
+        .await??;
+        Ok(())
+    }
+
+    /// Puts `next` in force, or leaves the previous policy in force.
+    pub async fn install(&mut self, next: Arc<Policy>) -> anyhow::Result<()> {
+        self.to_engine(next.clone()).await?;
+        let Err(e) = self.to_kernel(next.clone()).await else {
+            self.current = next;
+            return Ok(());
+        };
+        // Back to the previous policy, in the kernel and then in the engine.
+        let back = self.to_kernel(self.current.clone()).await;
+        self.to_engine(self.current.clone()).await?;
+        match back {
+            Ok(()) => Err(e.context("installing it in the kernel (the previous policy is back)")),
+            Err(b) => Err(e.context(format!(
+                "installing it in the kernel, and putting the previous one back failed too \
+                 ({b:#}): the kernel's policy may be partly changed"
+            ))),
+        }
+    }
+}
 
 /// How often the file is looked at for changes.
 const POLL: Duration = Duration::from_secs(1);
@@ -31,11 +107,11 @@ fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
-/// Watches `path` until the task is dropped. `refused` counts files that were refused.
+/// Watches `path` until the task is dropped, installing each good version with `installer`.
 pub fn spawn(
     path: PathBuf,
-    tx: watch::Sender<Arc<Policy>>,
-    refused: Arc<AtomicU64>,
+    mut installer: Installer,
+    counts: Arc<ReloadCounts>,
 ) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
@@ -51,18 +127,29 @@ pub fn spawn(
                     "the file changed"
                 }
             };
-            match load(&path) {
+            let loaded = load(&path);
+            let installed = match loaded {
                 Ok(p) => {
+                    let (syscalls, exceptions) = (p.syscalls.len(), p.exceptions.len());
+                    installer
+                        .install(Arc::new(p))
+                        .await
+                        .map(|()| (syscalls, exceptions))
+                }
+                Err(e) => Err(e),
+            };
+            match installed {
+                Ok((syscalls, exceptions)) => {
+                    counts.in_force.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
-                        syscalls = p.syscalls.len(),
-                        exceptions = p.exceptions.len(),
-                        "policy reloaded from {} ({why})",
+                        syscalls,
+                        exceptions,
+                        "policy reloaded from {} ({why}): in force",
                         path.display()
                     );
-                    tx.send_replace(Arc::new(p));
                 }
                 Err(e) => {
-                    refused.fetch_add(1, Ordering::Relaxed);
+                    counts.refused.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(
                         "policy reload refused ({why}), the previous policy stays in force: {e:#}"
                     );
