@@ -22,6 +22,8 @@ pub struct Containerd {
     child: Option<Child>,
     dir: ScratchDir,
     pub socket: PathBuf,
+    /// [`IMAGE`]'s id (its config's digest), as kubelet passes it to CreateContainer.
+    pub image_id: String,
 }
 
 fn config(dir: &Path, socket: &Path) -> String {
@@ -80,7 +82,8 @@ fn blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
 }
 
 /// An OCI image archive of a busybox root whose default command sleeps (a pause image).
-fn build_image(dir: &Path) -> PathBuf {
+/// Returns the archive and the image id (the config's digest).
+fn build_image(dir: &Path) -> (PathBuf, String) {
     let rootfs = dir.join("image-rootfs");
     make_rootfs(&rootfs);
     let layout = dir.join("image-layout");
@@ -142,7 +145,7 @@ fn build_image(dir: &Path) -> PathBuf {
         .status()
         .unwrap();
     assert!(ok.success(), "tar the image archive");
-    archive
+    (archive, config_digest)
 }
 
 /// A CRI client over the unix socket at `socket`.
@@ -170,9 +173,11 @@ impl Containerd {
             child: None,
             dir,
             socket,
+            image_id: String::new(),
         };
         c.launch().await;
-        let archive = build_image(c.dir.path());
+        let (archive, image_id) = build_image(c.dir.path());
+        c.image_id = image_id;
         let out = Command::new("ctr")
             .arg("--address")
             .arg(&c.socket)

@@ -17,8 +17,8 @@ use std::{
 
 use hyper_util::rt::TokioIo;
 use sensor_proto::cri::{
-    ContainerFilter, ListContainersRequest, PodSandboxStatusRequest,
-    runtime_service_client::RuntimeServiceClient,
+    ContainerFilter, ImageSpec, ImageStatusRequest, ListContainersRequest, PodSandboxStatusRequest,
+    image_service_client::ImageServiceClient, runtime_service_client::RuntimeServiceClient,
 };
 use tokio::{net::UnixStream, sync::mpsc};
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -109,7 +109,7 @@ pub fn spawn(socket: PathBuf) -> CriHandle {
 
 struct Resolver {
     socket: PathBuf,
-    client: Option<RuntimeServiceClient<Channel>>,
+    client: Option<Clients>,
     /// The last lookup failed for want of the runtime (so the next failure is not logged).
     down: bool,
     handle: CriHandle,
@@ -125,7 +125,7 @@ enum LookupError {
     Timeout,
 }
 
-async fn connect(socket: &Path) -> Result<RuntimeServiceClient<Channel>, tonic::transport::Error> {
+async fn connect(socket: &Path) -> Result<Clients, tonic::transport::Error> {
     let socket = socket.to_owned();
     // The URI is a placeholder: every connection goes to the unix socket.
     let channel = Endpoint::from_static("http://cri.invalid")
@@ -135,7 +135,16 @@ async fn connect(socket: &Path) -> Result<RuntimeServiceClient<Channel>, tonic::
             async move { UnixStream::connect(socket).await.map(TokioIo::new) }
         }))
         .await?;
-    Ok(RuntimeServiceClient::new(channel))
+    Ok(Clients {
+        runtime: RuntimeServiceClient::new(channel.clone()),
+        images: ImageServiceClient::new(channel),
+    })
+}
+
+/// The CRI services the sensor asks, over one connection.
+struct Clients {
+    runtime: RuntimeServiceClient<Channel>,
+    images: ImageServiceClient<Channel>,
 }
 
 /// Runs one RPC step with [`RPC_TIMEOUT`].
@@ -188,7 +197,10 @@ impl Resolver {
         if self.client.is_none() {
             self.client = Some(within(connect(&self.socket)).await?);
         }
-        let client = self.client.as_mut().expect("connected above");
+        let Clients {
+            runtime: client,
+            images,
+        } = self.client.as_mut().expect("connected above");
         let filter = ContainerFilter {
             id: id.to_owned(),
             ..Default::default()
@@ -217,24 +229,85 @@ impl Resolver {
         let pod_meta = pod.metadata.unwrap_or_default();
         let mut labels: BTreeMap<String, String> = pod.labels.into_iter().collect();
         labels.extend(c.labels);
+        let mut image = image_reference(c.image, c.image_ref);
+        if is_image_id(&image) {
+            // A kubelet-made container on a runtime that kept only the id: its first tag
+            // (what the runtime's own ContainerStatus shows), else its first digest.
+            let status = within(images.image_status(ImageStatusRequest {
+                image: Some(ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                verbose: false,
+            }))
+            .await?
+            .into_inner();
+            if let Some(i) = status.image {
+                if let Some(name) = i.repo_tags.into_iter().chain(i.repo_digests).next() {
+                    image = name;
+                }
+            }
+        }
         Ok(Some(PodMeta {
             pod_name: pod_meta.name,
             pod_namespace: pod_meta.namespace,
             pod_uid: pod_meta.uid,
             container_name: c.metadata.unwrap_or_default().name,
-            image: c
-                .image
-                .map(|i| i.image)
-                .filter(|i| !i.is_empty())
-                .unwrap_or(c.image_ref),
+            image,
             labels,
         }))
     }
 }
 
+/// Is `s` an image id (`sha256:` and 64 hex digits, or the bare digits)?
+fn is_image_id(s: &str) -> bool {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The image as the user named it: the reference kubelet passes beside the resolved id
+/// (`user_specified_image`), else the runtime's `image` unless that is a bare id (then the
+/// runtime's `image_ref`, when that names it by digest). An id left here is resolved to a tag
+/// through the image service.
+fn image_reference(spec: Option<ImageSpec>, image_ref: String) -> String {
+    let spec = spec.unwrap_or_default();
+    if !spec.user_specified_image.is_empty() {
+        return spec.user_specified_image;
+    }
+    let names_more = !image_ref.is_empty() && !is_image_id(&image_ref);
+    if spec.image.is_empty() || (is_image_id(&spec.image) && names_more) {
+        return image_ref;
+    }
+    spec.image
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_image_is_the_reference_the_user_gave() {
+        let spec = |image: &str, user: &str| {
+            Some(ImageSpec {
+                image: image.into(),
+                user_specified_image: user.into(),
+                ..Default::default()
+            })
+        };
+        let id = format!("sha256:{}", "ab".repeat(32));
+        let by_digest = "docker.io/library/nginx@sha256:00".to_owned();
+        assert_eq!(
+            image_reference(spec(&id, "nginx:1.27"), by_digest.clone()),
+            "nginx:1.27"
+        );
+        assert_eq!(
+            image_reference(spec("nginx:1.27", ""), by_digest.clone()),
+            "nginx:1.27"
+        );
+        assert_eq!(image_reference(spec(&id, ""), by_digest.clone()), by_digest);
+        assert_eq!(image_reference(None, by_digest.clone()), by_digest);
+        assert_eq!(image_reference(spec(&id, ""), String::new()), id);
+    }
 
     #[test]
     fn detects_sockets_under_a_host_prefix() {
