@@ -122,6 +122,25 @@ fn the_manifest_is_least_privileged_and_mounts_what_the_sensor_reads() {
             "{var}={inside}"
         );
     }
+    // Only what it needs: the sensor's own bpffs directory, not the node's whole bpffs, and
+    // the CRI socket read-only.
+    assert_eq!(
+        ds.host_path_of("/sys/fs/bpf").as_deref(),
+        None,
+        "all of bpffs is mounted"
+    );
+    let mounts = ds.container["volumeMounts"]
+        .as_vec()
+        .expect("volume mounts");
+    let cri = mounts
+        .iter()
+        .find(|m| m["mountPath"].as_str() == env.get("SENSOR_CRI_SOCKET").map(String::as_str))
+        .expect("the CRI socket's mount");
+    assert_eq!(
+        cri["readOnly"].as_bool(),
+        Some(true),
+        "the CRI socket is mounted writable"
+    );
     // aya finds tracefs at its usual place: the host's must be mounted there.
     assert_eq!(
         ds.host_path_of("/sys/kernel/tracing").as_deref(),
