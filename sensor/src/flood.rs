@@ -101,6 +101,6 @@ pub async fn run(mut watch: FloodWatch, to_reader: mpsc::Sender<Made>, every: Du
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        watch.poll(|r| to_reader.try_send(Made::Record(r)).is_ok());
+        watch.poll(|r| to_reader.try_send(Made::Record(Box::new(r))).is_ok());
     }
 }

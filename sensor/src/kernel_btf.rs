@@ -149,7 +149,7 @@ mod tests {
         assert!(o.real_parent > o.tgid && o.exit_code > 0, "{o:?}");
         assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
         assert!(
-            o.seccomp_mode != u32::MAX && o.seccomp_mode % 4 == 0,
+            o.seccomp_mode != u32::MAX && o.seccomp_mode.is_multiple_of(4),
             "{o:?}"
         );
     }

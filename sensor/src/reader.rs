@@ -45,7 +45,7 @@ impl Pipeline {
 
     fn handle_made(&mut self, made: Made) {
         match made {
-            Made::Record(record) => self.handle(record),
+            Made::Record(record) => self.handle(*record),
             Made::Tracked(reply) => {
                 let _ = reply.send(self.tracked());
             }

@@ -27,7 +27,7 @@ const CGROUP2_ROOT_INO: u64 = 1;
 /// watch, and by the policy reload).
 pub enum Made {
     /// A record the sensor made itself (a flood summary, a removal found by reconciliation).
-    Record(Record),
+    Record(Box<Record>),
     /// Asks for the ids of every cgroup the reader tracks.
     Tracked(oneshot::Sender<HashSet<u64>>),
     /// A new policy for the engine; answered once it judges by it.
@@ -106,7 +106,7 @@ pub async fn run(
         let gone: Vec<u64> = tracked.difference(&live).copied().collect();
         for &id in &gone {
             if to_reader
-                .send(Made::Record(Record::CgroupRmdir { id }))
+                .send(Made::Record(Box::new(Record::CgroupRmdir { id })))
                 .await
                 .is_err()
             {

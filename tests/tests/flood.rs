@@ -8,7 +8,7 @@ use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
     ready,
     sensor::Sensor,
-    subscriber::{Subscriber, exec, flagged, flagged_by},
+    subscriber::{Subscriber, exec, flagged, flagged_by, header},
     trigger, trigger_in_background,
 };
 
@@ -55,7 +55,7 @@ async fn a_flooding_cgroup_is_summarised_and_crowds_out_no_one() {
         .await;
     quiet_sub
         .expect_event("the quiet cgroup's exec", |ev| {
-            exec(ev).is_some_and(|e| e.filename == b"/bin/true")
+            header(ev).pid == execer && exec(ev).is_some_and(|e| e.filename == b"/bin/true")
         })
         .await;
     assert!(

@@ -199,7 +199,7 @@ async fn a_reload_keeps_a_running_pods_exceptions_in_the_kernel() {
         &format!("/kubepods/besteffort/pod{uid}/{id}"),
         "chroot / /bin/true; exec sleep 60",
     );
-    let _running = pod.spawn();
+    let mut running = pod.spawn();
     let cg = pod.cgroup_id();
     let chroot = sensor_common::native_key(libc::SYS_chroot as u64).unwrap();
     let excepted = |e: Option<[u64; sensor_common::FORBIDDEN_WORDS as usize]>| {
@@ -226,4 +226,6 @@ async fn a_reload_keeps_a_running_pods_exceptions_in_the_kernel() {
         excepted(kernel_exceptions(&sensor, cg)),
         "the reload cleared a running pod's exceptions"
     );
+    drop(pod); // runc delete -f: the container's process ends
+    let _ = running.wait();
 }

@@ -242,10 +242,11 @@ impl Resolver {
             }))
             .await?
             .into_inner();
-            if let Some(i) = status.image {
-                if let Some(name) = i.repo_tags.into_iter().chain(i.repo_digests).next() {
-                    image = name;
-                }
+            if let Some(name) = status
+                .image
+                .and_then(|i| i.repo_tags.into_iter().chain(i.repo_digests).next())
+            {
+                image = name;
             }
         }
         Ok(Some(PodMeta {
