@@ -37,24 +37,9 @@ pub enum Made {
 /// The ids (inode numbers) of every cgroup under `root`, the cgroup2 mount.
 pub fn live_cgroups(root: &Path) -> std::io::Result<HashSet<u64>> {
     let mut live = HashSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        match std::fs::metadata(&dir) {
-            Ok(m) => {
-                live.insert(m.ino());
-            }
-            Err(e) if dir == root => return Err(e),
-            Err(_) => continue, // removed while we walked
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(e.path());
-            }
-        }
-    }
+    crate::enrich::cgroups::walk(root, |ino, _| {
+        live.insert(ino);
+    })?;
     Ok(live)
 }
 

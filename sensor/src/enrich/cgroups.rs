@@ -62,29 +62,12 @@ impl CgroupCache {
     /// Walks the whole tree; returns how many cgroups it found.
     pub fn scan(&mut self) -> std::io::Result<usize> {
         self.last_scan = Some(Instant::now());
-        let mut stack = vec![(self.root.clone(), 0usize)];
+        let root = self.root.clone();
         let mut found = 0;
-        while let Some((dir, depth)) = stack.pop() {
-            let ino = match std::fs::metadata(&dir) {
-                Ok(m) => m.ino(),
-                Err(e) if dir == self.root => return Err(e),
-                Err(_) => continue, // removed while we walked
-            };
-            let rel = relative(&self.root, &dir);
-            self.insert(ino, &rel);
+        walk(&root, |ino, dir| {
+            self.insert(ino, &relative(&root, dir));
             found += 1;
-            if depth >= MAX_DEPTH {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    stack.push((e.path(), depth + 1));
-                }
-            }
-        }
+        })?;
         Ok(found)
     }
 
@@ -131,6 +114,33 @@ impl CgroupCache {
         }
         self.by_id.get(&id).cloned()
     }
+}
+
+/// Calls `f` with the id (inode number) and the path of every cgroup under `root` (a cgroup2
+/// mount), `root` included, down to [`MAX_DEPTH`]. Only an unreadable root is an error: a
+/// cgroup removed while we walk is skipped.
+pub fn walk(root: &Path, mut f: impl FnMut(u64, &Path)) -> std::io::Result<()> {
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let ino = match std::fs::metadata(&dir) {
+            Ok(m) => m.ino(),
+            Err(e) if dir == root => return Err(e),
+            Err(_) => continue, // removed while we walked
+        };
+        f(ino, &dir);
+        if depth >= MAX_DEPTH {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn relative(root: &Path, dir: &Path) -> String {
