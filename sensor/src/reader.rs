@@ -56,6 +56,16 @@ impl Pipeline {
         }
     }
 
+    /// The reader's table sizes, for the metrics.
+    fn show(&self, gauges: &Gauges) {
+        gauges
+            .cgroups_cached
+            .store(self.enricher.cgroups() as u64, Ordering::Relaxed);
+        gauges
+            .processes_tracked
+            .store(self.enricher.processes() as u64, Ordering::Relaxed);
+    }
+
     fn handle(&mut self, record: Record) {
         if let Record::CgroupRmdir { id } = &record {
             self.policy.forget(*id);
@@ -92,6 +102,7 @@ pub async fn run(
                     Some(m) => pipeline.handle_made(m),
                     None => made = None,
                 }
+                pipeline.show(&gauges);
                 continue;
             }
             r = ring.readable_mut() => r,
@@ -125,12 +136,7 @@ pub async fn run(
         pipeline
             .hub
             .report_loss(malformed, LossReason::MalformedRecord, None);
-        gauges
-            .cgroups_cached
-            .store(pipeline.enricher.cgroups() as u64, Ordering::Relaxed);
-        gauges
-            .processes_tracked
-            .store(pipeline.enricher.processes() as u64, Ordering::Relaxed);
+        pipeline.show(&gauges);
         if caught_up {
             guard.clear_ready();
         } else {
