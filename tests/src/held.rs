@@ -61,3 +61,17 @@ pub fn orphans_since(before: &HashSet<u32>) -> HashSet<u32> {
     let held = held_by_anyone();
     new.difference(&held).copied().collect()
 }
+
+/// Entries of the LEARNED map process `pid` (a sensor) holds; another sensor has its own.
+pub fn learned_entries(pid: u32) -> usize {
+    use aya::maps::{HashMap, MapData};
+    let held = maps_held_by(pid);
+    let info = aya::maps::loaded_maps()
+        .filter_map(Result::ok)
+        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("LEARNED"))
+        .expect("the sensor holds a LEARNED map");
+    let map = MapData::from_id(info.id()).expect("open LEARNED");
+    let map: HashMap<_, u64, [u8; sensor_common::LEARNED_SLOTS]> =
+        HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
+    map.keys().filter(Result::is_ok).count()
+}

@@ -179,6 +179,20 @@ impl Sensor {
         }
     }
 
+    /// The value of the metrics sample `series` (name and labels, as printed) now.
+    pub fn metric(&self, series: &str) -> u64 {
+        let (_, body) = http_get(&self.metrics, "/metrics").expect("scrape /metrics");
+        body.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }

@@ -2,8 +2,6 @@
 //! syscalls and one flagged call, then goes. Afterwards the kernel's per-cgroup map, the
 //! sensor's caches and its RSS are back where they were after a warm-up, and the profile of a
 //! cgroup that stayed is intact.
-use aya::maps::{HashMap, MapData};
-use sensor_common::LEARNED_SLOTS;
 use sensor_proto::v1::{
     EventKind, GetEventsRequest, GetProfileRequest, sensor_service_client::SensorServiceClient,
 };
@@ -11,7 +9,7 @@ use sensor_tests::{
     bench::rss_kib,
     cgroup::TestCgroup,
     ready,
-    sensor::{Sensor, http_get},
+    sensor::Sensor,
     subscriber::{Subscriber, flagged, header},
     trigger,
 };
@@ -19,27 +17,6 @@ use sensor_tests::{
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
 const WARMUP: usize = 1000;
 const CHURN: usize = 5000;
-
-/// Entries of the LEARNED map the sensor under test holds (another sensor on the node has
-/// its own).
-fn learned_entries(sensor: &Sensor) -> usize {
-    let held = sensor_tests::held::maps_held_by(sensor.pid());
-    let info = aya::maps::loaded_maps()
-        .filter_map(Result::ok)
-        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("LEARNED"))
-        .expect("the sensor holds a LEARNED map");
-    let map = MapData::from_id(info.id()).expect("open LEARNED");
-    let map: HashMap<_, u64, [u8; LEARNED_SLOTS]> =
-        HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
-    map.keys().filter(Result::is_ok).count()
-}
-
-fn gauge(sensor: &Sensor, name: &str) -> u64 {
-    let (_, body) = http_get(&sensor.metrics, "/metrics").expect("scrape");
-    body.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name}"))
-}
 
 /// Runs `n` cgroups through their life, then waits until the sensor has seen the last of
 /// them go (a marker call from `survivor`, made after the last removal, has arrived).
@@ -95,15 +72,15 @@ async fn five_thousand_cgroups_come_and_go_without_growth() {
     churn(WARMUP, &parent, &survivor, &mut sub).await;
     let before = profile().await;
     let rss0 = rss_kib(sensor.pid());
-    let learned0 = learned_entries(&sensor);
-    let cached0 = gauge(&sensor, "sensor_cgroups_cached");
-    let profiles0 = gauge(&sensor, "sensor_profiles_tracked");
+    let learned0 = sensor_tests::held::learned_entries(sensor.pid());
+    let cached0 = sensor.metric("sensor_cgroups_cached");
+    let profiles0 = sensor.metric("sensor_profiles_tracked");
 
     churn(CHURN, &parent, &survivor, &mut sub).await;
     let rss1 = rss_kib(sensor.pid());
-    let learned1 = learned_entries(&sensor);
-    let cached1 = gauge(&sensor, "sensor_cgroups_cached");
-    let profiles1 = gauge(&sensor, "sensor_profiles_tracked");
+    let learned1 = sensor_tests::held::learned_entries(sensor.pid());
+    let cached1 = sensor.metric("sensor_cgroups_cached");
+    let profiles1 = sensor.metric("sensor_profiles_tracked");
     eprintln!(
         "after warm-up / after {CHURN} more: RSS {rss0} / {rss1} KiB, LEARNED entries \
          {learned0} / {learned1}, cgroups cached {cached0} / {cached1}, profiles {profiles0} / \
@@ -128,10 +105,7 @@ async fn five_thousand_cgroups_come_and_go_without_growth() {
     );
     assert_eq!(profile().await, before, "the survivor's profile changed");
     assert_eq!(
-        gauge(
-            &sensor,
-            "sensor_kernel_total{counter=\"ringbuf_full_cgroup\"}"
-        ),
+        sensor.metric("sensor_kernel_total{counter=\"ringbuf_full_cgroup\"}"),
         0
     );
     drop(sensor);

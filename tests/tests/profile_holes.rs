@@ -116,12 +116,10 @@ async fn a_profile_has_every_call_even_when_first_use_records_were_lost() {
                 .unwrap_or(0)
         };
         let before = overflowed();
-        let storm =
-            sensor_tests::trigger_in_background(TRIGGER, &cg, &["umount-storm", "1000000"]);
+        let storm = sensor_tests::trigger_in_background(TRIGGER, &cg, &["umount-storm", "1000000"]);
         // The calls go in once the flood is overflowing the ring (then they meet it).
         assert!(
-            sensor_tests::wait_until(std::time::Duration::from_secs(10), || overflowed()
-                > before),
+            sensor_tests::wait_until(std::time::Duration::from_secs(10), || overflowed() > before),
             "the flood never filled the ring"
         );
         let mut args = vec!["calls"];

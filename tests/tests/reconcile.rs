@@ -4,42 +4,12 @@
 //! and the kernel's learned map return to where they were.
 use std::time::Duration;
 
-use aya::maps::{HashMap, MapData};
-use sensor_common::LEARNED_SLOTS;
 use sensor_tests::{
-    cgroup::TestCgroup,
-    ready,
-    sensor::{Sensor, http_get},
-    trigger, trigger_in_background, wait_until,
+    cgroup::TestCgroup, held::learned_entries, ready, sensor::Sensor, trigger,
+    trigger_in_background, wait_until,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
-
-fn metric(sensor: &Sensor, series: &str) -> u64 {
-    let (_, body) = http_get(&sensor.metrics, "/metrics").expect("scrape");
-    body.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
-}
-
-/// Entries of the LEARNED map the sensor under test holds.
-fn learned_entries(sensor: &Sensor) -> usize {
-    let held = sensor_tests::held::maps_held_by(sensor.pid());
-    let info = aya::maps::loaded_maps()
-        .filter_map(Result::ok)
-        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("LEARNED"))
-        .expect("the sensor holds a LEARNED map");
-    let map = MapData::from_id(info.id()).expect("open LEARNED");
-    let map: HashMap<_, u64, [u8; LEARNED_SLOTS]> =
-        HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
-    map.keys().filter(Result::is_ok).count()
-}
 
 #[tokio::test]
 async fn state_of_cgroups_whose_removal_was_lost_returns_to_baseline() {
@@ -62,12 +32,13 @@ async fn state_of_cgroups_whose_removal_was_lost_returns_to_baseline() {
     trigger(TRIGGER, &noisy, &["umount-storm", "1"]);
     let settle = |sensor: &Sensor| {
         (
-            metric(sensor, "sensor_cgroups_cached"),
-            learned_entries(sensor),
+            sensor.metric("sensor_cgroups_cached"),
+            learned_entries(sensor.pid()),
         )
     };
     assert!(
-        wait_until(Duration::from_secs(10), || learned_entries(&sensor) > 0),
+        wait_until(Duration::from_secs(10), || learned_entries(sensor.pid())
+            > 0),
         "nothing learned"
     );
     let baseline = settle(&sensor);
@@ -75,8 +46,8 @@ async fn state_of_cgroups_whose_removal_was_lost_returns_to_baseline() {
     // Churn while the ring is full, until a removal record has been lost and the cgroup
     // found gone by reconciliation.
     let lost_cgroup_records =
-        |s: &Sensor| metric(s, "sensor_kernel_total{counter=\"ringbuf_full_cgroup\"}");
-    let reconciled = |s: &Sensor| metric(s, "sensor_cgroups_reconciled_total");
+        |s: &Sensor| s.metric("sensor_kernel_total{counter=\"ringbuf_full_cgroup\"}");
+    let reconciled = |s: &Sensor| s.metric("sensor_cgroups_reconciled_total");
     let mut rounds = 0;
     while !wait_until(Duration::from_secs(3), || reconciled(&sensor) > 0) {
         rounds += 1;
