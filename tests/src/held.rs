@@ -62,16 +62,24 @@ pub fn orphans_since(before: &HashSet<u32>) -> HashSet<u32> {
     new.difference(&held).copied().collect()
 }
 
-/// Entries of the LEARNED map process `pid` (a sensor) holds; another sensor has its own.
-pub fn learned_entries(pid: u32) -> usize {
-    use aya::maps::{HashMap, MapData};
+/// The hash map called `name` that process `pid` (a sensor) holds; another sensor has its own.
+pub fn hash_map_held_by<V: aya::Pod>(
+    pid: u32,
+    name: &str,
+) -> aya::maps::HashMap<aya::maps::MapData, u64, V> {
     let held = maps_held_by(pid);
     let info = aya::maps::loaded_maps()
         .filter_map(Result::ok)
-        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("LEARNED"))
-        .expect("the sensor holds a LEARNED map");
-    let map = MapData::from_id(info.id()).expect("open LEARNED");
-    let map: HashMap<_, u64, [u8; sensor_common::LEARNED_SLOTS]> =
-        HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
-    map.keys().filter(Result::is_ok).count()
+        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some(name))
+        .unwrap_or_else(|| panic!("the sensor holds no {name} map"));
+    let map = aya::maps::MapData::from_id(info.id()).unwrap_or_else(|e| panic!("open {name}: {e}"));
+    aya::maps::HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map")
+}
+
+/// Entries of the LEARNED map process `pid` (a sensor) holds.
+pub fn learned_entries(pid: u32) -> usize {
+    hash_map_held_by::<[u8; sensor_common::LEARNED_SLOTS]>(pid, "LEARNED")
+        .keys()
+        .filter(Result::is_ok)
+        .count()
 }

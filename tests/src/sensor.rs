@@ -182,15 +182,7 @@ impl Sensor {
     /// The value of the metrics sample `series` (name and labels, as printed) now.
     pub fn metric(&self, series: &str) -> u64 {
         let (_, body) = http_get(&self.metrics, "/metrics").expect("scrape /metrics");
-        body.lines()
-            .find_map(|l| {
-                l.strip_prefix(series)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
+        sample(&body, series)
     }
 
     pub fn pid(&self) -> u32 {
@@ -235,4 +227,17 @@ impl Drop for Sensor {
         }
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// The value of the sample `series` (name and labels, as printed) in a metrics scrape.
+pub fn sample(body: &str, series: &str) -> u64 {
+    body.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
 }

@@ -5,7 +5,7 @@ use sensor_proto::v1::{StatusRequest, sensor_service_client::SensorServiceClient
 use sensor_tests::{
     cgroup::TestCgroup,
     ready,
-    sensor::{Sensor, http_get},
+    sensor::{Sensor, http_get, sample},
     subscriber::{Subscriber, flagged, flagged_in},
     trigger,
 };
@@ -14,19 +14,6 @@ use tonic_health::pb::{
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
-
-/// The value of the sample `series` (name and labels, as printed) in a scrape.
-fn sample(body: &str, series: &str) -> u64 {
-    body.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
-}
 
 fn scrape(sensor: &Sensor) -> String {
     let (code, body) = http_get(&sensor.metrics, "/metrics").expect("scrape /metrics");

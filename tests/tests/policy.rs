@@ -166,15 +166,9 @@ fn kernel_exceptions(
     sensor: &Sensor,
     cgroup: u64,
 ) -> Option<[u64; sensor_common::FORBIDDEN_WORDS as usize]> {
-    let held = sensor_tests::held::maps_held_by(sensor.pid());
-    let info = aya::maps::loaded_maps()
-        .filter_map(Result::ok)
-        .find(|m| held.contains(&m.id()) && m.name_as_str() == Some("EXEMPT"))
-        .expect("the sensor holds an EXEMPT map");
-    let map = aya::maps::MapData::from_id(info.id()).expect("open EXEMPT");
-    let map: aya::maps::HashMap<_, u64, [u64; sensor_common::FORBIDDEN_WORDS as usize]> =
-        aya::maps::HashMap::try_from(aya::maps::Map::HashMap(map)).expect("a hash map");
-    map.get(&cgroup, 0).ok()
+    sensor_tests::held::hash_map_held_by(sensor.pid(), "EXEMPT")
+        .get(&cgroup, 0)
+        .ok()
 }
 
 #[tokio::test]

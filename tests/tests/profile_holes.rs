@@ -103,18 +103,7 @@ async fn a_profile_has_every_call_even_when_first_use_records_were_lost() {
         )
         .await
         .expect("subscribe");
-        let overflowed = || {
-            let (_, body) =
-                sensor_tests::sensor::http_get(&sensor.metrics, "/metrics").expect("scrape");
-            body.lines()
-                .find_map(|l| {
-                    l.strip_prefix("sensor_kernel_total{counter=\"ringbuf_full_flagged\"} ")?
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                })
-                .unwrap_or(0)
-        };
+        let overflowed = || sensor.metric("sensor_kernel_total{counter=\"ringbuf_full_flagged\"}");
         let before = overflowed();
         let storm = sensor_tests::trigger_in_background(TRIGGER, &cg, &["umount-storm", "1000000"]);
         // The calls go in once the flood is overflowing the ring (then they meet it).
