@@ -159,6 +159,16 @@ pub struct RunArgs {
     /// kernel's maps (`sensor_cgroups_reconciled_total`).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub reconcile_every: u64,
+    /// Milliseconds a new container's events wait for its pod metadata (the CRI runtime's
+    /// answer), and an unknown cgroup's events for the rescan that finds it, so that pod
+    /// filters, exceptions and profiles see them whole. Past that they go out marked
+    /// `metadata_pending` and counted (`sensor_events_late_total`). 0: nothing waits.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub metadata_wait_ms: u64,
+    /// Events that may wait at once (for metadata or a rescan); past that, the container
+    /// that has waited longest goes out first, marked.
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub max_waiting_events: u64,
     /// Which syscalls' exits are hooked, for the outcome of flagged calls (a forbidden call
     /// this kernel has no exit tracepoint for is reported without outcome unless `all`).
     #[arg(long, value_enum, env = "SENSOR_EXIT_HOOK", default_value_t = ExitMode::PerSyscall)]

@@ -74,6 +74,9 @@ pub enum Attribution {
     Container {
         container: Arc<ContainerRef>,
         meta: Option<Arc<PodMeta>>,
+        /// The runtime was asked and had not answered when the event's wait ran out: `meta`
+        /// is unknown, not absent.
+        meta_pending: bool,
     },
 }
 

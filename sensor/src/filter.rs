@@ -39,7 +39,12 @@ impl Filter {
         {
             return true;
         }
-        let Attribution::Container { container, meta } = a else {
+        let Attribution::Container {
+            container,
+            meta,
+            meta_pending,
+        } = a
+        else {
             return false;
         };
         let id_ok = self.container_ids.is_empty()
@@ -47,8 +52,12 @@ impl Filter {
                 .container_ids
                 .iter()
                 .any(|p| container.id.starts_with(p.as_str()));
+        // An event whose pod is not known yet (the runtime did not answer in time) passes pod
+        // filters, marked: dropping it would lose it silently for the subscriber it concerns.
         let pod = |globs: &[WildMatch], value: Option<&str>| {
-            globs.is_empty() || value.is_some_and(|v| globs.iter().any(|g| g.matches(v)))
+            globs.is_empty()
+                || *meta_pending
+                || value.is_some_and(|v| globs.iter().any(|g| g.matches(v)))
         };
         id_ok
             && pod(
@@ -122,6 +131,7 @@ mod tests {
                 pod_namespace: ns.into(),
                 ..Default::default()
             })),
+            meta_pending: false,
         };
         ev
     }
@@ -174,6 +184,30 @@ mod tests {
         };
         assert!(id("3f1d2c4b5a69").matches(&ev));
         assert!(!id("3f1d2c4b5a6a").matches(&ev));
+    }
+
+    #[test]
+    fn an_event_whose_pod_is_not_known_yet_passes_pod_filters() {
+        let pending = |pending: bool| {
+            let mut ev = in_pod(exec(), "other", "x");
+            if let Attribution::Container {
+                meta, meta_pending, ..
+            } = &mut ev.attribution
+            {
+                *meta = None;
+                *meta_pending = pending;
+            }
+            ev
+        };
+        let pods = Filter {
+            pod_namespaces: vec![WildMatch::new("payments")],
+            ..Default::default()
+        };
+        assert!(
+            !pods.matches(&pending(false)),
+            "no metadata, not pending: left out"
+        );
+        assert!(pods.matches(&pending(true)), "pending: passes, marked");
     }
 
     #[test]

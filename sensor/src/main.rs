@@ -88,6 +88,10 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         pending_capacity: a.pending_capacity,
         flood_budget: a.flood_budget,
         reconcile_every: std::time::Duration::from_secs(a.reconcile_every),
+        wait: sensor::enrich::WaitBounds {
+            max_wait: std::time::Duration::from_millis(a.metadata_wait_ms),
+            max_events: a.max_waiting_events as usize,
+        },
         exit_hook: a.exit_hook,
         subscriber_queue: a.subscriber_queue,
         ebpf_log: a.ebpf_log.map(Into::into),

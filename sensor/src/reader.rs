@@ -64,6 +64,12 @@ impl Pipeline {
         gauges
             .processes_tracked
             .store(self.enricher.processes() as u64, Ordering::Relaxed);
+        gauges
+            .events_waiting
+            .store(self.enricher.waiting() as u64, Ordering::Relaxed);
+        let late = self.enricher.late;
+        gauges.late_metadata.store(late.metadata, Ordering::Relaxed);
+        gauges.late_cgroup.store(late.cgroup, Ordering::Relaxed);
     }
 
     fn handle(&mut self, record: Record) {
@@ -71,11 +77,17 @@ impl Pipeline {
             self.policy.forget(*id);
             self.learner.cgroup_gone(*id);
         }
-        if let Some(mut event) = self.enricher.handle(record)
-            && self.policy.judge(&mut event)
-        {
-            self.learner.observe(&mut event);
-            self.hub.publish(event);
+        self.enricher.handle(record);
+        self.pass_ready();
+    }
+
+    /// Judges, learns from and publishes every event the enricher has ready.
+    fn pass_ready(&mut self) {
+        while let Some(mut event) = self.enricher.next_ready() {
+            if self.policy.judge(&mut event) {
+                self.learner.observe(&mut event);
+                self.hub.publish(event);
+            }
         }
     }
 }
@@ -102,6 +114,12 @@ pub async fn run(
                     Some(m) => pipeline.handle_made(m),
                     None => made = None,
                 }
+                pipeline.show(&gauges);
+                continue;
+            }
+            () = pipeline.enricher.wake() => {
+                pipeline.enricher.settle();
+                pipeline.pass_ready();
                 pipeline.show(&gauges);
                 continue;
             }

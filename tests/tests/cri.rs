@@ -1,28 +1,31 @@
 //! A real containerd, driven through its CRI API like a kubelet would: a pod sandbox and a
 //! container whose mounts the sensor reports with the pod's namespace and name, the container's
 //! name and image. With containerd killed, the container's events still flow, attributed from
-//! the cgroup path; when it comes back, enrichment recovers by itself.
+//! the cgroup path; when it comes back, enrichment recovers by itself. A new container's first
+//! events wait for its metadata, so pod filters and exceptions see them whole.
 use sensor_proto::{
     cri::{
         Capability, ContainerConfig, ContainerMetadata, CreateContainerRequest, ImageSpec,
         LinuxContainerConfig, LinuxContainerSecurityContext, LinuxPodSandboxConfig,
         LinuxSandboxSecurityContext, NamespaceMode, NamespaceOption, PodSandboxConfig,
         PodSandboxMetadata, RemovePodSandboxRequest, RunPodSandboxRequest, StartContainerRequest,
-        StopPodSandboxRequest,
+        StopPodSandboxRequest, runtime_service_client::RuntimeServiceClient,
     },
     v1::{
         AttributionState, Container, EventKind, GetEventsRequest, ListContainersRequest,
-        sensor_service_client::SensorServiceClient,
+        get_events_response::Item, sensor_service_client::SensorServiceClient,
     },
 };
 use sensor_tests::{
-    cgroup::CgroupPathGuard,
+    cgroup::{CgroupPathGuard, ScratchDir},
     containerd::{Containerd, IMAGE, cri_client},
     ready,
     runc::kube_ids,
     sensor::Sensor,
-    subscriber::{Subscriber, arg, flagged, header},
+    subscriber::{Subscriber, arg, exec, flagged, header},
 };
+
+type CriClient = RuntimeServiceClient<tonic::transport::Channel>;
 
 fn container(ev: &sensor_proto::v1::Event) -> (AttributionState, Container) {
     let a = header(ev).attribution.clone().unwrap_or_default();
@@ -32,6 +35,114 @@ fn container(ev: &sensor_proto::v1::Event) -> (AttributionState, Container) {
 /// The container script's own `mount -t tmpfs none /mnt`.
 fn is_script_mount(ev: &sensor_proto::v1::Event) -> bool {
     flagged(ev).is_some_and(|s| s.name == "mount") && arg(ev, "target") == Some(("/mnt", false))
+}
+
+/// A pod as kubelet asks for it: host network and its own cgroup parent.
+fn pod_config(name: &str, namespace: &str, uid: &str, cgroup_parent: &str) -> PodSandboxConfig {
+    PodSandboxConfig {
+        metadata: Some(PodSandboxMetadata {
+            name: name.into(),
+            uid: uid.into(),
+            namespace: namespace.into(),
+            attempt: 0,
+        }),
+        linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent: cgroup_parent.into(),
+            security_context: Some(LinuxSandboxSecurityContext {
+                namespace_options: Some(node_ns(NamespaceMode::Pod)),
+                privileged: false,
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+fn node_ns(pid: NamespaceMode) -> NamespaceOption {
+    NamespaceOption {
+        network: NamespaceMode::Node as i32,
+        pid: pid as i32,
+        ipc: NamespaceMode::Pod as i32,
+    }
+}
+
+/// A container running `script` in the test image with CAP_SYS_ADMIN (so it may mount).
+fn app_config(name: &str, containerd: &Containerd, script: &str) -> ContainerConfig {
+    ContainerConfig {
+        metadata: Some(ContainerMetadata {
+            name: name.into(),
+            attempt: 0,
+        }),
+        // As kubelet asks: the resolved image id, and the reference the pod spec gave.
+        image: Some(ImageSpec {
+            image: containerd.image_id.clone(),
+            user_specified_image: IMAGE.into(),
+            ..Default::default()
+        }),
+        command: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        linux: Some(LinuxContainerConfig {
+            security_context: Some(LinuxContainerSecurityContext {
+                capabilities: Some(Capability {
+                    add_capabilities: vec!["CAP_SYS_ADMIN".into()],
+                    drop_capabilities: vec![],
+                }),
+                privileged: false,
+                namespace_options: Some(node_ns(NamespaceMode::Container)),
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Starts a pod sandbox; returns its id.
+async fn run_pod(cri: &mut CriClient, containerd: &Containerd, pod: &PodSandboxConfig) -> String {
+    cri.run_pod_sandbox(RunPodSandboxRequest {
+        config: Some(pod.clone()),
+        runtime_handler: String::new(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", containerd.log()))
+    .into_inner()
+    .pod_sandbox_id
+}
+
+/// Creates and starts a container in a sandbox; returns its id.
+async fn start_container(
+    cri: &mut CriClient,
+    containerd: &Containerd,
+    sandbox: &str,
+    pod: &PodSandboxConfig,
+    config: ContainerConfig,
+) -> String {
+    let created = cri
+        .create_container(CreateContainerRequest {
+            pod_sandbox_id: sandbox.into(),
+            config: Some(config),
+            sandbox_config: Some(pod.clone()),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", containerd.log()))
+        .into_inner()
+        .container_id;
+    cri.start_container(StartContainerRequest {
+        container_id: created.clone(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", containerd.log()));
+    created
+}
+
+/// Stops and removes a pod sandbox (and its containers).
+async fn end_pod(cri: &mut CriClient, sandbox: String) {
+    cri.stop_pod_sandbox(StopPodSandboxRequest {
+        pod_sandbox_id: sandbox.clone(),
+    })
+    .await
+    .expect("StopPodSandbox");
+    cri.remove_pod_sandbox(RemovePodSandboxRequest {
+        pod_sandbox_id: sandbox,
+    })
+    .await
+    .expect("RemovePodSandbox");
 }
 
 #[tokio::test]
@@ -54,80 +165,14 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_and_com
         .await
         .expect("subscribe");
 
-    let node_ns = |pid| NamespaceOption {
-        network: NamespaceMode::Node as i32,
-        pid: pid as i32,
-        ipc: NamespaceMode::Pod as i32,
-    };
-    let pod = PodSandboxConfig {
-        metadata: Some(PodSandboxMetadata {
-            name: "web-1".into(),
-            uid: uid.clone(),
-            namespace: "team-a".into(),
-            attempt: 0,
-        }),
-        linux: Some(LinuxPodSandboxConfig {
-            cgroup_parent: cgroup_parent.clone(),
-            security_context: Some(LinuxSandboxSecurityContext {
-                namespace_options: Some(node_ns(NamespaceMode::Pod)),
-                privileged: false,
-            }),
-        }),
-        ..Default::default()
-    };
+    let pod = pod_config("web-1", "team-a", &uid, &cgroup_parent);
     let mut cri = cri_client(&containerd.socket).await.expect("CRI client");
-    let sandbox = cri
-        .run_pod_sandbox(RunPodSandboxRequest {
-            config: Some(pod.clone()),
-            runtime_handler: String::new(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", containerd.log()))
-        .into_inner()
-        .pod_sandbox_id;
+    let sandbox = run_pod(&mut cri, &containerd, &pod).await;
     // Mounts for as long as the test needs them (it ends the pod when done).
     let script = "while true; do mount -t tmpfs none /mnt && umount /mnt; sleep 0.05; done";
-    let config = ContainerConfig {
-        metadata: Some(ContainerMetadata {
-            name: "app".into(),
-            attempt: 0,
-        }),
-        // As kubelet asks: the resolved image id, and the reference the pod spec gave.
-        image: Some(ImageSpec {
-            image: containerd.image_id.clone(),
-            user_specified_image: IMAGE.into(),
-            ..Default::default()
-        }),
-        command: vec!["/bin/sh".into(), "-c".into(), script.into()],
-        linux: Some(LinuxContainerConfig {
-            security_context: Some(LinuxContainerSecurityContext {
-                capabilities: Some(Capability {
-                    add_capabilities: vec!["CAP_SYS_ADMIN".into()],
-                    drop_capabilities: vec![],
-                }),
-                privileged: false,
-                namespace_options: Some(node_ns(NamespaceMode::Container)),
-            }),
-        }),
-        ..Default::default()
-    };
-    let created = cri
-        .create_container(CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(config.clone()),
-            sandbox_config: Some(pod.clone()),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("CreateContainer: {e}\n{}", containerd.log()))
-        .into_inner()
-        .container_id;
-    cri.start_container(StartContainerRequest {
-        container_id: created.clone(),
-    })
-    .await
-    .unwrap_or_else(|e| panic!("StartContainer: {e}\n{}", containerd.log()));
+    let config = app_config("app", &containerd, script);
+    let created = start_container(&mut cri, &containerd, &sandbox, &pod, config.clone()).await;
 
-    // The first mounts may go out before the runtime answered; later ones carry its metadata.
     // (runc's own mounts while it sets the container up are flagged too: skip to the script's.)
     let ev = sub
         .expect_event("a mount carrying the pod's metadata", |ev| {
@@ -203,31 +248,7 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_and_com
         name: "app2".into(),
         attempt: 0,
     });
-    let created2 = cri
-        .create_container(CreateContainerRequest {
-            pod_sandbox_id: sandbox.clone(),
-            config: Some(config2),
-            sandbox_config: Some(pod.clone()),
-        })
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "CreateContainer after the restart: {e}\n{}",
-                containerd.log()
-            )
-        })
-        .into_inner()
-        .container_id;
-    cri.start_container(StartContainerRequest {
-        container_id: created2.clone(),
-    })
-    .await
-    .unwrap_or_else(|e| {
-        panic!(
-            "StartContainer after the restart: {e}\n{}",
-            containerd.log()
-        )
-    });
+    let created2 = start_container(&mut cri, &containerd, &sandbox, &pod, config2).await;
     let ev = sub
         .expect_event(
             "a mount of a container started after the restart, with metadata",
@@ -245,16 +266,167 @@ async fn cri_containers_carry_pod_metadata_and_survive_the_runtime_going_and_com
         ("web-1", "app2")
     );
 
-    // End the pod cleanly.
-    cri.stop_pod_sandbox(StopPodSandboxRequest {
-        pod_sandbox_id: sandbox.clone(),
-    })
-    .await
-    .expect("StopPodSandbox");
-    cri.remove_pod_sandbox(RemovePodSandboxRequest {
-        pod_sandbox_id: sandbox,
-    })
-    .await
-    .expect("RemovePodSandbox");
+    end_pod(&mut cri, sandbox).await;
+    drop(sensor);
+}
+
+/// Events of `container_id` among what `sub` received, by sequence number.
+fn events_of(sub: &Subscriber, container_id: &str) -> Vec<sensor_proto::v1::Event> {
+    sub.events()
+        .filter(|ev| container(ev).1.id == container_id)
+        .cloned()
+        .collect()
+}
+
+/// The exec of the scripts' last command, `exec /bin/sleep 600`.
+fn is_final_exec(container_id: &str) -> impl Fn(&sensor_proto::v1::Event) -> bool + '_ {
+    move |ev| {
+        exec(ev).is_some_and(|e| e.filename == b"/bin/sleep") && container(ev).1.id == container_id
+    }
+}
+
+/// A new container's first events (runc's own mounts while it sets the container up, the
+/// entrypoint's exec) wait for the pod metadata: a subscriber filtering by namespace gets every
+/// one of them, each with its pod, and an excepted pod's start-up mounts are never flagged.
+#[tokio::test]
+async fn a_new_containers_first_events_wait_for_its_pod_metadata() {
+    if !ready() {
+        return;
+    }
+    let ((web_uid, _), (quiet_uid, _)) = (kube_ids(0xc01), kube_ids(0xc02));
+    let web_parent = format!("/kubepods/besteffort/pod{web_uid}");
+    let quiet_parent = format!("/kubepods/besteffort/pod{quiet_uid}");
+    let _cgroups = (
+        CgroupPathGuard::new(&web_parent),
+        CgroupPathGuard::new(&quiet_parent),
+    );
+    let dir = ScratchDir::new("cri-wait");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[exceptions]]\nnamespace = \"team-b\"\npod = \"quiet\"\nsyscalls = [\"mount\", \"umount2\"]\n",
+    )
+    .expect("write the policy");
+    let containerd = Containerd::start().await;
+    let socket = containerd.socket.to_str().expect("utf-8 path").to_owned();
+    let sensor = Sensor::start(&[
+        "--cri-socket",
+        &socket,
+        "--policy",
+        policy.to_str().expect("utf-8 path"),
+    ])
+    .await;
+    let kinds = vec![EventKind::FlaggedSyscall as i32, EventKind::Exec as i32];
+    let all = GetEventsRequest {
+        kinds: kinds.clone(),
+        ..Default::default()
+    };
+    let team_b = GetEventsRequest {
+        kinds,
+        pod_namespaces: vec!["team-b".into()],
+        ..Default::default()
+    };
+    let mut all = Subscriber::connect(&sensor.addr, all)
+        .await
+        .expect("subscribe");
+    let mut team_b = Subscriber::connect(&sensor.addr, team_b)
+        .await
+        .expect("subscribe");
+
+    let mut cri = cri_client(&containerd.socket).await.expect("CRI client");
+    let script = "mount -t tmpfs none /mnt && umount /mnt; exec /bin/sleep 600";
+    let web = pod_config("web", "team-b", &web_uid, &web_parent);
+    let web_box = run_pod(&mut cri, &containerd, &web).await;
+    let web_id = start_container(
+        &mut cri,
+        &containerd,
+        &web_box,
+        &web,
+        app_config("app", &containerd, script),
+    )
+    .await;
+    let quiet = pod_config("quiet", "team-b", &quiet_uid, &quiet_parent);
+    let quiet_box = run_pod(&mut cri, &containerd, &quiet).await;
+    let quiet_id = start_container(
+        &mut cri,
+        &containerd,
+        &quiet_box,
+        &quiet,
+        app_config("app", &containerd, script),
+    )
+    .await;
+
+    // Each container's events are in order: once its last exec is here, all before it are.
+    all.expect_event("web's last exec", is_final_exec(&web_id))
+        .await;
+    all.expect_event("quiet's last exec", is_final_exec(&quiet_id))
+        .await;
+    let last = team_b
+        .expect_event(
+            "web's last exec, filtered by namespace",
+            is_final_exec(&web_id),
+        )
+        .await;
+
+    // Every event of web, from runc's first mount on, reached the namespace's subscriber,
+    // with its pod.
+    let seqs = |evs: &[sensor_proto::v1::Event]| -> Vec<u64> {
+        evs.iter()
+            .map(|ev| header(ev).seq)
+            .filter(|&s| s <= header(&last).seq)
+            .collect()
+    };
+    let web_all = events_of(&all, &web_id);
+    let web_b = events_of(&team_b, &web_id);
+    assert_eq!(
+        seqs(&web_all),
+        seqs(&web_b),
+        "the filtered subscriber missed some of web's events"
+    );
+    let runc_mounts = web_all
+        .iter()
+        .filter(|ev| flagged(ev).is_some_and(|s| s.name == "mount") && !is_script_mount(ev))
+        .count();
+    assert!(
+        runc_mounts > 0,
+        "runc's set-up mounts are web's first events: {web_all:#?}"
+    );
+    for ev in &web_all {
+        let (_, c) = container(ev);
+        assert_eq!(
+            (
+                c.pod_namespace.as_str(),
+                c.pod_name.as_str(),
+                c.metadata_pending
+            ),
+            ("team-b", "web", false),
+            "{ev:#?}"
+        );
+    }
+
+    // The excepted pod's mounts, runc's included, were never flagged; its execs were seen.
+    let quiet_events = events_of(&all, &quiet_id);
+    let mounts: Vec<_> = quiet_events
+        .iter()
+        .filter(|ev| flagged(ev).is_some_and(|s| s.name == "mount" || s.name == "umount2"))
+        .collect();
+    assert!(
+        mounts.is_empty(),
+        "the excepted pod's mounts were flagged: {mounts:#?}"
+    );
+    assert!(quiet_events.iter().any(|ev| exec(ev).is_some()));
+    // Nothing had to go out without its metadata.
+    assert_eq!(
+        sensor.metric("sensor_events_late_total{waited_for=\"metadata\"}"),
+        0
+    );
+    assert!(
+        !all.messages()
+            .any(|m| matches!(&m.item, Some(Item::Lost(_)))),
+        "no loss expected"
+    );
+
+    end_pod(&mut cri, web_box).await;
+    end_pod(&mut cri, quiet_box).await;
     drop(sensor);
 }

@@ -70,6 +70,8 @@ pub struct RunConfig {
     pub flood_budget: u64,
     /// How often the cgroups the sensor tracks are checked against the cgroup tree.
     pub reconcile_every: Duration,
+    /// How long and how many events may wait for their pod metadata or cgroup.
+    pub wait: crate::enrich::WaitBounds,
     /// Which syscalls' exits are hooked (for the outcome of flagged calls).
     pub exit_hook: ExitMode,
     pub subscriber_queue: usize,
@@ -218,6 +220,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         PROCESS_TABLE_CAPACITY,
         registry.clone(),
         cri.clone(),
+        cfg.wait,
     );
     if cfg.pin_dir.is_some() {
         let adopted = learner.adopt(|id| enricher.container_of(id));

@@ -1,6 +1,8 @@
 //! cgroup id -> cgroup path, and who owns that cgroup. The cache is filled by one walk of the
 //! cgroup2 tree at start, then kept current by the kernel's cgroup_mkdir/cgroup_rmdir records;
-//! a miss (a cgroup made while the sensor was not looking) triggers a rate-limited rescan.
+//! a miss (a cgroup made while the sensor was not looking) triggers a rate-limited rescan,
+//! which runs off the reader (see `Enricher::rescan`); the events of the missing cgroup wait
+//! for it.
 use std::{
     collections::HashMap,
     os::unix::fs::MetadataExt as _,
@@ -62,13 +64,10 @@ impl CgroupCache {
     /// Walks the whole tree; returns how many cgroups it found.
     pub fn scan(&mut self) -> std::io::Result<usize> {
         self.last_scan = Some(Instant::now());
-        let root = self.root.clone();
-        let mut found = 0;
-        walk(&root, |ino, dir| {
-            self.insert(ino, &relative(&root, dir));
-            found += 1;
-        })?;
-        Ok(found)
+        let found = scan_tree(&self.root)?;
+        let n = found.len();
+        self.absorb(found);
+        Ok(n)
     }
 
     /// Records a cgroup (from a scan or a cgroup_mkdir record).
@@ -101,19 +100,34 @@ impl CgroupCache {
         self.by_id.get(&id).cloned()
     }
 
-    /// The cgroup with this id, rescanning at most once per [`RESCAN_EVERY`] on a miss.
-    pub fn resolve(&mut self, id: u64) -> Option<CgroupInfo> {
-        if let Some(info) = self.by_id.get(&id) {
-            return Some(info.clone());
-        }
+    /// May a miss start a rescan now (none for [`RESCAN_EVERY`])? If so, the rescan counts
+    /// as started.
+    pub fn rescan_due(&mut self) -> bool {
         if self.last_scan.is_some_and(|t| t.elapsed() < RESCAN_EVERY) {
-            return None;
+            return false;
         }
-        if let Err(e) = self.scan() {
-            tracing::warn!("rescanning {}: {e}", self.root.display());
-        }
-        self.by_id.get(&id).cloned()
+        self.last_scan = Some(Instant::now());
+        true
     }
+
+    /// The cgroup2 mount this cache describes.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes in what a rescan found (`(id, path)` pairs from [`scan_tree`]).
+    pub fn absorb(&mut self, found: Vec<(u64, String)>) {
+        for (id, path) in found {
+            self.insert(id, &path);
+        }
+    }
+}
+
+/// Every cgroup under `root` as `(id, path relative to root)`: a rescan, run off the reader.
+pub fn scan_tree(root: &Path) -> std::io::Result<Vec<(u64, String)>> {
+    let mut found = Vec::new();
+    walk(root, |ino, dir| found.push((ino, relative(root, dir))))?;
+    Ok(found)
 }
 
 /// Calls `f` with the id (inode number) and the path of every cgroup under `root` (a cgroup2
@@ -178,11 +192,11 @@ mod tests {
         let mut cache = CgroupCache::new(root.clone(), 100);
         assert_eq!(cache.scan().unwrap(), 3);
         let ino = std::fs::metadata(&leaf).unwrap().ino();
-        let info = cache.resolve(ino).unwrap();
+        let info = cache.resolve_cached(ino).unwrap();
         assert_eq!(&*info.path, format!("/docker/{id}"));
         assert!(matches!(&*info.owner, Owner::Container(c) if c.id == id));
         let root_ino = std::fs::metadata(&root).unwrap().ino();
-        assert_eq!(&*cache.resolve(root_ino).unwrap().path, "/");
+        assert_eq!(&*cache.resolve_cached(root_ino).unwrap().path, "/");
         assert!(cache.remove(ino).is_some());
         assert_eq!(cache.len(), 2);
         std::fs::remove_dir_all(&root).unwrap();
@@ -195,6 +209,6 @@ mod tests {
         cache.insert(2, "/a");
         cache.insert(3, "/b");
         assert!(cache.len() <= 2);
-        assert!(cache.resolve(3).is_some());
+        assert!(cache.resolve_cached(3).is_some());
     }
 }

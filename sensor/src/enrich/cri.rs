@@ -2,14 +2,14 @@
 //! pod name, namespace, container name, image, labels.
 //!
 //! Lookups never block the event path: the enricher asks for a container id over a bounded
-//! channel and reads answers from a shared cache; this task does the RPCs. Events sent before
-//! an answer carry what the cgroup path says; later ones carry the metadata. A runtime that is
-//! down is reported once (and counted), not once per event.
+//! channel and reads answers from a shared cache; this task does the RPCs. While a lookup is in
+//! flight the container's events wait for it (`enrich::wait`), woken by `answered`. A runtime
+//! that is down is reported once (and counted), not once per event.
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     path::{Path, PathBuf},
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -20,7 +20,10 @@ use sensor_proto::cri::{
     ContainerFilter, ImageSpec, ImageStatusRequest, ListContainersRequest, PodSandboxStatusRequest,
     image_service_client::ImageServiceClient, runtime_service_client::RuntimeServiceClient,
 };
-use tokio::{net::UnixStream, sync::mpsc};
+use tokio::{
+    net::UnixStream,
+    sync::{Notify, mpsc},
+};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 /// Sockets tried, in order, when none is given (under the host prefix, if any).
@@ -68,6 +71,10 @@ pub struct CriHandle {
     pub errors: Arc<AtomicU64>,
     /// Requests dropped because the queue was full (retried on a later event).
     pub dropped: Arc<AtomicU64>,
+    /// Container ids asked about and not answered yet (found or not, or failed).
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    /// Woken after every lookup ends.
+    pub answered: Arc<Notify>,
 }
 
 impl CriHandle {
@@ -76,9 +83,31 @@ impl CriHandle {
     }
 
     pub fn request(&self, container_id: &str) {
+        // In flight before it is sent: the resolver may answer before `try_send` returns.
+        if let Ok(mut f) = self.in_flight.lock() {
+            f.insert(container_id.to_owned());
+        }
         if self.tx.try_send(container_id.to_owned()).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut f) = self.in_flight.lock() {
+                f.remove(container_id);
+            }
         }
+    }
+
+    /// A lookup of this container is queued or running.
+    pub fn in_flight(&self, container_id: &str) -> bool {
+        self.in_flight
+            .lock()
+            .is_ok_and(|f| f.contains(container_id))
+    }
+
+    /// The lookup of `container_id` ended (whatever its result).
+    fn done(&self, container_id: &str) {
+        if let Ok(mut f) = self.in_flight.lock() {
+            f.remove(container_id);
+        }
+        self.answered.notify_one();
     }
 
     pub fn forget(&self, container_id: &str) {
@@ -96,6 +125,8 @@ pub fn spawn(socket: PathBuf) -> CriHandle {
         cache: MetaCache::default(),
         errors: Arc::default(),
         dropped: Arc::default(),
+        in_flight: Arc::default(),
+        answered: Arc::default(),
     };
     let resolver = Resolver {
         socket,
@@ -161,33 +192,38 @@ where
 impl Resolver {
     async fn run(mut self, mut rx: mpsc::Receiver<String>) {
         while let Some(id) = rx.recv().await {
-            if self.handle.get(&id).is_some() {
-                continue;
+            if self.handle.get(&id).is_none() {
+                self.resolve(&id).await;
             }
-            match self.lookup(&id).await {
-                Ok(Some(meta)) => {
-                    if self.down {
-                        tracing::info!(socket = %self.socket.display(), "the CRI runtime answers again");
-                        self.down = false;
-                    }
-                    if let Ok(mut c) = self.handle.cache.write() {
-                        c.insert(id, Arc::new(meta));
-                    }
+            self.handle.done(&id);
+        }
+    }
+
+    /// Looks `id` up and caches the answer; a failure is counted and told once.
+    async fn resolve(&mut self, id: &str) {
+        match self.lookup(id).await {
+            Ok(Some(meta)) => {
+                if self.down {
+                    tracing::info!(socket = %self.socket.display(), "the CRI runtime answers again");
+                    self.down = false;
                 }
-                Ok(None) => {
-                    tracing::debug!(container = %id, "the CRI runtime does not know this container")
+                if let Ok(mut c) = self.handle.cache.write() {
+                    c.insert(id.to_owned(), Arc::new(meta));
                 }
-                Err(e) => {
-                    self.handle.errors.fetch_add(1, Ordering::Relaxed);
-                    self.client = None;
-                    if !self.down {
-                        tracing::warn!(
-                            socket = %self.socket.display(),
-                            "the CRI runtime is unavailable ({e}); events carry what cgroup paths \
-                             say until it answers again"
-                        );
-                        self.down = true;
-                    }
+            }
+            Ok(None) => {
+                tracing::debug!(container = %id, "the CRI runtime does not know this container")
+            }
+            Err(e) => {
+                self.handle.errors.fetch_add(1, Ordering::Relaxed);
+                self.client = None;
+                if !self.down {
+                    tracing::warn!(
+                        socket = %self.socket.display(),
+                        "the CRI runtime is unavailable ({e}); events carry what cgroup paths \
+                         say until it answers again"
+                    );
+                    self.down = true;
                 }
             }
         }

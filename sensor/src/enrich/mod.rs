@@ -1,22 +1,27 @@
 //! Enrichment: who an event belongs to. cgroup id -> path ([`cgroups`]) -> container
-//! ([`container`]); pid -> parent and binaries ([`processes`]). The [`Enricher`] owns both
-//! caches and is driven by the reader alone, so nothing here takes a lock.
+//! ([`container`]) -> pod metadata ([`cri`]); pid -> parent and binaries ([`processes`]).
+//! Events whose cgroup or pod metadata is being looked up wait for the answer ([`wait`]).
+//! The [`Enricher`] owns the caches and is driven by the reader alone, so nothing here takes
+//! a lock (but the CRI answers' cache, shared with the resolver task).
 pub mod cgroups;
 pub mod container;
 pub mod cri;
 pub mod processes;
 pub mod registry;
+pub mod wait;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use tokio::sync::oneshot;
+
 use self::{
     cgroups::CgroupCache, container::Owner, cri::CriHandle, processes::ProcessTable,
-    registry::Registry,
+    registry::Registry, wait::WaitRoom,
 };
 use crate::{
     clock::Clock,
@@ -34,6 +39,32 @@ pub struct HostPaths {
     pub cgroup2: PathBuf,
 }
 
+/// How long, and how many, events may wait for their cgroup or pod metadata.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitBounds {
+    pub max_wait: Duration,
+    pub max_events: usize,
+}
+
+/// What an event is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Awaits {
+    Nothing,
+    /// Its cgroup, which a rescan running now may find.
+    Cgroup,
+    /// Its container's pod metadata, which the CRI runtime is being asked for.
+    Metadata,
+}
+
+/// Events that went out without the answer they waited for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Late {
+    pub metadata: u64,
+    pub cgroup: u64,
+}
+
+type Rescan = oneshot::Receiver<std::io::Result<Vec<(u64, String)>>>;
+
 #[derive(Debug)]
 pub struct Enricher {
     cgroups: CgroupCache,
@@ -43,6 +74,12 @@ pub struct Enricher {
     cri: Option<CriHandle>,
     /// When each container without metadata was last asked about.
     asked: HashMap<String, Instant>,
+    room: WaitRoom,
+    /// A rescan of the cgroup2 tree running off the reader.
+    rescan: Option<Rescan>,
+    /// Events ready to go on, in order.
+    ready: VecDeque<Event>,
+    pub late: Late,
 }
 
 impl Enricher {
@@ -53,6 +90,7 @@ impl Enricher {
         process_capacity: usize,
         registry: Registry,
         cri: Option<CriHandle>,
+        wait: WaitBounds,
     ) -> Self {
         let mut cgroups = CgroupCache::new(paths.cgroup2.clone(), cgroup_capacity);
         match cgroups.scan() {
@@ -74,6 +112,10 @@ impl Enricher {
             registry,
             cri,
             asked: HashMap::new(),
+            room: WaitRoom::new(wait.max_wait, wait.max_events),
+            rescan: None,
+            ready: VecDeque::new(),
+            late: Late::default(),
         }
     }
 
@@ -100,8 +142,19 @@ impl Enricher {
         self.procs.len()
     }
 
-    /// Updates the caches from a record; returns the enriched event, if it is one.
-    pub fn handle(&mut self, record: Record) -> Option<Event> {
+    /// Events waiting for their cgroup or pod metadata now.
+    pub fn waiting(&self) -> usize {
+        self.room.len()
+    }
+
+    /// The next event ready to go on (attributed, or done waiting).
+    pub fn next_ready(&mut self) -> Option<Event> {
+        self.ready.pop_front()
+    }
+
+    /// Updates the caches from a record; an event it makes is ready ([`Self::next_ready`])
+    /// now or once what it waits for is known.
+    pub fn handle(&mut self, record: Record) {
         match record {
             Record::CgroupMkdir {
                 id,
@@ -112,7 +165,6 @@ impl Enricher {
                 if !truncated {
                     self.cgroups.insert(id, &path);
                 }
-                None
             }
             Record::CgroupRmdir { id } => {
                 if let Some(info) = self.cgroups.remove(id)
@@ -124,24 +176,41 @@ impl Enricher {
                         cri.forget(&c.id);
                     }
                 }
-                None
             }
             Record::Event(mut ev) => {
                 ev.time_unix_nano = self.clock.wall_ns(ev.ktime_ns);
-                self.enrich(&mut ev);
-                let pid = ev.process.pid;
-                match &ev.body {
-                    Body::Fork { child_pid } => self.procs.fork(pid, *child_pid),
-                    Body::Exec(e) if e.errno.is_none() => {
-                        self.procs.exec(pid, ev.process.ppid, &e.filename, &e.argv)
-                    }
-                    Body::Exec(_) | Body::SyscallSeen(_) => {}
-                    Body::Exit { .. } => self.procs.exit(pid),
-                    Body::FlaggedSyscall(_) => {}
+                let awaits = self.attribute(&mut ev);
+                self.track_process(&mut ev);
+                if awaits == Awaits::Nothing && !self.room.is_waiting(ev.cgroup_id) {
+                    self.ready.push_back(ev);
+                } else if let Some(first) = self.room.hold(ev) {
+                    self.release(first, true);
                 }
-                Some(ev)
             }
         }
+    }
+
+    /// Keeps the process table and the event's process fields current.
+    fn track_process(&mut self, ev: &mut Event) {
+        let pid = ev.process.pid;
+        match &ev.body {
+            Body::Fork { child_pid } => self.procs.fork(pid, *child_pid),
+            Body::Exec(e) if e.errno.is_none() => {
+                self.procs.exec(pid, ev.process.ppid, &e.filename, &e.argv)
+            }
+            Body::Exec(_) | Body::SyscallSeen(_) | Body::FlaggedSyscall(_) => {}
+            Body::Exit { .. } => self.procs.exit(pid),
+        }
+        let p = &mut ev.process;
+        if p.ppid == 0 {
+            p.ppid = self.procs.ppid(p.pid).unwrap_or(0);
+        }
+        p.argv = match &ev.body {
+            Body::Exec(e) if e.errno.is_none() => Some(Arc::from(e.argv.as_slice())),
+            _ => self.procs.argv(p.pid),
+        };
+        p.parent_exe = self.procs.exe(p.ppid);
+        p.grandparent_exe = self.procs.ppid(p.ppid).and_then(|gp| self.procs.exe(gp));
     }
 
     /// The runtime's answer for a container, asking for one (without waiting) if there is none.
@@ -162,31 +231,151 @@ impl Enricher {
         None
     }
 
-    fn enrich(&mut self, ev: &mut Event) {
-        if let Some(info) = self.cgroups.resolve(ev.cgroup_id) {
-            ev.attribution = match &*info.owner {
-                Owner::Container(c) => {
-                    self.registry
-                        .saw(c, ev.cgroup_id, &info.path, ev.time_unix_nano);
-                    Attribution::Container {
-                        container: c.clone(),
-                        meta: self.metadata(&c.id),
+    /// Fills in what is known of who made the event (again, for one that waited); says what
+    /// it still waits for.
+    fn attribute(&mut self, ev: &mut Event) -> Awaits {
+        if let Attribution::Container {
+            container, meta, ..
+        } = &mut ev.attribution
+        {
+            if meta.is_some() {
+                return Awaits::Nothing;
+            }
+            let c = container.clone();
+            *meta = self.metadata(&c.id);
+            return self.awaits_metadata(&ev.attribution, &c.id);
+        }
+        if ev.attribution != Attribution::Pending {
+            return Awaits::Nothing;
+        }
+        let Some(info) = self.cgroups.resolve_cached(ev.cgroup_id) else {
+            return if self.rescanning() {
+                Awaits::Cgroup
+            } else {
+                Awaits::Nothing
+            };
+        };
+        ev.attribution = match &*info.owner {
+            Owner::Container(c) => {
+                self.registry
+                    .saw(c, ev.cgroup_id, &info.path, ev.time_unix_nano);
+                Attribution::Container {
+                    container: c.clone(),
+                    meta: self.metadata(&c.id),
+                    meta_pending: false,
+                }
+            }
+            Owner::Host => Attribution::Host,
+            Owner::Unknown => Attribution::Unknown,
+        };
+        ev.cgroup_path = Some(info.path);
+        match &ev.attribution {
+            Attribution::Container { container, .. } => {
+                let id = container.id.clone();
+                self.awaits_metadata(&ev.attribution, &id)
+            }
+            _ => Awaits::Nothing,
+        }
+    }
+
+    fn awaits_metadata(&self, a: &Attribution, id: &str) -> Awaits {
+        let asking = self.room.enabled()
+            && matches!(a, Attribution::Container { meta: None, .. })
+            && self.cri.as_ref().is_some_and(|c| c.in_flight(id));
+        if asking {
+            Awaits::Metadata
+        } else {
+            Awaits::Nothing
+        }
+    }
+
+    /// Is a rescan running for a miss? Starts one if none ran lately (and waiting is on).
+    fn rescanning(&mut self) -> bool {
+        if self.rescan.is_some() {
+            return true;
+        }
+        if !self.room.enabled() || !self.cgroups.rescan_due() {
+            return false;
+        }
+        let (tx, rx) = oneshot::channel();
+        let root = self.cgroups.root().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(cgroups::scan_tree(&root));
+        });
+        self.rescan = Some(rx);
+        true
+    }
+
+    /// Resolves once something the waiting events wait for may have come: a rescan ended, the
+    /// CRI runtime answered, or a cgroup's time ran out. Then call [`Self::settle`].
+    pub async fn wake(&mut self) {
+        let deadline = self.room.next_deadline();
+        let Self {
+            rescan,
+            cri,
+            room,
+            cgroups,
+            ..
+        } = self;
+        if room.is_empty() && rescan.is_none() {
+            return std::future::pending().await;
+        }
+        tokio::select! {
+            found = async { rescan.as_mut().expect("guarded").await }, if rescan.is_some() => {
+                *rescan = None;
+                match found {
+                    Ok(Ok(found)) => cgroups.absorb(found),
+                    Ok(Err(e)) => tracing::warn!("rescanning {}: {e}", cgroups.root().display()),
+                    Err(_) => tracing::warn!("the cgroup rescan task failed"),
+                }
+            }
+            () = async { cri.as_ref().expect("guarded").answered.notified().await },
+                if cri.is_some() && !room.is_empty() => {}
+            () = async { tokio::time::sleep_until(deadline.expect("guarded").into()).await },
+                if deadline.is_some() => {}
+        }
+    }
+
+    /// Lets out every cgroup's waiting events whose answer came or whose time ran out.
+    pub fn settle(&mut self) {
+        let now = Instant::now();
+        for (cgroup_id, overdue) in self.room.waiting(now) {
+            let placeholder = Event::for_cgroup(cgroup_id, 0);
+            let Some(mut front) = self
+                .room
+                .front_mut(cgroup_id)
+                .map(|f| std::mem::replace(f, placeholder))
+            else {
+                continue;
+            };
+            let awaits = self.attribute(&mut front);
+            if let Some(slot) = self.room.front_mut(cgroup_id) {
+                *slot = front;
+            }
+            if awaits == Awaits::Nothing || overdue {
+                self.release(cgroup_id, overdue);
+            }
+        }
+    }
+
+    /// Lets a cgroup's waiting events go on, attributed as well as is known now; when
+    /// `late`, those still without their answer are marked and counted.
+    fn release(&mut self, cgroup_id: u64, late: bool) {
+        for mut ev in self.room.take(cgroup_id) {
+            let awaits = self.attribute(&mut ev);
+            if late {
+                match awaits {
+                    Awaits::Nothing => {}
+                    Awaits::Cgroup => self.late.cgroup += 1,
+                    Awaits::Metadata => {
+                        self.late.metadata += 1;
+                        if let Attribution::Container { meta_pending, .. } = &mut ev.attribution {
+                            *meta_pending = true;
+                        }
                     }
                 }
-                Owner::Host => Attribution::Host,
-                Owner::Unknown => Attribution::Unknown,
-            };
-            ev.cgroup_path = Some(info.path);
+            }
+            self.ready.push_back(ev);
         }
-        let p = &mut ev.process;
-        if p.ppid == 0 {
-            p.ppid = self.procs.ppid(p.pid).unwrap_or(0);
-        }
-        p.argv = match &ev.body {
-            Body::Exec(e) if e.errno.is_none() => Some(Arc::from(e.argv.as_slice())),
-            _ => self.procs.argv(p.pid),
-        };
-        p.parent_exe = self.procs.exe(p.ppid);
-        p.grandparent_exe = self.procs.ppid(p.ppid).and_then(|gp| self.procs.exe(gp));
     }
 }

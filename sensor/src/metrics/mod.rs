@@ -31,6 +31,11 @@ pub struct Gauges {
     /// cgroups found gone by reconciliation (their removal records were lost): a counter.
     pub cgroups_reconciled: Arc<AtomicU64>,
     pub processes_tracked: AtomicU64,
+    /// Events waiting for their cgroup or pod metadata now.
+    pub events_waiting: AtomicU64,
+    /// Events that went out before the pod metadata (or the cgroup) they waited for: counters.
+    pub late_metadata: AtomicU64,
+    pub late_cgroup: AtomicU64,
     /// Entries of the kernel's LEARNED map, and its capacity.
     pub learned_entries: AtomicU64,
     pub learned_capacity: AtomicU64,
@@ -196,6 +201,21 @@ impl Sources {
                 "cgroups found gone by reconciliation with the cgroup tree (their removal records were lost).",
                 C,
                 load(&g.cgroups_reconciled),
+            ),
+            Family {
+                name: "sensor_events_late",
+                help: "Events that went out before what they waited for (metadata: the CRI runtime's answer, marked metadata_pending; cgroup: a rescan that found their cgroup, attribution pending).",
+                kind: C,
+                values: vec![
+                    (Some(("waited_for", "metadata")), load(&g.late_metadata)),
+                    (Some(("waited_for", "cgroup")), load(&g.late_cgroup)),
+                ],
+            },
+            Family::one(
+                "sensor_events_waiting",
+                "Events waiting now for their cgroup or pod metadata (bounded by --metadata-wait-ms and --max-waiting-events).",
+                G,
+                load(&g.events_waiting),
             ),
             Family::one(
                 "sensor_cgroups_cached",

@@ -90,9 +90,9 @@ impl PolicyEngine {
     fn decide(&mut self, ev: &Event) -> Exemption {
         let (host, container, meta) = match &ev.attribution {
             Attribution::Host => (true, None, None),
-            Attribution::Container { container, meta } => {
-                (false, Some(container.clone()), meta.clone())
-            }
+            Attribution::Container {
+                container, meta, ..
+            } => (false, Some(container.clone()), meta.clone()),
             Attribution::Unknown => (false, None, None),
             Attribution::Pending => return Exemption::Undecided,
         };

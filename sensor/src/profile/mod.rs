@@ -137,7 +137,10 @@ impl ProfileStore {
         let Some(l) = self.entry(ev.cgroup_id) else {
             return;
         };
-        if let Attribution::Container { container, meta } = &ev.attribution {
+        if let Attribution::Container {
+            container, meta, ..
+        } = &ev.attribution
+        {
             l.container = Some(container.clone());
             if meta.is_some() {
                 l.meta = meta.clone();
@@ -364,6 +367,7 @@ mod tests {
                 pod: None,
             }),
             meta: None,
+            meta_pending: false,
         }
     }
 
@@ -407,6 +411,7 @@ mod tests {
         ev.attribution = Attribution::Container {
             container: c.clone(),
             meta: None,
+            meta_pending: false,
         };
         s.observe(&mut ev);
         assert_eq!(s.select(&Selector::ContainerId(c.id.clone())).len(), 1);

@@ -157,8 +157,16 @@ fn attribution(w: &mut W<'_>, a: &Attribution) {
         Attribution::Container { .. } => pb::AttributionState::Container,
     };
     w.varint(1, state as u64);
-    if let Attribution::Container { container, meta } = a {
-        w.message(2, |w| self::container(w, container, meta.as_deref()));
+    if let Attribution::Container {
+        container,
+        meta,
+        meta_pending,
+    } = a
+    {
+        w.message(2, |w| {
+            self::container(w, container, meta.as_deref());
+            w.varint(10, u64::from(*meta_pending));
+        });
     }
 }
 

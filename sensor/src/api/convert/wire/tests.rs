@@ -45,6 +45,8 @@ fn full(body: Body) -> Event {
         attribution: Attribution::Container {
             container,
             meta: Some(meta),
+            // (Not both in practice: set here to check the field's encoding.)
+            meta_pending: true,
         },
         process: Process {
             pid: 1,
@@ -103,6 +105,7 @@ fn every_header_and_attribution_field_arrives() {
                     ("empty".into(), String::new()),
                 ]
                 .into(),
+                metadata_pending: true,
             }),
         }),
         argv: vec![b"sh".to_vec(), Vec::new(), b"\xff".to_vec()],
