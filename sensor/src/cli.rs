@@ -84,7 +84,9 @@ pub struct RunArgs {
     /// mode is the access control; the client allow list does not apply there).
     #[arg(long, env = "SENSOR_GRPC_UNIX")]
     pub grpc_unix: Option<PathBuf>,
-    /// The server's TLS certificate (PEM) for the TCP listener.
+    /// The server's TLS certificate (PEM) for the TCP listener. It, its key and the client CA
+    /// are reloaded when their files change (cert-manager's rotation): new connections use
+    /// the new certificate, open streams go on.
     #[arg(long, env = "SENSOR_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The server's TLS private key (PEM).
@@ -103,9 +105,14 @@ pub struct RunArgs {
         requires = "client_ca"
     )]
     pub client_allow: Vec<String>,
-    /// Serve Prometheus metrics (/metrics), /healthz and /readyz over HTTP here.
+    /// Serve Prometheus metrics (/metrics), /healthz and /readyz over HTTP here (loopback by
+    /// default; on another address, prefer --metrics-tls).
     #[arg(long, env = "SENSOR_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     pub metrics_addr: SocketAddr,
+    /// Serve the metrics and probes over HTTPS with the API's certificate (no client
+    /// certificate asked: Prometheus and kubelet probes connect as they are).
+    #[arg(long, env = "SENSOR_METRICS_TLS", requires = "tls_cert")]
+    pub metrics_tls: bool,
     /// Do not serve metrics and probes.
     #[arg(long)]
     pub no_metrics: bool,

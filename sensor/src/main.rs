@@ -75,6 +75,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
             client_allow: a.client_allow,
         },
         metrics_addr: (!a.no_metrics).then_some(a.metrics_addr),
+        metrics_tls: a.metrics_tls,
         replay_buffer: a.replay_buffer,
         max_subscribers: a.max_subscribers,
         max_requests_per_second: a.max_requests_per_second,

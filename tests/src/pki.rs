@@ -136,11 +136,15 @@ pub async fn tls_client(
     Ok(SensorServiceClient::new(channel))
 }
 
-/// A raw TLS handshake with the server at `addr` (trusting `ca`, presenting `identity`),
-/// then one read: `Err` with the TLS error when the server refuses the client (with TLS 1.3
-/// the client learns of it from the server's alert, after its own side of the handshake).
-pub async fn tls_handshake(addr: &str, ca: &str, identity: Option<&Issued>) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A TLS connection to `addr` (trusting `ca`, presenting `identity`, offering `alpn`).
+async fn connect_tls(
+    addr: &str,
+    ca: &str,
+    identity: Option<&Issued>,
+    alpn: &[&[u8]],
+) -> Result<TlsStream, String> {
     use tokio_rustls::rustls::{
         self, ClientConfig, RootCertStore,
         pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject as _},
@@ -163,7 +167,7 @@ pub async fn tls_handshake(addr: &str, ca: &str, identity: Option<&Issued>) -> R
             .expect("client identity"),
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let hostport = addr
         .trim_start_matches("http://")
         .trim_start_matches("https://");
@@ -171,10 +175,18 @@ pub async fn tls_handshake(addr: &str, ca: &str, identity: Option<&Issued>) -> R
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let name = ServerName::try_from("localhost").expect("a server name");
-    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(name, tcp)
         .await
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| format!("{e:?}"))
+}
+
+/// A raw TLS handshake with the server at `addr` (trusting `ca`, presenting `identity`),
+/// then one read: `Err` with the TLS error when the server refuses the client (with TLS 1.3
+/// the client learns of it from the server's alert, after its own side of the handshake).
+pub async fn tls_handshake(addr: &str, ca: &str, identity: Option<&Issued>) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tls = connect_tls(addr, ca, identity, &[b"h2"]).await?;
     // The HTTP/2 preface; the server answers with its SETTINGS, or with an alert.
     tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         .await
@@ -185,4 +197,27 @@ pub async fn tls_handshake(addr: &str, ca: &str, identity: Option<&Issued>) -> R
         Ok(_) => Ok(()),
         Err(e) => Err(format!("{e:?}")),
     }
+}
+
+/// `GET path` over HTTPS from `addr` (trusting `ca`): the status and the body.
+pub async fn https_get(addr: &str, ca: &str, path: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut tls = connect_tls(addr, ca, None, &[]).await?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    tls.write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let mut text = String::new();
+    // The server closes after its answer; some close without TLS's close_notify.
+    let _ = tls.read_to_string(&mut text).await;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not an HTTP answer: {text:?}"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
 }

@@ -47,6 +47,8 @@ pub struct Sensor {
     pub addr: String,
     /// The metrics and probes address (`127.0.0.1:PORT`).
     pub metrics: String,
+    /// The metrics are served over HTTPS (`--metrics-tls`).
+    metrics_tls: bool,
     log: PathBuf,
 }
 
@@ -144,6 +146,7 @@ impl Sensor {
             child: Some(child),
             addr: format!("http://127.0.0.1:{port}"),
             metrics,
+            metrics_tls: extra_args.contains(&"--metrics-tls"),
             log,
         };
         sensor.wait_ready(Duration::from_secs(30)).await;
@@ -163,7 +166,12 @@ impl Sensor {
                     self.log_text()
                 );
             }
-            let ready = matches!(http_get(&self.metrics, "/readyz"), Ok((200, _)));
+            // Metrics over TLS (--metrics-tls): the test checks /readyz itself, over HTTPS.
+            let ready = if self.metrics_tls {
+                std::net::TcpStream::connect(&self.metrics).is_ok()
+            } else {
+                matches!(http_get(&self.metrics, "/readyz"), Ok((200, _)))
+            };
             let grpc = self.addr.trim_start_matches("http://");
             if ready && std::net::TcpStream::connect(grpc).is_ok() {
                 return;

@@ -18,7 +18,10 @@ use tokio::{
     sync::watch,
     task::JoinHandle,
 };
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::{
+    StreamExt as _,
+    wrappers::{ReceiverStream, TcpListenerStream, UnixListenerStream},
+};
 use tonic::{
     Request, Status,
     service::{InterceptorLayer, Routes},
@@ -29,8 +32,8 @@ use tonic_health::ServingStatus;
 use super::{
     allow::AllowList,
     limit::{Client, RequestLimit},
-    security::TlsFiles,
     server::EventService,
+    tls::{self, Rotating, TlsListener},
 };
 use crate::metrics::{self, Sources};
 
@@ -95,12 +98,20 @@ pub enum ServeError {
     Security(#[from] super::security::SecurityError),
     #[error("building server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-    #[error("TLS setup: {0}")]
-    Tls(tonic::transport::Error),
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("metrics server: {0}")]
     Metrics(std::io::Error),
+}
+
+/// Who may use the API, and how the TCP listeners are secured.
+pub struct Access {
+    /// TLS for the API's TCP listener (reloaded when its files change); `None`: plain text.
+    pub tls: Option<Arc<Rotating>>,
+    /// Client identities that may call (with mTLS).
+    pub allow: Option<AllowList>,
+    /// Serve the metrics and probes over TLS too (same certificate, no client certificate).
+    pub metrics_tls: bool,
 }
 
 /// Where the API and the metrics are served. Bound before anything is spawned, so that a
@@ -187,22 +198,33 @@ pub struct Servers {
 }
 
 impl Servers {
-    /// Serves the API (and the metrics, when bound) until [`Servers::stop`].
+    /// Serves the API (and the metrics, when bound) until [`Servers::stop`]. With `tls`, the
+    /// TCP listener speaks TLS (mTLS with a client CA; `allow` then names who may call), and
+    /// so do the metrics when `metrics_tls`.
     pub fn start(
         listeners: Listeners,
         service: EventService,
-        tls: TlsFiles,
+        access: Access,
         limit: Option<Arc<RequestLimit>>,
         sources: Sources,
     ) -> Self {
         let shutdown = Shutdown::default();
-        let metrics = listeners
-            .metrics
-            .map(|l| tokio::spawn(metrics::http::serve(l, sources, shutdown.signal())));
+        let metrics = listeners.metrics.map(|l| {
+            let stop = shutdown.signal();
+            match (&access.tls, access.metrics_tls) {
+                (Some(tls), true) => {
+                    let local = l.local_addr().expect("a bound listener has an address");
+                    let rx = tls::accept(l, tls.clone(), false);
+                    let l = TlsListener { rx, local };
+                    tokio::spawn(metrics::http::serve(l, sources, stop))
+                }
+                _ => tokio::spawn(metrics::http::serve(l, sources, stop)),
+            }
+        });
         let api_listeners = (listeners.tcp, listeners.unix);
         let stop = shutdown.signal();
         let api =
-            tokio::spawn(async move { serve(api_listeners, service, &tls, limit, stop).await });
+            tokio::spawn(async move { serve(api_listeners, service, access, limit, stop).await });
         Self {
             shutdown,
             api,
@@ -230,7 +252,7 @@ impl Servers {
 async fn serve(
     (tcp, unix): (TcpListener, Option<(UnixListener, PathBuf)>),
     service: EventService,
-    tls: &TlsFiles,
+    access: Access,
     limit: Option<Arc<RequestLimit>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -238,8 +260,7 @@ async fn serve(
     health
         .set_service_status(SERVICE_NAME, ServingStatus::Serving)
         .await;
-    let tls_config = tls.server_config()?;
-    let allow = tls.allow_list()?;
+    let Access { tls, allow, .. } = access;
     let routes = reflection_routes()?.add_service(health_service);
     // Every request, to every service on every listener, is counted against its client first.
     let limited = InterceptorLayer::new(move |req: Request<()>| match &limit {
@@ -248,20 +269,32 @@ async fn serve(
     });
     let servers_stop = Shutdown::default();
 
-    let mut tcp_server = Server::builder();
-    if let Some(cfg) = tls_config {
-        tcp_server = tcp_server.tls_config(cfg).map_err(ServeError::Tls)?;
-    }
     let tcp_routes = routes
         .clone()
         .add_service(SensorServiceServer::with_interceptor(
             service.clone(),
             move |req: Request<()>| check(allow.as_ref(), req),
         ));
-    let tcp = tcp_server
+    let tcp_server = Server::builder()
         .layer(limited.clone())
-        .add_routes(tcp_routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), servers_stop.signal());
+        .add_routes(tcp_routes);
+    let tcp_stop = servers_stop.signal();
+    let tcp = async move {
+        match tls {
+            Some(tls) => {
+                let incoming = ReceiverStream::new(tls::accept(tcp, tls, true))
+                    .map(|(stream, _)| Ok::<_, std::io::Error>(stream));
+                tcp_server
+                    .serve_with_incoming_shutdown(incoming, tcp_stop)
+                    .await
+            }
+            None => {
+                tcp_server
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), tcp_stop)
+                    .await
+            }
+        }
+    };
     let unix = unix.map(|(l, path)| {
         let server = Server::builder()
             .layer(limited)

@@ -6,6 +6,7 @@ pub mod listen;
 pub mod security;
 pub mod server;
 pub mod stream;
+pub mod tls;
 
 /// Who is speaking: stamped on every event this sensor sends.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,11 +1,9 @@
-//! Who may talk to the API: TLS for the TCP listener (rustls through tonic), client
-//! certificates checked against a CA (mTLS), and an allow list of client identities
-//! (`allow.rs`).
-use std::path::{Path, PathBuf};
+//! Who may talk to the API: TLS for the TCP listener (rustls, reloaded when the files change:
+//! `tls.rs`), client certificates checked against a CA (mTLS), and an allow list of client
+//! identities (`allow.rs`).
+use std::path::PathBuf;
 
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
-
-use super::allow::AllowList;
+use super::{allow::AllowList, tls::TlsPaths};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
@@ -32,21 +30,14 @@ pub struct TlsFiles {
     pub client_allow: Vec<String>,
 }
 
-fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, SecurityError> {
-    std::fs::read(path).map_err(|source| SecurityError::Read {
-        what,
-        path: path.to_owned(),
-        source,
-    })
-}
-
 impl TlsFiles {
     pub fn enabled(&self) -> bool {
         self.cert.is_some()
     }
 
-    /// The server's TLS configuration, or `None` for plain text. Refuses half-given settings.
-    pub fn server_config(&self) -> Result<Option<ServerTlsConfig>, SecurityError> {
+    /// The files of the server's TLS configuration, or `None` for plain text. Refuses
+    /// half-given settings (the files are read by `tls::Rotating::load`).
+    pub fn paths(&self) -> Result<Option<TlsPaths>, SecurityError> {
         let (cert, key) = match (&self.cert, &self.key) {
             (Some(c), Some(k)) => (c, k),
             (None, None) => {
@@ -70,15 +61,14 @@ impl TlsFiles {
             ));
         }
         self.allow_list()?;
-        let identity = Identity::from_pem(read("TLS certificate", cert)?, read("TLS key", key)?);
-        let mut tls = ServerTlsConfig::new().identity(identity);
-        if let Some(ca) = &self.client_ca {
-            tls = tls.client_ca_root(Certificate::from_pem(read("client CA", ca)?));
-        }
-        Ok(Some(tls))
+        Ok(Some(TlsPaths {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: self.client_ca.clone(),
+        }))
     }
 
-    /// The allow list, if one was given (its entries were checked by `server_config`).
+    /// The allow list, if one was given (its entries were checked by `paths`).
     pub fn allow_list(&self) -> Result<Option<AllowList>, SecurityError> {
         if self.client_allow.is_empty() {
             return Ok(None);
@@ -101,20 +91,16 @@ mod tests {
             client_ca: ca.then(|| "/ca".into()),
             client_allow: if allow { vec!["x".into()] } else { vec![] },
         };
-        assert!(
-            f(false, false, false, false)
-                .server_config()
-                .unwrap()
-                .is_none()
-        );
+        assert!(f(false, false, false, false).paths().unwrap().is_none());
         for bad in [
             f(true, false, false, false),
             f(false, false, true, false),
             f(true, true, false, true),
         ] {
-            assert!(matches!(bad.server_config(), Err(SecurityError::Config(_))));
+            assert!(matches!(bad.paths(), Err(SecurityError::Config(_))));
         }
-        let missing = f(true, true, false, false).server_config().unwrap_err();
+        let paths = f(true, true, false, false).paths().unwrap().unwrap();
+        let missing = super::super::tls::Rotating::load(paths).unwrap_err();
         assert!(
             missing.to_string().contains("TLS certificate /c"),
             "{missing}"

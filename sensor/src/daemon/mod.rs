@@ -16,9 +16,10 @@ use crate::{
     api::{
         Identity,
         limit::{Refusals, RequestLimit},
-        listen::{Listeners, Servers},
+        listen::{Access, Listeners, Servers},
         security::TlsFiles,
         server,
+        tls::Rotating,
     },
     caps,
     enrich::{Enricher, HostPaths, cgroups, cri, registry::Registry},
@@ -47,6 +48,8 @@ pub struct RunConfig {
     pub tls: TlsFiles,
     /// Prometheus metrics, /healthz and /readyz; `None`: not served.
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve them over TLS, with the API's certificate.
+    pub metrics_tls: bool,
     /// Events kept for subscribers that resume.
     pub replay_buffer: usize,
     /// Event streams served at once.
@@ -156,8 +159,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
             "serving gRPC WITHOUT TLS on a non-loopback address: anyone who can reach it reads every event"
         );
     }
-    // Refuse half-given TLS settings before touching the kernel.
-    cfg.tls.server_config()?;
+    // Refuse half-given TLS settings and unreadable or mismatched files before touching the
+    // kernel.
+    let tls = cfg.tls.paths()?.map(Rotating::load).transpose()?;
+    let allow = cfg.tls.allow_list()?;
     let eff = caps::effective().context("reading this process's capabilities")?;
     if let Some(cap) = caps::first_missing(eff) {
         bail!("{cap} is missing: run the sensor as root, or grant it CAP_BPF and CAP_PERFMON");
@@ -259,6 +264,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         cri: cri.clone(),
         reloads: reloads.clone(),
         api_refused: api_refused.clone(),
+        tls: tls.clone(),
         profiles: profiles.clone(),
         started,
     };
@@ -309,7 +315,15 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         kernel: Some(kernel_learned),
     };
     let service = server::EventService::new(identity.clone(), sources.clone(), profiles, about);
-    let servers = Servers::start(listeners, service, cfg.tls.clone(), limit, sources);
+    if let Some(t) = &tls {
+        t.watch();
+    }
+    let access = Access {
+        tls,
+        allow,
+        metrics_tls: cfg.metrics_tls,
+    };
+    let servers = Servers::start(listeners, service, access, limit, sources);
 
     tracing::info!(
         programs = attached,

@@ -11,7 +11,6 @@ use prometheus_client::{
     metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
     registry::Registry,
 };
-use tokio::net::TcpListener;
 
 use super::{Sources, Type};
 
@@ -83,11 +82,15 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 /// Serves the metrics and probes on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
+pub async fn serve<L>(
+    listener: L,
     sources: Sources,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SensorCollector(sources.clone())));
     let app = Router::new()

@@ -105,6 +105,8 @@ pub struct Sources {
     pub cri: Option<CriHandle>,
     pub reloads: Arc<crate::policy::reload::ReloadCounts>,
     pub api_refused: Arc<Refusals>,
+    /// The TLS configuration in force (for its reload counts), when TLS is on.
+    pub tls: Option<Arc<crate::api::tls::Rotating>>,
     pub profiles: SharedStore,
     pub started: Instant,
 }
@@ -175,6 +177,21 @@ impl Sources {
                 C,
                 load(&self.reloads.in_force),
             ),
+            Family {
+                name: "sensor_tls_reloads",
+                help: "TLS certificate, key and client CA reloads after their files changed (refused: unreadable or mismatched; the old ones stayed).",
+                kind: C,
+                values: vec![
+                    (
+                        Some(("result", "in_force")),
+                        self.tls.as_ref().map_or(0, |t| load(&t.reloaded)),
+                    ),
+                    (
+                        Some(("result", "refused")),
+                        self.tls.as_ref().map_or(0, |t| load(&t.refused)),
+                    ),
+                ],
+            },
             Family {
                 name: "sensor_api_refused",
                 help: "API requests refused, by reason (rate: over the per-client request rate; streams: over --max-subscribers).",
