@@ -42,6 +42,15 @@ impl TestCgroup {
         Self { path }
     }
 
+    /// A cgroup at `path` (relative to the cgroup2 root), its missing parents made too: hold
+    /// a [`CgroupPathGuard`] of the path, made first, to remove them.
+    pub fn at(path: &str) -> Self {
+        let root = cgroup2_mount().expect("no cgroup2 mount");
+        let path = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        Self { path }
+    }
+
     /// A cgroup inside this one. Drop it before its parent.
     pub fn child(&self, name: &str) -> Self {
         let path = self.path.join(name);

@@ -9,6 +9,7 @@ pub mod containerd;
 pub mod held;
 pub mod int80;
 pub mod io_uring;
+pub mod pins;
 pub mod pki;
 pub mod runc;
 pub mod sensor;

@@ -91,6 +91,21 @@ fn the_manifest_is_least_privileged_and_mounts_what_the_sensor_reads() {
     );
     assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
     assert_eq!(sc["allowPrivilegeEscalation"].as_bool(), Some(false));
+    // Its own seccomp profile, the one tests/tests/self_profile.rs runs it under.
+    assert_eq!(sc["seccompProfile"]["type"].as_str(), Some("Localhost"));
+    let profile = sc["seccompProfile"]["localhostProfile"]
+        .as_str()
+        .unwrap_or("");
+    let shipped = Path::new(MANIFEST)
+        .with_file_name("seccomp")
+        .join("sensor.json");
+    assert_eq!(
+        Path::new(profile).file_name(),
+        shipped.file_name(),
+        "the DaemonSet names another profile than {}",
+        shipped.display()
+    );
+    assert!(shipped.exists());
     assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"]);
     let wanted: Vec<&str> = CAPABILITIES.iter().map(|c| c.name).collect();
     assert_eq!(
@@ -189,8 +204,17 @@ fn the_manifest_is_least_privileged_and_mounts_what_the_sensor_reads() {
         port_named("metrics").map(|p| p.to_string()),
         Some(metrics_port)
     );
+    // Metrics over HTTPS, and the probes ask in HTTPS.
+    assert_eq!(
+        env.get("SENSOR_METRICS_TLS").map(String::as_str),
+        Some("true")
+    );
     for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
         assert_eq!(ds.container[probe]["httpGet"]["path"].as_str(), Some(path));
+        assert_eq!(
+            ds.container[probe]["httpGet"]["scheme"].as_str(),
+            Some("HTTPS")
+        );
         assert_eq!(
             ds.container[probe]["httpGet"]["port"].as_str(),
             Some("metrics")

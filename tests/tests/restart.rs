@@ -1,55 +1,15 @@
 //! What the sensor learned survives a restart when it is pinned (`--pin-dir`): a second
 //! sensor gives the profile of a container that only the first one saw.
-use std::{path::PathBuf, process::Command};
-
 use sensor_proto::v1::{
     EventKind, GetEventsRequest, GetProfileRequest, sensor_service_client::SensorServiceClient,
 };
 use sensor_tests::{
+    pins::PinDir,
     ready,
     runc::{Container, kube_ids},
     sensor::Sensor,
     subscriber::{Subscriber, header},
 };
-
-const BPFFS: &str = "/sys/fs/bpf";
-
-/// A pin directory of this test on bpffs (mounting bpffs if the machine has none), removed
-/// with its pins on drop.
-struct PinDir {
-    dir: PathBuf,
-    mounted: bool,
-}
-
-impl PinDir {
-    fn new() -> Self {
-        let magic = |p: &str| {
-            let c = std::ffi::CString::new(p).unwrap();
-            // SAFETY: valid path, out-parameter of the right type.
-            let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-            (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0) && st.f_type as i64 == 0xcafe_4a11
-        };
-        let mounted = !magic(BPFFS)
-            && Command::new("mount")
-                .args(["-t", "bpf", "bpf", BPFFS])
-                .status()
-                .is_ok_and(|s| s.success());
-        assert!(magic(BPFFS), "no bpffs at {BPFFS}");
-        Self {
-            dir: PathBuf::from(BPFFS).join(sensor_tests::unique("pins")),
-            mounted,
-        }
-    }
-}
-
-impl Drop for PinDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if self.mounted {
-            let _ = Command::new("umount").arg(BPFFS).status();
-        }
-    }
-}
 
 #[tokio::test]
 async fn learned_syscalls_survive_a_restart() {

@@ -53,6 +53,12 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         seconds: u32,
     },
+    /// Setup + build, then record the sensor's own seccomp profile anew
+    /// (deploy/kubernetes/seccomp/sensor.json) from several runs of it doing its whole job.
+    SelfProfile {
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
     /// Setup + build, unit tests, a short fuzz run, then the end-to-end tests (root, one at
     /// a time).
     Test {
@@ -81,6 +87,9 @@ fn main() -> std::process::ExitCode {
         Command::Soak { minutes } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::soak(&b, minutes)),
+        Command::SelfProfile { runs } => setup::setup()
+            .and_then(build::build)
+            .and_then(|b| test::self_profile(&b, runs)),
         Command::Test { unit_only, args } => setup::setup()
             .and_then(build::build)
             .and_then(|b| test::test(&b, unit_only, &args)),

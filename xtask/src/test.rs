@@ -45,28 +45,62 @@ pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<(
         );
     }
     setup::apt_install(E2E_PACKAGES, "real containers for the end-to-end tests")?;
-    let python = python::venv()?;
-    timed("end-to-end tests", || {
-        run(userspace_cargo(built)
-            .args([
-                "test",
-                "--release",
-                "--package",
-                "sensor-tests",
-                "--",
-                "--test-threads=1",
-            ])
-            .args(args)
-            .env("SENSOR_BIN", &built.sensor)
-            .env("SENSOR_TEST_PYTHON", &python)
-            // Missing root or BPF fails these tests instead of skipping them.
-            .env("SENSOR_E2E_REQUIRED", "1"))
-    })?;
+    timed("end-to-end tests", || run(&mut e2e(built, &[], args)?))?;
     if !args.is_empty() {
         return Ok(()); // a filtered run: no benchmark smoke test
     }
     // The benchmark's quick mode: it must run (its numbers are not judged here).
     bench(built, true, None)
+}
+
+/// `cargo test` of the end-to-end tests: `targets` (`--test NAME`s; none: all), `args` for
+/// the harness.
+fn e2e(built: &Built, targets: &[&str], args: &[String]) -> anyhow::Result<Command> {
+    let python = python::venv()?;
+    let mut cmd = userspace_cargo(built);
+    cmd.args(["test", "--release", "--package", "sensor-tests"]);
+    for t in targets {
+        cmd.args(["--test", t]);
+    }
+    cmd.args(["--", "--test-threads=1"])
+        .args(args)
+        .env("SENSOR_BIN", &built.sensor)
+        .env("SENSOR_TEST_PYTHON", &python)
+        // Missing root or BPF fails these tests instead of skipping them.
+        .env("SENSOR_E2E_REQUIRED", "1");
+    Ok(cmd)
+}
+
+/// Where the sensor's own seccomp profile is shipped.
+const SELF_PROFILE: &str = "deploy/kubernetes/seccomp/sensor.json";
+
+/// Records the sensor's own seccomp profile anew over `runs` runs of the self-profile test
+/// (the union of their calls: timing decides some), writing it to [`SELF_PROFILE`].
+pub fn self_profile(built: &Built, runs: u32) -> anyhow::Result<()> {
+    if !is_root() {
+        bail!("recording the sensor's profile loads eBPF programs: run it as root");
+    }
+    setup::apt_install(
+        E2E_PACKAGES,
+        "containerd, whose CRI socket the recorded sensor asks",
+    )?;
+    let path = crate::util::workspace_root().join(SELF_PROFILE);
+    let _ = std::fs::remove_file(&path);
+    std::fs::write(
+        &path,
+        "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[]}\n",
+    )?;
+    for i in 1..=runs {
+        say(&format!(
+            "recording the sensor's own profile: run {i} of {runs}"
+        ));
+        run(e2e(built, &["self_profile"], &[])?.env("SENSOR_WRITE_SELF_PROFILE", "1"))?;
+    }
+    say(&format!(
+        "wrote {}: review the diff and commit it",
+        path.display()
+    ));
+    Ok(())
 }
 
 /// What the benchmark compares against.
