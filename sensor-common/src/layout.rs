@@ -103,6 +103,11 @@ pub const MAP_PENDING: &str = "PENDING";
 pub const MAP_UNPARKED: &str = "UNPARKED";
 /// Thread ids per UNPARKED entry.
 pub const UNPARKED_TIDS_PER_ENTRY: u32 = 64;
+/// UNPARKED values: the thread's flagged call entered but found PENDING full, or entered
+/// before the sensor attached (its exit builds and sends its record); or it was past its
+/// cgroup's budget (counted at entry; its exit sends nothing).
+pub const MARK_UNPARKED: u8 = 1;
+pub const MARK_SUPPRESSED: u8 = 2;
 /// `HashMap<u32 tid, ExecArgs>`: execs between sys_enter and the exec or its failure (a
 /// plain hash, like PENDING).
 pub const MAP_EXEC_PENDING: &str = "EXEC_PENDING";

@@ -15,7 +15,10 @@ use aya_ebpf::{
     bindings::{BPF_ANY, BPF_NOEXIST},
     helpers::bpf_get_current_task,
 };
-use sensor_common::{Counter, FLAG_ARGS_AT_EXIT, Outcome, SyscallRecord, UNPARKED_TIDS_PER_ENTRY};
+use sensor_common::{
+    Counter, FLAG_ARGS_AT_EXIT, MARK_SUPPRESSED, MARK_UNPARKED, Outcome, SyscallRecord,
+    UNPARKED_TIDS_PER_ENTRY,
+};
 
 use crate::{
     flood::suppressed,
@@ -25,10 +28,6 @@ use crate::{
 };
 
 const EEXIST: i32 = 17;
-/// UNPARKED values: the thread's flagged call found PENDING full (its exit sends it), or was
-/// past its cgroup's budget (counted at entry; its exit sends nothing).
-pub const MARK_UNPARKED: u8 = 1;
-pub const MARK_SUPPRESSED: u8 = 2;
 /// `task->seccomp.mode` of a thread under a filter.
 const SECCOMP_MODE_FILTER: i32 = 2;
 

@@ -10,8 +10,8 @@ use aya_ebpf::{
     programs::RawTracePointContext,
 };
 use sensor_common::{
-    FLAG_COMPAT, FLAG_X32, Outcome, PHASE_FILTERED, PHASE_RUNTIME, X32_SYSCALL_BIT, compat_key,
-    native_key, x32_key,
+    FLAG_COMPAT, FLAG_X32, MARK_SUPPRESSED, Outcome, PHASE_FILTERED, PHASE_RUNTIME,
+    X32_SYSCALL_BIT, compat_key, native_key, x32_key,
 };
 
 use crate::{
@@ -23,7 +23,7 @@ use crate::{
         NR_PRCTL, NR_SECCOMP, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec,
         is_exec,
     },
-    parked::{MARK_SUPPRESSED, mark, park},
+    parked::{mark, park},
     syscall::{Call, fill_scratch, meets_condition, send},
 };
 

@@ -214,6 +214,16 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let counters = probes.take_counters()?;
     let flood = probes.take_flood()?;
     let attached = probes.attach_all()?;
+    // Now that entries are seen: the forbidden calls threads are inside already.
+    let forbidden: std::collections::HashSet<u64> = policy
+        .names_on(Arch::NATIVE)
+        .filter_map(|n| crate::syscalls::number(Arch::NATIVE, n))
+        .collect();
+    let in_flight = probes::inflight::mark(&host.proc, &forbidden, &mut probes.take_unparked()?);
+    tracing::debug!(
+        threads = in_flight,
+        "flagged calls in flight at start, marked"
+    );
     let gauges = Arc::new(Gauges::default());
     gauges.attached.store(true, Ordering::Relaxed);
     // Scanned after attaching, so that nothing falls between the scan and the first record.

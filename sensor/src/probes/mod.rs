@@ -4,6 +4,7 @@
 //! (but the learned map, when it is pinned). [`exits`] decides which syscalls' exits are
 //! hooked.
 pub mod exits;
+pub mod inflight;
 
 use std::{
     io,
@@ -514,6 +515,20 @@ impl Probes {
             .ok_or(ProbeError::MissingMap(MAP_FLOOD))?;
         PerCpuHashMap::try_from(map).map_err(|source| ProbeError::Map {
             map: MAP_FLOOD,
+            source: Box::new(source),
+        })
+    }
+
+    /// The marks of threads whose flagged call has no parked entry (see `inflight.rs`). Can
+    /// be taken once.
+    pub fn take_unparked(&mut self) -> Result<Array<MapData, [u8; 64]>, ProbeError> {
+        let map = self
+            .loaded()
+            .ebpf
+            .take_map(MAP_UNPARKED)
+            .ok_or(ProbeError::MissingMap(MAP_UNPARKED))?;
+        Array::try_from(map).map_err(|source| ProbeError::Map {
+            map: MAP_UNPARKED,
             source: Box::new(source),
         })
     }
