@@ -17,13 +17,16 @@ use sensor_proto::{
     },
 };
 use sensor_tests::{
-    cgroup::{CgroupPathGuard, ScratchDir},
+    cgroup::{CgroupPathGuard, ScratchDir, TestCgroup},
     containerd::{Containerd, IMAGE, cri_client},
     ready,
     runc::kube_ids,
     sensor::Sensor,
     subscriber::{Subscriber, arg, exec, flagged, header},
+    trigger,
 };
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
 
 type CriClient = RuntimeServiceClient<tonic::transport::Channel>;
 
@@ -429,4 +432,56 @@ async fn a_new_containers_first_events_wait_for_its_pod_metadata() {
     end_pod(&mut cri, web_box).await;
     end_pod(&mut cri, quiet_box).await;
     drop(sensor);
+}
+
+/// A runtime that takes connections and never answers: a new container's events wait
+/// `--metadata-wait-ms`, then go out marked `metadata_pending` and counted, and a namespace
+/// filter lets them through rather than dropping them unseen.
+#[tokio::test]
+async fn past_the_wait_events_go_out_marked_metadata_pending() {
+    if !ready() {
+        return;
+    }
+    let dir = ScratchDir::new("cri-silent");
+    let socket = dir.path().join("cri.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    // Holds every connection open without a word, until the test process ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let sensor = Sensor::start(&[
+        "--cri-socket",
+        socket.to_str().expect("utf-8"),
+        "--metadata-wait-ms",
+        "300",
+    ])
+    .await;
+    let mut team_c = Subscriber::connect(
+        &sensor.addr,
+        GetEventsRequest {
+            kinds: vec![EventKind::FlaggedSyscall as i32],
+            pod_namespaces: vec!["team-c".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe");
+    let (uid, id) = kube_ids(0xc03);
+    let path = format!("/kubepods/besteffort/pod{uid}/{id}");
+    let _guard = CgroupPathGuard::new(&path);
+    let cg = TestCgroup::at(&path);
+    trigger(TRIGGER, &cg, &["umount-storm", "1"]);
+    let ev = team_c
+        .expect_event("the call, past the wait", |ev| {
+            flagged(ev).is_some_and(|s| s.name == "umount2") && container(ev).1.id == id
+        })
+        .await;
+    let (_, c) = container(&ev);
+    assert!(c.metadata_pending, "{ev:#?}");
+    assert!(c.pod_name.is_empty() && c.pod_namespace.is_empty());
+    assert_eq!(c.pod_uid, uid, "what the cgroup path says is still there");
+    assert!(sensor.metric("sensor_events_late_total{waited_for=\"metadata\"}") >= 1);
 }
