@@ -70,6 +70,9 @@ impl Pipeline {
         let late = self.enricher.late;
         gauges.late_metadata.store(late.metadata, Ordering::Relaxed);
         gauges.late_cgroup.store(late.cgroup, Ordering::Relaxed);
+        gauges
+            .cgroup_rescans
+            .store(self.enricher.rescans, Ordering::Relaxed);
     }
 
     fn handle(&mut self, record: Record) {

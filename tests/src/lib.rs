@@ -11,6 +11,7 @@ pub mod int80;
 pub mod io_uring;
 pub mod pins;
 pub mod pki;
+pub mod reader_latency;
 pub mod runc;
 pub mod sensor;
 pub mod subscriber;

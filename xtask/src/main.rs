@@ -37,7 +37,7 @@ enum Command {
         /// A smoke run in under a minute (checks that it runs, not its numbers).
         #[arg(long)]
         quick: bool,
-        /// Run one section: syscall, flagged, learning, exec or footprint.
+        /// Run one section: syscall, flagged, learning, exec, footprint or reader.
         #[arg(long)]
         only: Option<String>,
     },

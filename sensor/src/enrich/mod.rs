@@ -80,6 +80,8 @@ pub struct Enricher {
     /// Events ready to go on, in order.
     ready: VecDeque<Event>,
     pub late: Late,
+    /// Rescans of the cgroup tree started for a miss.
+    pub rescans: u64,
 }
 
 impl Enricher {
@@ -116,6 +118,7 @@ impl Enricher {
             rescan: None,
             ready: VecDeque::new(),
             late: Late::default(),
+            rescans: 0,
         }
     }
 
@@ -303,6 +306,7 @@ impl Enricher {
             let _ = tx.send(cgroups::scan_tree(&root));
         });
         self.rescan = Some(rx);
+        self.rescans += 1;
         true
     }
 

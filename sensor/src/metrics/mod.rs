@@ -36,6 +36,8 @@ pub struct Gauges {
     /// Events that went out before the pod metadata (or the cgroup) they waited for: counters.
     pub late_metadata: AtomicU64,
     pub late_cgroup: AtomicU64,
+    /// Rescans of the cgroup tree for a cache miss (a counter).
+    pub cgroup_rescans: AtomicU64,
     /// Entries of the kernel's LEARNED map, and its capacity.
     pub learned_entries: AtomicU64,
     pub learned_capacity: AtomicU64,
@@ -233,6 +235,12 @@ impl Sources {
                 "Events waiting now for their cgroup or pod metadata (bounded by --metadata-wait-ms and --max-waiting-events).",
                 G,
                 load(&g.events_waiting),
+            ),
+            Family::one(
+                "sensor_cgroup_rescans",
+                "Walks of the cgroup2 tree for an event whose cgroup the cache did not know (off the reader; at most one a second).",
+                C,
+                load(&g.cgroup_rescans),
             ),
             Family::one(
                 "sensor_cgroups_cached",

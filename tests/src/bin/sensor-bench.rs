@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: what the sensor costs, measured in one run, next to the floor (an
 //! empty raw_tp on sys_enter) and a peer (bpftrace doing comparable work). Prints a table and
 //! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs);
-//! `--only SECTION` (syscall, flagged, learning, exec, footprint) runs one part, for a
-//! developer's loop.
+//! `--only SECTION` (syscall, flagged, learning, exec, footprint, reader) runs one part, for
+//! a developer's loop.
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
@@ -51,6 +51,12 @@ impl BenchCgroup {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, dir] = args.as_slice()
+        && mode == "--umount-in"
+    {
+        sensor_tests::reader_latency::umount_in(std::path::Path::new(dir));
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let out_path = args
         .iter()
@@ -91,6 +97,12 @@ async fn main() {
     }
     if want("footprint") {
         report["footprint"] = footprint(cgroups).await;
+    }
+    if want("reader") {
+        let probes = if quick { 50 } else { 300 };
+        let r = sensor_tests::reader_latency::reader_latency(probes).await;
+        print_reader(&r);
+        report["reader_latency"] = r;
     }
     if let Some(p) = out_path {
         std::fs::write(&p, serde_json::to_vec_pretty(&report).unwrap())
@@ -345,6 +357,32 @@ async fn footprint(cgroups: u32) -> Value {
     drop(many);
     drop(sensor);
     json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps})
+}
+
+/// The reader section's table.
+fn print_reader(r: &Value) {
+    println!("event latency, kernel to subscriber (ms), while the sensor...");
+    let quiet = r["quiet"]["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    for (name, what) in [
+        ("quiet", "does nothing else      "),
+        ("policy_reloads", "reloads its policy 50/s"),
+        ("cgroup_rescans", "rescans the cgroup tree"),
+    ] {
+        let s = &r[name];
+        let p99 = s["p99_ms"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  {what}  p50 {:6.2}  p99 {:6.2}  max {:6.2}  (n={}, p99 x{:.2} of quiet)",
+            s["p50_ms"].as_f64().unwrap_or(f64::NAN),
+            p99,
+            s["max_ms"].as_f64().unwrap_or(f64::NAN),
+            s["n"],
+            p99 / quiet
+        );
+    }
+    println!(
+        "  ({} reloads and {} rescans happened meanwhile)",
+        r["policy_reloads"]["reloads"], r["cgroup_rescans"]["rescans"]
+    );
 }
 
 fn humantime_now() -> Value {
