@@ -1,6 +1,7 @@
 //! Flagged calls between their entry and their exit: when the kernel has no room to park
 //! one, no call is lost and none is taken for a seccomp refusal; an exit whose entry ran
-//! before the sensor started is not called "blocked before entry" either.
+//! before the sensor started, or before a reload forbade the call, is not called "blocked
+//! before entry" either.
 //!
 //! The forbidden call is `rt_sigtimedwait` (by this test's policy), which a thread can be
 //! kept inside for as long as the test needs: it waits for a signal that never comes.
@@ -157,6 +158,64 @@ async fn an_exit_whose_entry_came_before_the_sensor_is_not_called_blocked() {
         let status = waiter.0.wait().expect("wait sensor-trigger");
         assert!(status.success(), "sensor-trigger failed: {status}");
     }
+}
+
+/// A call that a reload newly forbids while a thread under a seccomp filter is inside it
+/// exits without an entry too: each reload marks the threads inside a call it newly forbids,
+/// so it is reported with its outcome, not as blocked.
+#[tokio::test]
+async fn a_call_a_reload_forbids_while_it_runs_is_not_called_blocked() {
+    if !ready() {
+        return;
+    }
+    let dir = ScratchDir::new("parked-reload");
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, "[syscalls]\nchroot = \"low\"\n").unwrap();
+    let sensor = Sensor::start(&["--no-cri", "--policy", file.to_str().unwrap()]).await;
+    let cg = TestCgroup::new("parked-reload");
+    let mut waiter = Waiter(
+        std::process::Command::new(TRIGGER)
+            .arg(cg.path())
+            .args(["timedwait", "1", "6000", "filtered"])
+            .spawn()
+            .expect("spawn sensor-trigger"),
+    );
+    let pid = waiter.0.id();
+    assert!(
+        await_inside(pid, libc::SYS_rt_sigtimedwait),
+        "the trigger never entered rt_sigtimedwait"
+    );
+    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+        .await
+        .expect("subscribe");
+    // Now forbid it (the new file appears whole, as an editor or a ConfigMap writes it).
+    let next = dir.path().join("policy.toml.new");
+    std::fs::write(&next, format!("[syscalls]\n{CALL} = \"low\"\n")).unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    // The reload is polled: there is no event to await until the call ends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sensor.metric("sensor_policy_reloads_total") < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the policy never reloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        inside(pid, libc::SYS_rt_sigtimedwait),
+        "the call ended before the reload: this test needs a longer wait"
+    );
+    let ev = sub
+        .expect_event("the call, seen at its exit", flagged_by(pid, CALL))
+        .await;
+    assert_eq!(
+        outcome(&ev),
+        (OutcomeKind::Failed, "EAGAIN".to_owned()),
+        "it entered before it was forbidden and timed out: {ev:#?}"
+    );
+    assert!(flagged(&ev).is_some_and(|f| f.args_read_at_exit), "{ev:#?}");
+    let status = waiter.0.wait().expect("wait sensor-trigger");
+    assert!(status.success(), "sensor-trigger failed: {status}");
 }
 
 /// The trigger, killed if the test fails before it ends.

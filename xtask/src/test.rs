@@ -91,12 +91,12 @@ pub fn self_profile(built: &Built, runs: u32) -> anyhow::Result<()> {
         "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[]}\n",
     )?;
     for i in 1..=runs {
-        say(&format!(
+        say(format!(
             "recording the sensor's own profile: run {i} of {runs}"
         ));
         run(e2e(built, &["self_profile"], &[])?.env("SENSOR_WRITE_SELF_PROFILE", "1"))?;
     }
-    say(&format!(
+    say(format!(
         "wrote {}: review the diff and commit it",
         path.display()
     ));

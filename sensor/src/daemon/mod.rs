@@ -215,11 +215,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let flood = probes.take_flood()?;
     let attached = probes.attach_all()?;
     // Now that entries are seen: the forbidden calls threads are inside already.
-    let forbidden: std::collections::HashSet<u64> = policy
-        .names_on(Arch::NATIVE)
-        .filter_map(|n| crate::syscalls::number(Arch::NATIVE, n))
-        .collect();
-    let in_flight = probes::inflight::mark(&host.proc, &forbidden, &mut probes.take_unparked()?);
+    let in_flight = policy_maps.entries_seen(&host.proc);
     tracing::debug!(
         threads = in_flight,
         "flagged calls in flight at start, marked"

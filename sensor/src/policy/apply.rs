@@ -1,7 +1,13 @@
 //! Putting a policy into the kernel: the forbidden bitmap, which arguments to read as strings,
-//! the argument conditions and the exit hooks ([`PolicyMaps`], owned by the reload task: an
+//! the argument conditions and the exit hooks, and the marks of threads already inside a
+//! newly forbidden call ([`PolicyMaps`], owned by the reload task: an
 //! apply attaches tracepoints, which takes seconds, and never runs in the reader), and the
 //! per-cgroup exceptions ([`Exemptions`], owned by the policy engine in the reader).
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+};
+
 use aya::maps::{Array, HashMap, MapData, MapError};
 use sensor_common::{
     ArgCondition, FORBIDDEN_MAX_NR, MAP_CONDITIONS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS,
@@ -10,7 +16,7 @@ use sensor_common::{
 use super::{Policy, SyscallBitmap};
 use crate::{
     args,
-    probes::{PolicyMapHandles, ProbeError, exits::ExitHooks},
+    probes::{PolicyMapHandles, ProbeError, exits::ExitHooks, inflight},
     syscalls::{self, Arch},
 };
 
@@ -38,6 +44,12 @@ pub struct PolicyMaps {
     string_args: Array<MapData, u8>,
     conditions: Array<MapData, ArgCondition>,
     exits: ExitHooks,
+    unparked: Array<MapData, [u8; 64]>,
+    /// The native syscall numbers forbidden now.
+    applied: HashSet<u64>,
+    /// Where the host's /proc is, once entries are seen (`sys_enter` attached): from then on
+    /// each apply marks the threads inside a call it newly forbids.
+    proc_root: Option<PathBuf>,
 }
 
 /// The kernel's per-cgroup exceptions.
@@ -54,6 +66,7 @@ impl PolicyMaps {
             conditions,
             exempt,
             exits,
+            unparked,
         } = handles;
         (
             Self {
@@ -61,6 +74,9 @@ impl PolicyMaps {
                 string_args,
                 conditions,
                 exits,
+                unparked,
+                applied: HashSet::new(),
+                proc_root: None,
             },
             Exemptions { exempt },
         )
@@ -109,7 +125,27 @@ impl PolicyMaps {
                 .set(i as u32, w, 0)
                 .map_err(err(MAP_FORBIDDEN))?;
         }
+        let now: HashSet<u64> = policy
+            .names_on(Arch::NATIVE)
+            .filter_map(|n| syscalls::number(Arch::NATIVE, n))
+            .collect();
+        let newly: HashSet<u64> = now.difference(&self.applied).copied().collect();
+        self.applied = now;
+        if let Some(root) = &self.proc_root
+            && !newly.is_empty()
+        {
+            let n = inflight::mark(root, &newly, &mut self.unparked);
+            tracing::debug!(threads = n, "newly forbidden calls in flight, marked");
+        }
         Ok(())
+    }
+
+    /// `sys_enter` is attached: marks the threads inside a forbidden call now (their exits
+    /// come without an entry), and from now on those inside a call a reload newly forbids.
+    /// Returns how many threads were marked.
+    pub fn entries_seen(&mut self, proc_root: &Path) -> usize {
+        self.proc_root = Some(proc_root.to_owned());
+        inflight::mark(proc_root, &self.applied, &mut self.unparked)
     }
 }
 

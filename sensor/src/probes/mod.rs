@@ -421,6 +421,7 @@ impl Probes {
         let conditions = Array::try_from(take(MAP_CONDITIONS)?).map_err(map_err(MAP_CONDITIONS))?;
         let exempt = HashMap::try_from(take(MAP_EXEMPT)?).map_err(map_err(MAP_EXEMPT))?;
         let hooked = Array::try_from(take(MAP_EXIT_HOOKED)?).map_err(map_err(MAP_EXIT_HOOKED))?;
+        let unparked = Array::try_from(take(MAP_UNPARKED)?).map_err(map_err(MAP_UNPARKED))?;
         drop(loaded);
         let exits = ExitHooks::new(
             Arc::downgrade(&self.loaded),
@@ -435,6 +436,7 @@ impl Probes {
             conditions,
             exempt,
             exits,
+            unparked,
         })
     }
 
@@ -519,20 +521,6 @@ impl Probes {
         })
     }
 
-    /// The marks of threads whose flagged call has no parked entry (see `inflight.rs`). Can
-    /// be taken once.
-    pub fn take_unparked(&mut self) -> Result<Array<MapData, [u8; 64]>, ProbeError> {
-        let map = self
-            .loaded()
-            .ebpf
-            .take_map(MAP_UNPARKED)
-            .ok_or(ProbeError::MissingMap(MAP_UNPARKED))?;
-        Array::try_from(map).map_err(|source| ProbeError::Map {
-            map: MAP_UNPARKED,
-            source: Box::new(source),
-        })
-    }
-
     /// The kernel-side counters. Can be taken once.
     pub fn take_counters(&mut self) -> Result<KernelCounters, ProbeError> {
         let map = self
@@ -557,6 +545,8 @@ pub struct PolicyMapHandles {
     pub conditions: Array<MapData, sensor_common::ArgCondition>,
     pub exempt: HashMap<MapData, u64, crate::syscalls::SyscallBitmap>,
     pub exits: ExitHooks,
+    /// Marks of threads inside a flagged call without a parked entry (`inflight.rs`).
+    pub unparked: Array<MapData, [u8; 64]>,
 }
 
 /// Counts the entries of the learned-syscalls map.
