@@ -43,6 +43,11 @@ pub const IOURING_OPS: u64 = 128;
 
 /// Syscall keys: the highest plus one.
 pub const FORBIDDEN_MAX_NR: u64 = IOURING_KEY_BASE + IOURING_OPS;
+/// Keys past every syscall key, used only in the flood table (FLOOD) to count, per cgroup,
+/// the exec, fork and exit records that found the ring buffer full.
+pub const LOST_KEY_EXEC: u64 = FORBIDDEN_MAX_NR;
+pub const LOST_KEY_FORK: u64 = FORBIDDEN_MAX_NR + 1;
+pub const LOST_KEY_EXIT: u64 = FORBIDDEN_MAX_NR + 2;
 /// 64-bit words of a bitmap over syscall keys (forbidden, exempt, exit-hooked).
 pub const FORBIDDEN_WORDS: u32 = FORBIDDEN_MAX_NR.div_ceil(64) as u32;
 

@@ -225,6 +225,7 @@ pub fn exec_exit(ret: i64, tid: u32) {
     }
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
         count(Counter::RingbufFullExec);
+        crate::flood::lost(sensor_common::LOST_KEY_EXEC);
         let _ = EXEC_PENDING.remove(&tid);
         return;
     };
@@ -277,6 +278,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
     let old_tid: i32 = unsafe { ctx.read_at(EXEC_OLD_PID_OFF.load() as usize)? };
     let Some(mut entry) = EVENTS.reserve::<ExecRecord>(0) else {
         count(Counter::RingbufFullExec);
+        crate::flood::lost(sensor_common::LOST_KEY_EXEC);
         let _ = EXEC_PENDING.remove(&(old_tid as u32));
         return Ok(());
     };

@@ -85,8 +85,9 @@ pub fn suppressed(key: u64) -> bool {
     }
 }
 
-/// A flagged record of syscall key `key` found the ring buffer full: counted against the
-/// calling cgroup too, so that its next summary tells its own losses.
+/// A flagged record of syscall key `key` (or an exec, fork or exit record: `LOST_KEY_*`)
+/// found the ring buffer full: counted against the calling cgroup too, so that the sensor
+/// tells each container's own losses.
 #[inline(always)]
 pub fn lost(key: u64) {
     if let Some(s) = state(key) {

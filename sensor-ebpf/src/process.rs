@@ -37,6 +37,7 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) {
     }
     let Some(mut entry) = EVENTS.reserve::<ForkRecord>(0) else {
         count(Counter::RingbufFullFork);
+        crate::flood::lost(sensor_common::LOST_KEY_FORK);
         return;
     };
     // SAFETY: a reserved entry of exactly size_of::<ForkRecord>() bytes.
@@ -79,6 +80,7 @@ fn try_sched_process_exit(ctx: &TracePointContext) {
     let exit_code = read_field::<i32>(task, TASK_EXIT_CODE_OFF.load()).unwrap_or(0);
     let Some(mut entry) = EVENTS.reserve::<ExitRecord>(0) else {
         count(Counter::RingbufFullExit);
+        crate::flood::lost(sensor_common::LOST_KEY_EXIT);
         return;
     };
     // SAFETY: a reserved entry of exactly size_of::<ExitRecord>() bytes.

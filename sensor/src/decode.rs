@@ -15,7 +15,7 @@ use sensor_common::{
 use crate::{
     args::{self, ArgString},
     event::{
-        Body, Event, ExeFile, Exec, FlaggedSyscall, Outcome, Phase, Privileges, Process,
+        Body, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase, Privileges, Process,
         SyscallSeen,
     },
     syscalls::{self, Arch},
@@ -89,6 +89,13 @@ pub enum Record {
     },
     /// A cgroup2 directory went away.
     CgroupRmdir { id: u64 },
+    /// Records of one cgroup the kernel dropped (ring buffer full), told by the flood watch
+    /// (never decoded from the ring).
+    KernelLoss {
+        cgroup_id: u64,
+        kind: Kind,
+        count: u64,
+    },
 }
 
 /// Decodes one ring-buffer record.

@@ -3,18 +3,20 @@
 //! CPU, and counts the rest; it also counts, per (cgroup, call), the records that found the
 //! ring buffer full. Every second, the counts' growth goes out as one flagged-call event per
 //! (cgroup, call) that stands for those calls (`suppressed`, `lost_in_kernel`), through the
-//! same enrichment, policy and filters as the calls themselves. Nothing is lost: a summary that
+//! same enrichment, policy and filters as the calls themselves. The exec, fork and exit
+//! records a cgroup lost are counted the same way (`LOST_KEY_*`) and go to its container's
+//! entry in `ListContainers`. Nothing is lost: a summary that
 //! finds no room in the reader's queue is told at the next poll instead.
 use std::{collections::HashMap, time::Duration};
 
 use aya::maps::{MapData, PerCpuHashMap};
-use sensor_common::{FloodKey, FloodState};
+use sensor_common::{FloodKey, FloodState, LOST_KEY_EXEC, LOST_KEY_EXIT, LOST_KEY_FORK};
 use tokio::sync::mpsc;
 
 use crate::{
     clock::monotonic_ns,
     decode::Record,
-    event::{Body, Event, FlaggedSyscall, Outcome, Suppressed},
+    event::{Body, Event, FlaggedSyscall, Kind, Outcome, Suppressed},
     reconcile::Made,
     syscalls::{self, Arch},
 };
@@ -78,8 +80,22 @@ impl FloodWatch {
     }
 }
 
-/// One summary event of the entry's syscall from its cgroup, at `now`.
+/// One summary event of the entry's syscall from its cgroup, at `now`; for an exec, fork or
+/// exit entry (`LOST_KEY_*`), the count of that cgroup's records the ring dropped.
 fn summary(key: FloodKey, new: Suppressed, now: u64) -> Record {
+    let lifecycle = match u64::from(key.key) {
+        LOST_KEY_EXEC => Some(Kind::Exec),
+        LOST_KEY_FORK => Some(Kind::Fork),
+        LOST_KEY_EXIT => Some(Kind::Exit),
+        _ => None,
+    };
+    if let Some(kind) = lifecycle {
+        return Record::KernelLoss {
+            cgroup_id: key.cgroup_id,
+            kind,
+            count: new.lost,
+        };
+    }
     let (arch, nr) = Arch::NATIVE.of_key(u64::from(key.key));
     let mut ev = Event::for_cgroup(key.cgroup_id, now);
     ev.body = Body::FlaggedSyscall(FlaggedSyscall {

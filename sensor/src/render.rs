@@ -78,8 +78,29 @@ pub fn container_line(s: &pb::SeenContainer) -> String {
         dash(&c.container_name),
         dash(&c.image),
         s.events,
-        if s.running { "running" } else { "gone" }
+        state(s)
     )
+}
+
+/// running or gone, and what the kernel dropped of it, if anything.
+fn state(s: &pb::SeenContainer) -> String {
+    let run = if s.running { "running" } else { "gone" };
+    let l = s.lost_in_kernel.unwrap_or_default();
+    let parts: Vec<String> = [
+        (l.flagged_syscalls, "flagged"),
+        (l.execs, "execs"),
+        (l.forks, "forks"),
+        (l.exits, "exits"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        run.to_owned()
+    } else {
+        format!("{run}, lost in the kernel: {}", parts.join(", "))
+    }
 }
 
 pub fn container_json(s: &pb::SeenContainer) -> Value {
@@ -88,7 +109,9 @@ pub fn container_json(s: &pb::SeenContainer) -> Value {
         "container_id": c.id, "runtime": c.runtime, "pod_uid": c.pod_uid, "qos_class": c.qos_class,
         "pod_name": c.pod_name, "pod_namespace": c.pod_namespace, "container_name": c.container_name,
         "image": c.image, "labels": c.labels, "cgroup_id": s.cgroup_id, "cgroup_path": s.cgroup_path,
-        "events": s.events, "running": s.running,
+        "events": s.events, "running": s.running, "lost_in_kernel": s.lost_in_kernel.map(|l| json!({
+            "flagged_syscalls": l.flagged_syscalls, "execs": l.execs, "forks": l.forks, "exits": l.exits,
+        })),
         "first_seen": time(s.first_seen_unix_nano), "last_seen": time(s.last_seen_unix_nano),
     })
 }

@@ -1,12 +1,17 @@
 //! A storm of flagged calls into a one-page ring buffer: the kernel drops records, counts them by
 //! kind, and the sensor reports them in-band, node-wide and per cgroup (in the cgroup's
-//! summary events). Delivered plus reported lost equals the storm, both ways.
+//! summary events). Delivered plus reported lost equals the storm, both ways. Execs lost
+//! the same way are counted against their container.
 //! (Alone in its test binary: no other test's flagged calls share the count.)
-use sensor_proto::v1::{EventKind, LossReason, get_events_response::Item};
+use sensor_proto::v1::{
+    EventKind, ListContainersRequest, LossReason, get_events_response::Item,
+    sensor_service_client::SensorServiceClient,
+};
 use sensor_tests::{
     EVENT_TIMEOUT,
-    cgroup::TestCgroup,
+    cgroup::{CgroupPathGuard, TestCgroup},
     ready,
+    runc::kube_ids,
     sensor::Sensor,
     subscriber::{Subscriber, flagged, flagged_in, header},
     trigger_in_background,
@@ -104,4 +109,78 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
         "storm {STORM}: {delivered} delivered, {lost_flagged} lost in the kernel \
          ({lost_here} in the cgroup's summaries)"
     );
+}
+
+/// Execs that find the ring full are counted against their container too: what a subscriber
+/// of the container received plus what `ListContainers` says the kernel dropped of its execs
+/// equals what it ran, exactly.
+#[tokio::test]
+async fn exec_losses_are_counted_per_container() {
+    if !ready() {
+        return;
+    }
+    const EXECS: u64 = 2000;
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--ring-buffer-bytes",
+        "4096",
+        "--flood-budget",
+        "0",
+    ])
+    .await;
+    let filler = TestCgroup::new("overflow-filler");
+    let (uid, id) = kube_ids(0x0f10);
+    let path = format!("/kubepods/besteffort/pod{uid}/{id}");
+    let _guard = CgroupPathGuard::new(&path);
+    let cg = TestCgroup::at(&path);
+    let mut sub = Subscriber::for_cgroup(&sensor.addr, cg.id(), &[EventKind::Exec]).await;
+    // Another cgroup keeps the one-page ring full while this one execs.
+    let storm = trigger_in_background(TRIGGER, &filler, &["umount-storm", "3000000", "1000"]);
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && i=0 && while [ $i -lt {EXECS} ]; do /bin/true; i=$((i+1)); done",
+        cg.path().display()
+    );
+    let execs = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .status()
+            .expect("run the exec loop")
+    });
+    let mut api = SensorServiceClient::connect(sensor.addr.clone())
+        .await
+        .expect("connect");
+    let lost_execs = async |api: &mut SensorServiceClient<tonic::transport::Channel>| {
+        let list = api
+            .list_containers(ListContainersRequest {})
+            .await
+            .expect("ListContainers")
+            .into_inner();
+        list.containers
+            .iter()
+            .find(|s| s.container.as_ref().is_some_and(|c| c.id == id))
+            .and_then(|s| s.lost_in_kernel)
+            .map_or(0, |l| l.execs)
+    };
+    let (mut delivered, mut lost) = (0u64, 0u64);
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT * 3;
+    while delivered + lost < EXECS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{delivered} delivered + {lost} lost of {EXECS} execs"
+        );
+        // Drain what arrived, then ask how many the kernel dropped (told once a second).
+        while let Some(msg) = sub.next_within(std::time::Duration::from_millis(100)).await {
+            if let Some(Item::Event(ev)) = msg.item
+                && header(&ev).cgroup_id == cg.id()
+            {
+                delivered += 1;
+            }
+        }
+        lost = lost_execs(&mut api).await;
+    }
+    assert!(execs.await.expect("the exec loop").success());
+    storm.await.expect("the storm");
+    assert_eq!(delivered + lost, EXECS, "no more than were run");
+    assert!(lost > 0, "the full ring dropped none of {EXECS} execs?");
+    eprintln!("{EXECS} execs: {delivered} delivered, {lost} lost (counted for the container)");
 }

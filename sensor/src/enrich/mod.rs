@@ -27,7 +27,7 @@ use self::{
 use crate::{
     clock::Clock,
     decode::Record,
-    event::{Body, Event},
+    event::{Body, Event, Kind},
 };
 
 /// How soon a container still without metadata is asked about again.
@@ -171,16 +171,38 @@ impl Enricher {
                     }
                 }
             }
+            Record::KernelLoss {
+                cgroup_id,
+                kind,
+                count,
+            } => self.lost(cgroup_id, kind, count),
             Record::Event(mut ev) => {
                 ev.time_unix_nano = self.clock.wall_ns(ev.ktime_ns);
                 let awaits = self.attribute(&mut ev);
                 self.track_process(&mut ev);
+                // A flood summary tells what the ring dropped of this cgroup's flagged calls.
+                if let Body::FlaggedSyscall(f) = &ev.body
+                    && let Some(s) = &f.suppressed
+                    && s.lost > 0
+                {
+                    self.lost(ev.cgroup_id, Kind::FlaggedSyscall, s.lost);
+                }
                 if awaits == Awaits::Nothing && !self.room.is_waiting(ev.cgroup_id) {
                     self.ready.push_back(ev);
                 } else if let Some(first) = self.room.hold(ev) {
                     self.release(first, true);
                 }
             }
+        }
+    }
+
+    /// Counts records of a container that the kernel dropped (other cgroups' losses are
+    /// told node-wide only).
+    fn lost(&mut self, cgroup_id: u64, kind: Kind, count: u64) {
+        if let Some(info) = self.cgroups.resolve_cached(cgroup_id)
+            && let Owner::Container(c) = &*info.owner
+        {
+            self.registry.lost(c, cgroup_id, &info.path, kind, count);
         }
     }
 

@@ -6,6 +6,7 @@ use std::{
 };
 
 use super::container::ContainerRef;
+use crate::event::Kind;
 
 /// Containers remembered at once; beyond that, gone ones are forgotten first.
 const CAPACITY: usize = 16_384;
@@ -20,6 +21,30 @@ pub struct SeenContainer {
     pub last_seen_unix_nano: u64,
     /// False once its cgroup was removed.
     pub running: bool,
+    /// Its records the kernel dropped (ring buffer full), by kind: flagged calls, execs,
+    /// forks, exits.
+    pub lost_in_kernel: KernelLosses,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelLosses {
+    pub flagged_syscalls: u64,
+    pub execs: u64,
+    pub forks: u64,
+    pub exits: u64,
+}
+
+impl KernelLosses {
+    fn add(&mut self, kind: Kind, n: u64) {
+        let slot = match kind {
+            Kind::FlaggedSyscall => &mut self.flagged_syscalls,
+            Kind::Exec => &mut self.execs,
+            Kind::Fork => &mut self.forks,
+            Kind::Exit => &mut self.exits,
+            Kind::SyscallSeen => return,
+        };
+        *slot += n;
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -57,6 +82,42 @@ impl Registry {
                 first_seen_unix_nano: now,
                 last_seen_unix_nano: now,
                 running: true,
+                lost_in_kernel: KernelLosses::default(),
+            },
+        );
+    }
+
+    /// Counts `n` records of `container` of `kind` that the kernel dropped. A container
+    /// whose every record was dropped is listed too, with no events.
+    pub fn lost(
+        &self,
+        container: &Arc<ContainerRef>,
+        cgroup_id: u64,
+        cgroup_path: &Arc<str>,
+        kind: Kind,
+        n: u64,
+    ) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if let Some(seen) = map.get_mut(&container.id) {
+            seen.lost_in_kernel.add(kind, n);
+            return;
+        }
+        if map.len() >= CAPACITY {
+            return;
+        }
+        let mut lost_in_kernel = KernelLosses::default();
+        lost_in_kernel.add(kind, n);
+        map.insert(
+            container.id.clone(),
+            SeenContainer {
+                container: container.clone(),
+                cgroup_id,
+                cgroup_path: cgroup_path.clone(),
+                events: 0,
+                first_seen_unix_nano: 0,
+                last_seen_unix_nano: 0,
+                running: true,
+                lost_in_kernel,
             },
         );
     }
@@ -107,6 +168,9 @@ mod tests {
         let path: Arc<str> = Arc::from("/docker/x");
         r.saw(&c, 7, &path, 10);
         r.saw(&c, 7, &path, 20);
+        r.lost(&c, 7, &path, Kind::Exec, 3);
+        r.lost(&c, 7, &path, Kind::Exec, 2);
+        r.lost(&c, 7, &path, Kind::SyscallSeen, 9);
         r.gone(&c.id);
         let l = r.list();
         assert_eq!(l.len(), 1);
@@ -117,6 +181,13 @@ mod tests {
                 l[0].last_seen_unix_nano
             ),
             (2, 10, 20)
+        );
+        assert_eq!(
+            l[0].lost_in_kernel,
+            KernelLosses {
+                execs: 5,
+                ..Default::default()
+            }
         );
         assert!(!l[0].running);
     }

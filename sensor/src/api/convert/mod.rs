@@ -114,6 +114,12 @@ pub fn seen_container_to_wire(s: &SeenContainer, meta: Option<&PodMeta>) -> pb::
         first_seen_unix_nano: s.first_seen_unix_nano,
         last_seen_unix_nano: s.last_seen_unix_nano,
         running: s.running,
+        lost_in_kernel: Some(pb::KernelLosses {
+            flagged_syscalls: s.lost_in_kernel.flagged_syscalls,
+            execs: s.lost_in_kernel.execs,
+            forks: s.lost_in_kernel.forks,
+            exits: s.lost_in_kernel.exits,
+        }),
     }
 }
 
