@@ -170,18 +170,21 @@ impl Enricher {
     /// `late`, those still without their answer are marked and counted.
     pub(super) fn release(&mut self, cgroup_id: u64, late: bool) {
         for mut ev in self.room.take(cgroup_id) {
-            let awaits = self.attribute(&mut ev);
-            if late {
-                match awaits {
-                    Awaits::Nothing => {}
-                    Awaits::Cgroup => self.late.cgroup += 1,
-                    Awaits::Metadata => {
-                        self.late.metadata += 1;
-                        if let Attribution::Container { meta_pending, .. } = &mut ev.attribution {
-                            *meta_pending = true;
-                        }
+            match (self.attribute(&mut ev), late) {
+                (Awaits::Metadata, true) => {
+                    self.late.metadata += 1;
+                    if let Attribution::Container { meta_pending, .. } = &mut ev.attribution {
+                        *meta_pending = true;
                     }
                 }
+                // Its cgroup is still unknown: the rescan it waited for did not find it, or
+                // its time ran out first. It goes out with its attribution pending.
+                (Awaits::Cgroup, _) | (Awaits::Nothing, _)
+                    if ev.attribution == Attribution::Pending =>
+                {
+                    self.late.cgroup += 1;
+                }
+                _ => {}
             }
             self.ready.push_back(ev);
         }
