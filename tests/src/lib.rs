@@ -46,6 +46,20 @@ fn unavailable() -> Option<String> {
 
 /// Call first in every end-to-end test: `if !e2e::ready() { return; }`.
 /// Panics instead of skipping when `SENSOR_E2E_REQUIRED=1`.
+/// Polls `check` until it holds, failing after [`EVENT_TIMEOUT`]: for a state there is no
+/// event to await (a TLS handshake that works, a counter over HTTPS).
+pub async fn until<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn ready() -> bool {
     match unavailable() {
         None => true,

@@ -123,18 +123,8 @@ async fn an_exit_whose_entry_came_before_the_sensor_is_not_called_blocked() {
         let cg = TestCgroup::new("parked-early");
         let mut args = vec!["timedwait", "1", "5000"];
         args.extend(filtered.then_some("filtered"));
-        let mut waiter = Waiter(
-            std::process::Command::new(TRIGGER)
-                .arg(cg.path())
-                .args(&args)
-                .spawn()
-                .expect("spawn sensor-trigger"),
-        );
+        let mut waiter = Waiter::inside_the_call(&cg, &args);
         let pid = waiter.0.id();
-        assert!(
-            await_inside(pid, libc::SYS_rt_sigtimedwait),
-            "the trigger never entered rt_sigtimedwait"
-        );
         let sensor = Sensor::start(&["--no-cri", "--policy", &policy]).await;
         assert!(
             inside(pid, libc::SYS_rt_sigtimedwait),
@@ -173,18 +163,8 @@ async fn a_call_a_reload_forbids_while_it_runs_is_not_called_blocked() {
     std::fs::write(&file, "[syscalls]\nchroot = \"low\"\n").unwrap();
     let sensor = Sensor::start(&["--no-cri", "--policy", file.to_str().unwrap()]).await;
     let cg = TestCgroup::new("parked-reload");
-    let mut waiter = Waiter(
-        std::process::Command::new(TRIGGER)
-            .arg(cg.path())
-            .args(["timedwait", "1", "6000", "filtered"])
-            .spawn()
-            .expect("spawn sensor-trigger"),
-    );
+    let mut waiter = Waiter::inside_the_call(&cg, &["timedwait", "1", "6000", "filtered"]);
     let pid = waiter.0.id();
-    assert!(
-        await_inside(pid, libc::SYS_rt_sigtimedwait),
-        "the trigger never entered rt_sigtimedwait"
-    );
     let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
         .await
         .expect("subscribe");
@@ -220,6 +200,24 @@ async fn a_call_a_reload_forbids_while_it_runs_is_not_called_blocked() {
 
 /// The trigger, killed if the test fails before it ends.
 struct Waiter(std::process::Child);
+
+impl Waiter {
+    /// The trigger doing `args` in `cg`, once a thread of it is inside rt_sigtimedwait.
+    fn inside_the_call(cg: &TestCgroup, args: &[&str]) -> Self {
+        let waiter = Waiter(
+            std::process::Command::new(TRIGGER)
+                .arg(cg.path())
+                .args(args)
+                .spawn()
+                .expect("spawn sensor-trigger"),
+        );
+        assert!(
+            await_inside(waiter.0.id(), libc::SYS_rt_sigtimedwait),
+            "the trigger never entered rt_sigtimedwait"
+        );
+        waiter
+    }
+}
 
 impl Drop for Waiter {
     fn drop(&mut self) {

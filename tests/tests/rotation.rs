@@ -2,7 +2,7 @@
 //! the new certificate and the new client CA, a stream opened before goes on, a rotation that
 //! would not work (a certificate with the old key) is refused and the old one stays. The
 //! metrics and probes are served over HTTPS with the same certificate.
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use sensor_proto::v1::get_events_response::Item;
 use sensor_tests::{
@@ -12,7 +12,7 @@ use sensor_tests::{
     ready,
     sensor::{Sensor, sample},
     subscriber::{flagged, flagged_in},
-    trigger,
+    trigger, until,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -22,20 +22,6 @@ fn replace(path: &str, pem: &str) {
     let tmp = format!("{path}.new");
     std::fs::write(&tmp, pem).expect("write");
     std::fs::rename(&tmp, path).expect("rename into place");
-}
-
-/// Polls `check` (a TLS handshake or an HTTPS read: there is no event to await) until it
-/// holds, failing after [`EVENT_TIMEOUT`].
-async fn until<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn reloads(metrics: &str, ca: &str, result: &str) -> u64 {

@@ -23,7 +23,7 @@ use sensor_tests::{
     runc::kube_ids,
     sensor::{Sensor, sample, sensor_bin},
     subscriber::{flagged, flagged_in},
-    trigger,
+    trigger, until,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -80,19 +80,6 @@ impl Setup {
             "--cri-socket".into(),
             self.containerd.socket.to_str().expect("utf-8").into(),
         ]
-    }
-}
-
-/// Polls `check` (an HTTPS read: there is no event to await) until it holds.
-async fn until<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
