@@ -47,6 +47,40 @@ impl KernelLosses {
     }
 }
 
+/// The container's entry, made (with nothing counted yet) if it has none; `None` when the
+/// registry is full of running containers.
+fn entry<'a>(
+    map: &'a mut HashMap<String, SeenContainer>,
+    container: &Arc<ContainerRef>,
+    cgroup_id: u64,
+    cgroup_path: &Arc<str>,
+) -> Option<&'a mut SeenContainer> {
+    // Looked up first: the reader calls this for every event, and the id is cloned only for
+    // a new entry.
+    if !map.contains_key(&container.id) {
+        if map.len() >= CAPACITY {
+            map.retain(|_, s| s.running);
+            if map.len() >= CAPACITY {
+                return None;
+            }
+        }
+        map.insert(
+            container.id.clone(),
+            SeenContainer {
+                container: container.clone(),
+                cgroup_id,
+                cgroup_path: cgroup_path.clone(),
+                events: 0,
+                first_seen_unix_nano: 0,
+                last_seen_unix_nano: 0,
+                running: true,
+                lost_in_kernel: KernelLosses::default(),
+            },
+        );
+    }
+    map.get_mut(&container.id)
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Registry(Arc<Mutex<HashMap<String, SeenContainer>>>);
 
@@ -60,31 +94,14 @@ impl Registry {
         now: u64,
     ) {
         let Ok(mut map) = self.0.lock() else { return };
-        if let Some(seen) = map.get_mut(&container.id) {
+        if let Some(seen) = entry(&mut map, container, cgroup_id, cgroup_path) {
             seen.events += 1;
+            if seen.first_seen_unix_nano == 0 {
+                seen.first_seen_unix_nano = now;
+            }
             seen.last_seen_unix_nano = now;
             seen.running = true;
-            return;
         }
-        if map.len() >= CAPACITY {
-            map.retain(|_, s| s.running);
-            if map.len() >= CAPACITY {
-                return;
-            }
-        }
-        map.insert(
-            container.id.clone(),
-            SeenContainer {
-                container: container.clone(),
-                cgroup_id,
-                cgroup_path: cgroup_path.clone(),
-                events: 1,
-                first_seen_unix_nano: now,
-                last_seen_unix_nano: now,
-                running: true,
-                lost_in_kernel: KernelLosses::default(),
-            },
-        );
     }
 
     /// Counts `n` records of `container` of `kind` that the kernel dropped. A container
@@ -98,28 +115,9 @@ impl Registry {
         n: u64,
     ) {
         let Ok(mut map) = self.0.lock() else { return };
-        if let Some(seen) = map.get_mut(&container.id) {
+        if let Some(seen) = entry(&mut map, container, cgroup_id, cgroup_path) {
             seen.lost_in_kernel.add(kind, n);
-            return;
         }
-        if map.len() >= CAPACITY {
-            return;
-        }
-        let mut lost_in_kernel = KernelLosses::default();
-        lost_in_kernel.add(kind, n);
-        map.insert(
-            container.id.clone(),
-            SeenContainer {
-                container: container.clone(),
-                cgroup_id,
-                cgroup_path: cgroup_path.clone(),
-                events: 0,
-                first_seen_unix_nano: 0,
-                last_seen_unix_nano: 0,
-                running: true,
-                lost_in_kernel,
-            },
-        );
     }
 
     /// The container's cgroup went away.
