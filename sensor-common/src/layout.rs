@@ -1,7 +1,7 @@
 //! Names shared by the eBPF object and everything that loads or checks it: programs, maps,
 //! globals, and the indices of the per-CPU counters.
 
-use crate::keys::ABI_NRS;
+use crate::keys::{ABI_NRS, FORBIDDEN_WORDS};
 
 /// How a program is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,9 +150,25 @@ pub const PHASE_FILTERED: u8 = 2;
 pub const PHASE_WORKLOAD: u8 = 4;
 /// The slot of a learned value that holds the cgroup's phase (no syscall number reaches it).
 pub const PHASE_SLOT: usize = LEARNED_SLOTS - 1;
-/// `Array<u64>` of one entry: bumped at every phase change, so that each CPU's learn cache
-/// (which knows the calls of one cgroup in one phase) is dropped.
+/// `Array<u64>` of [`LEARN_GEN_SLOTS`] entries. Slot [`GEN_SLOT`] is bumped at every phase
+/// change and every binding change, so that each CPU's learn cache (which knows the calls of
+/// one cgroup in one phase that need no more checks) is dropped. Slot [`BOUND_SLOT`] holds the
+/// number of cgroups in [`MAP_BOUND`] (0: the deviation check is skipped).
 pub const MAP_LEARN_GEN: &str = "LEARN_GEN";
+pub const LEARN_GEN_SLOTS: u32 = 2;
+pub const GEN_SLOT: u32 = 0;
+pub const BOUND_SLOT: u32 = 1;
+/// `HashMap<u64 cgroup id, [u64; BOUND_WORDS]>`: the calls (by key, a bitmap like FORBIDDEN)
+/// the profile bound to the cgroup allows, then one word of `BOUND_*` bits. Any other call of
+/// the cgroup is a deviation, once the cgroup's workload runs (its runtime handed over, or
+/// userspace armed it).
+pub const MAP_BOUND: &str = "BOUND";
+pub const BOUND_WORDS: usize = FORBIDDEN_WORDS as usize + 1;
+/// In the last word of a BOUND value: check the cgroup's calls even before a hand-over (its
+/// workload runs without a seccomp filter of its runtime's).
+pub const BOUND_ARMED: u64 = 1;
+/// cgroups with a bound profile at once; beyond that a binding is refused (logged, counted).
+pub const BOUND_CAPACITY: u32 = 16_384;
 /// `HashMap<u64 cgroup id, [u8; LEARNED_SLOTS]>`: the compat (i386) syscalls each cgroup has
 /// made, like [`MAP_LEARNED`]. Compat calls are rare, so they have a map of their own and
 /// never touch the native fast path.
@@ -184,6 +200,7 @@ pub const MAPS: &[&str] = &[
     MAP_CONDITIONS,
     MAP_LEARNED_IOURING,
     MAP_LEARN_GEN,
+    MAP_BOUND,
     MAP_UNPARKED,
     MAP_FLOOD,
 ];

@@ -74,6 +74,12 @@ pub const FLAG_ARGS_AT_EXIT: u16 = 1 << 8;
 /// Set in [`Header::flags`] of an exec record whose argv (and, for a failed exec, filename)
 /// was not parked at its entry: unknown, not empty.
 pub const FLAG_ARGV_UNKNOWN: u16 = 1 << 9;
+/// Set in [`Header::flags`] of a call outside the profile bound to its cgroup (a
+/// deviation). Without [`FLAG_UNFLAGGED`] the policy flags it too.
+pub const FLAG_DEVIATION: u16 = 1 << 10;
+/// Set with [`FLAG_DEVIATION`] when the policy does not flag the call (not forbidden,
+/// excepted, or its condition not met): it is reported as a deviation only.
+pub const FLAG_UNFLAGGED: u16 = 1 << 11;
 /// Bytes of argv kept (arguments NUL-separated).
 pub const EXEC_ARGV_LEN: usize = 1024;
 /// Arguments read at most.

@@ -16,12 +16,15 @@ use core::mem::size_of;
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
-    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, LEARNED_SLOTS, PHASE_RUNTIME,
-    PHASE_SLOT, RecordKind, SeenRecord,
+    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, GEN_SLOT, LEARNED_SLOTS,
+    PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
 };
 
 use crate::{
-    maps::{EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, count},
+    maps::{
+        EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, any_bound, count,
+        deviates,
+    },
     record::fill_header,
 };
 
@@ -40,18 +43,21 @@ static NOTHING_LEARNED: [u8; LEARNED_SLOTS] = {
 const CACHE_HEAD: usize = 2;
 
 fn generation() -> u64 {
-    LEARN_GEN.get(0).copied().unwrap_or(0)
+    LEARN_GEN.get(GEN_SLOT).copied().unwrap_or(0)
 }
 
+/// Learns native call `nr` of the current cgroup; true when it is outside the cgroup's bound
+/// profile (a deviation). A call the cache knows needs neither: the cache only learns a call
+/// that does not deviate, so a deviating call takes the slow path every time.
 #[inline(always)]
-pub fn learn(nr: u64) {
+pub fn learn(nr: u64) -> bool {
     if nr >= PHASE_SLOT as u64 {
-        return; // x32 numbers and the like: not in a native profile
+        return false; // x32 numbers and the like: not in a native profile
     }
     // SAFETY: no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
     let Some(cache) = LEARN_CACHE.get_ptr_mut(0) else {
-        return;
+        return false;
     };
     // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
     let cache = unsafe { &mut *cache };
@@ -62,41 +68,48 @@ pub fn learn(nr: u64) {
         cache[0] = cgroup;
         cache[1] = generation;
     } else if cache.get(word).is_some_and(|w| w & bit != 0) {
-        return; // the common case: known, no hash lookup
+        return false; // the common case: known, no hash lookup
     }
     let Some(slots) = slots_of(&LEARNED, cgroup) else {
-        return;
+        return false; // full (counted): the phase is not known, so neither is a deviation
     };
     // SAFETY: the cgroup's value in the map; PHASE_SLOT is inside it.
     let phase = unsafe { core::ptr::read_volatile(slots.add(PHASE_SLOT)) };
     mark(slots, nr, phase, 0);
+    if any_bound() && deviates(cgroup, nr, phase) {
+        return true;
+    }
     if let Some(w) = cache.get_mut(word) {
         *w |= bit;
     }
+    false
 }
 
 /// A compat call: always the slow path, in the compat map (compat calls are rare, and the
 /// native cache must not take an i386 number for the x86_64 one).
+/// True when it is outside the cgroup's bound profile.
 #[inline(always)]
-pub fn learn_compat(nr: u64) {
-    learn_other(&LEARNED_COMPAT, nr, FLAG_COMPAT);
+pub fn learn_compat(nr: u64, key: u64) -> bool {
+    let (cgroup, phase) = learn_other(&LEARNED_COMPAT, nr, FLAG_COMPAT);
+    any_bound() && deviates(cgroup, key, phase)
 }
 
 /// An io_uring operation (by opcode), in the io_uring map: what a profile cannot filter,
 /// named beside it.
 #[inline(always)]
 pub fn learn_iouring(op: u64) {
-    learn_other(&LEARNED_IOURING, op, FLAG_IOURING);
+    let _ = learn_other(&LEARNED_IOURING, op, FLAG_IOURING);
 }
 
-/// A call of another ABI than the native one, in its own map, in the cgroup's phase.
+/// A call of another ABI than the native one, in its own map, in the cgroup's phase; gives
+/// the cgroup and that phase.
 #[inline(always)]
-fn learn_other(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, nr: u64, flags: u16) {
-    if nr >= PHASE_SLOT as u64 {
-        return;
-    }
+fn learn_other(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, nr: u64, flags: u16) -> (u64, u8) {
     // SAFETY: no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    if nr >= PHASE_SLOT as u64 {
+        return (cgroup, PHASE_RUNTIME);
+    }
     let phase = match slots_of(&LEARNED, cgroup) {
         // SAFETY: the cgroup's native value; PHASE_SLOT is inside it.
         Some(native) => unsafe { core::ptr::read_volatile(native.add(PHASE_SLOT)) },
@@ -105,6 +118,24 @@ fn learn_other(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, nr: u64, flags: u16) {
     if let Some(slots) = slots_of(map, cgroup) {
         mark(slots, nr, phase, flags);
     }
+    (cgroup, phase)
+}
+
+/// Is native call `key` of the current cgroup outside its bound profile? For an exit whose
+/// entry nothing of ours saw (a seccomp refusal): its phase is read from the learned map.
+#[inline(always)]
+pub fn deviates_now(key: u64) -> bool {
+    if !any_bound() {
+        return false;
+    }
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    let Some(slots) = LEARNED.get_ptr_mut(&cgroup) else {
+        return false;
+    };
+    // SAFETY: the cgroup's value in the map; PHASE_SLOT is inside it.
+    let phase = unsafe { core::ptr::read_volatile(slots.cast::<u8>().add(PHASE_SLOT)) };
+    deviates(cgroup, key, phase)
 }
 
 /// Moves the current cgroup from phase `from` to phase `to` (nothing if it is in another
@@ -124,7 +155,7 @@ pub fn advance_phase(from: u8, to: u8) {
         }
         core::ptr::write_volatile(at, to);
     }
-    if let Some(counter) = LEARN_GEN.get_ptr_mut(0) {
+    if let Some(counter) = LEARN_GEN.get_ptr_mut(GEN_SLOT) {
         // SAFETY: the one entry of an array map. Two CPUs racing may both write the same
         // value: it still differs from what every cache holds.
         unsafe { *counter += 1 };

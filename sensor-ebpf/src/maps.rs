@@ -7,7 +7,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use sensor_common::{
-    ABI_WORDS, ArgCondition, COUNTER_SLOTS, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
+    ABI_WORDS, ArgCondition, BOUND_ARMED, BOUND_CAPACITY, BOUND_SLOT, BOUND_WORDS, COUNTER_SLOTS,
+    FLAG_DEVIATION, FLAG_UNFLAGGED, LEARN_GEN_SLOTS, PHASE_RUNTIME, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
     ExecArgs, FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState,
     LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
     OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
@@ -89,7 +90,12 @@ pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + 2]> =
 /// Bumped at every phase change of any cgroup: a CPU's LEARN_CACHE filled under another
 /// value is stale (it knows the calls of its cgroup in an older phase).
 #[map]
-pub static LEARN_GEN: Array<u64> = Array::with_max_entries(1, 0);
+pub static LEARN_GEN: Array<u64> = Array::with_max_entries(LEARN_GEN_SLOTS, 0);
+
+/// The profile bound to each cgroup: its allowed calls by key, then a word of `BOUND_*`
+/// bits (see `deviates`), from userspace.
+#[map]
+pub static BOUND: HashMap<u64, [u64; BOUND_WORDS]> = HashMap::with_max_entries(BOUND_CAPACITY, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]
@@ -275,6 +281,54 @@ pub fn flagged_caller(key: u64) -> Option<u64> {
         return None;
     }
     Some(pid_tgid)
+}
+
+/// How a call with syscall key `key` is reported, as (the caller's pid_tgid, `FLAG_*` bits):
+/// flagged by the policy (see [`flagged_caller`]), outside its cgroup's bound profile
+/// (`deviates`: `FLAG_DEVIATION`, with `FLAG_UNFLAGGED` when the policy does not flag it),
+/// or not at all. The sensor's own calls never are.
+#[inline(always)]
+pub fn reported_caller(key: u64, deviates: bool) -> Option<(u64, u16)> {
+    if !deviates {
+        return flagged_caller(key).map(|p| (p, 0));
+    }
+    let pid_tgid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == SELF_TGID.load() {
+        return None;
+    }
+    if is_forbidden(key) && !is_exempt(key) {
+        Some((pid_tgid, FLAG_DEVIATION))
+    } else {
+        Some((pid_tgid, FLAG_DEVIATION | FLAG_UNFLAGGED))
+    }
+}
+
+/// Is any profile bound? (Nothing else of the deviation check runs otherwise.)
+#[inline(always)]
+pub fn any_bound() -> bool {
+    LEARN_GEN.get(BOUND_SLOT).is_some_and(|n| *n != 0)
+}
+
+/// Is syscall key `key` outside the profile bound to `cgroup`, which is in `phase`? A cgroup
+/// is checked once its workload runs: past its runtime's hand-over, or armed by userspace
+/// (a workload started without a filter of its runtime's). Unbound cgroups never deviate.
+#[inline(always)]
+pub fn deviates(cgroup: u64, key: u64, phase: u8) -> bool {
+    // SAFETY: a plain value read out of the map.
+    let Some(bound) = (unsafe { BOUND.get(&cgroup) }) else {
+        return false;
+    };
+    if phase == PHASE_RUNTIME && bound[BOUND_WORDS - 1] & BOUND_ARMED == 0 {
+        return false;
+    }
+    let word = opaque((key >> 6) as usize);
+    if word >= BOUND_WORDS - 1 {
+        return false; // no such key: nothing to say
+    }
+    match bound.get(word) {
+        Some(w) => (*w >> (key & 63)) & 1 == 0,
+        None => false,
+    }
 }
 
 /// `v`, with whatever range the compiler knows for it forgotten: a bounds check on it then

@@ -124,9 +124,9 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
         (None, false) => Outcome::Pending,
     };
     let regs = regs();
-    if !crate::syscall::meets_condition(regs, call) {
+    let Some(call) = crate::syscall::judged(regs, *call) else {
         return;
-    }
+    };
     // A call that entered unparked spent its budget at entry; one seen here only spends it now.
     if mark != Some(MARK_UNPARKED) && suppressed(call.key) {
         return;
@@ -136,7 +136,7 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
     } else {
         call.flags | FLAG_ARGS_AT_EXIT
     };
-    let call = Call { flags, ..*call };
+    let call = Call { flags, ..call };
     if let Some(rec) = fill_scratch(regs, &call, outcome, ret) {
         send(rec);
     }

@@ -20,11 +20,11 @@ use crate::{
     flood::{over_budget, suppress, suppressed},
     learn::{advance_phase, learn, learn_compat},
     maps::{
-        NR_PRCTL, NR_SECCOMP, exit_hooked, flagged_caller, in_compat_syscall, is_compat_exec,
-        is_exec,
+        NR_PRCTL, NR_SECCOMP, exit_hooked, in_compat_syscall, is_compat_exec, is_exec,
+        reported_caller,
     },
     parked::{mark, park},
-    syscall::{Call, fill_scratch, meets_condition, send},
+    syscall::{Call, fill_scratch, judged, send},
 };
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -41,7 +41,7 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         compat_enter(ctx, nr);
         return;
     }
-    learn(nr);
+    let deviates = learn(nr);
     if nr == NR_SECCOMP.load() as u64 || nr == NR_PRCTL.load() as u64 {
         handover(ctx.arg(0), nr);
     }
@@ -61,18 +61,18 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         }
         return;
     };
-    let Some(pid_tgid) = flagged_caller(key) else {
+    let Some((pid_tgid, flags)) = reported_caller(key, deviates) else {
         return;
     };
     let call = Call {
         nr,
         key: nr,
         offsets: &SYSCALL_ARG_OFFSETS,
-        flags: 0,
+        flags,
     };
-    if !meets_condition(ctx.arg(0), &call) {
+    let Some(call) = judged(ctx.arg(0), call) else {
         return;
-    }
+    };
     let hooked = exit_hooked(nr);
     if let Some(budget) = over_budget(key) {
         // Past its budget: counted, not sent. A call whose exit is hooked is marked, so that
@@ -127,7 +127,7 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
     let Some(key) = compat_key(nr) else {
         return; // not a compat number the kernel knows
     };
-    learn_compat(nr);
+    let deviates = learn_compat(nr, key);
     if is_compat_exec(nr) {
         let tid = bpf_get_current_pid_tgid() as u32;
         let execve = nr == crate::maps::NR_EXECVE_COMPAT.load() as u64;
@@ -136,12 +136,13 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
     }
     flag_at_entry(
         ctx,
-        &Call {
+        Call {
             nr,
             key,
             offsets: &COMPAT_ARG_OFFSETS,
             flags: FLAG_COMPAT,
         },
+        deviates,
     );
 }
 
@@ -155,26 +156,34 @@ fn x32_enter(ctx: &RawTracePointContext, nr: u64) {
     };
     flag_at_entry(
         ctx,
-        &Call {
+        Call {
             nr,
             key,
             offsets: &SYSCALL_ARG_OFFSETS,
             flags: FLAG_X32,
         },
+        false,
     );
 }
 
-/// A call whose exit no tracepoint reports (compat, x32): if it is to be flagged and meets
-/// its condition, it is sent now, without an outcome.
+/// A call whose exit no tracepoint reports (compat, x32): if it is to be flagged (and meets
+/// its condition) or `deviates` from its cgroup's profile, it is sent now, without an outcome.
 #[inline(always)]
-fn flag_at_entry(ctx: &RawTracePointContext, call: &Call) {
-    if flagged_caller(call.key).is_none()
-        || !meets_condition(ctx.arg(0), call)
-        || suppressed(call.key)
-    {
+fn flag_at_entry(ctx: &RawTracePointContext, call: Call, deviates: bool) {
+    let Some((_, flags)) = reported_caller(call.key, deviates) else {
+        return;
+    };
+    let call = Call {
+        flags: call.flags | flags,
+        ..call
+    };
+    let Some(call) = judged(ctx.arg(0), call) else {
+        return;
+    };
+    if suppressed(call.key) {
         return;
     }
-    if let Some(rec) = fill_scratch(ctx.arg(0), call, Outcome::Pending, 0) {
+    if let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) {
         send(rec);
     }
 }

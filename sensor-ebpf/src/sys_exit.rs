@@ -20,9 +20,10 @@ use sensor_common::{Counter, native_key};
 use crate::{
     arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
+    learn::deviates_now,
     maps::{
-        SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, flagged_caller, in_compat_syscall,
-        is_compat_exec, is_exec,
+        SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, in_compat_syscall, is_compat_exec, is_exec,
+        reported_caller,
     },
     parked::at_exit,
     syscall::Call,
@@ -79,14 +80,19 @@ fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
         exec_exit(ret, bpf_get_current_pid_tgid() as u32);
         return;
     }
-    let Some(pid_tgid) = native_key(nr).and_then(flagged_caller) else {
+    let Some(key) = native_key(nr) else {
+        return;
+    };
+    // Only a call that never entered (refused by seccomp) needs the deviation check here:
+    // one that entered was judged at its entry.
+    let Some((pid_tgid, flags)) = reported_caller(key, deviates_now(key)) else {
         return;
     };
     let call = Call {
         nr,
-        key: nr,
+        key,
         offsets: &EXIT_ARG_OFFSETS,
-        flags: 0,
+        flags,
     };
     at_exit(pid_tgid as u32, &call, ret, regs);
 }

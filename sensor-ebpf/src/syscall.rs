@@ -7,7 +7,8 @@ use aya_ebpf::helpers::{
 use core::mem::size_of;
 
 use sensor_common::{
-    COND_VALUES, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_X32, NO_STR_ARG, Outcome, RecordKind,
+    COND_VALUES, Counter, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING, FLAG_UNFLAGGED, FLAG_X32,
+    NO_STR_ARG, Outcome, RecordKind,
     SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key,
     native_key, syscall_record_size, x32_key,
 };
@@ -110,6 +111,23 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
     if failed {
         count(Counter::ReadError);
     }
+}
+
+/// The call as it is to be reported, or `None`. A call the policy flags must meet its
+/// argument condition; one that does not is still reported if it deviates from its
+/// cgroup's profile, as a deviation only.
+#[inline(always)]
+pub fn judged<'a>(regs: *const u8, call: Call<'a>) -> Option<Call<'a>> {
+    if call.flags & FLAG_UNFLAGGED != 0 || meets_condition(regs, &call) {
+        return Some(call);
+    }
+    if call.flags & FLAG_DEVIATION == 0 {
+        return None;
+    }
+    Some(Call {
+        flags: call.flags | FLAG_UNFLAGGED,
+        ..call
+    })
 }
 
 /// Does the call meet its syscall's argument condition (if any)? Read from the registers at

@@ -249,6 +249,8 @@ pub enum KindArg {
     Exit,
     /// A container's first use of a syscall (what profiles are learned from).
     Seen,
+    /// A call outside the profile bound to its container.
+    Deviation,
 }
 
 #[derive(Debug, clap::Args)]
@@ -368,4 +370,49 @@ pub enum ProfileCommand {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Bind a profile to workloads: from then on each of their calls outside it is a
+    /// profile-deviation event (see `sensor events --kind deviation`).
+    Bind(BindArgs),
+    /// Remove a binding made with `sensor profile bind`.
+    Unbind {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        name: String,
+    },
+    /// What a running container did beyond the profile bound to it.
+    Diff {
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A container id (or a prefix of at least 12 hex digits).
+        container: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BindArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Names the binding in events and for `unbind` (binding a name again replaces it).
+    pub name: String,
+    /// Which containers (every one given must match; globs allow * and ?): a full container id.
+    #[arg(long)]
+    pub container_id: Option<String>,
+    /// Pods in this namespace (glob).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Pods with this name (glob).
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Containers with this name in their pod (glob).
+    #[arg(long)]
+    pub container_name: Option<String>,
+    /// Containers of this image (glob, e.g. "nginx:1.27*").
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The profile: an OCI seccomp profile file.
+    #[arg(long, group = "source", required = true)]
+    pub file: Option<PathBuf>,
+    /// The profile: what this container (id or 12+ hex digit prefix) was learned doing, now.
+    #[arg(long, group = "source")]
+    pub freeze: Option<String>,
 }

@@ -6,7 +6,7 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
-    ExecRecord, ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
+    ExecRecord, ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_DEVIATION, FLAG_UNFLAGGED, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
     FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_TRUNCATED, FLAG_X32, ForkRecord, Header, NO_STR_ARG,
     Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
     SeenRecord, SyscallRecord, syscall_record_size,
@@ -15,7 +15,7 @@ use sensor_common::{
 use crate::{
     args::{self, ArgString},
     event::{
-        Body, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase, Privileges, Process,
+        Body, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase, Privileges, Process,
         SyscallSeen,
     },
     syscalls::{self, Arch},
@@ -154,7 +154,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let arch = abi(header.flags, r.nr)?;
             let name = syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT);
             let strings = strings(&r, bytes.len())?;
-            Body::FlaggedSyscall(FlaggedSyscall {
+            let call = FlaggedSyscall {
                 arch,
                 nr: r.nr,
                 name,
@@ -164,7 +164,18 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 decoded: args::decode(name, &r.args, &strings),
                 args_at_exit: header.flags & FLAG_ARGS_AT_EXIT != 0,
                 suppressed: None,
-            })
+                deviation: header.flags & FLAG_DEVIATION != 0,
+            };
+            if header.flags & FLAG_UNFLAGGED != 0 {
+                // Outside the container's profile, and not flagged by the policy.
+                Body::ProfileDeviation(Box::new(Deviation {
+                    call,
+                    profile: None,
+                    flagged: false,
+                }))
+            } else {
+                Body::FlaggedSyscall(call)
+            }
         }
         RecordKind::Exec => Body::Exec(exec(
             &read::<ExecRecord>(bytes, "exec record")?,

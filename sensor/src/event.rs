@@ -111,6 +111,19 @@ pub enum Body {
     },
     /// The cgroup made this syscall for the first time (what profiles are learned from).
     SyscallSeen(SyscallSeen),
+    /// A call outside the profile bound to the container (drift).
+    ProfileDeviation(Box<Deviation>),
+}
+
+/// A call outside the profile bound to its container: the call as a flagged one is
+/// reported (arguments, outcome), the profile's name, and whether the policy flagged it too
+/// (then the same call is also a `FlaggedSyscall` event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deviation {
+    pub call: FlaggedSyscall,
+    /// The binding's name; `None` when the binding went away before the event was judged.
+    pub profile: Option<Arc<str>>,
+    pub flagged: bool,
 }
 
 /// The phase of a cgroup's life a syscall was made in, as the kernel saw it (see
@@ -165,15 +178,17 @@ pub enum Kind {
     Fork,
     Exit,
     SyscallSeen,
+    ProfileDeviation,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::FlaggedSyscall,
         Kind::Exec,
         Kind::Fork,
         Kind::Exit,
         Kind::SyscallSeen,
+        Kind::ProfileDeviation,
     ];
 
     /// The metric label.
@@ -184,6 +199,7 @@ impl Kind {
             Kind::Fork => "fork",
             Kind::Exit => "exit",
             Kind::SyscallSeen => "syscall_seen",
+            Kind::ProfileDeviation => "profile_deviation",
         }
     }
 
@@ -201,6 +217,7 @@ impl Body {
             Body::Fork { .. } => Kind::Fork,
             Body::Exit { .. } => Kind::Exit,
             Body::SyscallSeen(_) => Kind::SyscallSeen,
+            Body::ProfileDeviation(_) => Kind::ProfileDeviation,
         }
     }
 }
@@ -225,6 +242,9 @@ pub struct FlaggedSyscall {
     /// Not one call but a summary of this syscall's calls from this cgroup that were not
     /// sent one by one (the event has no process, arguments or outcome).
     pub suppressed: Option<Suppressed>,
+    /// Outside the profile bound to the container (the kernel said so): the event is
+    /// followed by a `ProfileDeviation` of the same call.
+    pub deviation: bool,
 }
 
 /// A summary, for the `period_ns` before the event's time: `count` calls were past the flood

@@ -78,6 +78,8 @@ impl Filter {
                 s.name
             }
             Body::SyscallSeen(s) => s.name,
+            // A deviation is not judged by severity (the policy may not flag the call).
+            Body::ProfileDeviation(d) => d.call.name,
             _ => return true,
         };
         self.syscalls.is_empty() || name.is_some_and(|n| self.syscalls.iter().any(|s| s == n))

@@ -107,6 +107,7 @@ fn summary(key: FloodKey, new: Suppressed, now: u64) -> Record {
         severity: None,
         decoded: Vec::new(),
         args_at_exit: false,
+        deviation: false,
         suppressed: Some(new),
     });
     Record::Event(ev)

@@ -15,6 +15,7 @@ pub mod args;
 pub mod caps;
 pub mod cli;
 pub mod client;
+pub mod drift_client;
 pub mod clock;
 pub mod config;
 pub mod daemon;

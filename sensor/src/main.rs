@@ -116,6 +116,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
             KindArg::Fork => EventKind::Fork as i32,
             KindArg::Exit => EventKind::Exit as i32,
             KindArg::Seen => EventKind::SyscallSeen as i32,
+            KindArg::Deviation => EventKind::ProfileDeviation as i32,
         })
         .collect();
     let min_severity = a.min_severity.map_or(Severity::Unspecified, |s| match s {
@@ -166,9 +167,19 @@ fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {
 }
 
 async fn profile_command(a: ProfileArgs) -> anyhow::Result<()> {
-    if let Some(ProfileCommand::Try { profile, command }) = a.command {
-        let code = sensor::profile::try_run::run(&profile, &command)?;
-        std::process::exit(code);
+    match a.command {
+        Some(ProfileCommand::Try { profile, command }) => {
+            let code = sensor::profile::try_run::run(&profile, &command)?;
+            std::process::exit(code);
+        }
+        Some(ProfileCommand::Bind(b)) => return sensor::drift_client::bind(b).await,
+        Some(ProfileCommand::Unbind { connect, name }) => {
+            return sensor::drift_client::unbind(&connect, name).await;
+        }
+        Some(ProfileCommand::Diff { connect, container }) => {
+            return sensor::drift_client::diff(&connect, container).await;
+        }
+        None => {}
     }
     let (pod_namespace, pod_name) = match &a.pod {
         Some(p) => match p.split_once('/') {

@@ -87,9 +87,16 @@ impl Pipeline {
     /// Judges, learns from and publishes every event the enricher has ready.
     fn pass_ready(&mut self) {
         while let Some(mut event) = self.enricher.next_ready() {
-            if self.policy.judge(&mut event) {
+            let keep = self.policy.judge(&mut event);
+            // A flagged call outside its container's profile is a deviation too, even when
+            // an exception drops the flagged event.
+            let deviation = self.policy.deviation_of(&event);
+            if keep {
                 self.learner.observe(&mut event);
                 self.hub.publish(event);
+            }
+            if let Some(d) = deviation {
+                self.hub.publish(d);
             }
         }
     }

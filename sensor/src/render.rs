@@ -134,6 +134,7 @@ fn lost_kind(k: i32) -> &'static str {
         Ok(pb::EventKind::Fork) => " fork",
         Ok(pb::EventKind::Exit) => " exit",
         Ok(pb::EventKind::SyscallSeen) => " first-use",
+        Ok(pb::EventKind::ProfileDeviation) => " profile-deviation",
         _ => "",
     }
 }
@@ -208,13 +209,20 @@ fn event_line(ev: &pb::Event) -> String {
         h.cgroup_id
     );
     let what = match &ev.body {
-        Some(Body::FlaggedSyscall(s)) => {
-            let name = if s.name.is_empty() {
-                format!("syscall_{}", s.number)
-            } else {
-                s.name.clone()
+        Some(Body::ProfileDeviation(d)) => {
+            let Some(s) = &d.call else {
+                return format!("DEVIATION (no call) {who}");
             };
-            let name = format!("{name}{}", abi_tag(&s.arch));
+            let also = if d.flagged { " (also flagged)" } else { "" };
+            format!(
+                "DEVIATION{} {} profile={:?}{also} {who}",
+                severity_tag(s.severity),
+                call_line(s),
+                d.profile
+            )
+        }
+        Some(Body::FlaggedSyscall(s)) => {
+            let name = call_name(s);
             let sev = severity_tag(s.severity);
             if s.suppressed > 0 || s.lost_in_kernel > 0 {
                 let lost = if s.lost_in_kernel > 0 {
@@ -229,16 +237,7 @@ fn event_line(ev: &pb::Event) -> String {
                     place(&h)
                 );
             }
-            let at_exit = if s.args_read_at_exit {
-                " (args read at exit)"
-            } else {
-                ""
-            };
-            format!(
-                "FLAGGED{sev} {name}({}){at_exit} {} {who}",
-                call_args(s),
-                outcome(s.outcome.as_ref())
-            )
+            format!("FLAGGED{sev} {} {who}", call_line(s))
         }
         Some(Body::Exec(e)) => {
             let cut = |t: bool| if t { "..." } else { "" };
@@ -396,24 +395,16 @@ fn event_json(ev: &pb::Event) -> Value {
     });
     let body = match &ev.body {
         Some(Body::FlaggedSyscall(s)) => {
-            let decoded: serde_json::Map<String, Value> = s
-                .decoded_args
-                .iter()
-                .map(|a| {
-                    (
-                        a.name.clone(),
-                        json!({"value": a.value, "truncated": a.truncated}),
-                    )
-                })
-                .collect();
-            json!({
-                "type": "flagged_syscall", "syscall": s.name, "nr": s.number, "arch": s.arch,
-                "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
-                "args_read_at_exit": s.args_read_at_exit,
-                "suppressed": s.suppressed, "suppressed_period_ns": s.suppressed_period_ns,
-                "lost_in_kernel": s.lost_in_kernel,
-                "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),
-            })
+            let mut v = call_json(s);
+            v["type"] = json!("flagged_syscall");
+            v
+        }
+        Some(Body::ProfileDeviation(d)) => {
+            let mut v = d.call.as_ref().map(call_json).unwrap_or_else(|| json!({}));
+            v["type"] = json!("profile_deviation");
+            v["profile"] = json!(d.profile);
+            v["flagged"] = json!(d.flagged);
+            v
         }
         Some(Body::Exec(e)) => json!({
             "type": "exec", "filename": text(&e.filename), "filename_truncated": e.filename_truncated,
@@ -436,6 +427,53 @@ fn event_json(ev: &pb::Event) -> Value {
         v.extend(b);
     }
     v
+}
+
+/// A call's name, with its ABI when it is not the native one.
+fn call_name(s: &pb::FlaggedSyscall) -> String {
+    let name = if s.name.is_empty() {
+        format!("syscall_{}", s.number)
+    } else {
+        s.name.clone()
+    };
+    format!("{name}{}", abi_tag(&s.arch))
+}
+
+/// `name(args) outcome`, as flagged calls and deviations show a call.
+fn call_line(s: &pb::FlaggedSyscall) -> String {
+    let at_exit = if s.args_read_at_exit {
+        " (args read at exit)"
+    } else {
+        ""
+    };
+    format!(
+        "{}({}){at_exit} {}",
+        call_name(s),
+        call_args(s),
+        outcome(s.outcome.as_ref())
+    )
+}
+
+/// A call as JSON (flagged calls and deviations).
+fn call_json(s: &pb::FlaggedSyscall) -> Value {
+    let decoded: serde_json::Map<String, Value> = s
+        .decoded_args
+        .iter()
+        .map(|a| {
+            (
+                a.name.clone(),
+                json!({"value": a.value, "truncated": a.truncated}),
+            )
+        })
+        .collect();
+    json!({
+        "syscall": s.name, "nr": s.number, "arch": s.arch,
+        "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
+        "args_read_at_exit": s.args_read_at_exit,
+        "suppressed": s.suppressed, "suppressed_period_ns": s.suppressed_period_ns,
+        "lost_in_kernel": s.lost_in_kernel,
+        "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),
+    })
 }
 
 #[cfg(test)]
@@ -535,3 +573,4 @@ mod tests {
         );
     }
 }
+

@@ -156,6 +156,11 @@ impl Container {
         self
     }
 
+    /// The container's root filesystem, as the host sees it (shared with the container).
+    pub fn rootfs(&self) -> std::path::PathBuf {
+        self.bundle.path().join("rootfs")
+    }
+
     /// The cgroup2 id the container's processes will carry.
     pub fn cgroup_id(&self) -> u64 {
         use std::os::unix::fs::MetadataExt as _;
@@ -174,6 +179,16 @@ impl Container {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("runc run")
+    }
+
+    /// Starts the container in the background with its output piped (`wait_with_output`).
+    pub fn spawn_piped(&self) -> std::process::Child {
+        self.runc_run()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("runc run")
     }

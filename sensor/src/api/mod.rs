@@ -1,5 +1,6 @@
 //! The gRPC API: the server ([`server`]) and the one domain <-> wire conversion ([`convert`]).
 pub mod allow;
+mod bind;
 pub mod convert;
 pub mod limit;
 pub mod listen;

@@ -4,8 +4,10 @@ use std::sync::Arc;
 use sensor_proto::{
     encoded::sensor_service_server::SensorService,
     v1::{
+        BindProfileRequest, BindProfileResponse, DiffProfileRequest, DiffProfileResponse,
         GetEventsRequest, GetProfileRequest, GetProfileResponse, ListContainersRequest,
-        ListContainersResponse, StatusRequest, StatusResponse,
+        ListContainersResponse, StatusRequest, StatusResponse, UnbindProfileRequest,
+        UnbindProfileResponse,
     },
 };
 use tokio::sync::Semaphore;
@@ -16,6 +18,7 @@ use crate::{
     enrich::{cri::CriHandle, registry::Registry},
     hub::Hub,
     metrics::{self, Sources},
+    policy::reload::SharedInstaller,
     profile::{self, learner::Profiles},
     syscalls::Arch,
 };
@@ -41,10 +44,18 @@ pub struct EventService {
     about: Arc<About>,
     /// One permit per event stream.
     streams: Arc<Semaphore>,
+    /// Installs bindings made through the API.
+    installer: SharedInstaller,
 }
 
 impl EventService {
-    pub fn new(identity: Identity, sources: Sources, profiles: Profiles, about: About) -> Self {
+    pub fn new(
+        identity: Identity,
+        sources: Sources,
+        profiles: Profiles,
+        about: About,
+        installer: SharedInstaller,
+    ) -> Self {
         Self {
             hub: sources.hub.clone(),
             identity: Arc::new(identity),
@@ -54,6 +65,7 @@ impl EventService {
             sources,
             streams: Arc::new(Semaphore::new(about.max_subscribers)),
             about: Arc::new(about),
+            installer,
         }
     }
 }
@@ -79,6 +91,32 @@ impl SensorService for EventService {
         }
         let built = profile::build(&learned, &sel, Arch::NATIVE, &opts);
         Ok(Response::new(convert::profile_to_wire(&built)))
+    }
+
+    async fn bind_profile(
+        &self,
+        request: Request<BindProfileRequest>,
+    ) -> Result<Response<BindProfileResponse>, Status> {
+        super::bind::bind(&self.installer, &self.profiles, request.get_ref())
+            .await
+            .map(Response::new)
+    }
+
+    async fn unbind_profile(
+        &self,
+        request: Request<UnbindProfileRequest>,
+    ) -> Result<Response<UnbindProfileResponse>, Status> {
+        super::bind::unbind(&self.installer, &request.get_ref().name).await?;
+        Ok(Response::new(UnbindProfileResponse {}))
+    }
+
+    async fn diff_profile(
+        &self,
+        request: Request<DiffProfileRequest>,
+    ) -> Result<Response<DiffProfileResponse>, Status> {
+        super::bind::diff(&self.installer, &self.profiles, request.get_ref())
+            .await
+            .map(Response::new)
     }
 
     async fn list_containers(

@@ -202,7 +202,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         probes.take_policy_maps(tracefs.root(), cfg.exit_hook)?,
     );
     policy_maps.apply(&policy, Arch::NATIVE)?;
-    let engine = PolicyEngine::new(exemptions, policy.clone());
+    let engine = PolicyEngine::new(exemptions, probes.take_bound()?, policy.clone());
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;
     let kernel_learned = Arc::new(std::sync::Mutex::new(KernelLearned::new(
@@ -256,9 +256,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     // for the next poll), removals found by reconciliation, new policies.
     let (made_tx, made_rx) = tokio::sync::mpsc::channel(1024);
     let reloads = Arc::new(reload::ReloadCounts::default());
+    let installer = Arc::new(tokio::sync::Mutex::new(reload::Installer::new(
+        policy_maps,
+        policy.clone(),
+        made_tx.clone(),
+    )));
     if let Some(path) = &cfg.policy {
-        let installer = reload::Installer::new(policy_maps, policy.clone(), made_tx.clone());
-        reload::spawn(path.clone(), installer, reloads.clone())?;
+        reload::spawn(path.clone(), installer.clone(), reloads.clone())?;
     }
     let kernel_totals = KernelTotals::default();
     let api_refused = Arc::new(Refusals::default());
@@ -320,7 +324,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         store: profiles,
         kernel: Some(kernel_learned),
     };
-    let service = server::EventService::new(identity.clone(), sources.clone(), profiles, about);
+    let service = server::EventService::new(
+        identity.clone(),
+        sources.clone(),
+        profiles,
+        about,
+        installer,
+    );
     if let Some(t) = &tls {
         t.watch();
     }

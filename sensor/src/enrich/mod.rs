@@ -214,7 +214,10 @@ impl Enricher {
             Body::Exec(e) if e.errno.is_none() => {
                 self.procs.exec(pid, ev.process.ppid, &e.filename, &e.argv)
             }
-            Body::Exec(_) | Body::SyscallSeen(_) | Body::FlaggedSyscall(_) => {}
+            Body::Exec(_)
+            | Body::SyscallSeen(_)
+            | Body::FlaggedSyscall(_)
+            | Body::ProfileDeviation(_) => {}
             Body::Exit { .. } => self.procs.exit(pid),
         }
         let p = &mut ev.process;

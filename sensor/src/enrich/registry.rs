@@ -41,7 +41,7 @@ impl KernelLosses {
             Kind::Exec => &mut self.execs,
             Kind::Fork => &mut self.forks,
             Kind::Exit => &mut self.exits,
-            Kind::SyscallSeen => return,
+            Kind::SyscallSeen | Kind::ProfileDeviation => return,
         };
         *slot += n;
     }

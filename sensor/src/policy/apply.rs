@@ -86,8 +86,11 @@ impl PolicyMaps {
     /// of those calls. The forbidden bits go last: a newly forbidden call is flagged only once
     /// its condition, its strings and its exit hook are in place.
     pub fn apply(&mut self, policy: &Policy, arch: Arch) -> Result<(), ApplyError> {
-        let names: Vec<&str> = policy.names_on(arch).collect();
+        // Every call's string arguments: a deviation may be any call.
         for abi in arch.abis() {
+            let names: Vec<&str> = (0..sensor_common::ABI_NRS)
+                .filter_map(|nr| syscalls::name(abi, nr))
+                .collect();
             for (nr, mask) in args::string_masks(abi, &names) {
                 let Some(key) = abi.key(nr) else { continue };
                 self.string_args
@@ -111,7 +114,17 @@ impl PolicyMaps {
                 .map_err(err(MAP_CONDITIONS))?;
         }
         let forbidden = policy.forbidden_bitmap(arch);
-        let unhooked = self.exits.sync(&forbidden)?;
+        // The exits of forbidden calls (for their outcome), and of the calls some bound
+        // profile refuses (a seccomp refusal never reaches the entry hook).
+        let mut hooked = forbidden;
+        for (h, o) in hooked
+            .iter_mut()
+            .zip(super::binding::outside_intersection(&policy.bindings, arch))
+        {
+            *h |= o;
+        }
+        let mut unhooked = self.exits.sync(&hooked)?;
+        unhooked.retain(|n| policy.names_on(arch).any(|f| f == *n));
         if !unhooked.is_empty() {
             tracing::info!(
                 "this kernel has no exit tracepoint for {} (it does not implement them): \

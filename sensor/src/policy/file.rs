@@ -16,6 +16,11 @@
 //! [[exceptions]]             # all given matchers must match; globs allow * and ?
 //! namespace = "ci-*"         # also: pod, container, image, pod_uid, container_id
 //! syscalls = ["mount", "umount2"]   # omit to except every call
+//!
+//! [[profiles]]               # drift: calls outside this profile are PROFILE_DEVIATION events
+//! image = "nginx:1.27*"      # the same matchers; a container is under the first that matches
+//! file = "nginx.json"        # an OCI seccomp profile (relative to this file's directory)
+//! name = "nginx"             # how events name it (default: the file)
 //! ```
 use std::{collections::BTreeMap, fmt::Write as _};
 
@@ -25,6 +30,7 @@ use wildmatch::WildMatch;
 
 use super::{
     Exception, Policy, Severity,
+    binding::Binding,
     condition::{Condition, Op},
 };
 use crate::syscalls::{self, Arch};
@@ -46,6 +52,8 @@ struct RawPolicy {
     syscalls: BTreeMap<Spanned<String>, Spanned<RawRule>>,
     #[serde(default)]
     exceptions: Vec<Spanned<RawException>>,
+    #[serde(default)]
+    profiles: Vec<Spanned<RawException>>,
     least_privilege: Option<RawLeastPrivilege>,
 }
 
@@ -126,6 +134,9 @@ struct RawException {
     container_id: Option<String>,
     #[serde(default)]
     syscalls: Vec<Spanned<String>>,
+    /// `[[profiles]]` only: the profile's file, and its name.
+    file: Option<String>,
+    name: Option<String>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -256,7 +267,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
                 .collect::<Result<_, _>>()?;
         }
     }
-    for ex in &raw.exceptions {
+    let who = |ex: &Spanned<RawException>, what: &str| -> Result<Exception, PolicyFileError> {
         let at = ex.span().start;
         let r = ex.get_ref();
         let glob = |v: &Option<String>| v.as_deref().map(WildMatch::new);
@@ -279,12 +290,51 @@ pub fn parse(text: &str, source_name: &str) -> Result<Policy, PolicyFileError> {
         if !any {
             return Err(err(
                 at,
-                "this exception names no container: give namespace, pod, pod_uid, container, image or \
-                 container_id (to stop watching everything, remove the syscalls instead)"
-                    .into(),
+                format!(
+                    "this {what} names no container: give namespace, pod, pod_uid, container, \
+                     image or container_id"
+                ),
             ));
         }
-        policy.exceptions.push(exception);
+        Ok(exception)
+    };
+    for ex in &raw.exceptions {
+        if ex.get_ref().file.is_some() || ex.get_ref().name.is_some() {
+            return Err(err(
+                ex.span().start,
+                "`file` and `name` belong in [[profiles]], not [[exceptions]]".into(),
+            ));
+        }
+        policy.exceptions.push(who(ex, "exception")?);
+    }
+    for p in &raw.profiles {
+        let at = p.span().start;
+        let r = p.get_ref();
+        if !r.syscalls.is_empty() {
+            return Err(err(
+                at,
+                "a profile lists no syscalls here: they are in its `file`".into(),
+            ));
+        }
+        let Some(file) = &r.file else {
+            return Err(err(
+                at,
+                "this profile has no `file` (an OCI seccomp profile, JSON)".into(),
+            ));
+        };
+        let path = std::path::Path::new(source_name)
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(file);
+        let json = std::fs::read_to_string(&path)
+            .map_err(|e| err(at, format!("reading profile {}: {e}", path.display())))?;
+        let name = r.name.clone().unwrap_or_else(|| file.clone());
+        if policy.bindings.iter().any(|b| b.name == name) {
+            return Err(err(at, format!("a second profile named {name:?}")));
+        }
+        let binding = Binding::new(&name, who(p, "profile")?, &json)
+            .map_err(|m| err(at, format!("profile {}: {m}", path.display())))?;
+        policy.bindings.push(binding);
     }
     if policy.syscalls.is_empty() {
         return Err(err(

@@ -2,6 +2,8 @@
 //! built-in defaults ([`defaults`]) or a TOML file ([`file`]); it compiles to the kernel's
 //! forbidden-syscall bitmap and, per cgroup, to a bitmap of excepted calls.
 pub mod apply;
+pub mod binding;
+pub mod bound;
 pub mod condition;
 pub mod defaults;
 pub mod engine;
@@ -9,7 +11,7 @@ pub mod file;
 pub mod fileless;
 pub mod reload;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use sensor_common::{FORBIDDEN_MAX_NR, FORBIDDEN_WORDS};
 use wildmatch::WildMatch;
@@ -45,7 +47,7 @@ pub struct Target<'a> {
 }
 
 impl Exception {
-    fn needs_metadata(&self) -> bool {
+    pub fn needs_metadata(&self) -> bool {
         self.namespace.is_some()
             || self.pod.is_some()
             || self.container.is_some()
@@ -181,8 +183,20 @@ pub struct Policy {
     /// Calls flagged only when an argument matches (checked in the kernel).
     pub conditions: BTreeMap<&'static str, condition::Condition>,
     pub exceptions: Vec<Exception>,
+    /// Profiles bound to workloads (drift), in order: a container is under the first that
+    /// matches it. From the file's `[[profiles]]`, then from the API.
+    pub bindings: Vec<Arc<binding::Binding>>,
     /// Where it came from ("built-in", or a file path).
     pub source: String,
+}
+
+/// The profile a cgroup is bound to.
+#[derive(Clone, Debug)]
+pub enum BoundTo {
+    None,
+    /// The answer depends on metadata the runtime has not given yet.
+    Undecided,
+    To(Arc<binding::Binding>),
 }
 
 /// What a cgroup is excepted from.
@@ -224,6 +238,7 @@ impl Policy {
             syscalls,
             conditions,
             exceptions: Vec::new(),
+            bindings: Vec::new(),
             source: "built-in".into(),
         }
     }
@@ -246,6 +261,23 @@ impl Policy {
     }
 
     /// What a cgroup of this owner is excepted from. `host` for host processes.
+    /// The profile bound to `target` (only containers are bound): the first binding that
+    /// matches it.
+    pub fn binding(&self, target: &Target) -> BoundTo {
+        if target.container.is_none() {
+            return BoundTo::None;
+        }
+        for b in &self.bindings {
+            if b.who.needs_metadata() && target.meta.is_none() {
+                return BoundTo::Undecided;
+            }
+            if b.who.matches(target) {
+                return BoundTo::To(b.clone());
+            }
+        }
+        BoundTo::None
+    }
+
     pub fn exemption(&self, arch: Arch, host: bool, target: &Target) -> Exemption {
         if host {
             return if self.watch_host {

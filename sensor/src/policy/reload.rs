@@ -20,16 +20,24 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
-use super::{Policy, apply::PolicyMaps, file};
+use super::{Policy, apply::PolicyMaps, binding::Binding, file};
 use crate::{reconcile::Made, syscalls::Arch};
 
-/// Installs policies while the sensor runs.
+/// Installs policies while the sensor runs: a policy file's new versions, and profiles bound
+/// through the API (which are kept across file reloads, after the file's own bindings).
 pub struct Installer {
     maps: Arc<Mutex<PolicyMaps>>,
     /// The policy in force.
     current: Arc<Policy>,
+    /// The policy as the file (or the built-in set) gives it, without the API's bindings.
+    base: Arc<Policy>,
+    /// Bindings made through the API, in the order they were made.
+    api_bindings: Vec<Arc<Binding>>,
     to_reader: mpsc::Sender<Made>,
 }
+
+/// The installer, shared by the reload task and the API.
+pub type SharedInstaller = Arc<tokio::sync::Mutex<Installer>>;
 
 /// Reloads counted, for the metrics.
 #[derive(Debug, Default)]
@@ -45,9 +53,60 @@ impl Installer {
     pub fn new(maps: PolicyMaps, current: Arc<Policy>, to_reader: mpsc::Sender<Made>) -> Self {
         Self {
             maps: Arc::new(Mutex::new(maps)),
+            base: current.clone(),
             current,
+            api_bindings: Vec::new(),
             to_reader,
         }
+    }
+
+    /// The policy in force.
+    pub fn current(&self) -> Arc<Policy> {
+        self.current.clone()
+    }
+
+    /// `base` with the API's bindings after its own.
+    fn with_api_bindings(&self, base: &Policy) -> Policy {
+        let mut p = base.clone();
+        p.bindings.extend(self.api_bindings.iter().cloned());
+        p
+    }
+
+    /// Puts a new version of the file's policy in force (the API's bindings stay).
+    pub async fn install_file(&mut self, file: Policy) -> anyhow::Result<()> {
+        let next = Arc::new(self.with_api_bindings(&file));
+        self.install(next).await?;
+        self.base = Arc::new(file);
+        Ok(())
+    }
+
+    /// Binds a profile through the API; one of the same name is replaced. Nothing changes if
+    /// the kernel refuses it.
+    pub async fn bind(&mut self, binding: Arc<Binding>) -> anyhow::Result<()> {
+        let before = self.api_bindings.clone();
+        self.api_bindings.retain(|b| b.name != binding.name);
+        self.api_bindings.push(binding);
+        let next = Arc::new(self.with_api_bindings(&self.base));
+        if let Err(e) = self.install(next).await {
+            self.api_bindings = before;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes an API binding; false when there is none of that name.
+    pub async fn unbind(&mut self, name: &str) -> anyhow::Result<bool> {
+        let before = self.api_bindings.clone();
+        self.api_bindings.retain(|b| b.name != name);
+        if self.api_bindings.len() == before.len() {
+            return Ok(false);
+        }
+        let next = Arc::new(self.with_api_bindings(&self.base));
+        if let Err(e) = self.install(next).await {
+            self.api_bindings = before;
+            return Err(e);
+        }
+        Ok(true)
     }
 
     /// Hands `policy` to the engine and waits until it has it.
@@ -73,7 +132,7 @@ impl Installer {
     }
 
     /// Puts `next` in force, or leaves the previous policy in force.
-    pub async fn install(&mut self, next: Arc<Policy>) -> anyhow::Result<()> {
+    async fn install(&mut self, next: Arc<Policy>) -> anyhow::Result<()> {
         self.to_engine(next.clone()).await?;
         let Err(e) = self.to_kernel(next.clone()).await else {
             self.current = next;
@@ -110,7 +169,7 @@ fn stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
 /// Watches `path` until the task is dropped, installing each good version with `installer`.
 pub fn spawn(
     path: PathBuf,
-    mut installer: Installer,
+    installer: SharedInstaller,
     counts: Arc<ReloadCounts>,
 ) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
@@ -132,7 +191,9 @@ pub fn spawn(
                 Ok(p) => {
                     let (syscalls, exceptions) = (p.syscalls.len(), p.exceptions.len());
                     installer
-                        .install(Arc::new(p))
+                        .lock()
+                        .await
+                        .install_file(p)
                         .await
                         .map(|()| (syscalls, exceptions))
                 }

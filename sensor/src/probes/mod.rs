@@ -28,7 +28,7 @@ use sensor_common::{
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF,
     GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_TGID_OFF,
     GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
-    MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARNED,
+    MAP_BOUND, MAP_EVENTS, MAP_EXEMPT, MAP_LEARN_GEN, MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARNED,
     MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED,
     PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL, PROGRAMS,
 };
@@ -509,6 +509,26 @@ impl Probes {
     }
 
     /// The flood-budget map (see [`crate::flood`]). Can be taken once.
+    /// The bound profiles and the learn generation (drift). Can be taken once.
+    pub fn take_bound(&mut self) -> Result<crate::policy::bound::BoundMaps, ProbeError> {
+        let mut loaded = self.loaded();
+        let mut take = |name: &'static str| {
+            loaded
+                .ebpf
+                .take_map(name)
+                .ok_or(ProbeError::MissingMap(name))
+        };
+        let map_err = |map: &'static str| {
+            move |source| ProbeError::Map {
+                map,
+                source: Box::new(source),
+            }
+        };
+        let bound = HashMap::try_from(take(MAP_BOUND)?).map_err(map_err(MAP_BOUND))?;
+        let generation = Array::try_from(take(MAP_LEARN_GEN)?).map_err(map_err(MAP_LEARN_GEN))?;
+        Ok(crate::policy::bound::BoundMaps::new(bound, generation))
+    }
+
     pub fn take_flood(&mut self) -> Result<crate::flood::FloodMap, ProbeError> {
         let map = self
             .loaded()

@@ -34,6 +34,7 @@ pub fn kind_to_wire(k: Option<Kind>) -> pb::EventKind {
         Some(Kind::Fork) => pb::EventKind::Fork,
         Some(Kind::Exit) => pb::EventKind::Exit,
         Some(Kind::SyscallSeen) => pb::EventKind::SyscallSeen,
+        Some(Kind::ProfileDeviation) => pb::EventKind::ProfileDeviation,
     }
 }
 
@@ -50,7 +51,7 @@ pub fn profile_to_wire(b: &Built) -> pb::GetProfileResponse {
     }
 }
 
-fn profile_call_to_wire(s: &crate::profile::ProfileCall) -> pb::ProfileSyscall {
+pub fn profile_call_to_wire(s: &crate::profile::ProfileCall) -> pb::ProfileSyscall {
     pb::ProfileSyscall {
         name: s.name.to_owned(),
         number: s.nr,

@@ -28,6 +28,7 @@ pub fn kind_from_wire(v: i32) -> Result<Kind, Status> {
         Ok(pb::EventKind::Fork) => Ok(Kind::Fork),
         Ok(pb::EventKind::Exit) => Ok(Kind::Exit),
         Ok(pb::EventKind::SyscallSeen) => Ok(Kind::SyscallSeen),
+        Ok(pb::EventKind::ProfileDeviation) => Ok(Kind::ProfileDeviation),
         Ok(pb::EventKind::Unspecified) => Err(invalid(
             "kinds",
             "EVENT_KIND_UNSPECIFIED is not a kind of event",

@@ -123,6 +123,11 @@ fn event(w: &mut W<'_>, ev: &Event, id: &Identity) {
             w.string(3, x.arch.name());
             w.varint(4, phase_to_wire(x.phase) as u64);
         }),
+        Body::ProfileDeviation(d) => w.message(15, |w| {
+            w.message(1, |w| flagged(w, &d.call));
+            w.string(2, d.profile.as_deref().unwrap_or_default());
+            w.varint(3, u64::from(d.flagged));
+        }),
     }
 }
 
