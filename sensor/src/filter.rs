@@ -117,6 +117,7 @@ mod tests {
                 decoded: vec![],
                 args_at_exit: false,
                 suppressed: None,
+                deviation: false,
             }),
         )
     }

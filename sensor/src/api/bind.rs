@@ -101,7 +101,7 @@ pub async fn bind(
         }
     };
     let binding =
-        Binding::new(&req.name, who, &json).map_err(|e| Status::invalid_argument(e))?;
+        Binding::new(&req.name, who, &json).map_err(Status::invalid_argument)?;
     let allowed_calls = u32::try_from(binding.calls).unwrap_or(u32::MAX);
     installer
         .lock()

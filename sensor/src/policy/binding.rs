@@ -179,6 +179,40 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_file_binds_profiles_from_files_next_to_it() {
+        let dir = std::env::temp_dir().join(format!("sensor-binding-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("web.json"),
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        )
+        .unwrap();
+        let source = dir.join("policy.toml").display().to_string();
+        let p = crate::policy::file::parse(
+            "[[profiles]]\nimage = \"nginx:*\"\nfile = \"web.json\"\nname = \"web\"\n",
+            &source,
+        )
+        .unwrap();
+        assert_eq!(p.bindings.len(), 1);
+        assert_eq!((p.bindings[0].name.as_str(), p.bindings[0].calls), ("web", 1));
+        for (text, why) in [
+            ("[[profiles]]\nimage = \"x\"\n", "no `file`"),
+            ("[[profiles]]\nfile = \"web.json\"\n", "names no container"),
+            ("[[profiles]]\nimage = \"x\"\nfile = \"missing.json\"\n", "missing.json"),
+            (
+                "[[profiles]]\nimage = \"x\"\nfile = \"web.json\"\nsyscalls = [\"read\"]\n",
+                "lists no syscalls",
+            ),
+            ("[[exceptions]]\nimage = \"x\"\nfile = \"web.json\"\n", "belong in [[profiles]]"),
+        ] {
+            let e = crate::policy::file::parse(text, &source).unwrap_err();
+            assert!(e.message.contains(why), "{text}: {e}");
+            assert_eq!(e.line, 1, "{text}: {e}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_profiles_are_refused_with_the_reason() {
         let e = Binding::new("t", Exception::default(), "{}").unwrap_err();
         assert!(e.contains("defaultAction"), "{e}");

@@ -159,6 +159,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             lost: 7,
             period_ns: 1_000_000_000,
         }),
+        deviation: false,
     };
     let got = decoded(&full(Body::FlaggedSyscall(s)));
     let expected = pb::FlaggedSyscall {
@@ -212,6 +213,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             decoded: Vec::new(),
             args_at_exit: false,
             suppressed: None,
+            deviation: false,
         };
         let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
         else {
@@ -221,6 +223,37 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
         assert_eq!((o.kind, o.return_value, o.errno), (kind as i32, ret, 0));
         assert_eq!((f.arch.as_str(), f.args), ("aarch64", vec![0; 6]));
     }
+}
+
+#[test]
+fn a_deviation_arrives_with_its_call_and_profile() {
+    let call = FlaggedSyscall {
+        arch: Arch::X86_64,
+        nr: 162,
+        name: Some("sync"),
+        args: [0; 6],
+        outcome: Outcome::BlockedBeforeEntry(libc::EPERM),
+        severity: None,
+        decoded: Vec::new(),
+        args_at_exit: false,
+        suppressed: None,
+        deviation: true,
+    };
+    let body = Body::ProfileDeviation(Box::new(crate::event::Deviation {
+        call,
+        profile: Some("web".into()),
+        flagged: false,
+    }));
+    let Some(pb::event::Body::ProfileDeviation(d)) = decoded(&full(body)).body else {
+        panic!("not a deviation")
+    };
+    assert_eq!((d.profile.as_str(), d.flagged), ("web", false));
+    let call = d.call.expect("call");
+    assert_eq!((call.name.as_str(), call.number), ("sync", 162));
+    assert_eq!(
+        call.outcome.map(|o| (o.kind, o.errno_name)),
+        Some((pb::OutcomeKind::BlockedBeforeEntry as i32, "EPERM".to_owned()))
+    );
 }
 
 #[test]
