@@ -42,8 +42,21 @@ pub fn kube_ids(n: u32) -> (String, String) {
     )
 }
 
+/// Which OCI runtime runs a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Runc,
+    /// crun, which refuses this host's hybrid cgroups (a controller on cgroup2): it runs in a
+    /// private mount namespace without the cgroup2 mount and with `--cgroup-manager=disabled`,
+    /// after the shell that starts it joined the container's cgroup2 directory. So crun's
+    /// own process is in the container's cgroup from its start (its setup is the runtime
+    /// phase, as runc's), and the container's v1 cgroups are not made.
+    Crun,
+}
+
 pub struct Container {
     pub id: String,
+    runtime: Runtime,
     /// The absolute cgroup path the container runs in (relative to each hierarchy's root).
     pub cgroup_path: String,
     bundle: ScratchDir,
@@ -92,11 +105,18 @@ impl Container {
         std::fs::create_dir_all(&cg2).expect("mkdir the container's cgroup2 directory");
         Self {
             id: id.to_owned(),
+            runtime: Runtime::Runc,
             cgroup_path: cgroup_path.to_owned(),
             bundle,
             state,
             _cgroups: cgroups,
         }
+    }
+
+    /// Runs the container with `runtime` instead of runc.
+    pub fn with_runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
+        self
     }
 
     /// Replaces the container's capabilities (bounding, effective, permitted).
@@ -198,21 +218,44 @@ impl Container {
         self.runc_run().output().expect("runc run")
     }
 
-    /// `runc run` of this container, with its own state directory.
+    /// `runc run` (or crun's) of this container, with its own state directory.
     fn runc_run(&self) -> Command {
-        let mut c = Command::new("runc");
-        c.arg("--root")
-            .arg(self.state.path())
-            .args(["run", "--bundle"])
-            .arg(self.bundle.path())
-            .arg(&self.id);
-        c
+        match self.runtime {
+            Runtime::Runc => {
+                let mut c = Command::new("runc");
+                c.arg("--root")
+                    .arg(self.state.path())
+                    .args(["run", "--bundle"])
+                    .arg(self.bundle.path())
+                    .arg(&self.id);
+                c
+            }
+            Runtime::Crun => {
+                let cg2 = cgroup2_mount().expect("cgroup2");
+                let script = format!(
+                    "echo $$ > '{}/cgroup.procs' && umount -l '{}' && exec crun --root '{}' \
+                     --cgroup-manager=disabled run --bundle '{}' '{}'",
+                    cg2.join(self.cgroup_path.trim_start_matches('/')).display(),
+                    cg2.display(),
+                    self.state.path().display(),
+                    self.bundle.path().display(),
+                    self.id
+                );
+                let mut c = Command::new("unshare");
+                c.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+                c
+            }
+        }
     }
 }
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = Command::new("runc")
+        let bin = match self.runtime {
+            Runtime::Runc => "runc",
+            Runtime::Crun => "crun",
+        };
+        let _ = Command::new(bin)
             .arg("--root")
             .arg(self.state.path())
             .args(["delete", "-f", &self.id])

@@ -12,9 +12,9 @@ use crate::{
 /// Seconds per fuzz target in `cargo xtask test`.
 const FUZZ_SECONDS: u32 = 20;
 
-/// What the end-to-end tests run: real runc containers with a busybox root, containerd, and
-/// bpftool (to pin a map of a foreign layout).
-pub const E2E_PACKAGES: &[&str] = &["runc", "busybox-static", "containerd", "bpftool"];
+/// What the end-to-end tests run: real runc (and crun) containers with a busybox root,
+/// containerd, and bpftool (to pin a map of a foreign layout).
+pub const E2E_PACKAGES: &[&str] = &["runc", "crun", "busybox-static", "containerd", "bpftool"];
 
 pub fn test(built: &Built, unit_only: bool, args: &[String]) -> anyhow::Result<()> {
     timed("unit tests", || {

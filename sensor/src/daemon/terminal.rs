@@ -35,7 +35,7 @@ pub(super) async fn print_events(hub: Hub, identity: Identity, cfg: RunConfig) {
     }
 }
 
-/// The default view: flagged calls and exec findings a user acts on. Losses are always
+/// The default view: flagged calls, exec findings and profile deviations a user acts on. Losses are always
 /// shown.
 fn shown_by_default(body: &Body, min: Severity) -> bool {
     match body {
@@ -43,6 +43,8 @@ fn shown_by_default(body: &Body, min: Severity) -> bool {
         Body::FlaggedSyscall(f) => f.severity.is_none_or(|s| s >= min),
         // An exec with a finding at least that severe (a fileless one, by default).
         Body::Exec(e) => e.findings.iter().any(|f| f.severity >= min),
+        // A call outside a profile a user bound: always worth a look.
+        Body::ProfileDeviation(_) => true,
         _ => false,
     }
 }
