@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod cgroup;
 pub mod containerd;
+pub mod cri_pod;
 pub mod held;
 pub mod int80;
 pub mod io_uring;
