@@ -148,6 +148,12 @@ pub const PHASE_RUNTIME: u8 = 1;
 /// the filter (a profile must allow it).
 pub const PHASE_FILTERED: u8 = 2;
 pub const PHASE_WORKLOAD: u8 = 4;
+/// The workload past its start-up (see [`MAP_STEADY`]): what it makes while it serves.
+pub const PHASE_STEADY: u8 = 8;
+/// `HashMap<u64 cgroup id, u8>`: cgroups whose workload is past its start-up, from userspace
+/// (a while after the workload's first call). Their workload-phase calls are learned as
+/// `PHASE_STEADY`, so a call made only while starting up is told apart.
+pub const MAP_STEADY: &str = "STEADY";
 /// The slot of a learned value that holds the cgroup's phase (no syscall number reaches it).
 pub const PHASE_SLOT: usize = LEARNED_SLOTS - 1;
 /// `Array<u64>` of [`LEARN_GEN_SLOTS`] entries. Slot [`GEN_SLOT`] is bumped at every phase
@@ -155,9 +161,11 @@ pub const PHASE_SLOT: usize = LEARNED_SLOTS - 1;
 /// one cgroup in one phase that need no more checks) is dropped. Slot [`BOUND_SLOT`] holds the
 /// number of cgroups in [`MAP_BOUND`] (0: the deviation check is skipped).
 pub const MAP_LEARN_GEN: &str = "LEARN_GEN";
-pub const LEARN_GEN_SLOTS: u32 = 2;
+pub const LEARN_GEN_SLOTS: u32 = 3;
 pub const GEN_SLOT: u32 = 0;
 pub const BOUND_SLOT: u32 = 1;
+/// The number of cgroups in [`MAP_STEADY`] (0: not looked up).
+pub const STEADY_SLOT: u32 = 2;
 /// `HashMap<u64 cgroup id, [u64; BOUND_WORDS]>`: the calls (by key, a bitmap like FORBIDDEN)
 /// the profile bound to the cgroup allows, then one word of `BOUND_*` bits. Any other call of
 /// the cgroup is a deviation, once the cgroup's workload runs (its runtime handed over, or
@@ -201,6 +209,7 @@ pub const MAPS: &[&str] = &[
     MAP_LEARNED_IOURING,
     MAP_LEARN_GEN,
     MAP_BOUND,
+    MAP_STEADY,
     MAP_UNPARKED,
     MAP_FLOOD,
 ];

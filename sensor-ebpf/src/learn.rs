@@ -23,7 +23,7 @@ use sensor_common::{
 use crate::{
     maps::{
         EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, any_bound, count,
-        deviates,
+        deviates, learning_phase,
     },
     record::fill_header,
 };
@@ -74,7 +74,9 @@ pub fn learn(nr: u64) -> bool {
         return false; // full (counted): the phase is not known, so neither is a deviation
     };
     // SAFETY: the cgroup's value in the map; PHASE_SLOT is inside it.
-    let phase = unsafe { core::ptr::read_volatile(slots.add(PHASE_SLOT)) };
+    let phase = learning_phase(cgroup, unsafe {
+        core::ptr::read_volatile(slots.add(PHASE_SLOT))
+    });
     mark(slots, nr, phase, 0);
     if any_bound() && deviates(cgroup, nr, phase) {
         return true;
@@ -112,7 +114,9 @@ fn learn_other(map: &HashMap<u64, [u8; LEARNED_SLOTS]>, nr: u64, flags: u16) -> 
     }
     let phase = match slots_of(&LEARNED, cgroup) {
         // SAFETY: the cgroup's native value; PHASE_SLOT is inside it.
-        Some(native) => unsafe { core::ptr::read_volatile(native.add(PHASE_SLOT)) },
+        Some(native) => learning_phase(cgroup, unsafe {
+            core::ptr::read_volatile(native.add(PHASE_SLOT))
+        }),
         None => PHASE_RUNTIME,
     };
     if let Some(slots) = slots_of(map, cgroup) {

@@ -8,10 +8,11 @@ use aya_ebpf::{
 };
 use sensor_common::{
     ABI_WORDS, ArgCondition, BOUND_ARMED, BOUND_CAPACITY, BOUND_SLOT, BOUND_WORDS, COUNTER_SLOTS,
-    FLAG_DEVIATION, FLAG_UNFLAGGED, LEARN_GEN_SLOTS, PHASE_RUNTIME, Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY,
-    ExecArgs, FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState,
+    Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FLAG_DEVIATION, FLAG_UNFLAGGED,
+    FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState, LEARN_GEN_SLOTS,
     LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
-    OFFSET_UNKNOWN, PENDING_CAPACITY, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
+    OFFSET_UNKNOWN, PENDING_CAPACITY, PHASE_RUNTIME, PHASE_STEADY, PHASE_WORKLOAD, STEADY_SLOT,
+    SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
 };
 
 use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
@@ -96,6 +97,10 @@ pub static LEARN_GEN: Array<u64> = Array::with_max_entries(LEARN_GEN_SLOTS, 0);
 /// bits (see `deviates`), from userspace.
 #[map]
 pub static BOUND: HashMap<u64, [u64; BOUND_WORDS]> = HashMap::with_max_entries(BOUND_CAPACITY, 0);
+
+/// cgroups whose workload is past its start-up, from userspace.
+#[map]
+pub static STEADY: HashMap<u64, u8> = HashMap::with_max_entries(LEARNED_CAPACITY, 0);
 
 /// execve/execveat calls between their entry and the exec (or its failure), by thread id.
 #[map]
@@ -301,6 +306,20 @@ pub fn reported_caller(key: u64, deviates: bool) -> Option<(u64, u16)> {
     } else {
         Some((pid_tgid, FLAG_DEVIATION | FLAG_UNFLAGGED))
     }
+}
+
+/// The phase a cgroup's calls are learned in: its phase slot's, except a workload past its
+/// start-up (in STEADY). Looked up only when some cgroup is, and only on the slow path.
+#[inline(always)]
+pub fn learning_phase(cgroup: u64, slot: u8) -> u8 {
+    if slot == PHASE_WORKLOAD
+        && LEARN_GEN.get(STEADY_SLOT).is_some_and(|n| *n != 0)
+        // SAFETY: a plain value read out of the map.
+        && unsafe { STEADY.get(&cgroup) }.is_some()
+    {
+        return PHASE_STEADY;
+    }
+    slot
 }
 
 /// Is any profile bound? (Nothing else of the deviation check runs otherwise.)

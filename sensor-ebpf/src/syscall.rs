@@ -8,9 +8,8 @@ use core::mem::size_of;
 
 use sensor_common::{
     COND_VALUES, Counter, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING, FLAG_UNFLAGGED, FLAG_X32,
-    NO_STR_ARG, Outcome, RecordKind,
-    SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key,
-    native_key, syscall_record_size, x32_key,
+    NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord,
+    compat_key, cond, iouring_key, native_key, syscall_record_size, x32_key,
 };
 
 use crate::{

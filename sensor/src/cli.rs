@@ -166,6 +166,11 @@ pub struct RunArgs {
     /// kernel's maps (`sensor_cgroups_reconciled_total`).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub reconcile_every: u64,
+    /// Seconds a workload's start-up lasts, from its first call: its calls after that are
+    /// learned as `steady`, so that a call made only while starting up is marked
+    /// (`sensor profile --steady` leaves those out). 0: no steady phase.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub startup_seconds: u64,
     /// Milliseconds a new container's events wait for its pod metadata (the CRI runtime's
     /// answer), and an unknown cgroup's events for the rescan that finds it, so that pod
     /// filters, exceptions and profiles see them whole. Past that they go out marked
@@ -344,6 +349,10 @@ pub struct ProfileArgs {
     /// instead of retrying a refused call).
     #[arg(long, value_enum, default_value = "errno")]
     pub refused: RefusedArg,
+    /// Leave out what the workload made only while starting up (for a filter applied once it
+    /// serves; see `sensor run --startup-seconds`).
+    #[arg(long)]
+    pub steady: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

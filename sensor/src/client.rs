@@ -200,6 +200,8 @@ pub async fn print_profile(
             let row = |s: &sensor_proto::v1::ProfileSyscall| {
                 let why = if s.always_allowed {
                     "always allowed (not seen)".to_owned()
+                } else if s.startup_only {
+                    format!("{} container(s), only while starting up", s.containers)
                 } else {
                     format!("{} container(s)", s.containers)
                 };
@@ -212,6 +214,10 @@ pub async fn print_profile(
                 );
             };
             p.syscalls.iter().for_each(row);
+            if !p.left_out_startup_only.is_empty() {
+                println!("\nmade only while starting up (left out, as --steady asked):");
+                p.left_out_startup_only.iter().for_each(row);
+            }
             if !p.runtime_only.is_empty() {
                 println!(
                     "\nmade only by the runtime before its seccomp filter (not in the profile):"

@@ -6,17 +6,17 @@ use std::mem::size_of;
 
 use sensor_common::{
     CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
-    ExecRecord, ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_DEVIATION, FLAG_UNFLAGGED, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
-    FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_TRUNCATED, FLAG_X32, ForkRecord, Header, NO_STR_ARG,
-    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
-    SeenRecord, SyscallRecord, syscall_record_size,
+    ExecRecord, ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
+    FLAG_DEVIATION, FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32,
+    ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS,
+    SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
 };
 
 use crate::{
     args::{self, ArgString},
     event::{
-        Body, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase, Privileges, Process,
-        SyscallSeen,
+        Body, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase, Privileges,
+        Process, SyscallSeen,
     },
     syscalls::{self, Arch},
 };
@@ -138,7 +138,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         RecordKind::SyscallSeen => {
             let nr = read::<SeenRecord>(bytes, "syscall-seen record")?.nr;
             let arch = abi(header.flags, nr)?;
-            let bits = (header.flags >> FLAG_PHASE_SHIFT) as u8 & 0x7;
+            let bits = (header.flags >> FLAG_PHASE_SHIFT) as u8 & 0xf;
             Body::SyscallSeen(SyscallSeen {
                 arch,
                 nr,

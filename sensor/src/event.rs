@@ -136,10 +136,17 @@ pub enum Phase {
     /// Between the runtime's filter and the workload's exec: needed under the filter.
     Filtered,
     Workload,
+    /// The workload past its start-up (`--startup-seconds`): what it makes while it serves.
+    Steady,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 3] = [Phase::Runtime, Phase::Filtered, Phase::Workload];
+    pub const ALL: [Phase; 4] = [
+        Phase::Runtime,
+        Phase::Filtered,
+        Phase::Workload,
+        Phase::Steady,
+    ];
 
     /// The kernel's bit for this phase.
     pub const fn bit(self) -> u8 {
@@ -147,6 +154,7 @@ impl Phase {
             Phase::Runtime => sensor_common::PHASE_RUNTIME,
             Phase::Filtered => sensor_common::PHASE_FILTERED,
             Phase::Workload => sensor_common::PHASE_WORKLOAD,
+            Phase::Steady => sensor_common::PHASE_STEADY,
         }
     }
 

@@ -89,6 +89,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         pending_capacity: a.pending_capacity,
         flood_budget: a.flood_budget,
         reconcile_every: std::time::Duration::from_secs(a.reconcile_every),
+        startup: std::time::Duration::from_secs(a.startup_seconds),
         wait: sensor::enrich::WaitBounds {
             max_wait: std::time::Duration::from_millis(a.metadata_wait_ms),
             max_events: a.max_waiting_events as usize,
@@ -196,6 +197,7 @@ async fn profile_command(a: ProfileArgs) -> anyhow::Result<()> {
         cgroup_id: a.cgroup.unwrap_or_default(),
         always_allowed: a.always_allow,
         no_always_allowed: a.no_always_allow,
+        steady_only: a.steady,
         refused: match a.refused {
             sensor::cli::RefusedArg::Errno => sensor_proto::v1::RefusedAction::Errno,
             sensor::cli::RefusedArg::Kill => sensor_proto::v1::RefusedAction::KillProcess,

@@ -53,6 +53,7 @@ impl Pipeline {
                 self.policy.install(policy);
                 let _ = done.send(());
             }
+            Made::Tick => self.learner.tick(std::time::Instant::now()),
         }
     }
 

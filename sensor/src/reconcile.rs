@@ -32,6 +32,20 @@ pub enum Made {
     Tracked(oneshot::Sender<HashSet<u64>>),
     /// A new policy for the engine; answered once it judges by it.
     Policy(Arc<crate::policy::Policy>, oneshot::Sender<()>),
+    /// A second went by (start-ups that are over).
+    Tick,
+}
+
+/// Sends a [`Made::Tick`] every second, until the reader stops.
+pub async fn tick(to_reader: mpsc::Sender<Made>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        if to_reader.send(Made::Tick).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The ids (inode numbers) of every cgroup under `root`, the cgroup2 mount.

@@ -29,6 +29,7 @@ pub fn phase_name(p: i32) -> &'static str {
         Ok(pb::Phase::Runtime) => "runtime",
         Ok(pb::Phase::Filtered) => "filtered",
         Ok(pb::Phase::Workload) => "workload",
+        Ok(pb::Phase::Steady) => "steady",
         _ => "?",
     }
 }
@@ -573,4 +574,3 @@ mod tests {
         );
     }
 }
-

@@ -69,7 +69,11 @@ pub fn app_config(name: &str, containerd: &Containerd, script: &str) -> Containe
 }
 
 /// Starts a pod sandbox; returns its id.
-pub async fn run_pod(cri: &mut CriClient, containerd: &Containerd, pod: &PodSandboxConfig) -> String {
+pub async fn run_pod(
+    cri: &mut CriClient,
+    containerd: &Containerd,
+    pod: &PodSandboxConfig,
+) -> String {
     cri.run_pod_sandbox(RunPodSandboxRequest {
         config: Some(pod.clone()),
         runtime_handler: String::new(),
@@ -119,4 +123,3 @@ pub async fn end_pod(cri: &mut CriClient, sandbox: String) {
     .await
     .expect("RemovePodSandbox");
 }
-

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use sensor_proto::{
     cri::{SecurityProfile, security_profile::ProfileType},
-    v1::{EventKind, GetEventsRequest, GetProfileRequest, sensor_service_client::SensorServiceClient},
+    v1::{
+        EventKind, GetEventsRequest, GetProfileRequest, sensor_service_client::SensorServiceClient,
+    },
 };
 use sensor_tests::{
     cgroup::{CgroupPathGuard, ScratchDir},

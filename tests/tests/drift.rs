@@ -13,9 +13,9 @@
 use std::collections::BTreeSet;
 
 use sensor_proto::v1::{
-    self as pb, BindProfileRequest, DiffProfileRequest, EventKind, GetEventsRequest,
-    OutcomeKind, ProfileSelector, UnbindProfileRequest,
-    bind_profile_request::Profile, event::Body, sensor_service_client::SensorServiceClient,
+    self as pb, BindProfileRequest, DiffProfileRequest, EventKind, GetEventsRequest, OutcomeKind,
+    ProfileSelector, UnbindProfileRequest, bind_profile_request::Profile, event::Body,
+    sensor_service_client::SensorServiceClient,
 };
 use sensor_tests::{
     ready,
@@ -64,9 +64,13 @@ async fn run(sensor: &Sensor, c: &Container, go: bool) -> (std::process::Output,
     if !go {
         std::fs::write(tmp.join("go"), b"").unwrap();
     }
-    let kinds = [EventKind::ProfileDeviation, EventKind::Exec, EventKind::Exit]
-        .map(|k| k as i32)
-        .to_vec();
+    let kinds = [
+        EventKind::ProfileDeviation,
+        EventKind::Exec,
+        EventKind::Exit,
+    ]
+    .map(|k| k as i32)
+    .to_vec();
     let mut sub = Subscriber::connect(
         &sensor.addr,
         GetEventsRequest {
@@ -121,7 +125,13 @@ fn outcome_of(devs: &[pb::Event], name: &str) -> (OutcomeKind, String) {
         .iter()
         .find(|ev| deviation(ev).call.as_ref().unwrap().name == name)
         .unwrap_or_else(|| panic!("no deviation {name}: {devs:#?}"));
-    let o = deviation(ev).call.as_ref().unwrap().outcome.clone().unwrap();
+    let o = deviation(ev)
+        .call
+        .as_ref()
+        .unwrap()
+        .outcome
+        .clone()
+        .unwrap();
     (o.kind(), o.errno_name)
 }
 
@@ -139,7 +149,11 @@ async fn calls_outside_a_bound_profile_are_deviations_refused_or_not() {
     // 1. Learn the workload, and bind what was learned to the pod (frozen through the API).
     let learn = container(&uid, 1, WORKLOAD).with_seccomp(&permissive());
     let (out, devs) = run(&sensor, &learn, false).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(devs.is_empty(), "nothing is bound yet: {devs:#?}");
     let bound = api
         .bind_profile(BindProfileRequest {
@@ -172,7 +186,11 @@ async fn calls_outside_a_bound_profile_are_deviations_refused_or_not() {
         let d = deviation(ev);
         assert_eq!(d.profile, "learned-workload");
         let call = d.call.as_ref().unwrap();
-        assert_eq!(d.flagged, call.name == "mount", "mount is also flagged by the policy");
+        assert_eq!(
+            d.flagged,
+            call.name == "mount",
+            "mount is also flagged by the policy"
+        );
         if call.name == "mount" {
             let fstype = call.decoded_args.iter().find(|a| a.name == "fstype");
             assert_eq!(fstype.map(|a| a.value.as_str()), Some("tmpfs"), "{call:?}");
@@ -197,10 +215,14 @@ async fn calls_outside_a_bound_profile_are_deviations_refused_or_not() {
     let enforced = container(&uid, 3, &format!("{WORKLOAD}{DRIFT}")).with_seccomp(&oci);
     let (out, devs) = run(&sensor, &enforced, false).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("hello") && stdout.contains("mount-refused"), "{stdout}");
+    assert!(
+        stdout.contains("hello") && stdout.contains("mount-refused"),
+        "{stdout}"
+    );
     // (busybox mount, refused, goes on to try a helper: its vfork is refused too.)
     assert!(
-        devs.iter().all(|ev| [&b"sync"[..], b"mount"].contains(&header(ev).comm.as_slice())),
+        devs.iter()
+            .all(|ev| [&b"sync"[..], b"mount"].contains(&header(ev).comm.as_slice())),
         "only the drift's programs deviate: {devs:#?}"
     );
     for name in ["sync", "mount"] {

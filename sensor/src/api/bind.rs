@@ -100,8 +100,7 @@ pub async fn bind(
             ));
         }
     };
-    let binding =
-        Binding::new(&req.name, who, &json).map_err(Status::invalid_argument)?;
+    let binding = Binding::new(&req.name, who, &json).map_err(Status::invalid_argument)?;
     let allowed_calls = u32::try_from(binding.calls).unwrap_or(u32::MAX);
     installer
         .lock()
@@ -109,7 +108,11 @@ pub async fn bind(
         .bind(binding)
         .await
         .map_err(|e| Status::internal(format!("{e:#}")))?;
-    tracing::info!(name = req.name, allowed_calls, "profile bound through the API");
+    tracing::info!(
+        name = req.name,
+        allowed_calls,
+        "profile bound through the API"
+    );
     Ok(BindProfileResponse {
         allowed_calls,
         oci_json: json,

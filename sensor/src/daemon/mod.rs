@@ -73,6 +73,8 @@ pub struct RunConfig {
     pub flood_budget: u64,
     /// How often the cgroups the sensor tracks are checked against the cgroup tree.
     pub reconcile_every: Duration,
+    /// How long a workload's start-up lasts (zero: no steady phase).
+    pub startup: Duration,
     /// How long and how many events may wait for their pod metadata or cgroup.
     pub wait: crate::enrich::WaitBounds,
     /// Which syscalls' exits are hooked (for the outcome of flagged calls).
@@ -202,14 +204,19 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         probes.take_policy_maps(tracefs.root(), cfg.exit_hook)?,
     );
     policy_maps.apply(&policy, Arch::NATIVE)?;
-    let engine = PolicyEngine::new(exemptions, probes.take_bound()?, policy.clone());
+    let (bound, steady) = probes.take_learn_maps()?;
+    let engine = PolicyEngine::new(exemptions, bound, policy.clone());
     let profiles = SharedStore::default();
     let learned_counter = probes.learned_counter()?;
     let kernel_learned = Arc::new(std::sync::Mutex::new(KernelLearned::new(
         probes.take_learned(sensor_common::MAP_LEARNED)?,
         probes.take_other_learned()?,
     )));
-    let mut learner = Learner::new(profiles.clone(), kernel_learned.clone());
+    let mut learner = Learner::new(
+        profiles.clone(),
+        kernel_learned.clone(),
+        crate::profile::steady::Startups::new(steady, cfg.startup),
+    );
     let ring = probes.take_events()?;
     let counters = probes.take_counters()?;
     let flood = probes.take_flood()?;
@@ -284,6 +291,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         cfg.reconcile_every,
         gauges.cgroups_reconciled.clone(),
     ));
+    let tick_task = tokio::spawn(crate::reconcile::tick(made_tx.clone()));
     let flood_task = tokio::spawn(crate::flood::run(
         crate::flood::FloodWatch::new(flood),
         made_tx,
@@ -365,6 +373,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     losses_task.abort();
     flood_task.abort();
     reconcile_task.abort();
+    tick_task.abort();
     hub.close();
     servers.stop().await;
     if let Some(t) = printer_task {

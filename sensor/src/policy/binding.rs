@@ -79,7 +79,9 @@ pub fn allowed_by(json: &str) -> Result<SyscallBitmap, String> {
     let default_allows = lets_through(&p.default_action);
     let mut abis = vec![Arch::NATIVE];
     if let Some(compat) = Arch::NATIVE.compat()
-        && p.architectures.iter().any(|a| a == compat_arch_name(compat))
+        && p.architectures
+            .iter()
+            .any(|a| a == compat_arch_name(compat))
     {
         abis.push(compat);
     }
@@ -162,9 +164,14 @@ mod tests {
         assert!(!b.allows(key("mount")));
         assert_eq!(b.calls, 2);
         let compat = Arch::NATIVE.compat().unwrap();
-        let compat_read = compat.key(syscalls::number(compat, "read").unwrap()).unwrap();
+        let compat_read = compat
+            .key(syscalls::number(compat, "read").unwrap())
+            .unwrap();
         assert!(!b.allows(compat_read), "no SCMP_ARCH_X86: no compat call");
-        let with_x86 = json.replace(r#"["SCMP_ARCH_X86_64"]"#, r#"["SCMP_ARCH_X86_64","SCMP_ARCH_X86"]"#);
+        let with_x86 = json.replace(
+            r#"["SCMP_ARCH_X86_64"]"#,
+            r#"["SCMP_ARCH_X86_64","SCMP_ARCH_X86"]"#,
+        );
         let b = Binding::new("t", Exception::default(), &with_x86).unwrap();
         assert!(b.allows(compat_read));
     }
@@ -194,16 +201,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.bindings.len(), 1);
-        assert_eq!((p.bindings[0].name.as_str(), p.bindings[0].calls), ("web", 1));
+        assert_eq!(
+            (p.bindings[0].name.as_str(), p.bindings[0].calls),
+            ("web", 1)
+        );
         for (text, why) in [
             ("[[profiles]]\nimage = \"x\"\n", "no `file`"),
             ("[[profiles]]\nfile = \"web.json\"\n", "names no container"),
-            ("[[profiles]]\nimage = \"x\"\nfile = \"missing.json\"\n", "missing.json"),
+            (
+                "[[profiles]]\nimage = \"x\"\nfile = \"missing.json\"\n",
+                "missing.json",
+            ),
             (
                 "[[profiles]]\nimage = \"x\"\nfile = \"web.json\"\nsyscalls = [\"read\"]\n",
                 "lists no syscalls",
             ),
-            ("[[exceptions]]\nimage = \"x\"\nfile = \"web.json\"\n", "belong in [[profiles]]"),
+            (
+                "[[exceptions]]\nimage = \"x\"\nfile = \"web.json\"\n",
+                "belong in [[profiles]]",
+            ),
         ] {
             let e = crate::policy::file::parse(text, &source).unwrap_err();
             assert!(e.message.contains(why), "{text}: {e}");

@@ -1,24 +1,22 @@
 //! Putting bound profiles into the kernel (`BOUND`), owned by the policy engine in the
 //! reader. Each change also drops every CPU's learn cache (which only remembers calls that
-//! need no check) and says how many cgroups are bound (none: the check is skipped).
+//! need no check) and says how many cgroups are bound (none: the check is skipped), through
+//! [`LearnGen`].
 use std::collections::HashSet;
 
-use aya::maps::{Array, HashMap, MapData, MapError};
-use sensor_common::{BOUND_ARMED, BOUND_SLOT, BOUND_WORDS, FORBIDDEN_WORDS, GEN_SLOT};
+use aya::maps::{HashMap, MapData, MapError};
+use sensor_common::{BOUND_ARMED, BOUND_SLOT, BOUND_WORDS, FORBIDDEN_WORDS};
 
-use crate::syscalls::SyscallBitmap;
+use crate::{probes::learn_gen::LearnGen, syscalls::SyscallBitmap};
 
 pub struct BoundMaps {
     bound: HashMap<MapData, u64, [u64; BOUND_WORDS]>,
-    learn_gen: Array<MapData, u64>,
+    learn_gen: LearnGen,
     cgroups: HashSet<u64>,
 }
 
 impl BoundMaps {
-    pub fn new(
-        bound: HashMap<MapData, u64, [u64; BOUND_WORDS]>,
-        learn_gen: Array<MapData, u64>,
-    ) -> Self {
+    pub fn new(bound: HashMap<MapData, u64, [u64; BOUND_WORDS]>, learn_gen: LearnGen) -> Self {
         Self {
             bound,
             learn_gen,
@@ -54,15 +52,8 @@ impl BoundMaps {
         }
     }
 
-    /// The count of bound cgroups, then a new generation for the learn caches. The kernel
-    /// bumps the generation by one at a phase change; this adds 2^32, so that a bump of the
-    /// kernel's racing with this one still leaves a value no cache was filled under (the
-    /// kernel's read-add-write could undo this write only within its few instructions).
     fn publish(&mut self) -> Result<(), MapError> {
         self.learn_gen
-            .set(BOUND_SLOT, self.cgroups.len() as u64, 0)?;
-        let generation = self.learn_gen.get(&GEN_SLOT, 0)?;
-        self.learn_gen
-            .set(GEN_SLOT, generation.wrapping_add(1 << 32), 0)
+            .publish(BOUND_SLOT, self.cgroups.len() as u64)
     }
 }

@@ -160,11 +160,7 @@ impl PolicyEngine {
             }
             None => {}
         }
-        let armed = exec
-            || self
-                .decided
-                .get(&ev.cgroup_id)
-                .is_some_and(|d| d.armed);
+        let armed = exec || self.decided.get(&ev.cgroup_id).is_some_and(|d| d.armed);
         let decided = Decided {
             exemption: Exemption::None,
             profile: BoundTo::None,

@@ -5,6 +5,7 @@
 //! hooked.
 pub mod exits;
 pub mod inflight;
+pub mod learn_gen;
 
 use std::{
     io,
@@ -27,10 +28,10 @@ use sensor_common::{
     GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF,
     GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_TGID_OFF,
-    GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_CONDITIONS, MAP_COUNTERS,
-    MAP_BOUND, MAP_EVENTS, MAP_EXEMPT, MAP_LEARN_GEN, MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARNED,
-    MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_PENDING, MAP_STRING_ARGS, MAP_UNPARKED,
-    PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL, PROGRAMS,
+    GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_BOUND, MAP_CONDITIONS,
+    MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_GEN,
+    MAP_LEARNED, MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS,
+    MAP_UNPARKED, PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -509,8 +510,17 @@ impl Probes {
     }
 
     /// The flood-budget map (see [`crate::flood`]). Can be taken once.
-    /// The bound profiles and the learn generation (drift). Can be taken once.
-    pub fn take_bound(&mut self) -> Result<crate::policy::bound::BoundMaps, ProbeError> {
+    /// The bound profiles (drift) and the cgroups past their start-up, with the learn
+    /// generation they share. Can be taken once.
+    pub fn take_learn_maps(
+        &mut self,
+    ) -> Result<
+        (
+            crate::policy::bound::BoundMaps,
+            crate::profile::steady::SteadyMaps,
+        ),
+        ProbeError,
+    > {
         let mut loaded = self.loaded();
         let mut take = |name: &'static str| {
             loaded
@@ -525,8 +535,14 @@ impl Probes {
             }
         };
         let bound = HashMap::try_from(take(MAP_BOUND)?).map_err(map_err(MAP_BOUND))?;
-        let generation = Array::try_from(take(MAP_LEARN_GEN)?).map_err(map_err(MAP_LEARN_GEN))?;
-        Ok(crate::policy::bound::BoundMaps::new(bound, generation))
+        let steady = HashMap::try_from(take(MAP_STEADY)?).map_err(map_err(MAP_STEADY))?;
+        let generation = learn_gen::LearnGen::new(
+            Array::try_from(take(MAP_LEARN_GEN)?).map_err(map_err(MAP_LEARN_GEN))?,
+        );
+        Ok((
+            crate::policy::bound::BoundMaps::new(bound, generation.clone()),
+            crate::profile::steady::SteadyMaps::new(steady, generation),
+        ))
     }
 
     pub fn take_flood(&mut self) -> Result<crate::flood::FloodMap, ProbeError> {

@@ -14,18 +14,35 @@ pub struct Merged {
     pub made_by: u32,
     /// How many need it under a filter (see [`Learned::handed_over`]).
     pub needed_by: u32,
+    /// How many of those past their start-up made it only while starting up.
+    pub startup_only: u32,
+    /// How many made it while serving (past their start-up).
+    pub steady: u32,
 }
 
-/// The union of several cgroups' syscalls.
-pub fn merge(learned: &[Learned]) -> BTreeMap<u64, Merged> {
+/// The union of several cgroups' syscalls. With `steady_only`, a container past its start-up
+/// needs only what it made while serving.
+pub fn merge(learned: &[Learned], steady_only: bool) -> BTreeMap<u64, Merged> {
+    let (steady, workload) = (
+        Phase::Steady.bit(),
+        Phase::Filtered.bit() | Phase::Workload.bit(),
+    );
     let mut out: BTreeMap<u64, Merged> = BTreeMap::new();
     for l in learned {
         let handed_over = l.handed_over();
+        let past_startup = l.past_startup();
         for (key, bits) in &l.syscalls {
             let e = out.entry(*key).or_default();
             e.phases |= bits;
             e.made_by += 1;
-            e.needed_by += u32::from(Learned::needs(handed_over, *bits));
+            let needed = if steady_only && past_startup {
+                bits & steady != 0
+            } else {
+                Learned::needs(handed_over, *bits)
+            };
+            e.needed_by += u32::from(needed);
+            e.steady += u32::from(bits & steady != 0);
+            e.startup_only += u32::from(past_startup && bits & steady == 0 && bits & workload != 0);
         }
     }
     out
@@ -44,6 +61,8 @@ pub struct ProfileCall {
     pub containers: u32,
     /// In the profile from the always-allowed set, not from observation.
     pub always: bool,
+    /// Made only while starting up, by every merged container past its start-up.
+    pub startup_only: bool,
 }
 
 /// A profile ready to render.
@@ -56,6 +75,10 @@ pub struct Built {
     /// Merged containers whose hand-over was not seen (their runtime installed no seccomp
     /// filter): all their calls are in the profile, the runtime's setup included.
     pub without_handover: u32,
+    /// Merged containers past their start-up.
+    pub steady: u32,
+    /// With `steady_only`: calls left out because they were made only while starting up.
+    pub startup_left_out: Vec<ProfileCall>,
     /// Numbers (of the native ABI, or compat keys) the tables have no name for: kept out of
     /// the profile, and reported.
     pub unnamed: Vec<u64>,
@@ -97,6 +120,8 @@ pub struct BuildOptions {
     pub always_allowed: Vec<&'static str>,
     /// What a refused call gets.
     pub refused: render::Refusal,
+    /// Leave out what containers past their start-up made only while starting up.
+    pub steady_only: bool,
 }
 
 impl Default for BuildOptions {
@@ -104,6 +129,7 @@ impl Default for BuildOptions {
         Self {
             always_allowed: always::ALWAYS_ALLOWED.iter().map(|(n, _)| *n).collect(),
             refused: render::Refusal::Errno,
+            steady_only: false,
         }
     }
 }
@@ -111,9 +137,10 @@ impl Default for BuildOptions {
 /// Merges `learned` and renders it for native ABI `arch`, plus its compat ABI when a call of
 /// it was seen (a 64-bit-only workload's profile allows no i386 call).
 pub fn build(learned: &[Learned], sel: &Selector, arch: Arch, opts: &BuildOptions) -> Built {
-    let merged = merge(learned);
+    let merged = merge(learned, opts.steady_only);
     let mut syscalls = Vec::new();
     let mut runtime_only = Vec::new();
+    let mut startup_left_out = Vec::new();
     let mut unnamed = Vec::new();
     let mut io_uring_ops = Vec::new();
     for (key, m) in &merged {
@@ -135,9 +162,13 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch, opts: &BuildOption
             phase: Phase::earliest(m.phases).unwrap_or(Phase::Workload),
             containers,
             always: false,
+            startup_only: m.startup_only > 0 && m.steady == 0,
         };
         if m.needed_by > 0 {
             syscalls.push(call(m.needed_by));
+        } else if m.phases & !Phase::Runtime.bit() != 0 {
+            // Made after the hand-over, yet needed by none: only while starting up.
+            startup_left_out.push(call(m.made_by));
         } else {
             runtime_only.push(call(m.made_by));
         }
@@ -162,6 +193,7 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch, opts: &BuildOption
                     phase: Phase::Workload,
                     containers: 0,
                     always: true,
+                    startup_only: false,
                 });
             }
         }
@@ -197,6 +229,8 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch, opts: &BuildOption
         syscalls,
         runtime_only,
         without_handover: learned.iter().filter(|l| !l.handed_over()).count() as u32,
+        steady: learned.iter().filter(|l| l.past_startup()).count() as u32,
+        startup_left_out,
         unnamed,
         io_uring_ops,
         containers: learned.len() as u32,

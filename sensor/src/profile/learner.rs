@@ -98,11 +98,25 @@ impl Profiles {
 pub struct Learner {
     store: SharedStore,
     kernel: SharedKernel,
+    startups: super::steady::Startups,
 }
 
 impl Learner {
-    pub fn new(store: SharedStore, kernel: SharedKernel) -> Self {
-        Self { store, kernel }
+    pub fn new(
+        store: SharedStore,
+        kernel: SharedKernel,
+        startups: super::steady::Startups,
+    ) -> Self {
+        Self {
+            store,
+            kernel,
+            startups,
+        }
+    }
+
+    /// Ends the start-ups that are over.
+    pub fn tick(&mut self, now: std::time::Instant) {
+        self.startups.tick(now);
     }
 
     /// Takes over what an earlier run learned (a pinned map): cgroups that still exist go
@@ -134,6 +148,7 @@ impl Learner {
         if !ProfileStore::learns_from(ev) {
             return;
         }
+        self.startups.observe(ev);
         if let Ok(mut s) = self.store.lock() {
             s.observe(ev);
         }
@@ -148,6 +163,7 @@ impl Learner {
     }
 
     pub fn cgroup_gone(&mut self, cgroup_id: u64) {
+        self.startups.cgroup_gone(cgroup_id);
         let values = match self.kernel.lock() {
             Ok(mut k) => k.slots(cgroup_id, true),
             Err(_) => Vec::new(),

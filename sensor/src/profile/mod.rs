@@ -7,6 +7,7 @@ pub mod always;
 mod build;
 pub mod learner;
 pub mod render;
+pub mod steady;
 pub mod try_run;
 
 use std::{
@@ -22,6 +23,10 @@ use crate::{
 use sensor_common::PHASE_SLOT;
 
 pub use self::build::{BuildOptions, Built, Merged, ProfileCall, build, merge};
+
+/// The phases after the runtime's hand-over.
+const AFTER_HANDOVER: u8 =
+    sensor_common::PHASE_FILTERED | sensor_common::PHASE_WORKLOAD | sensor_common::PHASE_STEADY;
 
 /// cgroups whose profiles are kept at once; past that, gone ones are forgotten first.
 const CAPACITY: usize = 16_384;
@@ -61,15 +66,19 @@ impl Learned {
     /// Did the runtime hand this cgroup over (install a seccomp filter), so that what it
     /// did before is known apart from what it and the workload did after?
     pub fn handed_over(&self) -> bool {
-        let after = Phase::Filtered.bit() | Phase::Workload.bit();
-        self.syscalls.values().any(|b| b & after != 0)
+        self.syscalls.values().any(|b| b & AFTER_HANDOVER != 0)
+    }
+
+    /// Did its workload get past its start-up while the sensor watched?
+    pub fn past_startup(&self) -> bool {
+        self.syscalls.values().any(|b| b & Phase::Steady.bit() != 0)
     }
 
     /// Does a profile of this cgroup need a call made in `bits`: made after the hand-over,
     /// or any call of a cgroup whose hand-over was not seen (`handed_over` false: its runtime
     /// installed no filter, so the setup cannot be told apart, and is kept).
     fn needs(handed_over: bool, bits: u8) -> bool {
-        !handed_over || bits & (Phase::Filtered.bit() | Phase::Workload.bit()) != 0
+        !handed_over || bits & AFTER_HANDOVER != 0
     }
 }
 
@@ -219,7 +228,57 @@ mod tests {
         BuildOptions {
             always_allowed: Vec::new(),
             refused: render::Refusal::Errno,
+            steady_only: false,
         }
+    }
+
+    #[test]
+    fn calls_made_only_while_starting_up_are_marked_and_can_be_left_out() {
+        let mut s = ProfileStore::default();
+        // execve (59) and bind (49) only at start; read (0) at start and while serving;
+        // accept4 (288) first while serving.
+        for (nr, phase) in [
+            (165, Phase::Runtime),
+            (59, Phase::Filtered),
+            (49, Phase::Workload),
+            (0, Phase::Workload),
+            (0, Phase::Steady),
+            (288, Phase::Steady),
+        ] {
+            s.observe(&mut seen_in(9, nr, phase));
+        }
+        let sel = Selector::CgroupId(9);
+        let all = build(&s.select(&sel), &sel, Arch::X86_64, &bare());
+        let marked: Vec<(&str, bool)> = all
+            .syscalls
+            .iter()
+            .map(|c| (c.name, c.startup_only))
+            .collect();
+        assert_eq!(
+            marked,
+            [
+                ("read", false),
+                ("bind", true),
+                ("execve", true),
+                ("accept4", false)
+            ]
+        );
+        assert_eq!(all.steady, 1);
+        let steady = build(
+            &s.select(&sel),
+            &sel,
+            Arch::X86_64,
+            &BuildOptions {
+                steady_only: true,
+                ..bare()
+            },
+        );
+        let names: Vec<&str> = steady.syscalls.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["read", "accept4"]);
+        let left: Vec<&str> = steady.startup_left_out.iter().map(|c| c.name).collect();
+        assert_eq!(left, ["bind", "execve"]);
+        let runtime: Vec<&str> = steady.runtime_only.iter().map(|c| c.name).collect();
+        assert_eq!(runtime, ["mount"]);
     }
 
     #[test]
@@ -307,7 +366,7 @@ mod tests {
             .iter()
             .flat_map(|c| s.select(&Selector::CgroupId(*c)))
             .collect();
-        let m = merge(&both);
+        let m = merge(&both, false);
         assert_eq!(m[&165].made_by, 2);
         assert_eq!(m[&165].needed_by, 1, "needed by the unfiltered one only");
     }

@@ -45,6 +45,12 @@ pub fn profile_to_wire(b: &Built) -> pb::GetProfileResponse {
         syscalls: b.syscalls.iter().map(profile_call_to_wire).collect(),
         runtime_only: b.runtime_only.iter().map(profile_call_to_wire).collect(),
         containers_without_handover: b.without_handover,
+        containers_steady: b.steady,
+        left_out_startup_only: b
+            .startup_left_out
+            .iter()
+            .map(profile_call_to_wire)
+            .collect(),
         containers: b.containers,
         unnamed_numbers: b.unnamed.clone(),
         io_uring_ops: b.io_uring_ops.iter().map(|s| (*s).to_owned()).collect(),
@@ -59,6 +65,7 @@ pub fn profile_call_to_wire(s: &crate::profile::ProfileCall) -> pb::ProfileSysca
         containers: s.containers,
         arch: s.arch.name().to_owned(),
         always_allowed: s.always,
+        startup_only: s.startup_only,
     }
 }
 
@@ -67,6 +74,7 @@ pub fn phase_to_wire(p: Phase) -> pb::Phase {
         Phase::Runtime => pb::Phase::Runtime,
         Phase::Filtered => pb::Phase::Filtered,
         Phase::Workload => pb::Phase::Workload,
+        Phase::Steady => pb::Phase::Steady,
     }
 }
 

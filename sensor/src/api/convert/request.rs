@@ -161,6 +161,7 @@ pub fn build_options_from_wire(
     Ok(crate::profile::BuildOptions {
         always_allowed,
         refused,
+        steady_only: r.steady_only,
     })
 }
 

@@ -252,7 +252,10 @@ fn a_deviation_arrives_with_its_call_and_profile() {
     assert_eq!((call.name.as_str(), call.number), ("sync", 162));
     assert_eq!(
         call.outcome.map(|o| (o.kind, o.errno_name)),
-        Some((pb::OutcomeKind::BlockedBeforeEntry as i32, "EPERM".to_owned()))
+        Some((
+            pb::OutcomeKind::BlockedBeforeEntry as i32,
+            "EPERM".to_owned()
+        ))
     );
 }
 
