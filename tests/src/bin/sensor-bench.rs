@@ -1,8 +1,10 @@
 //! `cargo xtask bench`: what the sensor costs, measured in one run, next to the floor (an
 //! empty raw_tp on sys_enter) and a peer (bpftrace doing comparable work). Prints a table and
 //! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs);
-//! `--only SECTION` (syscall, flagged, learning, exec, footprint, reader) runs one part, for
-//! a developer's loop.
+//! `--only SECTION` (syscall, flagged, learning, exec, footprint, reader, quality) runs one
+//! part, for a developer's loop. The quality section (six real programs under their learned
+//! profiles) runs in full runs and with `--only quality`, not in `--quick`: the end-to-end
+//! test `profile_quality.rs` runs the same workloads.
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
@@ -104,11 +106,40 @@ async fn main() {
         print_reader(&r);
         report["reader_latency"] = r;
     }
+    if (!quick && only.is_none()) || only.as_deref() == Some("quality") {
+        report["profile_quality"] = profile_quality().await;
+    }
     if let Some(p) = out_path {
         std::fs::write(&p, serde_json::to_vec_pretty(&report).unwrap())
             .expect("write the JSON report");
         println!("figures written to {p}");
     }
+}
+
+/// Six real programs, each learned, profiled through the API and run again under its profile.
+async fn profile_quality() -> Value {
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let docker = sensor_tests::quality::docker_allows();
+    let rows = sensor_tests::quality::measure(&sensor).await;
+    println!("\nprofile quality (six real programs, each re-run under its learned profile):");
+    sensor_tests::quality::print(&rows, docker);
+    let identical = rows.iter().filter(|r| r.identical()).count();
+    let worst = rows.iter().map(|r| r.allowed.len()).max().unwrap_or(0);
+    println!(
+        "identical output: {identical} of {}; largest profile: {worst} calls = {:.0}% of Docker's {docker} (target: at most a third)",
+        rows.len(),
+        100.0 * worst as f64 / docker as f64
+    );
+    json!({
+        "docker_allows": docker,
+        "identical": identical,
+        "workloads": rows.iter().map(|r| json!({
+            "kind": r.kind,
+            "identical": r.identical(),
+            "allowed": r.allowed.len(),
+            "runtime_only": r.runtime_only.len(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// 1. Cost per syscall, interleaved rounds (after one warm-up loop).
