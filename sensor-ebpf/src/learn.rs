@@ -88,8 +88,8 @@ pub fn learn(nr: u64) -> bool {
 }
 
 /// A compat call: always the slow path, in the compat map (compat calls are rare, and the
-/// native cache must not take an i386 number for the x86_64 one).
-/// True when it is outside the cgroup's bound profile.
+/// native cache must not take an i386 number for the x86_64 one). True when the call (syscall
+/// key `key`) is outside the cgroup's bound profile.
 #[inline(always)]
 pub fn learn_compat(nr: u64, key: u64) -> bool {
     let (cgroup, phase) = learn_other(&LEARNED_COMPAT, nr, FLAG_COMPAT);

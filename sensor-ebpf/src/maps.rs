@@ -82,14 +82,17 @@ pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
 
 /// Each CPU's shortcut in front of LEARNED: word 0 is the cgroup that ran last on this CPU,
 /// word 1 the LEARN_GEN it was filled under, the other words a bitmap of the syscalls it is
-/// known to have learned in its current phase. A hit skips the
-/// hash lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
+/// known to have learned in its current phase and that need no check (inside its bound
+/// profile, if any). A hit skips the hash lookup; a miss (another cgroup, or a bit not yet
+/// set) takes the LEARNED path.
 #[map]
 pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + 2]> =
     PerCpuArray::with_max_entries(1, 0);
 
-/// Bumped at every phase change of any cgroup: a CPU's LEARN_CACHE filled under another
-/// value is stale (it knows the calls of its cgroup in an older phase).
+/// Slot GEN_SLOT is bumped at every phase change of any cgroup, and by userspace at every
+/// change of BOUND or STEADY: a CPU's LEARN_CACHE filled under another value is stale (it
+/// knows the calls of its cgroup in an older phase, or under an older profile). The other
+/// slots count the cgroups in BOUND and STEADY (0: not looked up).
 #[map]
 pub static LEARN_GEN: Array<u64> = Array::with_max_entries(LEARN_GEN_SLOTS, 0);
 

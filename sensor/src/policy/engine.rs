@@ -31,6 +31,9 @@ fn starts_workload(e: &crate::event::Exec) -> bool {
     }
 }
 
+/// Past this, a cgroup bound by a new policy is taken to run its workload (see `install`).
+const SET_UP_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct PolicyEngine {
     exemptions: Exemptions,
     bound: BoundMaps,
@@ -47,6 +50,8 @@ struct Decided {
     profile: BoundTo,
     /// Its calls are checked against its profile before a hand-over of its runtime's too.
     armed: bool,
+    /// When its first event was judged.
+    since: std::time::Instant,
     host: bool,
     container: Option<Arc<ContainerRef>>,
     meta: Option<Arc<PodMeta>>,
@@ -88,13 +93,15 @@ impl PolicyEngine {
             };
             let next = self.policy.exemption(Arch::NATIVE, d.host, &d.target());
             let profile = self.policy.binding(&d.target());
+            // A cgroup seen a while ago runs its workload by now (a runtime sets a container
+            // up in well under a second): checked at once.
+            let armed = d.armed || d.since.elapsed() >= SET_UP_WITHIN;
             self.write(id, &next);
-            // A cgroup seen before runs its workload already: checked at once.
-            self.bind(id, &profile, true);
+            self.bind(id, &profile, armed);
             if let Some(d) = self.decided.get_mut(&id) {
                 d.exemption = next;
                 d.profile = profile;
-                d.armed = true;
+                d.armed = armed;
             }
         }
     }
@@ -160,11 +167,14 @@ impl PolicyEngine {
             }
             None => {}
         }
-        let armed = exec || self.decided.get(&ev.cgroup_id).is_some_and(|d| d.armed);
+        let earlier = self.decided.get(&ev.cgroup_id);
+        let armed = exec || earlier.is_some_and(|d| d.armed);
+        let since = earlier.map_or_else(std::time::Instant::now, |d| d.since);
         let decided = Decided {
             exemption: Exemption::None,
             profile: BoundTo::None,
             armed,
+            since,
             host,
             container,
             meta,
