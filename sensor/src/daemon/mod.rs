@@ -284,6 +284,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         tls: tls.clone(),
         profiles: profiles.clone(),
         started,
+        programs: Some(probes.attached_view()),
     };
     let reconcile_task = tokio::spawn(crate::reconcile::run(
         host.cgroup2.clone(),

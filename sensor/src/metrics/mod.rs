@@ -111,6 +111,8 @@ pub struct Sources {
     pub tls: Option<Arc<crate::api::tls::Rotating>>,
     pub profiles: SharedStore,
     pub started: Instant,
+    /// The loaded programs, for the kernel's run-time statistics of each.
+    pub programs: Option<crate::probes::AttachedView>,
 }
 
 fn load(a: &AtomicU64) -> u64 {
@@ -135,6 +137,11 @@ impl Sources {
             .map(|(c, v)| (Some(("counter", c.name())), load(v)))
             .collect();
         let cri = |f: fn(&CriHandle) -> &AtomicU64| self.cri.as_ref().map_or(0, |c| load(f(c)));
+        let runs = self
+            .programs
+            .as_ref()
+            .map(crate::probes::AttachedView::run_stats)
+            .unwrap_or_default();
         let g = &self.gauges;
         vec![
             Family {
@@ -148,6 +155,24 @@ impl Sources {
                 help: "Events lost, by reason (subscriber losses summed over subscribers).",
                 kind: C,
                 values: lost,
+            },
+            Family {
+                name: "sensor_program_run_nanoseconds",
+                help: "Time the kernel spent in each of the sensor's eBPF programs (counted only while the sysctl kernel.bpf_stats_enabled is 1).",
+                kind: C,
+                values: runs
+                    .iter()
+                    .map(|r| (Some(("program", r.program)), r.run_ns))
+                    .collect(),
+            },
+            Family {
+                name: "sensor_program_runs",
+                help: "Runs of each of the sensor's eBPF programs (counted only while kernel.bpf_stats_enabled is 1).",
+                kind: C,
+                values: runs
+                    .iter()
+                    .map(|r| (Some(("program", r.program)), r.runs))
+                    .collect(),
             },
             Family {
                 name: "sensor_kernel",
