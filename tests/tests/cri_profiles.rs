@@ -1,13 +1,18 @@
-//! The hand-over through containerd's runc shim: a pod and a container created through the
-//! CRI API as kubelet does, the container with a Localhost seccomp profile that refuses only
-//! kexec_load (a learning filter). Its learned profile, read through the API, saw the hand-over
-//! and leaves runc's setup (mount, pivot_root, umount2, unshare) out.
+//! Profiles and real CRI pods (containerd, driven as kubelet does):
+//! - the hand-over through containerd's runc shim: a container with a Localhost seccomp
+//!   profile that refuses only kexec_load (a learning filter); its learned profile, read
+//!   through the API, saw the hand-over and leaves runc's setup (mount, pivot_root, umount2,
+//!   unshare) out;
+//! - drift by pod metadata: a policy file binds a profile to a namespace and a pod glob; a pod
+//!   that matches is checked once its metadata is known, and its calls outside the profile
+//!   are deviations that carry the pod.
 use std::collections::BTreeSet;
 
 use sensor_proto::{
     cri::{SecurityProfile, security_profile::ProfileType},
     v1::{
-        EventKind, GetEventsRequest, GetProfileRequest, sensor_service_client::SensorServiceClient,
+        EventKind, GetEventsRequest, GetProfileRequest, event::Body,
+        sensor_service_client::SensorServiceClient,
     },
 };
 use sensor_tests::{
@@ -118,4 +123,67 @@ async fn the_hand_over_is_observed_through_containerds_runc_shim() {
         "containerd runc shim: hand-over seen; under its filter before the exec: {filtered:?}; \
          runtime-only: {runtime_only:?}"
     );
+}
+
+#[tokio::test]
+async fn a_policy_file_binds_a_profile_to_pods_by_their_metadata() {
+    if !ready() {
+        return;
+    }
+    let (uid, _) = kube_ids(0xd02);
+    let parent = format!("/kubepods/besteffort/pod{uid}");
+    let _cgroups = CgroupPathGuard::new(&parent);
+    let dir = ScratchDir::new("cri-drift");
+    // Everything but sync (a deny list: the binding allows all other calls).
+    std::fs::write(
+        dir.path().join("web.json"),
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["sync"],"action":"SCMP_ACT_ERRNO"}]}"#,
+    )
+    .expect("write the profile");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[profiles]]\nnamespace = \"team-d\"\npod = \"web-*\"\nfile = \"web.json\"\nname = \"web\"\n",
+    )
+    .expect("write the policy");
+    let containerd = Containerd::start().await;
+    let socket = containerd.socket.to_str().expect("utf-8 path").to_owned();
+    let sensor = Sensor::start(&[
+        "--cri-socket",
+        &socket,
+        "--policy",
+        policy.to_str().expect("utf-8 path"),
+    ])
+    .await;
+    let mut sub = Subscriber::connect(
+        &sensor.addr,
+        GetEventsRequest {
+            kinds: vec![EventKind::ProfileDeviation as i32],
+            pod_namespaces: vec!["team-d".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("subscribe");
+    let mut cri = cri_client(&containerd.socket).await.expect("CRI client");
+    let pod = pod_config("web-1", "team-d", &uid, &parent);
+    let sandbox = run_pod(&mut cri, &containerd, &pod).await;
+    // It keeps calling sync: once bound, each call is a deviation.
+    let config = app_config("app", &containerd, "while true; do sync; usleep 100000; done");
+    let id = start_container(&mut cri, &containerd, &sandbox, &pod, config).await;
+    let ev = sub
+        .expect_event("a deviation of the web pod", |ev| {
+            matches!(&ev.body, Some(Body::ProfileDeviation(d))
+                if d.call.as_ref().is_some_and(|c| c.name == "sync"))
+        })
+        .await;
+    end_pod(&mut cri, sandbox).await;
+    let Some(Body::ProfileDeviation(d)) = &ev.body else {
+        unreachable!()
+    };
+    assert_eq!((d.profile.as_str(), d.flagged), ("web", false));
+    let a = header(&ev).attribution.clone().unwrap_or_default();
+    let c = a.container.unwrap_or_default();
+    assert_eq!(c.id, id);
+    assert_eq!((c.pod_namespace.as_str(), c.pod_name.as_str()), ("team-d", "web-1"));
 }

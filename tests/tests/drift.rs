@@ -24,6 +24,8 @@ use sensor_tests::{
     subscriber::{Subscriber, exec, header},
 };
 
+const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
+
 /// Reads, writes, renames, lists, pipes, asks who it is, runs a program (as the drift's
 /// calls are run); waits for /tmp/go first (present from the start when learning).
 const WORKLOAD: &str = "while [ ! -e /tmp/go ]; do usleep 10000; done; \
@@ -240,6 +242,23 @@ async fn calls_outside_a_bound_profile_are_deviations_refused_or_not() {
         names(&devs),
         BTreeSet::from(["mount".to_owned(), "sync".to_owned()]),
         "the workload's calls are checked, not runc's setup: {devs:#?}"
+    );
+
+    // 4b. An i386 call (through `int $0x80`): the profile has no SCMP_ARCH_X86, so every
+    // compat call deviates, named from the i386 table (at entry: no outcome).
+    let compat = container(
+        &uid,
+        6,
+        "while [ ! -e /tmp/go ]; do usleep 10000; done; /opt/trigger - int80 20",
+    )
+        .with_host_usr(Some((std::path::Path::new(TRIGGER), "/opt/trigger")));
+    let (_, devs) = run(&sensor, &compat, true).await;
+    assert!(
+        devs.iter().any(|ev| {
+            let call = deviation(ev).call.as_ref().unwrap();
+            call.name == "getpid" && call.arch == "i386"
+        }),
+        "{devs:#?}"
     );
 
     // 5. Unbound: nothing is a deviation any more.
