@@ -74,7 +74,9 @@ impl Floor {
     }
 }
 
-/// bpftrace counting syscalls by (cgroup, syscall) for one cgroup: comparable in-kernel work.
+/// A bpftrace peer: counting syscalls by (cgroup, syscall) for one cgroup ([`Bpftrace::attach`],
+/// the old comparison), or doing the sensor's job on every syscall of the node
+/// ([`Bpftrace::same_work`]).
 pub struct Bpftrace {
     child: Child,
     /// tracefs, if we mounted it for bpftrace (unmounted again on drop).
@@ -86,16 +88,32 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 impl Bpftrace {
     pub fn attach(cgroup_id: u64) -> Option<Self> {
         // bpftrace 0.17 has no raw tracepoints: the classic one, as its users write it.
-        let script = format!(
+        Self::run(&format!(
             "tracepoint:raw_syscalls:sys_enter /cgroup == {cgroup_id}/ {{ @[cgroup, args->id] = count(); }}"
-        );
+        ))
+    }
+
+    /// The sensor's job, as a bpftrace user would write it: on every syscall of the node, a
+    /// per-cgroup learned set (written only on a first use) and a forbidden-set test (mount,
+    /// umount2, pivot_root, chroot, unshare), printing a forbidden call.
+    pub fn same_work() -> Option<Self> {
+        Self::run(
+            "BEGIN { @forbidden[165] = 1; @forbidden[166] = 1; @forbidden[155] = 1; \
+             @forbidden[161] = 1; @forbidden[272] = 1; } \
+             tracepoint:raw_syscalls:sys_enter { \
+             if (@learned[cgroup, args->id] == 0) { @learned[cgroup, args->id] = 1; } \
+             if (@forbidden[args->id] == 1) { printf(\"%d %d\\n\", pid, args->id); } }",
+        )
+    }
+
+    fn run(script: &str) -> Option<Self> {
         let mounted = !Path::new(TRACEFS).join("events").is_dir()
             && Command::new("mount")
                 .args(["-t", "tracefs", "tracefs", TRACEFS])
                 .status()
                 .is_ok_and(|s| s.success());
         let child = Command::new("bpftrace")
-            .args(["-e", &script])
+            .args(["-e", script])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
