@@ -96,7 +96,11 @@ impl Row {
         format!(
             "| {} | {} | {} | {:.0}% | {} ({}) |",
             self.kind,
-            if self.identical() { "identical" } else { "DIFFERENT" },
+            if self.identical() {
+                "identical"
+            } else {
+                "DIFFERENT"
+            },
             self.allowed.len(),
             100.0 * self.allowed.len() as f64 / docker as f64,
             self.runtime_only.len(),

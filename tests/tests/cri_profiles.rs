@@ -169,7 +169,11 @@ async fn a_policy_file_binds_a_profile_to_pods_by_their_metadata() {
     let pod = pod_config("web-1", "team-d", &uid, &parent);
     let sandbox = run_pod(&mut cri, &containerd, &pod).await;
     // It keeps calling sync: once bound, each call is a deviation.
-    let config = app_config("app", &containerd, "while true; do sync; usleep 100000; done");
+    let config = app_config(
+        "app",
+        &containerd,
+        "while true; do sync; usleep 100000; done",
+    );
     let id = start_container(&mut cri, &containerd, &sandbox, &pod, config).await;
     let ev = sub
         .expect_event("a deviation of the web pod", |ev| {
@@ -185,5 +189,8 @@ async fn a_policy_file_binds_a_profile_to_pods_by_their_metadata() {
     let a = header(&ev).attribution.clone().unwrap_or_default();
     let c = a.container.unwrap_or_default();
     assert_eq!(c.id, id);
-    assert_eq!((c.pod_namespace.as_str(), c.pod_name.as_str()), ("team-d", "web-1"));
+    assert_eq!(
+        (c.pod_namespace.as_str(), c.pod_name.as_str()),
+        ("team-d", "web-1")
+    );
 }

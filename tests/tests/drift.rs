@@ -251,7 +251,7 @@ async fn calls_outside_a_bound_profile_are_deviations_refused_or_not() {
         6,
         "while [ ! -e /tmp/go ]; do usleep 10000; done; /opt/trigger - int80 20",
     )
-        .with_host_usr(Some((std::path::Path::new(TRIGGER), "/opt/trigger")));
+    .with_host_usr(Some((std::path::Path::new(TRIGGER), "/opt/trigger")));
     let (_, devs) = run(&sensor, &compat, true).await;
     assert!(
         devs.iter().any(|ev| {
