@@ -15,7 +15,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, MapData, PerCpuArray, RingBuf},
     programs::{BtfTracePoint, RawTracePoint, TracePoint},
 };
 use sensor_common::{
@@ -432,27 +432,12 @@ impl Probes {
         tracefs: &Path,
         exit_mode: ExitMode,
     ) -> Result<PolicyMapHandles, ProbeError> {
-        let mut loaded = self.loaded();
-        let mut take = |name: &'static str| {
-            loaded
-                .ebpf
-                .take_map(name)
-                .ok_or(ProbeError::MissingMap(name))
-        };
-        let map_err = |map: &'static str| {
-            move |source| ProbeError::Map {
-                map,
-                source: Box::new(source),
-            }
-        };
-        let forbidden = Array::try_from(take(MAP_FORBIDDEN)?).map_err(map_err(MAP_FORBIDDEN))?;
-        let string_args =
-            Array::try_from(take(MAP_STRING_ARGS)?).map_err(map_err(MAP_STRING_ARGS))?;
-        let conditions = Array::try_from(take(MAP_CONDITIONS)?).map_err(map_err(MAP_CONDITIONS))?;
-        let exempt = HashMap::try_from(take(MAP_EXEMPT)?).map_err(map_err(MAP_EXEMPT))?;
-        let hooked = Array::try_from(take(MAP_EXIT_HOOKED)?).map_err(map_err(MAP_EXIT_HOOKED))?;
-        let unparked = Array::try_from(take(MAP_UNPARKED)?).map_err(map_err(MAP_UNPARKED))?;
-        drop(loaded);
+        let forbidden = self.take_as(MAP_FORBIDDEN)?;
+        let string_args = self.take_as(MAP_STRING_ARGS)?;
+        let conditions = self.take_as(MAP_CONDITIONS)?;
+        let exempt = self.take_as(MAP_EXEMPT)?;
+        let hooked = self.take_as(MAP_EXIT_HOOKED)?;
+        let unparked = self.take_as(MAP_UNPARKED)?;
         let exits = ExitHooks::new(
             Arc::downgrade(&self.loaded),
             hooked,
@@ -550,24 +535,9 @@ impl Probes {
         ),
         ProbeError,
     > {
-        let mut loaded = self.loaded();
-        let mut take = |name: &'static str| {
-            loaded
-                .ebpf
-                .take_map(name)
-                .ok_or(ProbeError::MissingMap(name))
-        };
-        let map_err = |map: &'static str| {
-            move |source| ProbeError::Map {
-                map,
-                source: Box::new(source),
-            }
-        };
-        let bound = HashMap::try_from(take(MAP_BOUND)?).map_err(map_err(MAP_BOUND))?;
-        let steady = HashMap::try_from(take(MAP_STEADY)?).map_err(map_err(MAP_STEADY))?;
-        let generation = learn_gen::LearnGen::new(
-            Array::try_from(take(MAP_LEARN_GEN)?).map_err(map_err(MAP_LEARN_GEN))?,
-        );
+        let bound = self.take_as(MAP_BOUND)?;
+        let steady = self.take_as(MAP_STEADY)?;
+        let generation = learn_gen::LearnGen::new(self.take_as(MAP_LEARN_GEN)?);
         Ok((
             crate::policy::bound::BoundMaps::new(bound, generation.clone()),
             crate::profile::steady::SteadyMaps::new(steady, generation),
@@ -575,13 +545,21 @@ impl Probes {
     }
 
     pub fn take_flood(&mut self) -> Result<crate::flood::FloodMap, ProbeError> {
+        self.take_as(MAP_FLOOD)
+    }
+
+    /// Takes map `name` out of the loaded object as an aya map of type `T`.
+    fn take_as<T>(&mut self, name: &'static str) -> Result<T, ProbeError>
+    where
+        T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+    {
         let map = self
             .loaded()
             .ebpf
-            .take_map(MAP_FLOOD)
-            .ok_or(ProbeError::MissingMap(MAP_FLOOD))?;
-        PerCpuHashMap::try_from(map).map_err(|source| ProbeError::Map {
-            map: MAP_FLOOD,
+            .take_map(name)
+            .ok_or(ProbeError::MissingMap(name))?;
+        T::try_from(map).map_err(|source| ProbeError::Map {
+            map: name,
             source: Box::new(source),
         })
     }
