@@ -17,6 +17,7 @@ pub mod reader_latency;
 pub mod runc;
 pub mod sensor;
 pub mod subscriber;
+pub mod workload;
 
 use std::time::Duration;
 

@@ -13,15 +13,16 @@
 use std::collections::BTreeSet;
 
 use sensor_proto::v1::{
-    self as pb, BindProfileRequest, DiffProfileRequest, EventKind, GetEventsRequest, OutcomeKind,
-    ProfileSelector, UnbindProfileRequest, bind_profile_request::Profile, event::Body,
+    self as pb, BindProfileRequest, DiffProfileRequest, EventKind, OutcomeKind, ProfileSelector,
+    UnbindProfileRequest, bind_profile_request::Profile, event::Body,
     sensor_service_client::SensorServiceClient,
 };
 use sensor_tests::{
     ready,
     runc::{Container, kube_ids},
     sensor::Sensor,
-    subscriber::{Subscriber, exec, header},
+    subscriber::header,
+    workload::Started,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -66,45 +67,14 @@ async fn run(sensor: &Sensor, c: &Container, go: bool) -> (std::process::Output,
     if !go {
         std::fs::write(tmp.join("go"), b"").unwrap();
     }
-    let kinds = [
-        EventKind::ProfileDeviation,
-        EventKind::Exec,
-        EventKind::Exit,
-    ]
-    .map(|k| k as i32)
-    .to_vec();
-    let mut sub = Subscriber::connect(
-        &sensor.addr,
-        GetEventsRequest {
-            kinds,
-            cgroup_ids: vec![c.cgroup_id()],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe");
-    let child = c.spawn_piped();
-    let sh = sub
-        .expect_event("the workload's exec", |ev| {
-            exec(ev).is_some_and(|e| e.filename == b"/bin/sh")
-        })
-        .await;
+    let started = Started::start(sensor, c, &[EventKind::ProfileDeviation]).await;
     if go {
         std::fs::write(tmp.join("go"), b"").unwrap();
     }
-    let sh_pid = header(&sh).pid;
-    sub.expect_event("the workload's exit", |ev| {
-        matches!(&ev.body, Some(Body::Exit(_))) && header(ev).pid == sh_pid
-    })
-    .await;
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .expect("runc run");
-    let deviations = sub
-        .events()
+    let (out, events) = started.finish().await;
+    let deviations = events
+        .into_iter()
         .filter(|ev| matches!(&ev.body, Some(Body::ProfileDeviation(_))))
-        .cloned()
         .collect();
     (out, deviations)
 }

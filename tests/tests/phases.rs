@@ -3,14 +3,13 @@
 //! profile marks `sync` as made only while starting up, and the steady profile leaves it out
 //! while keeping what the workload does while serving.
 use sensor_proto::v1::{
-    EventKind, GetEventsRequest, GetProfileRequest, Phase, event::Body,
-    sensor_service_client::SensorServiceClient,
+    EventKind, GetProfileRequest, Phase, event::Body, sensor_service_client::SensorServiceClient,
 };
 use sensor_tests::{
     ready,
     runc::{Container, kube_ids},
     sensor::Sensor,
-    subscriber::{Subscriber, exec, header},
+    workload::Started,
 };
 
 #[tokio::test]
@@ -33,42 +32,17 @@ async fn calls_made_only_while_starting_up_are_told_apart() {
     }));
     let tmp = c.rootfs().join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let mut sub = Subscriber::connect(
-        &sensor.addr,
-        GetEventsRequest {
-            kinds: vec![
-                EventKind::SyscallSeen as i32,
-                EventKind::Exec as i32,
-                EventKind::Exit as i32,
-            ],
-            cgroup_ids: vec![c.cgroup_id()],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("subscribe");
-    let child = c.spawn_piped();
-    let sh = sub
-        .expect_event("the workload's exec", |ev| {
-            exec(ev).is_some_and(|e| e.filename == b"/bin/sh")
-        })
-        .await;
+    let mut started = Started::start(&sensor, &c, &[EventKind::SyscallSeen]).await;
     // The waiting loop's calls are reported again once its start-up is over.
-    sub.expect_event(
-        "a first use while serving",
-        |ev| matches!(&ev.body, Some(Body::SyscallSeen(s)) if s.phase() == Phase::Steady),
-    )
-    .await;
+    started
+        .sub
+        .expect_event(
+            "a first use while serving",
+            |ev| matches!(&ev.body, Some(Body::SyscallSeen(s)) if s.phase() == Phase::Steady),
+        )
+        .await;
     std::fs::write(tmp.join("go"), b"").unwrap();
-    let sh_pid = header(&sh).pid;
-    sub.expect_event("the workload's exit", |ev| {
-        matches!(&ev.body, Some(Body::Exit(_))) && header(ev).pid == sh_pid
-    })
-    .await;
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .expect("runc run");
+    let (out, _) = started.finish().await;
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "served");
 
     let mut api = SensorServiceClient::connect(sensor.addr.clone())
