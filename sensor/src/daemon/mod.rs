@@ -148,6 +148,9 @@ fn host_paths(cfg: &RunConfig) -> anyhow::Result<HostPaths> {
 /// returns, on every path.
 pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     let started = Instant::now();
+    // First: a SIGTERM sent as soon as the sensor answers (or while it loads) must find the
+    // handler, and then shuts it down cleanly rather than killing it.
+    let signals = Signals::install()?;
     if !cfg.grpc_addr.ip().is_loopback() && !cfg.tls.enabled() {
         if !cfg.insecure_listen_any {
             bail!(
@@ -362,7 +365,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     );
 
     let outcome = tokio::select! {
-        sig = wait_for_signal() => sig.map(|name| tracing::info!("{name} received, shutting down")),
+        name = signals.recv() => {
+            tracing::info!("{name} received, shutting down");
+            Ok(())
+        }
         r = reader_task => Err(anyhow::anyhow!("the ring-buffer reader stopped: {r:?}")),
     };
 
@@ -396,13 +402,26 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     outcome
 }
 
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM and SIGINT, caught from the moment they are installed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 /// `uname -r`.
