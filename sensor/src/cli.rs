@@ -191,6 +191,8 @@ pub struct RunArgs {
     /// Forward kernel-side (aya-log) messages at this level into the log.
     #[arg(long, value_enum)]
     pub ebpf_log: Option<EbpfLogLevel>,
+    #[command(flatten)]
+    pub otlp: OtlpArgs,
     /// The host's /proc (in a pod: where the host's /proc is mounted).
     #[arg(long, env = "SENSOR_HOST_PROC", default_value = "/proc")]
     pub proc_root: PathBuf,
@@ -215,6 +217,103 @@ pub struct RunArgs {
     /// SIGHUP [default: the built-in policy].
     #[arg(long, env = "SENSOR_POLICY")]
     pub policy: Option<PathBuf>,
+}
+
+/// `sensor run --otlp-*`: export events as OpenTelemetry logs.
+#[derive(Debug, clap::Args)]
+pub struct OtlpArgs {
+    /// Export events as OTLP logs over gRPC to this endpoint (an OpenTelemetry Collector):
+    /// `http://HOST:4317`, or `https://HOST:4317` with --otlp-ca.
+    #[arg(long, env = "SENSOR_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// A header sent with every export, `KEY=VALUE` (e.g. `authorization=Bearer ...`);
+    /// repeatable, or comma-separated in the environment variable.
+    #[arg(
+        long = "otlp-header",
+        env = "SENSOR_OTLP_HEADERS",
+        value_delimiter = ',',
+        requires = "otlp_endpoint"
+    )]
+    pub otlp_headers: Vec<String>,
+    /// The CA (PEM) that signed the endpoint's certificate (https).
+    #[arg(long, env = "SENSOR_OTLP_CA", requires = "otlp_endpoint")]
+    pub otlp_ca: Option<PathBuf>,
+    /// A client certificate (PEM) for mutual TLS with the endpoint.
+    #[arg(long, requires = "otlp_client_key")]
+    pub otlp_client_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, requires = "otlp_client_cert")]
+    pub otlp_client_key: Option<PathBuf>,
+    /// The name the endpoint's certificate must carry [default: the URL's host].
+    #[arg(long, requires = "otlp_ca")]
+    pub otlp_server_name: Option<String>,
+    /// Only these kinds of event are exported (repeatable) [default: flagged, deviation,
+    /// exec].
+    #[arg(long = "otlp-kind", value_enum, requires = "otlp_endpoint")]
+    pub otlp_kinds: Vec<KindArg>,
+    /// Only pods in this namespace (glob, repeatable).
+    #[arg(long = "otlp-namespace", requires = "otlp_endpoint")]
+    pub otlp_namespaces: Vec<String>,
+    /// Only pods with this name (glob, repeatable).
+    #[arg(long = "otlp-pod", requires = "otlp_endpoint")]
+    pub otlp_pods: Vec<String>,
+    /// Only this container: an id or a prefix of at least 12 hex digits (repeatable).
+    #[arg(long = "otlp-container", requires = "otlp_endpoint")]
+    pub otlp_containers: Vec<String>,
+    /// Only this cgroup id (repeatable).
+    #[arg(long = "otlp-cgroup", requires = "otlp_endpoint")]
+    pub otlp_cgroups: Vec<u64>,
+    /// Only flagged calls (and first uses) of this syscall (repeatable).
+    #[arg(long = "otlp-syscall", requires = "otlp_endpoint")]
+    pub otlp_syscalls: Vec<String>,
+    /// Only flagged calls at least this severe.
+    #[arg(long, value_enum, requires = "otlp_endpoint")]
+    pub otlp_min_severity: Option<SeverityArg>,
+    /// Leave out the host's own processes.
+    #[arg(long, requires = "otlp_endpoint")]
+    pub otlp_no_host: bool,
+    /// Records per export, at most.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub otlp_batch: u64,
+    /// Milliseconds an event waits for others to fill its batch.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub otlp_flush_ms: u64,
+    /// Seconds one export may take before it counts as failed (and is retried).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub otlp_timeout_seconds: u64,
+    /// Seconds a batch is retried (with backoff, 250 ms to 8 s) before its events are given
+    /// up (counted in sensor_export_lost_total and announced in the next batch). Meanwhile
+    /// new events wait in the exporter's queue (--subscriber-queue), the oldest dropped past it.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub otlp_retry_seconds: u64,
+}
+
+impl KindArg {
+    /// The kind as the API's `EventKind`.
+    pub fn wire(self) -> i32 {
+        use sensor_proto::v1::EventKind as K;
+        (match self {
+            KindArg::Flagged => K::FlaggedSyscall,
+            KindArg::Exec => K::Exec,
+            KindArg::Fork => K::Fork,
+            KindArg::Exit => K::Exit,
+            KindArg::Seen => K::SyscallSeen,
+            KindArg::Deviation => K::ProfileDeviation,
+        }) as i32
+    }
+}
+
+impl SeverityArg {
+    /// The severity as the API's `Severity`.
+    pub fn wire(self) -> i32 {
+        use sensor_proto::v1::Severity as S;
+        (match self {
+            SeverityArg::Low => S::Low,
+            SeverityArg::Medium => S::Medium,
+            SeverityArg::High => S::High,
+            SeverityArg::Critical => S::Critical,
+        }) as i32
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,11 @@ pub fn monotonic_ns() -> u64 {
     now_ns(libc::CLOCK_MONOTONIC) as u64
 }
 
+/// CLOCK_REALTIME now, in nanoseconds since the Unix epoch.
+pub fn wall_now_ns() -> u64 {
+    now_ns(libc::CLOCK_REALTIME).max(0) as u64
+}
+
 impl Clock {
     pub fn new() -> Self {
         Self {

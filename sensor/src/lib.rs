@@ -22,6 +22,7 @@ pub mod decode;
 pub mod drift_client;
 pub mod enrich;
 pub mod event;
+pub mod export;
 pub mod filter;
 pub mod flood;
 pub mod hub;

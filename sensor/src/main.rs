@@ -3,14 +3,14 @@ use anyhow::Context as _;
 use sensor::{
     api::security::TlsFiles,
     cli::{
-        Command, EventsArgs, KindArg, PolicyCommand, ProfileArgs, ProfileCommand, RunArgs,
-        SeverityArg,
+        Command, EventsArgs, KindArg, OtlpArgs, PolicyCommand, ProfileArgs, ProfileCommand,
+        RunArgs, SeverityArg,
     },
     client, daemon,
     policy::{Policy, file, reload},
     syscalls::Arch,
 };
-use sensor_proto::v1::{EventKind, GetEventsRequest, Severity};
+use sensor_proto::v1::GetEventsRequest;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
@@ -104,28 +104,53 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         no_cri: a.no_cri,
         policy: a.policy,
         pin_dir: a.pin_dir,
+        otlp: otlp_config(a.otlp)?,
     })
 }
 
+/// `--otlp-*`, with the filter checked as a subscriber's would be.
+fn otlp_config(a: OtlpArgs) -> anyhow::Result<Option<sensor::export::OtlpConfig>> {
+    let Some(url) = a.otlp_endpoint else {
+        return Ok(None);
+    };
+    let kinds = if a.otlp_kinds.is_empty() {
+        vec![KindArg::Flagged, KindArg::Deviation, KindArg::Exec]
+    } else {
+        a.otlp_kinds
+    };
+    let request = GetEventsRequest {
+        kinds: kinds.iter().map(|k| k.wire()).collect(),
+        cgroup_ids: a.otlp_cgroups,
+        container_ids: a.otlp_containers,
+        pod_namespaces: a.otlp_namespaces,
+        pod_names: a.otlp_pods,
+        syscalls: a.otlp_syscalls,
+        min_severity: a.otlp_min_severity.map_or(0, SeverityArg::wire),
+        exclude_host: a.otlp_no_host,
+        ..Default::default()
+    };
+    let filter = sensor::api::convert::filter_from_wire(&request)
+        .map_err(|s| anyhow::anyhow!("--otlp filter: {}", s.message()))?;
+    Ok(Some(sensor::export::OtlpConfig {
+        endpoint: sensor::export::EndpointConfig {
+            url,
+            headers: a.otlp_headers,
+            ca: a.otlp_ca,
+            client_cert: a.otlp_client_cert,
+            client_key: a.otlp_client_key,
+            server_name: a.otlp_server_name,
+            timeout: std::time::Duration::from_secs(a.otlp_timeout_seconds),
+        },
+        filter,
+        batch: a.otlp_batch as usize,
+        flush: std::time::Duration::from_millis(a.otlp_flush_ms),
+        retry_for: std::time::Duration::from_secs(a.otlp_retry_seconds),
+    }))
+}
+
 async fn events(a: EventsArgs) -> anyhow::Result<()> {
-    let kinds = a
-        .kinds
-        .iter()
-        .map(|k| match k {
-            KindArg::Flagged => EventKind::FlaggedSyscall as i32,
-            KindArg::Exec => EventKind::Exec as i32,
-            KindArg::Fork => EventKind::Fork as i32,
-            KindArg::Exit => EventKind::Exit as i32,
-            KindArg::Seen => EventKind::SyscallSeen as i32,
-            KindArg::Deviation => EventKind::ProfileDeviation as i32,
-        })
-        .collect();
-    let min_severity = a.min_severity.map_or(Severity::Unspecified, |s| match s {
-        SeverityArg::Low => Severity::Low,
-        SeverityArg::Medium => Severity::Medium,
-        SeverityArg::High => Severity::High,
-        SeverityArg::Critical => Severity::Critical,
-    });
+    let kinds = a.kinds.iter().map(|k| k.wire()).collect();
+    let min_severity = a.min_severity.map_or(0, SeverityArg::wire);
     let request = GetEventsRequest {
         kinds,
         cgroup_ids: a.cgroup_ids,
@@ -133,7 +158,7 @@ async fn events(a: EventsArgs) -> anyhow::Result<()> {
         pod_namespaces: a.pod_namespaces,
         pod_names: a.pod_names,
         syscalls: a.syscalls,
-        min_severity: min_severity as i32,
+        min_severity,
         exclude_host: a.no_host,
         resume_after_seq: a.resume_after.unwrap_or(0),
         resume_instance_id: a.resume_instance.unwrap_or_default(),

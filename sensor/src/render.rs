@@ -10,7 +10,7 @@ fn time(ns: u64) -> String {
 }
 
 /// Bytes shown as text; anything that is not printable UTF-8 is escaped, never dropped.
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     bytes.escape_ascii().to_string()
 }
 
@@ -45,7 +45,7 @@ fn severity_tag(s: i32) -> &'static str {
 }
 
 /// An argument as a shell would need it: quoted when empty or holding spaces or quotes.
-fn quoted(bytes: &[u8]) -> String {
+pub(crate) fn quoted(bytes: &[u8]) -> String {
     let t = text(bytes);
     if t.is_empty() || t.contains([' ', '\t', '\'', '"']) {
         format!("'{}'", t.replace('\'', "'\\''"))
@@ -337,25 +337,35 @@ fn outcome(o: Option<&pb::Outcome>) -> String {
     }
 }
 
-fn outcome_json(o: Option<&pb::Outcome>) -> Value {
-    let Some(o) = o else { return Value::Null };
-    let kind = match pb::OutcomeKind::try_from(o.kind) {
+/// `succeeded`, `failed`, `blocked_before_entry` or `unknown`.
+pub fn outcome_kind_name(kind: i32) -> &'static str {
+    match pb::OutcomeKind::try_from(kind) {
         Ok(pb::OutcomeKind::Succeeded) => "succeeded",
         Ok(pb::OutcomeKind::Failed) => "failed",
         Ok(pb::OutcomeKind::BlockedBeforeEntry) => "blocked_before_entry",
         _ => "unknown",
-    };
+    }
+}
+
+/// `container`, `host`, `unknown` or `pending`.
+pub fn attribution_state_name(state: i32) -> &'static str {
+    match pb::AttributionState::try_from(state) {
+        Ok(pb::AttributionState::Container) => "container",
+        Ok(pb::AttributionState::Host) => "host",
+        Ok(pb::AttributionState::Unknown) => "unknown",
+        _ => "pending",
+    }
+}
+
+fn outcome_json(o: Option<&pb::Outcome>) -> Value {
+    let Some(o) = o else { return Value::Null };
+    let kind = outcome_kind_name(o.kind);
     json!({"result": kind, "return_value": o.return_value, "errno": o.errno, "errno_name": o.errno_name})
 }
 
 fn attribution_json(h: &pb::EventHeader) -> Value {
     let a = h.attribution.clone().unwrap_or_default();
-    let state = match pb::AttributionState::try_from(a.state) {
-        Ok(pb::AttributionState::Container) => "container",
-        Ok(pb::AttributionState::Host) => "host",
-        Ok(pb::AttributionState::Unknown) => "unknown",
-        _ => "pending",
-    };
+    let state = attribution_state_name(a.state);
     match a.container {
         Some(c) => json!({"state": state, "runtime": c.runtime, "container_id": c.id,
                           "pod_uid": c.pod_uid, "qos_class": c.qos_class, "pod_name": c.pod_name,

@@ -95,6 +95,8 @@ pub struct RunConfig {
     pub policy: Option<PathBuf>,
     /// Keep learned syscalls pinned here (bpffs) across restarts.
     pub pin_dir: Option<PathBuf>,
+    /// Export events as OTLP logs (`--otlp-endpoint`).
+    pub otlp: Option<crate::export::OtlpConfig>,
 }
 
 fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
@@ -167,6 +169,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     // Refuse half-given TLS settings and unreadable or mismatched files before touching the
     // kernel.
     let tls = cfg.tls.paths()?.map(Rotating::load).transpose()?;
+    let otlp = cfg.otlp.clone().map(crate::export::prepare).transpose()?;
     let allow = cfg.tls.allow_list()?;
     let eff = caps::effective().context("reading this process's capabilities")?;
     if let Some(cap) = caps::first_missing(eff) {
@@ -258,6 +261,15 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
 
     let hub = Hub::new(cfg.subscriber_queue, cfg.replay_buffer);
     let identity = Identity::new(cfg.node_name.clone());
+    // Subscribed before the reader starts: the exporter sees the first event too.
+    let export_stats = Arc::new(crate::export::ExportStats::default());
+    let export_task = otlp.map(|o| {
+        o.start(
+            hub.subscribe(),
+            Arc::new(identity.clone()),
+            export_stats.clone(),
+        )
+    });
     let listeners =
         Listeners::bind(cfg.grpc_addr, cfg.grpc_unix.as_deref(), cfg.metrics_addr).await?;
     let (local, metrics_local) = listeners.local_addrs()?;
@@ -288,6 +300,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         profiles: profiles.clone(),
         started,
         programs: Some(probes.attached_view()),
+        export: export_stats,
     };
     let reconcile_task = tokio::spawn(crate::reconcile::run(
         host.cgroup2.clone(),
@@ -385,6 +398,10 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
     servers.stop().await;
     if let Some(t) = printer_task {
         let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+    }
+    // The exporter makes one short last try with what it holds.
+    if let Some(t) = export_task {
+        let _ = tokio::time::timeout(Duration::from_secs(3), t).await;
     }
     if let Err(e) = detached.await {
         tracing::error!("detaching the programs failed: {e}");

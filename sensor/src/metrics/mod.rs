@@ -113,6 +113,8 @@ pub struct Sources {
     pub started: Instant,
     /// The loaded programs, for the kernel's run-time statistics of each.
     pub programs: Option<crate::probes::AttachedView>,
+    /// The OTLP exporter's counters (zero when it is off).
+    pub export: Arc<crate::export::ExportStats>,
 }
 
 fn load(a: &AtomicU64) -> u64 {
@@ -180,6 +182,27 @@ impl Sources {
                 kind: C,
                 values: kernel,
             },
+            Family::one(
+                "sensor_export_records",
+                "Records the OTLP endpoint accepted (events and loss notices).",
+                C,
+                load(&self.export.exported),
+            ),
+            Family {
+                name: "sensor_export_lost",
+                help: "Events lost on the way to the OTLP endpoint, by reason (queue_full: the exporter fell behind; endpoint_unavailable: retried for --otlp-retry-seconds; rejected: refused by the endpoint). Each is announced in-band by a sensor.lost record.",
+                kind: C,
+                values: crate::export::ExportLoss::ALL
+                    .iter()
+                    .map(|&r| (Some(("reason", r.name())), load(&self.export.lost[r as usize])))
+                    .collect(),
+            },
+            Family::one(
+                "sensor_export_retries",
+                "OTLP exports tried again after a retryable failure.",
+                C,
+                load(&self.export.retries),
+            ),
             Family::one(
                 "sensor_enrichment_errors",
                 "CRI lookups that failed (the runtime did not answer).",
