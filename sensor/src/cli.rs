@@ -272,6 +272,10 @@ pub struct OtlpArgs {
     /// Leave out the host's own processes.
     #[arg(long, requires = "otlp_endpoint")]
     pub otlp_no_host: bool,
+    /// Events that may wait for the endpoint (down or slow); past that the oldest are dropped,
+    /// counted (sensor_export_lost_total{reason="queue_full"}) and announced in-band.
+    #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..=1 << 22))]
+    pub otlp_queue: u64,
     /// Records per export, at most.
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub otlp_batch: u64,
@@ -283,7 +287,7 @@ pub struct OtlpArgs {
     pub otlp_timeout_seconds: u64,
     /// Seconds a batch is retried (with backoff, 250 ms to 8 s) before its events are given
     /// up (counted in sensor_export_lost_total and announced in the next batch). Meanwhile
-    /// new events wait in the exporter's queue (--subscriber-queue), the oldest dropped past it.
+    /// new events wait in the exporter's queue (--otlp-queue).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub otlp_retry_seconds: u64,
 }

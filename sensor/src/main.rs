@@ -142,6 +142,7 @@ fn otlp_config(a: OtlpArgs) -> anyhow::Result<Option<sensor::export::OtlpConfig>
             timeout: std::time::Duration::from_secs(a.otlp_timeout_seconds),
         },
         filter,
+        queue: a.otlp_queue as usize,
         batch: a.otlp_batch as usize,
         flush: std::time::Duration::from_millis(a.otlp_flush_ms),
         retry_for: std::time::Duration::from_secs(a.otlp_retry_seconds),

@@ -12,6 +12,7 @@ pub mod int80;
 pub mod io_uring;
 pub mod pins;
 pub mod pki;
+pub mod python;
 pub mod quality;
 pub mod reader_latency;
 pub mod runc;

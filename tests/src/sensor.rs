@@ -34,7 +34,8 @@ pub fn status_over_unix(socket: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-fn free_loopback_port() -> u16 {
+/// A loopback port that was free a moment ago.
+pub fn free_loopback_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")

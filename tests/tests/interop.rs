@@ -11,26 +11,13 @@ use std::{
 use sensor_tests::{
     EVENT_TIMEOUT,
     cgroup::{ScratchDir, TestCgroup},
+    python::python,
     ready,
     sensor::Sensor,
     trigger,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
-
-fn python() -> Option<String> {
-    match std::env::var("SENSOR_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("SENSOR_E2E_REQUIRED").is_ok_and(|v| v == "1") => panic!(
-            "SENSOR_TEST_PYTHON is not set (SENSOR_E2E_REQUIRED=1): `cargo xtask test` makes a \
-             venv with grpcio and grpcio-tools and sets it"
-        ),
-        _ => {
-            eprintln!("skipping: SENSOR_TEST_PYTHON is not set (run `cargo xtask test`)");
-            None
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_python_grpcio_collector_gets_exactly_the_matching_events() {

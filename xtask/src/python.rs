@@ -1,5 +1,6 @@
-//! The Python venv of the interop test: a third-party gRPC implementation (grpcio) and its
-//! code generator (grpcio-tools), pinned, in `target/pyvenv`.
+//! The Python venv of the interop tests, pinned, in `target/pyvenv`: a third-party gRPC
+//! implementation (grpcio), its code generator (grpcio-tools), and OpenTelemetry's official
+//! protocol package (opentelemetry-proto) for the OTLP receiver.
 use std::{path::PathBuf, process::Command};
 
 use crate::{
@@ -7,7 +8,11 @@ use crate::{
     util::{output, run, say, timed, workspace_root},
 };
 
-const PACKAGES: &[&str] = &["grpcio==1.68.1", "grpcio-tools==1.68.1"];
+const PACKAGES: &[&str] = &[
+    "grpcio==1.68.1",
+    "grpcio-tools==1.68.1",
+    "opentelemetry-proto==1.45.2",
+];
 /// What making a venv needs where the machine lacks it (a fresh machine of this kind has both).
 pub const APT_PACKAGES: &[&str] = &["python3", "python3-venv"];
 
@@ -25,7 +30,7 @@ pub fn venv() -> anyhow::Result<PathBuf> {
         apt_install(APT_PACKAGES, "the Python interop test's venv")?;
     }
     say(format!(
-        "installing {wanted} with pip into {} (the Python interop test's gRPC client)",
+        "installing {wanted} with pip into {} (the Python interop tests' gRPC client and OTLP receiver)",
         dir.display()
     ));
     crate::ledger::record(&[crate::ledger::Entry::Dir(dir.clone())])?;

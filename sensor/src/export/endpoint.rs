@@ -15,7 +15,9 @@ use tonic::{
 pub enum EndpointError {
     #[error("--otlp-endpoint {0}: {1}")]
     Url(String, String),
-    #[error("--otlp-header {0:?}: expected KEY=VALUE with a valid gRPC metadata key and an ASCII value")]
+    #[error(
+        "--otlp-header {0:?}: expected KEY=VALUE with a valid gRPC metadata key and an ASCII value"
+    )]
     Header(String),
     #[error("cannot read {what} {path}: {source}")]
     Read {
@@ -77,8 +79,8 @@ pub fn parse_headers(list: &[String]) -> Result<MetadataMap, EndpointError> {
         if !v.is_ascii() {
             return Err(bad());
         }
-        let key = MetadataKey::from_bytes(k.trim().to_ascii_lowercase().as_bytes())
-            .map_err(|_| bad())?;
+        let key =
+            MetadataKey::from_bytes(k.trim().to_ascii_lowercase().as_bytes()).map_err(|_| bad())?;
         let value = AsciiMetadataValue::try_from(v.trim()).map_err(|_| bad())?;
         map.append(key, value);
     }
@@ -108,10 +110,8 @@ impl Endpoint {
             .connect_timeout(Duration::from_secs(5))
             .timeout(c.timeout);
         if let Some(ca) = &c.ca {
-            let mut cfg = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(
-                "the OTLP CA",
-                ca,
-            )?));
+            let mut cfg = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(read("the OTLP CA", ca)?));
             match (&c.client_cert, &c.client_key) {
                 (Some(cert), Some(key)) => {
                     cfg = cfg.identity(Identity::from_pem(

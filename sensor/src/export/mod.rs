@@ -2,13 +2,14 @@
 //! to a Collector (or any OTLP/gRPC logs receiver).
 //!
 //! The exporter is one more hub subscriber with its own filter: it never slows the reader or
-//! the gRPC subscribers. While the endpoint is down or slow, events wait in its subscription
-//! (bounded by `--subscriber-queue`); past that the oldest are dropped. A batch is retried
+//! the gRPC subscribers. While the endpoint is down or slow, the events the filter keeps wait
+//! in its queue (`--otlp-queue`, [`queue`]); past that the oldest are dropped. A batch is retried
 //! with backoff for `--otlp-retry-seconds`, then given up. Every loss (queue full, endpoint
 //! unavailable, batch rejected, and the node-wide kernel losses) is counted
 //! (`sensor_export_lost_total{reason}`) and announced in-band by a `sensor.lost` record in
 //! the next batch that gets through.
 mod endpoint;
+mod queue;
 mod record;
 
 use std::{
@@ -28,12 +29,14 @@ use sensor_proto::v1 as pb;
 use tokio::time::Instant;
 
 pub use self::endpoint::{EndpointConfig, EndpointError};
-use self::endpoint::{Endpoint, Failure};
+use self::{
+    endpoint::{Endpoint, Failure},
+    queue::Queue,
+};
 use crate::{
     api::{Identity, convert},
-    event::{Kind, LossReason},
     filter::Filter,
-    hub::{Item, Published, Subscription},
+    hub::{Published, Subscription},
 };
 
 /// `sensor run --otlp-*`.
@@ -41,6 +44,8 @@ use crate::{
 pub struct OtlpConfig {
     pub endpoint: EndpointConfig,
     pub filter: Filter,
+    /// Events waiting for the endpoint, at most (the oldest are dropped past it).
+    pub queue: usize,
     /// Records per export, at most.
     pub batch: usize,
     /// How long the first event of a batch waits for others.
@@ -59,13 +64,17 @@ pub enum ExportLoss {
     /// The endpoint refused records (an error that retrying does not fix, or a partial
     /// success).
     Rejected,
+    /// The exporter's feeder fell behind the hub itself (--subscriber-queue): the count may
+    /// include events the filter would have left out.
+    Hub,
 }
 
 impl ExportLoss {
-    pub const ALL: [ExportLoss; 3] = [
+    pub const ALL: [ExportLoss; 4] = [
         ExportLoss::QueueFull,
         ExportLoss::EndpointUnavailable,
         ExportLoss::Rejected,
+        ExportLoss::Hub,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +82,7 @@ impl ExportLoss {
             ExportLoss::QueueFull => "queue_full",
             ExportLoss::EndpointUnavailable => "endpoint_unavailable",
             ExportLoss::Rejected => "rejected",
+            ExportLoss::Hub => "hub_queue",
         }
     }
 }
@@ -89,7 +99,7 @@ pub struct ExportStats {
 
 /// Why records are announced lost in-band: an export loss, or a node-wide one the hub
 /// reported (kernel ring buffer, malformed record), with the kind when known.
-type LossKey = (&'static str, Option<&'static str>);
+pub(crate) type LossKey = (&'static str, Option<&'static str>);
 
 struct Exporter {
     endpoint: Endpoint,
@@ -138,70 +148,31 @@ impl Prepared {
             export_seq: 0,
             healthy: true,
         };
-        tokio::spawn(exporter.run(sub))
+        let queue = Queue::new(exporter.cfg.queue);
+        tokio::spawn(
+            queue
+                .clone()
+                .feed(sub, exporter.cfg.filter.clone(), exporter.stats.clone()),
+        );
+        tokio::spawn(exporter.run(queue))
     }
 }
 
 impl Exporter {
-    async fn run(mut self, mut sub: Subscription) {
+    async fn run(mut self, queue: Arc<Queue>) {
         loop {
-            let (items, closed) = self.collect(&mut sub).await;
-            let mut events = Vec::new();
-            for item in items {
-                match item {
-                    Item::Event(ev) if self.cfg.filter.matches(&ev) => events.push(ev),
-                    Item::Event(_) => {}
-                    Item::Lost {
-                        count,
-                        reason,
-                        kind,
-                    } => self.hub_loss(count, reason, kind),
-                }
+            let owed = !self.pending.is_empty();
+            let taken = queue.take(self.cfg.batch, self.cfg.flush, owed).await;
+            for (key, count) in taken.losses {
+                *self.pending.entry(key).or_default() += count;
             }
-            if !events.is_empty() || !self.pending.is_empty() {
-                self.send(&events, closed).await;
+            if !taken.events.is_empty() || !self.pending.is_empty() {
+                self.send(&taken.events, taken.closed).await;
             }
-            if closed {
+            if taken.closed {
                 return;
             }
         }
-    }
-
-    /// The next batch's items: waits for the first (unless losses are waiting to be
-    /// announced), then up to `flush` for more. `true`: the hub closed.
-    async fn collect(&self, sub: &mut Subscription) -> (Vec<Item>, bool) {
-        let mut items = Vec::new();
-        if self.pending.is_empty() {
-            match sub.next().await {
-                Some(i) => items.push(i),
-                None => return (items, true),
-            }
-        }
-        let deadline = Instant::now() + self.cfg.flush;
-        while items.len() < self.cfg.batch {
-            if let Some(i) = sub.try_next() {
-                items.push(i);
-                continue;
-            }
-            match tokio::time::timeout_at(deadline, sub.next()).await {
-                Ok(Some(i)) => items.push(i),
-                Ok(None) => return (items, true),
-                Err(_) => break,
-            }
-        }
-        (items, false)
-    }
-
-    fn hub_loss(&mut self, count: u64, reason: LossReason, kind: Option<Kind>) {
-        let key = match reason {
-            // The exporter's own subscription overflowed: it fell behind the endpoint.
-            LossReason::SubscriberQueue => {
-                self.count_lost(ExportLoss::QueueFull, count);
-                return;
-            }
-            other => (other.name(), kind.map(Kind::name)),
-        };
-        *self.pending.entry(key).or_default() += count;
     }
 
     fn count_lost(&mut self, why: ExportLoss, count: u64) {
@@ -291,7 +262,7 @@ impl Exporter {
                 Err(Failure::Retry(why)) => why,
             };
             if self.healthy {
-                tracing::warn!(endpoint = %self.endpoint_url, "OTLP export failed ({why}): retrying; events wait in the exporter's queue (--subscriber-queue)");
+                tracing::warn!(endpoint = %self.endpoint_url, "OTLP export failed ({why}): retrying; events wait in the exporter's queue (--otlp-queue)");
                 self.healthy = false;
             }
             let wait = endpoint::backoff(attempt);

@@ -208,7 +208,11 @@ fn command_line(argv: &[Vec<u8>]) -> String {
 fn call(a: &mut Attrs, s: &pb::FlaggedSyscall) {
     a.str(
         "sensor.syscall",
-        if s.name.is_empty() { "unknown" } else { &s.name },
+        if s.name.is_empty() {
+            "unknown"
+        } else {
+            &s.name
+        },
     );
     a.int("sensor.syscall.nr", s.number as i64);
     a.str("sensor.syscall.abi", s.arch.clone());

@@ -194,7 +194,12 @@ impl Sources {
                 kind: C,
                 values: crate::export::ExportLoss::ALL
                     .iter()
-                    .map(|&r| (Some(("reason", r.name())), load(&self.export.lost[r as usize])))
+                    .map(|&r| {
+                        (
+                            Some(("reason", r.name())),
+                            load(&self.export.lost[r as usize]),
+                        )
+                    })
                     .collect(),
             },
             Family::one(

@@ -88,7 +88,10 @@ fn a_flagged_call_carries_the_semantic_conventions_and_the_sensor_fields() {
     assert_eq!(s(attr(&a, "sensor.errno_name")), "EPERM");
     assert_eq!(s(attr(&a, "sensor.arg.target")), "/mnt");
     assert_eq!(i(attr(&a, "sensor.seq")), 42);
-    assert!(attr(&a, "sensor.return_value").is_none(), "a failed call returned nothing");
+    assert!(
+        attr(&a, "sensor.return_value").is_none(),
+        "a failed call returned nothing"
+    );
 
     let r = record(name, sev, 5, "line".into(), a, "inst", 3);
     assert_eq!(r.severity_number, SeverityNumber::Error as i32);
