@@ -239,10 +239,10 @@ pub struct OtlpArgs {
     #[arg(long, env = "SENSOR_OTLP_CA", requires = "otlp_endpoint")]
     pub otlp_ca: Option<PathBuf>,
     /// A client certificate (PEM) for mutual TLS with the endpoint.
-    #[arg(long, requires = "otlp_client_key")]
+    #[arg(long, env = "SENSOR_OTLP_CLIENT_CERT", requires = "otlp_client_key")]
     pub otlp_client_cert: Option<PathBuf>,
     /// The client certificate's key (PEM).
-    #[arg(long, requires = "otlp_client_cert")]
+    #[arg(long, env = "SENSOR_OTLP_CLIENT_KEY", requires = "otlp_client_cert")]
     pub otlp_client_key: Option<PathBuf>,
     /// The name the endpoint's certificate must carry [default: the URL's host].
     #[arg(long, requires = "otlp_ca")]

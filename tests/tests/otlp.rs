@@ -6,6 +6,7 @@ use std::time::Duration;
 use sensor_proto::v1::EventKind;
 use sensor_tests::{
     cgroup::TestCgroup,
+    pki::{Ca, Files},
     python::{Receiver, attr, python},
     ready,
     runc::{Container, kube_ids},
@@ -267,4 +268,53 @@ async fn an_endpoint_that_hangs_does_not_slow_the_grpc_subscribers() {
         sensor.metric("sensor_export_lost_total{reason=\"queue_full\"}"),
         0
     );
+}
+
+#[tokio::test]
+async fn export_over_mutual_tls_reaches_a_receiver_that_requires_client_certificates() {
+    if !ready() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let ca = Ca::new("otlp-test-ca");
+    let files = Files::new();
+    let server = ca.issue("collector", true, &[]);
+    let client = ca.issue("sensor-node-1", false, &[]);
+    let mut rx = Receiver::start(
+        &python,
+        0,
+        &[
+            "--tls",
+            &files.write("collector.pem", &server.cert),
+            &files.write("collector.key", &server.key),
+            &files.write("ca.pem", &ca.pem),
+        ],
+    );
+    let cg = TestCgroup::new("otlp-mtls");
+    let url = format!("https://127.0.0.1:{}", rx.port);
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--otlp-endpoint",
+        &url,
+        "--otlp-ca",
+        &files.write("ca.pem", &ca.pem),
+        "--otlp-client-cert",
+        &files.write("client.pem", &client.cert),
+        "--otlp-client-key",
+        &files.write("client.key", &client.key),
+        "--otlp-kind",
+        "flagged",
+        "--otlp-cgroup",
+        &cg.id().to_string(),
+    ])
+    .await;
+    trigger(TRIGGER, &cg, &["umount-storm", "3"]);
+    rx.until("three calls over mutual TLS", EXPORT_TIMEOUT, |rs| {
+        rs.iter().filter(|r| flagged_in(r, cg.id())).count() >= 3
+    });
+    let received = rx.records.len() as u64;
+    sensor_tests::until("the sensor to count what the receiver took", || async {
+        sensor.metric("sensor_export_records_total") == received
+    })
+    .await;
 }

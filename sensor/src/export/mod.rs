@@ -167,7 +167,7 @@ impl Exporter {
                 *self.pending.entry(key).or_default() += count;
             }
             if !taken.events.is_empty() || !self.pending.is_empty() {
-                self.send(&taken.events, taken.closed).await;
+                self.send(&taken.events, taken.closing).await;
             }
             if taken.closed {
                 return;

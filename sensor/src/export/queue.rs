@@ -36,7 +36,9 @@ pub struct Queue {
 pub struct Taken {
     pub events: Vec<Arc<Published>>,
     pub losses: BTreeMap<LossKey, u64>,
-    /// The hub closed and the queue is empty now.
+    /// The hub closed (the sensor is stopping).
+    pub closing: bool,
+    /// ... and nothing is left in the queue.
     pub closed: bool,
 }
 
@@ -132,7 +134,61 @@ impl Queue {
         Taken {
             events: q.events.drain(..n).collect(),
             losses: std::mem::take(&mut q.losses),
+            closing: q.closed,
             closed: q.closed && q.events.is_empty(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        event::{Body, Event},
+        hub::Hub,
+    };
+
+    fn exit_in(cgroup: u64) -> Event {
+        Event::for_test(cgroup, Body::Exit { exit_code: 0 })
+    }
+
+    #[tokio::test]
+    async fn past_its_capacity_the_queue_drops_the_oldest_and_counts_exactly_those() {
+        let hub = Hub::new(1024, 0);
+        let stats = Arc::new(ExportStats::default());
+        let queue = Queue::new(3);
+        let filter = Filter {
+            cgroup_ids: vec![7],
+            ..Default::default()
+        };
+        let feeder = tokio::spawn(queue.clone().feed(hub.subscribe(), filter, stats.clone()));
+        for _ in 0..5 {
+            hub.publish(exit_in(7));
+            hub.publish(exit_in(8)); // filtered out: never queued, never counted
+        }
+        hub.report_loss(4, LossReason::KernelRingBuffer, Some(Kind::Exec));
+        // The feeder runs whenever this task yields (one thread): until it took everything.
+        for _ in 0..1000 {
+            if queue.lock().losses.len() == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let taken = queue.take(10, Duration::ZERO, false).await;
+        let seqs: Vec<u64> = taken.events.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![5, 7, 9], "the newest three of cgroup 7");
+        assert_eq!(
+            stats.lost[ExportLoss::QueueFull as usize].load(Ordering::Relaxed),
+            2
+        );
+        assert_eq!(taken.losses.get(&("queue_full", None)), Some(&2));
+        assert_eq!(
+            taken.losses.get(&("kernel_ring_buffer", Some("exec"))),
+            Some(&4)
+        );
+        assert!(!taken.closed);
+        hub.close();
+        feeder.await.unwrap();
+        assert!(queue.take(10, Duration::ZERO, false).await.closed);
     }
 }
