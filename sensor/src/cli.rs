@@ -33,6 +33,89 @@ pub enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Ask every sensor of a cluster at once: merged profiles, one merged event stream.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The learned profile of the matching containers on every node, merged: how many
+    /// containers on how many nodes made each call, and which nodes did not answer.
+    Profile(ClusterProfileArgs),
+    /// Every sensor's events as one stream; each node is resumed after a reconnect and its
+    /// gaps are announced.
+    Events(ClusterEventsArgs),
+}
+
+/// Which sensors, and how to reach them.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SensorsArgs {
+    /// The sensors, HOST:PORT (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', required_unless_present = "dns")]
+    pub sensors: Vec<String>,
+    /// A DNS name whose every address is a sensor, NAME:PORT (the DaemonSet's headless
+    /// Service: sensor.sensor-system.svc:50051).
+    #[arg(long, conflicts_with = "sensors")]
+    pub dns: Option<String>,
+    /// Verify the sensors' TLS certificates against this CA (PEM); turns TLS on.
+    #[arg(long, env = "SENSOR_CA")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "SENSOR_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    #[arg(long, env = "SENSOR_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// The name the sensors' certificates must carry [default: the --dns name, else each
+    /// address's host].
+    #[arg(long)]
+    pub server_name: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterProfileArgs {
+    #[command(flatten)]
+    pub sensors: SensorsArgs,
+    /// Containers of this image (a glob; `nginx:1.27` also matches `docker.io/library/nginx:1.27`).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Pods in this namespace (a glob).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Pods with this name (a glob), in --namespace or any.
+    #[arg(long)]
+    pub pod_glob: Option<String>,
+    /// One container id.
+    #[arg(long)]
+    pub container: Option<String>,
+    /// What to print: a summary, the merged OCI profile, or everything as JSON.
+    #[arg(long, value_enum, default_value = "summary")]
+    pub format: ClusterFormat,
+    /// What a call outside the profile gets (in the OCI profile).
+    #[arg(long, value_enum, default_value = "errno")]
+    pub refused: RefusedArg,
+    /// Seconds each sensor has to answer.
+    #[arg(long, default_value_t = 10)]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClusterFormat {
+    Summary,
+    Oci,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterEventsArgs {
+    #[command(flatten)]
+    pub sensors: SensorsArgs,
+    #[command(flatten)]
+    pub filter: EventFilterArgs,
+    /// Print one JSON object per line (each with `sensor`: the address it came from).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How a client reaches the sensor.
@@ -361,10 +444,9 @@ pub enum KindArg {
     Deviation,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct EventsArgs {
-    #[command(flatten)]
-    pub connect: ConnectArgs,
+/// What a subscriber asks to see (`sensor events`, `sensor cluster events`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct EventFilterArgs {
     /// Only these kinds of event (repeatable).
     #[arg(long = "kind", value_enum)]
     pub kinds: Vec<KindArg>,
@@ -389,6 +471,31 @@ pub struct EventsArgs {
     /// Leave out the host's own processes.
     #[arg(long)]
     pub no_host: bool,
+}
+
+impl EventFilterArgs {
+    /// The subscription request (live: no resume point).
+    pub fn to_request(&self) -> sensor_proto::v1::GetEventsRequest {
+        sensor_proto::v1::GetEventsRequest {
+            kinds: self.kinds.iter().map(|k| k.wire()).collect(),
+            cgroup_ids: self.cgroup_ids.clone(),
+            container_ids: self.container_ids.clone(),
+            pod_namespaces: self.pod_namespaces.clone(),
+            pod_names: self.pod_names.clone(),
+            syscalls: self.syscalls.clone(),
+            min_severity: self.min_severity.map_or(0, SeverityArg::wire),
+            exclude_host: self.no_host,
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    #[command(flatten)]
+    pub filter: EventFilterArgs,
     /// Resume after this sequence number (replayed from the sensor's buffer while it lasts).
     #[arg(long)]
     pub resume_after: Option<u64>,

@@ -16,6 +16,7 @@ pub mod caps;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod decode;

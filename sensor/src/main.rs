@@ -3,8 +3,8 @@ use anyhow::Context as _;
 use sensor::{
     api::security::TlsFiles,
     cli::{
-        Command, EventsArgs, KindArg, OtlpArgs, PolicyCommand, ProfileArgs, ProfileCommand,
-        RunArgs, SeverityArg,
+        ClusterCommand, ClusterFormat, Command, EventsArgs, KindArg, OtlpArgs, PolicyCommand,
+        ProfileArgs, ProfileCommand, RunArgs, SeverityArg,
     },
     client, daemon,
     policy::{Policy, file, reload},
@@ -45,6 +45,7 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => client::print_status(&args.connect, args.json).await,
             Command::Policy(cmd) => policy_command(cmd),
             Command::Profile(args) => profile_command(args).await,
+            Command::Cluster(cmd) => cluster_command(cmd).await,
         }
     });
     match result {
@@ -150,21 +151,61 @@ fn otlp_config(a: OtlpArgs) -> anyhow::Result<Option<sensor::export::OtlpConfig>
 }
 
 async fn events(a: EventsArgs) -> anyhow::Result<()> {
-    let kinds = a.kinds.iter().map(|k| k.wire()).collect();
-    let min_severity = a.min_severity.map_or(0, SeverityArg::wire);
     let request = GetEventsRequest {
-        kinds,
-        cgroup_ids: a.cgroup_ids,
-        container_ids: a.container_ids,
-        pod_namespaces: a.pod_namespaces,
-        pod_names: a.pod_names,
-        syscalls: a.syscalls,
-        min_severity,
-        exclude_host: a.no_host,
         resume_after_seq: a.resume_after.unwrap_or(0),
         resume_instance_id: a.resume_instance.unwrap_or_default(),
+        ..a.filter.to_request()
     };
     client::stream_events(&a.connect, request, a.json).await
+}
+
+async fn cluster_command(cmd: ClusterCommand) -> anyhow::Result<()> {
+    use sensor::cluster;
+    match cmd {
+        ClusterCommand::Events(a) => {
+            let nodes = cluster::nodes(&a.sensors).await?;
+            cluster::events::run(nodes, a.filter.to_request(), a.json).await
+        }
+        ClusterCommand::Profile(a) => {
+            anyhow::ensure!(
+                a.image.is_some()
+                    || a.namespace.is_some()
+                    || a.pod_glob.is_some()
+                    || a.container.is_some(),
+                "say which containers: --image, --namespace, --pod-glob or --container"
+            );
+            let nodes = cluster::nodes(&a.sensors).await?;
+            let refused = match a.refused {
+                sensor::cli::RefusedArg::Errno => sensor::profile::render::Refusal::Errno,
+                sensor::cli::RefusedArg::Kill => sensor::profile::render::Refusal::KillProcess,
+            };
+            let request = sensor_proto::v1::GetProfileRequest {
+                container_id: a.container.unwrap_or_default(),
+                pod_namespace: a.namespace.unwrap_or_default(),
+                pod_name: a.pod_glob.unwrap_or_default(),
+                image: a.image.unwrap_or_default(),
+                ..Default::default()
+            };
+            let timeout = std::time::Duration::from_secs(a.timeout_seconds);
+            let merged =
+                cluster::profile::merge(cluster::profile::ask_all(&nodes, &request, timeout).await);
+            match a.format {
+                ClusterFormat::Summary => println!("{}", merged.summary()),
+                ClusterFormat::Json => println!("{:#}", merged.to_json(refused)),
+                ClusterFormat::Oci => {
+                    println!("{:#}", merged.oci(refused));
+                    for (node, e) in &merged.failed {
+                        eprintln!("did not answer: {node}: {e}");
+                    }
+                }
+            }
+            anyhow::ensure!(
+                !merged.answered.is_empty() || !merged.without_match.is_empty(),
+                "no sensor answered"
+            );
+            Ok(())
+        }
+    }
 }
 
 fn policy_command(cmd: PolicyCommand) -> anyhow::Result<()> {

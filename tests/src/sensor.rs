@@ -100,12 +100,17 @@ impl Sensor {
 
     /// [`Sensor::start`] with its terminal view on (in [`Sensor::log_text`], with its log).
     pub async fn start_with_terminal(extra_args: &[&str]) -> Self {
-        Self::start_opts(&[], &[], extra_args, true).await
+        Self::start_opts(&[], &[], extra_args, true, None).await
     }
 
     /// [`Sensor::start`] behind `wrapper` (e.g. `setpriv ... --`), with `env` added.
     pub async fn start_via(wrapper: &[&str], env: &[(&str, String)], extra_args: &[&str]) -> Self {
-        Self::start_opts(wrapper, env, extra_args, false).await
+        Self::start_opts(wrapper, env, extra_args, false, None).await
+    }
+
+    /// [`Sensor::start`] with its gRPC server on `port` (to start one again where it was).
+    pub async fn start_on(port: u16, extra_args: &[&str]) -> Self {
+        Self::start_opts(&[], &[], extra_args, false, Some(port)).await
     }
 
     async fn start_opts(
@@ -113,8 +118,9 @@ impl Sensor {
         env: &[(&str, String)],
         extra_args: &[&str],
         terminal: bool,
+        port: Option<u16>,
     ) -> Self {
-        let port = free_loopback_port();
+        let port = port.unwrap_or_else(free_loopback_port);
         let metrics = format!("127.0.0.1:{}", free_loopback_port());
         let log = std::env::temp_dir().join(crate::unique("sensor.log"));
         let log_file = std::fs::File::create(&log).expect("create sensor log");

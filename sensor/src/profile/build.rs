@@ -202,7 +202,10 @@ pub fn build(learned: &[Learned], sel: &Selector, arch: Arch, opts: &BuildOption
     let names: Vec<&str> = syscalls.iter().map(|s| s.name).collect();
     let meta = learned.iter().find_map(|l| l.meta.clone());
     let (name, namespace) = match (sel, meta.as_deref()) {
-        (Selector::Pod { namespace, name }, _) => (name.clone(), namespace.clone()),
+        (Selector::Pod { namespace, name }, _) => (
+            name.replace(['*', '?'], "").trim_matches('-').to_owned(),
+            namespace.replace(['*', '?'], ""),
+        ),
         (Selector::Image(image), m) => (
             image.rsplit('/').next().unwrap_or(image).to_owned(),
             m.map(|m| m.pod_namespace.clone()).unwrap_or_default(),

@@ -86,13 +86,21 @@ impl Learned {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selector {
     ContainerId(String),
+    /// Pods by namespace and name, each a glob (`*`: any).
     Pod {
         namespace: String,
         name: String,
     },
-    /// Every container of an image: one workload's replicas.
+    /// Every container of an image (a glob, matched against the full reference and against
+    /// its last path part, so `nginx:1.27` matches `docker.io/library/nginx:1.27`): one
+    /// workload's replicas.
     Image(String),
     CgroupId(u64),
+}
+
+/// A selector's pattern: a glob (`*`, `?`); a plain name matches only itself.
+fn glob(pattern: &str) -> wildmatch::WildMatch {
+    wildmatch::WildMatch::new(pattern)
 }
 
 impl Selector {
@@ -100,10 +108,14 @@ impl Selector {
         let meta = l.meta.as_deref();
         match self {
             Selector::ContainerId(id) => l.container.as_ref().is_some_and(|c| &c.id == id),
-            Selector::Pod { namespace, name } => {
-                meta.is_some_and(|m| &m.pod_namespace == namespace && &m.pod_name == name)
-            }
-            Selector::Image(image) => meta.is_some_and(|m| &m.image == image),
+            Selector::Pod { namespace, name } => meta.is_some_and(|m| {
+                glob(namespace).matches(&m.pod_namespace) && glob(name).matches(&m.pod_name)
+            }),
+            Selector::Image(image) => meta.is_some_and(|m| {
+                let short = m.image.rsplit('/').next().unwrap_or(&m.image);
+                let g = glob(image);
+                g.matches(&m.image) || g.matches(short)
+            }),
             Selector::CgroupId(id) => l.cgroup_id == *id,
         }
     }

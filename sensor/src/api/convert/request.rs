@@ -171,14 +171,17 @@ pub fn selector_from_wire(r: &pb::GetProfileRequest) -> Result<Selector, Status>
         given.push(Selector::ContainerId(r.container_id.clone()));
     }
     if !r.pod_namespace.is_empty() || !r.pod_name.is_empty() {
-        if r.pod_namespace.is_empty() || r.pod_name.is_empty() {
-            return Err(Status::invalid_argument(
-                "pod_namespace and pod_name: give both, or neither",
-            ));
-        }
+        // Either alone: the other is any.
+        let or_any = |v: &str| {
+            if v.is_empty() {
+                "*".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
         given.push(Selector::Pod {
-            namespace: r.pod_namespace.clone(),
-            name: r.pod_name.clone(),
+            namespace: or_any(&r.pod_namespace),
+            name: or_any(&r.pod_name),
         });
     }
     if !r.image.is_empty() {
