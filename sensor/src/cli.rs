@@ -21,7 +21,7 @@ pub struct Cli {
 pub enum Command {
     /// Load the eBPF programs, serve events over gRPC, and print flagged syscalls (needs root,
     /// or CAP_BPF + CAP_PERFMON).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Subscribe to a running sensor and print its events.
     Events(EventsArgs),
     /// List the containers a running sensor has seen, with their pods and event counts.
@@ -29,7 +29,7 @@ pub enum Command {
     /// A running sensor's version, programs, subscribers and counters.
     Status(ContainersArgs),
     /// The seccomp profile learned for a container, pod or image; or try one (`profile try`).
-    Profile(ProfileArgs),
+    Profile(Box<ProfileArgs>),
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),

@@ -39,12 +39,12 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => daemon::run(run_config(args)?).await,
+            Command::Run(args) => daemon::run(run_config(*args)?).await,
             Command::Events(args) => events(args).await,
             Command::Containers(args) => client::list_containers(&args.connect, args.json).await,
             Command::Status(args) => client::print_status(&args.connect, args.json).await,
             Command::Policy(cmd) => policy_command(cmd),
-            Command::Profile(args) => profile_command(args).await,
+            Command::Profile(args) => profile_command(*args).await,
             Command::Cluster(cmd) => cluster_command(cmd).await,
         }
     });

@@ -277,9 +277,8 @@ async fn one_merged_stream_announces_a_restarted_sensor_and_resumes_it() {
     let new_instance = m
         .seen
         .iter()
-        .filter(|v| v["sensor"] == addrs[1].as_str() && v["connected"].is_object())
+        .rfind(|v| v["sensor"] == addrs[1].as_str() && v["connected"].is_object())
         .map(|v| v["connected"]["instance"].clone())
-        .last()
         .expect("b connected again");
     assert_ne!(new_instance, old_instance);
     assert!(

@@ -16,7 +16,7 @@ use crate::{client, render};
 /// What one node's follower reports.
 #[derive(Debug)]
 enum Out {
-    Message(GetEventsResponse),
+    Message(Box<GetEventsResponse>),
     /// Subscribed: to `instance`, resuming after `after` (None: live).
     Connected {
         instance: String,
@@ -173,7 +173,7 @@ where
                 {
                     pos.last_seq = h.seq;
                 }
-                if !send(Out::Message(m)).await {
+                if !send(Out::Message(Box::new(m))).await {
                     return Ok("stopped".into());
                 }
             }
