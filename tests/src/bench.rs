@@ -54,9 +54,34 @@ impl Drop for InCgroup {
     }
 }
 
+/// Turns the kernel's BPF run-time statistics on until the returned fd is closed
+/// (`bpf(BPF_ENABLE_STATS)`: no sysctl is changed).
+pub fn enable_stats() -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd as _;
+    const BPF_ENABLE_STATS: libc::c_long = 32;
+    const BPF_STATS_RUN_TIME: u32 = 0;
+    let attr = [BPF_STATS_RUN_TIME, 0, 0, 0];
+    // SAFETY: a bpf() call with a valid attribute buffer of the size given.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_ENABLE_STATS,
+            attr.as_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    assert!(
+        fd >= 0,
+        "BPF_ENABLE_STATS: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new fd that nothing else owns.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+}
+
 /// The empty raw_tp program on sys_enter: the floor any sys_enter hook costs.
 pub struct Floor {
-    _ebpf: aya::Ebpf,
+    ebpf: aya::Ebpf,
 }
 
 impl Floor {
@@ -70,7 +95,16 @@ impl Floor {
             .expect("raw_tp");
         prog.load().expect("load floor");
         prog.attach("sys_enter").expect("attach floor");
-        Self { _ebpf: ebpf }
+        Self { ebpf }
+    }
+
+    /// The kernel's run time and run count of the floor program so far (while statistics
+    /// are on).
+    pub fn run_stats(&self) -> (u64, u64) {
+        self.ebpf
+            .program("floor")
+            .and_then(|p| p.info().ok())
+            .map_or((0, 0), |i| (i.run_time().as_nanos() as u64, i.run_count()))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod quality;
 pub mod reader_latency;
 pub mod runc;
 pub mod sensor;
+pub mod services;
 pub mod subscriber;
 pub mod workload;
 

@@ -103,8 +103,14 @@ pub fn self_profile(built: &Built, runs: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the benchmark compares against.
-pub const BENCH_PACKAGES: &[&str] = &["bpftrace"];
+/// What the benchmark compares against (bpftrace), and the real services it runs.
+pub const BENCH_PACKAGES: &[&str] = &[
+    "bpftrace",
+    "redis-server",
+    "redis-tools",
+    "nginx-light",
+    "wrk",
+];
 
 pub fn bench(built: &Built, quick: bool, only: Option<&str>) -> anyhow::Result<()> {
     if !is_root() {
@@ -112,7 +118,10 @@ pub fn bench(built: &Built, quick: bool, only: Option<&str>) -> anyhow::Result<(
             "the benchmark loads eBPF programs and creates cgroups: run `sudo -E cargo xtask bench`"
         );
     }
-    setup::apt_install(BENCH_PACKAGES, "the peer the benchmark compares against")?;
+    setup::apt_install(
+        BENCH_PACKAGES,
+        "the peer the benchmark compares against, and the services it runs",
+    )?;
     build_test_bins(built, "build the benchmark", &["sensor-bench"])?;
     let root = crate::util::workspace_root();
     let mut cmd = Command::new(root.join("target/release/sensor-bench"));

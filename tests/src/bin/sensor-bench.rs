@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: what the sensor costs, measured in one run, next to the floor (an
 //! empty raw_tp on sys_enter) and a peer (bpftrace doing comparable work). Prints a table and
 //! writes the figures as JSON. `--quick` is a smoke run (it checks that everything runs);
-//! `--only SECTION` (syscall, flagged, learning, exec, footprint, reader, quality) runs one
+//! `--only SECTION` (syscall, flagged, learning, exec, footprint, reader, services, quality)
+//! runs one
 //! part, for a developer's loop. The quality section (six real programs under their learned
 //! profiles) runs in full runs and with `--only quality`, not in `--quick`: the end-to-end
 //! test `profile_quality.rs` runs the same workloads.
@@ -18,6 +19,7 @@ use sensor_tests::{
     cgroup::{CgroupPathGuard, cgroup2_mount},
     runc::kube_ids,
     sensor::Sensor,
+    services::{Bench as Services, Sizes, Workload},
     subscriber::Subscriber,
 };
 use serde_json::{Value, json};
@@ -105,6 +107,25 @@ async fn main() {
         let r = sensor_tests::reader_latency::reader_latency(probes).await;
         print_reader(&r);
         report["reader_latency"] = r;
+    }
+    if want("services") {
+        let sizes = if quick {
+            Sizes {
+                redis_requests: 20_000,
+                wrk_seconds: 1,
+                c_files: 40,
+                execs: 200,
+            }
+        } else {
+            Sizes {
+                redis_requests: 200_000,
+                wrk_seconds: 5,
+                c_files: 300,
+                execs: 2_000,
+            }
+        };
+        let service_rounds = if quick { 1 } else { 5 };
+        report["services"] = real_workloads(&floor, service_rounds, sizes).await;
     }
     if (!quick && only.is_none()) || only.as_deref() == Some("quality") {
         report["profile_quality"] = profile_quality().await;
@@ -437,4 +458,224 @@ fn humantime_now() -> Value {
         .unwrap()
         .as_secs();
     json!(secs)
+}
+
+/// The ways each real workload runs, in one run.
+const WAYS: [&str; 4] = ["nothing", "floor", "sensor", "bpftrace"];
+
+/// The sensor's programs' kernel time so far (sys_enter's, and all of them), from its metrics.
+fn kernel_ns(sensor: &Sensor) -> (u64, u64, u64) {
+    let get = |what: &str, p: &str| sensor.metric(&format!("{what}{{program=\"{p}\"}}"));
+    let all = sensor_common::PROGRAMS
+        .iter()
+        .map(|p| get("sensor_program_run_nanoseconds_total", p.name))
+        .sum();
+    (
+        get("sensor_program_run_nanoseconds_total", "sys_enter"),
+        get("sensor_program_runs_total", "sys_enter"),
+        all,
+    )
+}
+
+/// Real services, four ways (nothing attached, the floor, the sensor with a subscriber, the
+/// bpftrace peer), the order of the ways rotating each round.
+async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes: Sizes) -> Value {
+    let cg = BenchCgroup::new(2);
+    let services = Services::new(&cg.dir, sizes);
+    let _stats = bench::enable_stats();
+    let mut values: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
+    let mut p99: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
+    // Sensor only: daemon CPU (% of one CPU), sys_enter ns per run, all programs' ms; and
+    // the floor's ns per run.
+    let mut daemon_cpu: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    let mut enter_ns: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    let mut kernel_ms: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    let mut floor_ns: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    let mut record = |w: Workload, way: &'static str, f: sensor_tests::services::Figure| {
+        values.entry((w.key(), way)).or_default().push(f.value);
+        if let Some(p) = f.p99_ms {
+            p99.entry((w.key(), way)).or_default().push(p);
+        }
+    };
+    for round in 0..rounds {
+        for k in 0..WAYS.len() {
+            let way = WAYS[(round + k) % WAYS.len()];
+            match way {
+                "nothing" => Workload::ALL
+                    .into_iter()
+                    .for_each(|w| record(w, way, services.run(w))),
+                "floor" => {
+                    let fl = Floor::attach(floor);
+                    for w in Workload::ALL {
+                        let (ns0, runs0) = fl.run_stats();
+                        record(w, way, services.run(w));
+                        let (ns1, runs1) = fl.run_stats();
+                        floor_ns
+                            .entry(w.key())
+                            .or_default()
+                            .push((ns1 - ns0) as f64 / (runs1 - runs0).max(1) as f64);
+                    }
+                }
+                "sensor" => {
+                    let sensor = Sensor::start(&["--no-cri"]).await;
+                    let mut sub = Subscriber::connect(&sensor.addr, Default::default())
+                        .await
+                        .expect("subscribe");
+                    let drain = tokio::spawn(async move {
+                        while sub.next_within(Duration::from_secs(3600)).await.is_some() {}
+                    });
+                    bench::wait_idle(sensor.pid(), Duration::from_secs(5)).await;
+                    for w in Workload::ALL {
+                        let (cpu0, k0, t0) = (
+                            bench::cpu_us(sensor.pid()),
+                            kernel_ns(&sensor),
+                            Instant::now(),
+                        );
+                        let f = tokio::task::block_in_place(|| services.run(w));
+                        let (cpu1, k1, wall) = (
+                            bench::cpu_us(sensor.pid()),
+                            kernel_ns(&sensor),
+                            t0.elapsed(),
+                        );
+                        record(w, way, f);
+                        daemon_cpu
+                            .entry(w.key())
+                            .or_default()
+                            .push((cpu1 - cpu0) as f64 / wall.as_micros().max(1) as f64 * 100.0);
+                        enter_ns
+                            .entry(w.key())
+                            .or_default()
+                            .push((k1.0 - k0.0) as f64 / (k1.1 - k0.1).max(1) as f64);
+                        kernel_ms
+                            .entry(w.key())
+                            .or_default()
+                            .push((k1.2 - k0.2) as f64 / 1e6);
+                    }
+                    drain.abort();
+                }
+                _ => {
+                    let Some(_bt) = Bpftrace::same_work() else {
+                        continue;
+                    };
+                    Workload::ALL
+                        .into_iter()
+                        .for_each(|w| record(w, way, services.run(w)));
+                }
+            }
+        }
+    }
+    print_workloads(
+        rounds,
+        &mut values,
+        &mut p99,
+        &mut daemon_cpu,
+        &mut enter_ns,
+        &mut kernel_ms,
+        &mut floor_ns,
+    )
+}
+
+type Samples<'a> = std::collections::BTreeMap<&'a str, Vec<f64>>;
+
+fn print_workloads(
+    rounds: usize,
+    values: &mut std::collections::BTreeMap<(&str, &str), Vec<f64>>,
+    p99: &mut std::collections::BTreeMap<(&str, &str), Vec<f64>>,
+    daemon_cpu: &mut Samples<'_>,
+    enter_ns: &mut Samples<'_>,
+    kernel_ms: &mut Samples<'_>,
+    floor_ns: &mut Samples<'_>,
+) -> Value {
+    println!("real workloads (median of {rounds} rounds; loss against nothing attached, %):");
+    println!(
+        "  {:<32} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8} {:>9} {:>9}",
+        "workload",
+        "nothing",
+        "floor",
+        "sensor",
+        "bpftr.",
+        "s-f (pp)",
+        "spread",
+        "cpu %",
+        "enter ns",
+        "floor ns"
+    );
+    let mut out = json!({"rounds": rounds});
+    for w in Workload::ALL {
+        let med = |m: &mut std::collections::BTreeMap<(&str, &str), Vec<f64>>, way| {
+            m.get_mut(&(w.key(), way))
+                .filter(|v| !v.is_empty())
+                .map(|v| median(v))
+        };
+        let Some(base) = med(values, "nothing") else {
+            continue;
+        };
+        let loss = |v: Option<f64>| {
+            v.map(|v| {
+                if w.higher_is_better() {
+                    (base - v) / base * 100.0
+                } else {
+                    (v - base) / base * 100.0
+                }
+            })
+        };
+        let (fl, se, bt) = (
+            loss(med(values, "floor")),
+            loss(med(values, "sensor")),
+            loss(med(values, "bpftrace")),
+        );
+        // The spread of the rounds with nothing attached: the noise any difference sits in.
+        let spread = values.get(&(w.key(), "nothing")).map(|v| {
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+            (hi - lo) / base * 100.0
+        });
+        let one = |m: &mut Samples<'_>| {
+            m.get_mut(w.key())
+                .filter(|v| !v.is_empty())
+                .map(|v| median(v))
+        };
+        let (cpu, ns, kms, fns) = (
+            one(daemon_cpu),
+            one(enter_ns),
+            one(kernel_ms),
+            one(floor_ns),
+        );
+        let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        println!(
+            "  {:<32} {:>10.1} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8} {:>9} {:>9}",
+            w.name(),
+            base,
+            f(fl),
+            f(se),
+            f(bt),
+            f(se.zip(fl).map(|(s, f)| s - f)),
+            f(spread),
+            f(cpu),
+            f(ns),
+            f(fns)
+        );
+        if w.higher_is_better() {
+            println!(
+                "  {:<32} p99 ms: nothing {} floor {} sensor {} bpftrace {}",
+                "",
+                f(med(p99, "nothing")),
+                f(med(p99, "floor")),
+                f(med(p99, "sensor")),
+                f(med(p99, "bpftrace"))
+            );
+        }
+        out[w.key()] = json!({
+            "nothing": base, "loss_pct": {"floor": fl, "sensor": se, "bpftrace": bt},
+            "sensor_minus_floor_pp": se.zip(fl).map(|(s, f)| s - f), "spread_pct": spread,
+            "p99_ms": {"nothing": med(p99, "nothing"), "floor": med(p99, "floor"),
+                       "sensor": med(p99, "sensor"), "bpftrace": med(p99, "bpftrace")},
+            "daemon_cpu_pct": cpu, "sys_enter_ns_per_run": ns, "floor_ns_per_run": fns,
+            "kernel_ms_all_programs": kms,
+            "samples": {"nothing": values.get(&(w.key(), "nothing")), "floor": values.get(&(w.key(), "floor")),
+                        "sensor": values.get(&(w.key(), "sensor")), "bpftrace": values.get(&(w.key(), "bpftrace"))},
+        });
+    }
+    out
 }
