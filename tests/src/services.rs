@@ -97,12 +97,24 @@ fn wait_port(port: u16, child: &mut Child, what: &str) {
     }
 }
 
-struct Server(Child);
+/// A server process, stopped with SIGTERM (nginx's master then stops its worker) and
+/// waited for; whatever is left in the bench cgroup is killed with it (`cgroup.kill`).
+struct Server {
+    child: Child,
+    kill: PathBuf,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::write(&self.kill, "1");
     }
 }
 
@@ -127,6 +139,13 @@ impl Bench {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start {what}: {e}"))
+    }
+
+    fn server(&self, cmd: Command, what: &str) -> Server {
+        Server {
+            child: self.spawn(cmd, what),
+            kill: self.procs.with_file_name("cgroup.kill"),
+        }
     }
 
     fn output(&self, mut cmd: Command, what: &str) -> String {
@@ -160,8 +179,8 @@ impl Bench {
             "--appendonly",
             "no",
         ]);
-        let mut s = Server(self.spawn(server, "redis-server"));
-        wait_port(port, &mut s.0, "redis-server");
+        let mut s = self.server(server, "redis-server");
+        wait_port(port, &mut s.child, "redis-server");
         let mut load = pinned(1, "redis-benchmark");
         load.args([
             "-p",
@@ -217,8 +236,8 @@ impl Bench {
             .arg("-p")
             .arg(root)
             .args(["-e", "stderr"]);
-        let mut s = Server(self.spawn(server, "nginx"));
-        wait_port(port, &mut s.0, "nginx");
+        let mut s = self.server(server, "nginx");
+        wait_port(port, &mut s.child, "nginx");
         let mut load = pinned(1, "wrk");
         load.args(["-t1", "-c20", "--latency"])
             .arg(format!("-d{}s", self.sizes.wrk_seconds))
