@@ -318,3 +318,49 @@ async fn export_over_mutual_tls_reaches_a_receiver_that_requires_client_certific
     })
     .await;
 }
+
+#[tokio::test]
+async fn batches_given_up_after_their_retries_are_announced_and_leave_no_numbering_gap() {
+    if !ready() {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let cg = TestCgroup::new("otlp-giveup");
+    let port = free_loopback_port();
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--otlp-endpoint",
+        &format!("http://127.0.0.1:{port}"),
+        "--otlp-kind",
+        "flagged",
+        "--otlp-cgroup",
+        &cg.id().to_string(),
+        "--otlp-retry-seconds",
+        "1",
+    ])
+    .await;
+    trigger(TRIGGER, &cg, &["umount-storm", "20"]);
+    let given_up = "sensor_export_lost_total{reason=\"endpoint_unavailable\"}";
+    sensor_tests::until("every batch given up", || async {
+        sensor.metric(given_up) >= 20
+    })
+    .await;
+
+    let mut rx = Receiver::start(&python, port, &[]);
+    trigger(TRIGGER, &cg, &["umount-storm", "5"]);
+    rx.until(
+        "the notice and the five calls made since",
+        EXPORT_TIMEOUT,
+        |rs| {
+            lost(rs, "endpoint_unavailable") >= 20
+                && rs.iter().filter(|r| flagged_in(r, cg.id())).count() >= 5
+        },
+    );
+    assert_eq!(lost(&rx.records, "endpoint_unavailable"), 20);
+    assert_eq!(sensor.metric(given_up), 20);
+    assert_eq!(
+        rx.records.iter().filter(|r| flagged_in(r, cg.id())).count(),
+        5
+    );
+    assert_consecutive(&rx.records);
+}

@@ -191,6 +191,7 @@ impl Exporter {
     /// Builds the batch (loss notices first), sends it, and accounts for the outcome.
     async fn send(&mut self, events: &[Arc<Published>], closing: bool) {
         let carried = std::mem::take(&mut self.pending);
+        let numbered_before = self.export_seq;
         let mut records: Vec<LogRecord> = Vec::with_capacity(carried.len() + events.len());
         for (&(reason, kind), &count) in &carried {
             let seq = self.next_seq();
@@ -210,7 +211,10 @@ impl Exporter {
                 self.count_lost(ExportLoss::Rejected, rejected);
             }
             Err(why) => {
-                // The notices this batch carried are owed again, and its events are lost.
+                // The batch never arrived as far as we know: its numbers are given again, so
+                // that `sensor.export.seq` has no gap for what the sensor itself lost (that is
+                // announced). The notices it carried are owed again; its events are lost.
+                self.export_seq = numbered_before;
                 for (key, count) in carried {
                     *self.pending.entry(key).or_default() += count;
                 }
