@@ -98,23 +98,30 @@ async fn follow(node: Node, request: GetEventsRequest, tx: mpsc::Sender<(String,
         let why = match subscribe(&node, &request, &mut pos, &send).await {
             Ok(why) => {
                 attempt = 0;
-                why
+                Some(why)
             }
-            Err(e) => format!("{e:#}"),
+            // Announced once per outage: the first failure after a stream was up (or at start).
+            Err(e) if attempt == 0 => Some(format!("{e:#}")),
+            Err(_) => None,
         };
         if tx.is_closed() {
             return;
         }
-        let wait = Duration::from_millis(500) * 2u32.pow(attempt.min(4));
-        attempt += 1;
-        let resume = match &pos.instance {
-            Some(i) => format!("resuming instance {i} after #{}", pos.last_seq),
-            None => "not connected yet".to_owned(),
-        };
-        if !send(Out::Gap(format!("{why}; retrying in {wait:?}, {resume}"))).await {
-            return;
+        if let Some(why) = why {
+            let resume = match &pos.instance {
+                Some(i) => format!(
+                    "resuming instance {i} after #{} when it is back",
+                    pos.last_seq
+                ),
+                None => "not connected yet".to_owned(),
+            };
+            let gap = format!("{why}; retrying (0.5 s doubling to 8 s), {resume}");
+            if !send(Out::Gap(gap)).await {
+                return;
+            }
         }
-        tokio::time::sleep(wait).await;
+        tokio::time::sleep(Duration::from_millis(500) * 2u32.pow(attempt.min(4))).await;
+        attempt += 1;
     }
 }
 
