@@ -79,7 +79,7 @@ async fn main() {
     let (rounds, calls, storm, execs, cgroups) = if quick {
         (1, 200_000u64, 20_000u64, 200u64, 50u32)
     } else {
-        (9, 1_000_000, 200_000, 2_000, 1_000)
+        (9, 1_000_000, 200_000, 2_000, 10_000)
     };
     let mut report =
         json!({"date": humantime_now(), "quick": quick, "rounds": rounds, "calls_per_loop": calls});
@@ -383,22 +383,25 @@ async fn exec_storm(execs: u64) -> Value {
 
 /// 5. Footprint: idle, then with N watched cgroups, each with a process in it.
 async fn footprint(cgroups: u32) -> Value {
-    let sensor = Sensor::start(&["--no-cri"]).await;
+    // No request rate limit: the check below asks for every cgroup's profile.
+    let sensor = Sensor::start(&["--no-cri", "--max-requests-per-second", "0"]).await;
     let idle = bench::rss_kib(sensor.pid());
     let maps = bench::bpf_map_kib(sensor.pid());
+    let t = Instant::now();
     let many: Vec<BenchCgroup> = (0..cgroups).map(|i| BenchCgroup::new(100 + i)).collect();
     let mut sleepers = Vec::new();
     for cg in &many {
         let procs = cg.dir.join("cgroup.procs");
         let mut cmd = std::process::Command::new("sleep");
-        cmd.arg("60");
+        cmd.arg("600");
         bench::join_on_exec(&mut cmd, procs);
         sleepers.push(cmd.spawn().expect("spawn sleep"));
     }
+    let started_s = t.elapsed().as_secs_f64();
     let mut api = SensorServiceClient::connect(sensor.addr.clone())
         .await
         .expect("connect");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let n = api
             .list_containers(ListContainersRequest {})
@@ -411,11 +414,33 @@ async fn footprint(cgroups: u32) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let loaded = bench::rss_kib(sensor.pid());
+    let maps_loaded = bench::bpf_map_kib(sensor.pid());
+    // Learning is right for every one: each cgroup's profile has the sleep's own call.
+    let mut learned = 0u32;
+    for cg in &many {
+        let p = api
+            .get_profile(sensor_proto::v1::GetProfileRequest {
+                cgroup_id: cg.id(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner());
+        if p.is_ok_and(|p| {
+            p.syscalls
+                .iter()
+                .any(|s| s.containers > 0 && s.name.ends_with("nanosleep"))
+        }) {
+            learned += 1;
+        }
+    }
     println!(
-        "footprint: RSS {:.1} MiB idle, {:.1} MiB with {cgroups} watched cgroups; BPF maps {:.1} MiB",
+        "footprint: RSS {:.1} MiB idle, {:.1} MiB with {cgroups} watched cgroups; BPF maps {:.1} MiB \
+         ({:.1} MiB then); {learned} of {cgroups} profiles hold the sleep's nanosleep; \
+         {cgroups} cgroups made and joined in {started_s:.1} s",
         idle as f64 / 1024.0,
         loaded as f64 / 1024.0,
-        maps as f64 / 1024.0
+        maps as f64 / 1024.0,
+        maps_loaded as f64 / 1024.0,
     );
     for mut s in sleepers {
         let _ = s.kill();
@@ -423,10 +448,10 @@ async fn footprint(cgroups: u32) -> Value {
     }
     drop(many);
     drop(sensor);
-    json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps})
+    json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps,
+           "bpf_maps_loaded_kib": maps_loaded, "profiles_learned": learned})
 }
 
-/// The reader section's table.
 fn print_reader(r: &Value) {
     println!("event latency, kernel to subscriber (ms), while the sensor...");
     let quiet = r["quiet"]["p99_ms"].as_f64().unwrap_or(f64::NAN);
