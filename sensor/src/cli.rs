@@ -58,19 +58,8 @@ pub struct SensorsArgs {
     /// Service: sensor.sensor-system.svc:50051).
     #[arg(long, conflicts_with = "sensors")]
     pub dns: Option<String>,
-    /// Verify the sensors' TLS certificates against this CA (PEM); turns TLS on.
-    #[arg(long, env = "SENSOR_CA")]
-    pub ca: Option<PathBuf>,
-    /// Client certificate (PEM) for mutual TLS.
-    #[arg(long, env = "SENSOR_CLIENT_CERT", requires = "client_key")]
-    pub client_cert: Option<PathBuf>,
-    /// Client private key (PEM) for mutual TLS.
-    #[arg(long, env = "SENSOR_CLIENT_KEY", requires = "client_cert")]
-    pub client_key: Option<PathBuf>,
-    /// The name the sensors' certificates must carry [default: the --dns name, else each
-    /// address's host].
-    #[arg(long)]
-    pub server_name: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,6 +113,13 @@ pub struct ConnectArgs {
     /// The sensor's gRPC address: HOST:PORT, https://HOST:PORT, or unix:/PATH.
     #[arg(long, env = "SENSOR_ADDR", default_value = "127.0.0.1:50051")]
     pub addr: String,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
+}
+
+/// A client's TLS settings (`sensor events`, `sensor cluster`, ...).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct TlsClientArgs {
     /// Verify the sensor's TLS certificate against this CA (PEM); turns TLS on.
     #[arg(long, env = "SENSOR_CA")]
     pub ca: Option<PathBuf>,
@@ -133,7 +129,8 @@ pub struct ConnectArgs {
     /// Client private key (PEM) for mutual TLS.
     #[arg(long, env = "SENSOR_CLIENT_KEY", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
-    /// The name the sensor's certificate must carry [default: the host of --addr].
+    /// The name the sensor's certificate must carry [default: the host it is reached at;
+    /// for `sensor cluster --dns`, that name].
     #[arg(long)]
     pub server_name: Option<String>,
 }

@@ -54,18 +54,18 @@ pub async fn connect(c: &ConnectArgs) -> anyhow::Result<Client> {
             .with_context(|| format!("cannot connect to the sensor at {}", c.addr))?;
         return Ok(SensorServiceClient::new(channel));
     }
-    let url = endpoint(&c.addr, c.ca.is_some());
+    let url = endpoint(&c.addr, c.tls.ca.is_some());
     let mut ep =
         Endpoint::from_shared(url.clone()).with_context(|| format!("bad address {url}"))?;
-    if let Some(ca) = &c.ca {
+    if let Some(ca) = &c.tls.ca {
         let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("CA", ca)?));
-        if let (Some(cert), Some(key)) = (&c.client_cert, &c.client_key) {
+        if let (Some(cert), Some(key)) = (&c.tls.client_cert, &c.tls.client_key) {
             tls = tls.identity(Identity::from_pem(
                 read("client certificate", cert)?,
                 read("client key", key)?,
             ));
         }
-        if let Some(name) = &c.server_name {
+        if let Some(name) = &c.tls.server_name {
             tls = tls.domain_name(name.clone());
         }
         ep = ep.tls_config(tls).context("TLS setup")?;

@@ -111,6 +111,23 @@ pub fn replace_file(path: &std::path::Path, text: &str) {
     std::fs::rename(&tmp, path).expect("rename it into place");
 }
 
+/// The lines a child prints on `stdout`, as they come (read on a thread of their own).
+pub fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// Runs the `sensor-trigger` binary at `bin` (pass `env!("CARGO_BIN_EXE_sensor-trigger")`) in
 /// `cg` with `args`, and returns its pid; panics if the action did not behave as it expects.
 pub fn trigger(bin: &str, cg: &cgroup::TestCgroup, args: &[&str]) -> u32 {

@@ -2,7 +2,7 @@
 //! grpcio-tools, opentelemetry-proto), and the OTLP receiver built from it
 //! (`tests/python/otlp_receiver.py`).
 use std::{
-    io::{BufRead as _, BufReader, Write as _},
+    io::Write as _,
     process::{Child, ChildStdin, Command, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
@@ -48,15 +48,7 @@ impl Receiver {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the OTLP receiver");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = crate::lines_of(child.stdout.take().expect("stdout"));
         let first = lines
             .recv_timeout(Duration::from_secs(30))
             .expect("the OTLP receiver did not start listening");

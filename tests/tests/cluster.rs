@@ -3,7 +3,6 @@
 //! the real CLI against the real sensors.
 use std::{
     collections::BTreeSet,
-    io::{BufRead as _, BufReader},
     process::{Child, Command, Stdio},
     sync::mpsc,
     time::{Duration, Instant},
@@ -141,7 +140,7 @@ async fn three_sensors_give_one_merged_profile_and_name_the_one_that_is_down() {
 /// `sensor cluster events --json`, read line by line; killed when dropped.
 struct Merged {
     child: Child,
-    lines: mpsc::Receiver<Value>,
+    lines: mpsc::Receiver<String>,
     seen: Vec<Value>,
 }
 
@@ -159,16 +158,7 @@ impl Merged {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start sensor cluster events");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line).expect("a JSON line");
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = sensor_tests::lines_of(child.stdout.take().expect("stdout"));
         Self {
             child,
             lines,
@@ -184,7 +174,9 @@ impl Merged {
                 .lines
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
-                Ok(v) => self.seen.push(v),
+                Ok(line) => self
+                    .seen
+                    .push(serde_json::from_str(&line).expect("a JSON line")),
                 Err(_) => panic!("{what}: not within {timeout:?}; lines: {:#?}", self.seen),
             }
         }

@@ -2,9 +2,7 @@
 //! proto/ by grpcio-tools at test time. It subscribes with filters and gets exactly the
 //! matching events. `cargo xtask test` makes the venv and sets `SENSOR_TEST_PYTHON`.
 use std::{
-    io::{BufRead as _, BufReader},
     process::{Command, Stdio},
-    sync::mpsc,
     time::Duration,
 };
 
@@ -60,15 +58,7 @@ async fn a_python_grpcio_collector_gets_exactly_the_matching_events() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the Python collector");
-    let (tx, lines) = mpsc::channel();
-    let stdout = client.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = sensor_tests::lines_of(client.stdout.take().expect("stdout"));
     let next = |what: &str| {
         lines
             .recv_timeout(EVENT_TIMEOUT)

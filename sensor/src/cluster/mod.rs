@@ -6,7 +6,7 @@ pub mod profile;
 
 use anyhow::Context as _;
 
-use crate::cli::{ConnectArgs, SensorsArgs};
+use crate::cli::{ConnectArgs, SensorsArgs, TlsClientArgs};
 
 /// One sensor: how it is named in the output, and how to reach it.
 #[derive(Clone, Debug)]
@@ -45,14 +45,15 @@ pub async fn nodes(a: &SensorsArgs) -> anyhow::Result<Vec<Node>> {
             name: addr.clone(),
             connect: ConnectArgs {
                 addr,
-                ca: a.ca.clone(),
-                client_cert: a.client_cert.clone(),
-                client_key: a.client_key.clone(),
-                // Addresses from DNS are IPs: check the certificate against the name asked.
-                server_name: a
-                    .server_name
-                    .clone()
-                    .or_else(|| a.ca.as_ref().and(dns_host.clone())),
+                tls: TlsClientArgs {
+                    // Addresses from DNS are IPs: check certificates against the name asked.
+                    server_name: a
+                        .tls
+                        .server_name
+                        .clone()
+                        .or_else(|| a.tls.ca.as_ref().and(dns_host.clone())),
+                    ..a.tls.clone()
+                },
             },
         })
         .collect())
