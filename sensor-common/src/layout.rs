@@ -46,6 +46,11 @@ pub const PROGRAMS: &[ProgramSpec] = &[
         "sched_process_exec",
         Hook::Tracepoint("sched", "sched_process_exec"),
     ),
+    // Before sys_enter: it keeps sys_enter's learn cache right when a task changes cgroup.
+    ProgramSpec::at_start(
+        "cgroup_attach_task",
+        Hook::RawTracepoint("cgroup_attach_task"),
+    ),
     ProgramSpec::at_start("sys_enter", Hook::RawTracepoint("sys_enter")),
     ProgramSpec {
         name: PROGRAM_SYS_EXIT_CALL,
@@ -233,10 +238,21 @@ pub const GLOBAL_TASK_TI_STATUS_OFF: &str = "TASK_TI_STATUS_OFF";
 /// Global: offset of `seccomp.mode` in task_struct (from BTF): a call the calling thread
 /// makes under no seccomp filter cannot have been refused before entry.
 pub const GLOBAL_TASK_SECCOMP_MODE_OFF: &str = "TASK_SECCOMP_MODE_OFF";
+/// Global: offset of `start_time` in task_struct (from BTF), for the learn cache's task key.
+pub const GLOBAL_TASK_START_TIME_OFF: &str = "TASK_START_TIME_OFF";
 /// Global: flagged calls of one syscall key one cgroup may send per second before the rest
 /// of that second's are counted instead (0: no budget).
 pub const GLOBAL_FLOOD_BUDGET: &str = "FLOOD_BUDGET";
 pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
+/// `Array<u64>` of one entry: when (`bpf_ktime_get_ns`) a lazy record last woke the reader.
+/// Kernel-only.
+pub const MAP_WAKE: &str = "WAKE";
+/// A lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if none did in this long; the
+/// reader drains once more this long after each wakeup, for the records that did not.
+pub const LAZY_WAKE_NS: u64 = 10_000_000;
+/// Global: bytes waiting in the ring past which a record that wakes nobody (process
+/// lifecycle, learning, cgroups) wakes the reader after all; from the ring's size.
+pub const GLOBAL_WAKE_BYTES: &str = "WAKE_BYTES";
 /// Globals: the path from the task to the executed file, from BTF: `task_struct.mm`,
 /// `mm_struct.exe_file`, `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`,
 /// `dentry.d_name.name`.
@@ -298,6 +314,7 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_NR_EXECVEAT_COMPAT,
     GLOBAL_TASK_TI_STATUS_OFF,
     GLOBAL_TASK_SECCOMP_MODE_OFF,
+    GLOBAL_TASK_START_TIME_OFF,
     GLOBAL_FLOOD_BUDGET,
     GLOBAL_TS_COMPAT,
     GLOBAL_TASK_MM_OFF,
@@ -309,6 +326,7 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_IOURING_OPCODE_OFF,
     GLOBAL_NR_SECCOMP,
     GLOBAL_NR_PRCTL,
+    GLOBAL_WAKE_BYTES,
 ];
 
 /// An offset global's value when the field does not exist on this kernel.

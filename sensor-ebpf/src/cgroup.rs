@@ -1,20 +1,33 @@
 //! `tracepoint/cgroup/cgroup_mkdir` and `cgroup_rmdir`: keep userspace's cgroup id -> path
 //! cache current without rescanning. Only the cgroup2 hierarchy (id 0) is reported.
+//! `raw_tp/cgroup_attach_task`: a task changed cgroup, so the learn caches, keyed by task,
+//! are dropped.
 use core::mem::size_of;
 
 use aya_ebpf::{
-    EbpfContext as _, helpers::bpf_probe_read_kernel_str_bytes, macros::tracepoint,
-    programs::TracePointContext,
+    EbpfContext as _,
+    helpers::bpf_probe_read_kernel_str_bytes,
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
 };
 use sensor_common::{CGROUP_PATH_LEN, CgroupRecord, Counter, FLAG_TRUNCATED, RecordKind};
 
 use crate::{
+    learn::drop_caches,
     maps::{CGROUP_ID_OFF, CGROUP_PATH_OFF, CGROUP_ROOT_OFF, EVENTS, count},
     record::fill_header,
 };
 
 /// cgroup2's hierarchy id: the default hierarchy is set up first and gets 0.
 const CGROUP2_HIERARCHY: i32 = 0;
+
+/// Runs after a task (or a whole process) moved to another cgroup, in any hierarchy (moves are
+/// rare: a runtime placing a process, systemd, a test): every CPU's learn cache is dropped.
+#[raw_tracepoint(tracepoint = "cgroup_attach_task")]
+pub fn cgroup_attach_task(_ctx: RawTracePointContext) -> i32 {
+    drop_caches();
+    0
+}
 
 #[tracepoint(category = "cgroup", name = "cgroup_mkdir")]
 pub fn cgroup_mkdir(ctx: TracePointContext) -> u32 {
@@ -65,6 +78,7 @@ fn try_cgroup(ctx: &TracePointContext, kind: RecordKind) -> Result<(), i32> {
             0
         }
     };
-    entry.submit(0);
+    let now = rec.header.ktime_ns;
+    entry.submit(crate::record::lazy_wakeup(now));
     Ok(())
 }

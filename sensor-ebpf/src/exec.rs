@@ -253,7 +253,8 @@ pub fn exec_exit(ret: i64, tid: u32) {
         }
     }
     complete(rec, tid, flags);
-    entry.submit(0);
+    let now = rec.header.ktime_ns;
+    entry.submit(crate::record::lazy_wakeup(now));
 }
 
 #[tracepoint(category = "sched", name = "sched_process_exec")]
@@ -301,6 +302,7 @@ fn try_sched_process_exec(ctx: &TracePointContext) -> Result<(), i32> {
     };
     complete(rec, old_tid as u32, flags);
     fill_exe_file(rec);
-    entry.submit(0);
+    let now = rec.header.ktime_ns;
+    entry.submit(crate::record::lazy_wakeup(now));
     Ok(())
 }

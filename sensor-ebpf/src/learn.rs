@@ -10,20 +10,23 @@
 //! slot `PHASE_SLOT` of the cgroup's native value.
 //!
 //! A per-CPU cache of the last cgroup's known syscalls (in its current phase) answers most
-//! calls without the hash lookup; every phase change anywhere drops every CPU's cache.
+//! calls without the hash lookup; every phase change anywhere drops every CPU's cache. It is
+//! keyed by the task first (its address and start time, read from the task with two loads),
+//! so that a hit needs no cgroup id either; a task that changes cgroup drops every cache
+//! (`cgroup::cgroup_attach_task`).
 use core::mem::size_of;
 
 use aya_ebpf::helpers::bpf_get_current_cgroup_id;
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
     ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, GEN_SLOT, LEARNED_SLOTS,
-    PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
+    OFFSET_UNKNOWN, PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
 };
 
 use crate::{
     maps::{
-        EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING, any_bound, count,
-        deviates, learning_phase,
+        CACHE_HEAD, EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING,
+        TASK_START_TIME_OFF, any_bound, count, deviates, learning_phase, task_field,
     },
     record::fill_header,
 };
@@ -39,8 +42,12 @@ static NOTHING_LEARNED: [u8; LEARNED_SLOTS] = {
     v
 };
 
-/// Cache words before the bitmap: the cgroup, and the phase generation it was filled in.
-const CACHE_HEAD: usize = 2;
+/// The first words of a CPU's LEARN_CACHE: the task that ran last (address, start time), its
+/// cgroup, and the generation the bitmap after them was filled under.
+const TASK: usize = 0;
+const START: usize = 1;
+const CGROUP: usize = 2;
+const GEN: usize = 3;
 
 fn generation() -> u64 {
     LEARN_GEN.get(GEN_SLOT).copied().unwrap_or(0)
@@ -50,26 +57,45 @@ fn generation() -> u64 {
 /// profile (a deviation). A call the cache knows needs neither: the cache only learns a call
 /// that does not deviate, so a deviating call takes the slow path every time.
 #[inline(always)]
-pub fn learn(nr: u64) -> bool {
+pub fn learn(nr: u64, task: *const u8) -> bool {
     if nr >= PHASE_SLOT as u64 {
         return false; // x32 numbers and the like: not in a native profile
     }
-    // SAFETY: no arguments.
-    let cgroup = unsafe { bpf_get_current_cgroup_id() };
     let Some(cache) = LEARN_CACHE.get_ptr_mut(0) else {
         return false;
     };
     // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
     let cache = unsafe { &mut *cache };
     let (word, bit) = (CACHE_HEAD + (nr >> 6) as usize, 1u64 << (nr & 63));
+    let known = |cache: &[u64; ABI_WORDS as usize + CACHE_HEAD]| {
+        cache.get(word).is_some_and(|w| w & bit != 0)
+    };
     let generation = generation();
-    if cache[0] != cgroup || cache[1] != generation {
-        *cache = [0; ABI_WORDS as usize + CACHE_HEAD];
-        cache[0] = cgroup;
-        cache[1] = generation;
-    } else if cache.get(word).is_some_and(|w| w & bit != 0) {
-        return false; // the common case: known, no hash lookup
+    let start = match TASK_START_TIME_OFF.load() {
+        OFFSET_UNKNOWN => 0,
+        // SAFETY: the current task; start_time is a u64.
+        off => unsafe { task_field::<u64>(task, off) },
+    };
+    if start != 0 && cache[TASK] == task as u64 && cache[START] == start && cache[GEN] == generation
+    {
+        if known(cache) {
+            return false; // the common case: known, no cgroup id, no hash lookup
+        }
+    } else {
+        // SAFETY: no arguments.
+        let cgroup = unsafe { bpf_get_current_cgroup_id() };
+        if cache[CGROUP] != cgroup || cache[GEN] != generation {
+            *cache = [0; ABI_WORDS as usize + CACHE_HEAD];
+            cache[CGROUP] = cgroup;
+            cache[GEN] = generation;
+        }
+        cache[TASK] = task as u64;
+        cache[START] = start;
+        if known(cache) {
+            return false; // another task of the same cgroup: known, no hash lookup
+        }
     }
+    let cgroup = cache[CGROUP];
     let Some(slots) = slots_of(&LEARNED, cgroup) else {
         return false; // full (counted): the phase is not known, so neither is a deviation
     };
@@ -159,6 +185,12 @@ pub fn advance_phase(from: u8, to: u8) {
         }
         core::ptr::write_volatile(at, to);
     }
+    drop_caches();
+}
+
+/// Starts a new generation: every CPU's learn cache is dropped at its next call.
+#[inline(always)]
+pub fn drop_caches() {
     if let Some(counter) = LEARN_GEN.get_ptr_mut(GEN_SLOT) {
         // SAFETY: the one entry of an array map. Two CPUs racing may both write the same
         // value: it still differs from what every cache holds.
@@ -210,5 +242,6 @@ fn mark(slots: *mut u8, nr: u64, phase: u8, flags: u16) {
         flags | (u16::from(phase) << FLAG_PHASE_SHIFT),
     );
     rec.nr = nr;
-    entry.submit(0);
+    let now = rec.header.ktime_ns;
+    entry.submit(crate::record::lazy_wakeup(now));
 }

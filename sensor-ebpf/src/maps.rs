@@ -59,6 +59,15 @@ pub static FLOOD: PerCpuHashMap<FloodKey, FloodState> =
 #[unsafe(no_mangle)]
 pub static FLOOD_BUDGET: Global<u64> = Global::new(0);
 
+/// When a lazy record last woke the reader (see `record::lazy_wakeup`).
+#[map]
+pub static WAKE: Array<u64> = Array::with_max_entries(1, 0);
+
+/// Bytes waiting in EVENTS past which a lazy record wakes the reader (see
+/// `record::lazy_wakeup`), from the loader.
+#[unsafe(no_mangle)]
+pub static WAKE_BYTES: Global<u64> = Global::new(64 * 1024);
+
 /// Calls the policy excepts, by cgroup id (a bitmap like FORBIDDEN), from userspace.
 #[map]
 pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =
@@ -80,14 +89,17 @@ pub static LEARNED_COMPAT: HashMap<u64, [u8; LEARNED_SLOTS]> =
 pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_IOURING_CAPACITY, 0);
 
-/// Each CPU's shortcut in front of LEARNED: word 0 is the cgroup that ran last on this CPU,
-/// word 1 the LEARN_GEN it was filled under, the other words a bitmap of the syscalls it is
-/// known to have learned in its current phase and that need no check (inside its bound
-/// profile, if any). A hit skips the hash lookup; a miss (another cgroup, or a bit not yet
-/// set) takes the LEARNED path.
+/// Each CPU's shortcut in front of LEARNED (see `learn::CacheHead` for its first words): the
+/// task and the cgroup that ran last on this CPU, the LEARN_GEN it was filled under, then a
+/// bitmap of the syscalls that cgroup is known to have learned in its current phase and that
+/// need no check (inside its bound profile, if any). A hit skips the cgroup id and the hash
+/// lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
 #[map]
-pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + 2]> =
+pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + CACHE_HEAD]> =
     PerCpuArray::with_max_entries(1, 0);
+
+/// Words of LEARN_CACHE before its bitmap.
+pub const CACHE_HEAD: usize = 4;
 
 /// Slot GEN_SLOT is bumped at every phase change of any cgroup, and by userspace at every
 /// change of BOUND or STEADY: a CPU's LEARN_CACHE filled under another value is stale (it
@@ -180,25 +192,42 @@ pub static TS_COMPAT: Global<u32> = Global::new(0);
 #[unsafe(no_mangle)]
 pub static TASK_SECCOMP_MODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
+/// Offset of `start_time` in task_struct (from BTF): the learn cache's task key.
+#[unsafe(no_mangle)]
+pub static TASK_START_TIME_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+
+/// The running task, as a BTF pointer (its fields are read with plain loads, checked by the
+/// verifier against task_struct's layout).
+#[inline(always)]
+pub fn current_task() -> *const u8 {
+    // SAFETY: no arguments.
+    unsafe { bpf_get_current_task_btf() as *const u8 }
+}
+
+/// A u32 or u64 field of the current task at a load-time offset (frozen .rodata, which the
+/// verifier folds: it checks the load against the BTF layout).
+///
+/// # Safety
+/// `task` comes from [`current_task`] and `off` is the offset of a `T` field of task_struct.
+#[inline(always)]
+pub unsafe fn task_field<T: Copy>(task: *const u8, off: u32) -> T {
+    // SAFETY: see above.
+    unsafe { core::ptr::read_volatile(task.add(off as usize).cast::<T>()) }
+}
+
 /// Is the current syscall a compat one (i386 through `int $0x80` or a 32-bit process)? Its
 /// number is then the compat ABI's. This is what the kernel's own `in_ia32_syscall()` reads.
 /// It runs on every syscall of the node, so it is one helper call and one load: the offset
 /// and the mask are load-time constants (frozen .rodata, which the verifier folds), and the
 /// task pointer is a BTF one, read directly rather than through bpf_probe_read_kernel.
 #[inline(always)]
-pub fn in_compat_syscall() -> bool {
+pub fn in_compat_syscall(task: *const u8) -> bool {
     let mask = TS_COMPAT.load();
     if mask == 0 {
         return false;
     }
-    // SAFETY: the current task is valid while we run; the verifier checks the load against
-    // task_struct's BTF layout (thread_info.status, a u32).
-    unsafe {
-        let task = bpf_get_current_task_btf() as *const u8;
-        let status =
-            core::ptr::read_volatile(task.add(TASK_TI_STATUS_OFF.load() as usize).cast::<u32>());
-        status & mask != 0
-    }
+    // SAFETY: the current task; thread_info.status is a u32.
+    unsafe { task_field::<u32>(task, TASK_TI_STATUS_OFF.load()) & mask != 0 }
 }
 
 /// Offset of `opcode` in the io_uring_submit_req record, from tracefs.

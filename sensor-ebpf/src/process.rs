@@ -50,7 +50,8 @@ fn try_sched_process_fork(ctx: &RawTracePointContext) {
     );
     rec.child_pid = pid as u32;
     rec._pad = 0;
-    entry.submit(0);
+    let now = rec.header.ktime_ns;
+    entry.submit(crate::record::lazy_wakeup(now));
 }
 
 #[tracepoint(category = "sched", name = "sched_process_exit")]
@@ -93,5 +94,6 @@ fn try_sched_process_exit(ctx: &TracePointContext) {
     );
     rec.exit_code = exit_code as u32;
     rec._pad = 0;
-    entry.submit(0);
+    let now = rec.header.ktime_ns;
+    entry.submit(crate::record::lazy_wakeup(now));
 }

@@ -3,9 +3,38 @@ use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel,
 };
-use sensor_common::{COMM_LEN, Header, OFFSET_UNKNOWN, RecordKind};
+use sensor_common::{COMM_LEN, Header, LAZY_WAKE_NS, OFFSET_UNKNOWN, RecordKind};
 
-use crate::maps::{TASK_REAL_PARENT_OFF, TASK_TGID_OFF};
+use crate::maps::{EVENTS, TASK_REAL_PARENT_OFF, TASK_TGID_OFF, WAKE, WAKE_BYTES};
+
+/// `bpf_ringbuf_submit` flags and `bpf_ringbuf_query`'s "bytes not yet consumed".
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+
+/// Submit flags for a record nobody waits for at once (a fork, an exit, an exec, a first use,
+/// a cgroup), made at `now`. A wakeup is an `irq_work`, a self interrupt that costs
+/// microseconds (a VM exit on a virtual machine): paid on every record, it made each fork,
+/// exec and exit cost 14-17 us. So such a record wakes the reader only if no lazy record did
+/// in the last `LAZY_WAKE_NS` (the first of a burst, or a lone one, still comes at once), or
+/// once `WAKE_BYTES` wait; the reader drains again `LAZY_WAKE_NS` after each wakeup, for the
+/// rest of a burst (`reader::run`). Flagged calls keep the kernel's adaptive wakeup.
+#[inline(always)]
+pub fn lazy_wakeup(now: u64) -> u64 {
+    let Some(last) = WAKE.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: the one entry of an array map. CPUs racing may each wake the reader once.
+    let last = unsafe { &mut *last };
+    if now.wrapping_sub(*last) >= LAZY_WAKE_NS
+        || EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_BYTES.load()
+    {
+        *last = now;
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    }
+}
 
 /// Reads a `T` at `offset` bytes into the kernel object at `base`; `None` if the offset is
 /// unknown on this kernel or the read fails.

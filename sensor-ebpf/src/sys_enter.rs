@@ -20,8 +20,8 @@ use crate::{
     flood::{over_budget, suppress, suppressed},
     learn::{advance_phase, learn, learn_compat},
     maps::{
-        NR_PRCTL, NR_SECCOMP, exit_hooked, in_compat_syscall, is_compat_exec, is_exec,
-        reported_caller,
+        NR_PRCTL, NR_SECCOMP, current_task, exit_hooked, in_compat_syscall, is_compat_exec,
+        is_exec, reported_caller,
     },
     parked::{mark, park},
     syscall::{Call, fill_scratch, judged, send},
@@ -37,11 +37,12 @@ pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
 fn try_sys_enter(ctx: &RawTracePointContext) {
     // TP_PROTO(struct pt_regs *regs, long id)
     let nr: u64 = ctx.arg(1);
-    if in_compat_syscall() {
+    let task = current_task();
+    if in_compat_syscall(task) {
         compat_enter(ctx, nr);
         return;
     }
-    let deviates = learn(nr);
+    let deviates = learn(nr, task);
     if nr == NR_SECCOMP.load() as u64 || nr == NR_PRCTL.load() as u64 {
         handover(ctx.arg(0), nr);
     }

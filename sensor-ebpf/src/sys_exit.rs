@@ -22,8 +22,8 @@ use crate::{
     exec::exec_exit,
     learn::deviates_now,
     maps::{
-        SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, in_compat_syscall, is_compat_exec, is_exec,
-        reported_caller,
+        SYS_EXIT_NR_OFF, SYS_EXIT_RET_OFF, count, current_task, in_compat_syscall, is_compat_exec,
+        is_exec, reported_caller,
     },
     parked::at_exit,
     syscall::Call,
@@ -37,7 +37,7 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     // load against the BTF layout, so the syscall number costs one load, not a helper call
     // (this runs for every syscall on the node).
     let nr = unsafe { core::ptr::read_volatile(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) };
-    if in_compat_syscall() {
+    if in_compat_syscall(current_task()) {
         // Its number is the compat ABI's; a forbidden one was sent at entry. Only a failed
         // compat exec has something to add here.
         if is_compat_exec(nr as u64) {

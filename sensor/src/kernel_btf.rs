@@ -25,6 +25,10 @@ pub struct TaskOffsets {
     /// `seccomp.mode` inside task_struct (2: the thread runs under a filter); `u32::MAX`
     /// where unknown (an exit without an entry is then never called "blocked").
     pub seccomp_mode: u32,
+    /// `start_time` (u64 ns): with the task's address, it names a task for good (an address
+    /// is reused, a start time with it is not); keys each CPU's learn cache. `u32::MAX`
+    /// where unknown (the cache is then keyed by the cgroup id alone).
+    pub start_time: u32,
     /// The path to the executed file: `task_struct.mm`, `mm_struct.exe_file`,
     /// `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`, `dentry.d_name.name`
     /// (`u32::MAX` each where the kernel has no such field).
@@ -43,6 +47,7 @@ impl TaskOffsets {
         cred_cap_effective: u32::MAX,
         ti_status: u32::MAX,
         seccomp_mode: u32::MAX,
+        start_time: u32::MAX,
         exe: [u32::MAX; 6],
     };
 }
@@ -114,6 +119,7 @@ pub fn task_offsets(path: &Path) -> Result<TaskOffsets, BtfError> {
         seccomp_mode: offset(&btf, "task_struct", "seccomp")
             .and_then(|s| Ok(s + offset(&btf, "seccomp", "mode")?))
             .unwrap_or(u32::MAX),
+        start_time: offset(&btf, "task_struct", "start_time").unwrap_or(u32::MAX),
         exe: exe_offsets(&btf).unwrap_or([u32::MAX; 6]),
     })
 }
@@ -150,6 +156,11 @@ mod tests {
         assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
         assert!(
             o.seccomp_mode != u32::MAX && o.seccomp_mode.is_multiple_of(4),
+            "{o:?}"
+        );
+        // start_time is a u64: the learn cache reads it with one 8-byte load.
+        assert!(
+            o.start_time != u32::MAX && o.start_time.is_multiple_of(8),
             "{o:?}"
         );
     }

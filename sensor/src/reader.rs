@@ -118,6 +118,11 @@ pub async fn run(
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
     let mut made = Some(made);
+    // After each wakeup, one more drain `LAZY_WAKE` later, for the lazy records that did not
+    // wake us (see `sensor-ebpf`'s `record::lazy_wakeup`).
+    let again = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(again);
+    let mut armed = false;
     loop {
         let readable = tokio::select! {
             r = async { made.as_mut()?.recv().await }, if made.is_some() => {
@@ -134,39 +139,22 @@ pub async fn run(
                 pipeline.show(&gauges);
                 continue;
             }
+            () = &mut again, if armed => {
+                armed = false;
+                // Readiness stays as it is: a wakeup that came meanwhile is still served.
+                if !drain(ring.get_mut(), &mut pipeline, &gauges) {
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
             r = ring.readable_mut() => r,
         };
         let mut guard = readable?;
-        let rb = guard.get_inner_mut();
-        let mut malformed = 0u64;
-        let mut taken = 0usize;
-        // Drain completely before clearing readiness: the kernel only wakes us again once we
-        // have caught up. But yield every BATCH records: under a storm the ring never empties,
-        // and the subscriber tasks this task wakes wait for this worker until it yields.
-        let mut caught_up = true;
-        while let Some(item) = rb.next() {
-            taken += 1;
-            match decode(&item) {
-                Ok(record) => pipeline.handle(record),
-                Err(e) => {
-                    malformed += 1;
-                    tracing::warn!(
-                        "dropping a malformed kernel record ({} bytes): {e}",
-                        item.len()
-                    );
-                }
-            }
-            drop(item);
-            if taken == BATCH {
-                caught_up = false;
-                break;
-            }
-        }
-        pipeline
-            .hub
-            .report_loss(malformed, LossReason::MalformedRecord, None);
-        pipeline.show(&gauges);
-        if caught_up {
+        again
+            .as_mut()
+            .reset(tokio::time::Instant::now() + LAZY_WAKE);
+        armed = true;
+        if drain(guard.get_inner_mut(), &mut pipeline, &gauges) {
             guard.clear_ready();
         } else {
             drop(guard);
@@ -174,6 +162,50 @@ pub async fn run(
         }
     }
 }
+
+/// Handles what the ring holds, at most `BATCH` records; true when it caught up (the ring
+/// was empty at the end). Drain completely before clearing readiness: the kernel only wakes
+/// us again once we have caught up. But yield every BATCH records: under a storm the ring
+/// never empties, and the subscriber tasks this task wakes wait for this worker until it
+/// yields.
+fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) -> bool {
+    let mut malformed = 0u64;
+    let mut taken = 0usize;
+    let mut caught_up = true;
+    while let Some(item) = rb.next() {
+        taken += 1;
+        match decode(&item) {
+            Ok(record) => pipeline.handle(record),
+            Err(e) => {
+                malformed += 1;
+                tracing::warn!(
+                    "dropping a malformed kernel record ({} bytes): {e}",
+                    item.len()
+                );
+            }
+        }
+        drop(item);
+        if taken == BATCH {
+            caught_up = false;
+            break;
+        }
+    }
+    pipeline
+        .hub
+        .report_loss(malformed, LossReason::MalformedRecord, None);
+    if taken > 0 {
+        pipeline.show(gauges);
+    }
+    caught_up
+}
+
+/// The kernel wakes the reader at once for a flagged call (its adaptive wakeup), but the
+/// records that come by the thousand in an exec storm (forks, execs, exits, first uses,
+/// cgroups) wake it at most once per this long (or once a quarter of the ring waits): each
+/// wakeup costs the kernel an interrupt, microseconds on a virtual machine. So the reader
+/// drains again this long after each wakeup (plus a margin), for those that did not wake it.
+const LAZY_WAKE: Duration =
+    Duration::from_nanos(sensor_common::LAZY_WAKE_NS).saturating_add(Duration::from_millis(2));
 
 /// Records handled before the reader lets other tasks run.
 const BATCH: usize = 1024;

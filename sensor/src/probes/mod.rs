@@ -27,11 +27,12 @@ use sensor_common::{
     GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_NR_PRCTL, GLOBAL_NR_SECCOMP,
     GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF,
     GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF,
-    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_TGID_OFF,
-    GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, Hook, LEARNED_SLOTS, MAP_BOUND, MAP_CONDITIONS,
-    MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_GEN,
-    MAP_LEARNED, MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS,
-    MAP_UNPARKED, PROGRAM_SYS_EXIT, PROGRAM_SYS_EXIT_CALL, PROGRAMS,
+    GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_START_TIME_OFF,
+    GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, GLOBAL_WAKE_BYTES, Hook,
+    LEARNED_SLOTS, MAP_BOUND, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
+    MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_GEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
+    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAM_SYS_EXIT,
+    PROGRAM_SYS_EXIT_CALL, PROGRAMS,
 };
 
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
@@ -240,6 +241,9 @@ impl Probes {
             return Err(ProbeError::NotEmbedded);
         }
         let self_tgid = std::process::id();
+        // Lazy records wake the reader once a quarter of the ring waits (see
+        // `sensor-ebpf`'s `record::lazy_wakeup`): the rest is drained on `reader::POLL`.
+        let wake_bytes = u64::from(cfg.ring_buffer_bytes / 4);
         let log_level: u8 = cfg.ebpf_log.map_or(0, |l| l as u8);
         let o = &cfg.offsets;
         let nr = |name| syscalls::number(Arch::NATIVE, name).map_or(u32::MAX, |n| n as u32);
@@ -293,7 +297,9 @@ impl Probes {
             .override_global(GLOBAL_TASK_TI_STATUS_OFF, &o.task.ti_status, true)
             .override_global(GLOBAL_TS_COMPAT, &ts_compat, true)
             .override_global(GLOBAL_TASK_SECCOMP_MODE_OFF, &o.task.seccomp_mode, true)
+            .override_global(GLOBAL_TASK_START_TIME_OFF, &o.task.start_time, true)
             .override_global(GLOBAL_FLOOD_BUDGET, &cfg.flood_budget, true)
+            .override_global(GLOBAL_WAKE_BYTES, &wake_bytes, true)
             .override_global(GLOBAL_TASK_MM_OFF, &o.task.exe[0], true)
             .override_global(GLOBAL_MM_EXE_FILE_OFF, &o.task.exe[1], true)
             .override_global(GLOBAL_FILE_INODE_OFF, &o.task.exe[2], true)

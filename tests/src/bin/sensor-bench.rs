@@ -488,18 +488,46 @@ fn humantime_now() -> Value {
 /// The ways each real workload runs, in one run.
 const WAYS: [&str; 4] = ["nothing", "floor", "sensor", "bpftrace"];
 
-/// The sensor's programs' kernel time so far (sys_enter's, and all of them), from its metrics.
-fn kernel_ns(sensor: &Sensor) -> (u64, u64, u64) {
+/// Each of the sensor's programs' kernel time and runs so far, from its metrics.
+fn kernel_stats(sensor: &Sensor) -> Vec<(&'static str, u64, u64)> {
     let get = |what: &str, p: &str| sensor.metric(&format!("{what}{{program=\"{p}\"}}"));
-    let all = sensor_common::PROGRAMS
+    sensor_common::PROGRAMS
         .iter()
-        .map(|p| get("sensor_program_run_nanoseconds_total", p.name))
-        .sum();
-    (
-        get("sensor_program_run_nanoseconds_total", "sys_enter"),
-        get("sensor_program_runs_total", "sys_enter"),
-        all,
-    )
+        .map(|p| {
+            (
+                p.name,
+                get("sensor_program_run_nanoseconds_total", p.name),
+                get("sensor_program_runs_total", p.name),
+            )
+        })
+        .collect()
+}
+
+/// The programs whose ns per run the bench prints: every syscall's, and a process's life.
+const PER_RUN: [&str; 4] = [
+    "sys_enter",
+    "sched_process_fork",
+    "sched_process_exec",
+    "sched_process_exit",
+];
+
+/// ns per run of each of [`PER_RUN`] between two [`kernel_stats`], and all programs' ms.
+fn per_run(before: &[(&str, u64, u64)], after: &[(&str, u64, u64)]) -> ([f64; 4], f64) {
+    let diff = |name: &str| {
+        let at = |s: &[(&str, u64, u64)]| {
+            s.iter()
+                .find(|(n, ..)| *n == name)
+                .map_or((0, 0), |&(_, ns, runs)| (ns, runs))
+        };
+        let ((ns0, r0), (ns1, r1)) = (at(before), at(after));
+        (ns1 - ns0, r1 - r0)
+    };
+    let ns = PER_RUN.map(|p| {
+        let (ns, runs) = diff(p);
+        ns as f64 / runs.max(1) as f64
+    });
+    let all: u64 = after.iter().map(|(n, ..)| diff(n).0).sum();
+    (ns, all as f64 / 1e6)
 }
 
 /// Real services, four ways (nothing attached, the floor, the sensor with a subscriber, the
@@ -510,11 +538,8 @@ async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes: Sizes) ->
     let _stats = bench::enable_stats();
     let mut values: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
     let mut p99: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
-    // Sensor only: daemon CPU (% of one CPU), sys_enter ns per run, all programs' ms; and
-    // the floor's ns per run.
-    let mut daemon_cpu: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
-    let mut enter_ns: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
-    let mut kernel_ms: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    let mut costs = SensorCosts::default();
+    // The floor's ns per run.
     let mut floor_ns: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
     let mut record = |w: Workload, way: &'static str, f: sensor_tests::services::Figure| {
         values.entry((w.key(), way)).or_default().push(f.value);
@@ -557,28 +582,27 @@ async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes: Sizes) ->
                     for w in Workload::ALL {
                         let (cpu0, k0, t0) = (
                             bench::cpu_us(sensor.pid()),
-                            kernel_ns(&sensor),
+                            kernel_stats(&sensor),
                             Instant::now(),
                         );
                         let f = tokio::task::block_in_place(|| services.run(w));
                         let (cpu1, k1, wall) = (
                             bench::cpu_us(sensor.pid()),
-                            kernel_ns(&sensor),
+                            kernel_stats(&sensor),
                             t0.elapsed(),
                         );
+                        let (ns, all_ms) = per_run(&k0, &k1);
                         record(w, way, f);
-                        daemon_cpu
+                        costs
+                            .daemon_cpu
                             .entry(w.key())
                             .or_default()
                             .push((cpu1 - cpu0) as f64 / wall.as_micros().max(1) as f64 * 100.0);
-                        enter_ns
-                            .entry(w.key())
-                            .or_default()
-                            .push((k1.0 - k0.0) as f64 / (k1.1 - k0.1).max(1) as f64);
-                        kernel_ms
-                            .entry(w.key())
-                            .or_default()
-                            .push((k1.2 - k0.2) as f64 / 1e6);
+                        costs.enter_ns.entry(w.key()).or_default().push(ns[0]);
+                        for (m, ns) in costs.process_ns.iter_mut().zip(&ns[1..]) {
+                            m.entry(w.key()).or_default().push(*ns);
+                        }
+                        costs.kernel_ms.entry(w.key()).or_default().push(all_ms);
                     }
                     drain.abort();
                 }
@@ -593,26 +617,26 @@ async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes: Sizes) ->
             }
         }
     }
-    print_workloads(
-        rounds,
-        &mut values,
-        &mut p99,
-        &mut daemon_cpu,
-        &mut enter_ns,
-        &mut kernel_ms,
-        &mut floor_ns,
-    )
+    print_workloads(rounds, &mut values, &mut p99, &mut costs, &mut floor_ns)
 }
 
 type Samples<'a> = std::collections::BTreeMap<&'a str, Vec<f64>>;
+
+/// What the sensor cost in each round, by workload: its daemon's CPU (% of one CPU), its
+/// `sys_enter`'s ns per run, fork's, exec's and exit's, and all its programs' ms.
+#[derive(Default)]
+struct SensorCosts<'a> {
+    daemon_cpu: Samples<'a>,
+    enter_ns: Samples<'a>,
+    process_ns: [Samples<'a>; 3],
+    kernel_ms: Samples<'a>,
+}
 
 fn print_workloads(
     rounds: usize,
     values: &mut std::collections::BTreeMap<(&str, &str), Vec<f64>>,
     p99: &mut std::collections::BTreeMap<(&str, &str), Vec<f64>>,
-    daemon_cpu: &mut Samples<'_>,
-    enter_ns: &mut Samples<'_>,
-    kernel_ms: &mut Samples<'_>,
+    costs: &mut SensorCosts<'_>,
     floor_ns: &mut Samples<'_>,
 ) -> Value {
     println!("real workloads (median of {rounds} rounds; loss against nothing attached, %):");
@@ -666,11 +690,12 @@ fn print_workloads(
                 .map(|v| median(v))
         };
         let (cpu, ns, kms, fns) = (
-            one(daemon_cpu),
-            one(enter_ns),
-            one(kernel_ms),
+            one(&mut costs.daemon_cpu),
+            one(&mut costs.enter_ns),
+            one(&mut costs.kernel_ms),
             one(floor_ns),
         );
+        let [fork, exec, exit] = costs.process_ns.each_mut().map(one);
         let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
         println!(
             "  {:<32} {:>10.1} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8} {:>9} {:>9}",
@@ -684,6 +709,13 @@ fn print_workloads(
             f(cpu),
             f(ns),
             f(fns)
+        );
+        println!(
+            "  {:<32} kernel ns per run: fork {} exec {} exit {}",
+            "",
+            f(fork),
+            f(exec),
+            f(exit)
         );
         if w.higher_is_better() {
             println!(
@@ -701,6 +733,7 @@ fn print_workloads(
             "p99_ms": {"nothing": med(p99, "nothing"), "floor": med(p99, "floor"),
                        "sensor": med(p99, "sensor"), "bpftrace": med(p99, "bpftrace")},
             "daemon_cpu_pct": cpu, "sys_enter_ns_per_run": ns, "floor_ns_per_run": fns,
+            "process_ns_per_run": {"fork": fork, "exec": exec, "exit": exit},
             "kernel_ms_all_programs": kms,
             "samples": {"nothing": values.get(&(w.key(), "nothing")), "floor": values.get(&(w.key(), "floor")),
                         "sensor": values.get(&(w.key(), "sensor")), "bpftrace": values.get(&(w.key(), "bpftrace"))},
