@@ -250,6 +250,9 @@ pub const MAP_WAKE: &str = "WAKE";
 /// A lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if none did in this long; the
 /// reader drains once more this long after each wakeup, for the records that did not.
 pub const LAZY_WAKE_NS: u64 = 10_000_000;
+/// A flagged record behind lazy ones that have not woken the reader wakes it if nothing did
+/// in this long; the reader also drains this long after each wakeup.
+pub const FLAGGED_WAKE_NS: u64 = 1_000_000;
 /// Global: bytes waiting in the ring past which a record that wakes nobody (process
 /// lifecycle, learning, cgroups) wakes the reader after all; from the ring's size.
 pub const GLOBAL_WAKE_BYTES: &str = "WAKE_BYTES";

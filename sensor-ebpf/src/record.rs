@@ -3,7 +3,7 @@ use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel,
 };
-use sensor_common::{COMM_LEN, Header, LAZY_WAKE_NS, OFFSET_UNKNOWN, RecordKind};
+use sensor_common::{COMM_LEN, FLAGGED_WAKE_NS, Header, LAZY_WAKE_NS, OFFSET_UNKNOWN, RecordKind};
 
 use crate::maps::{EVENTS, TASK_REAL_PARENT_OFF, TASK_TGID_OFF, WAKE, WAKE_BYTES};
 
@@ -15,20 +15,48 @@ const BPF_RB_AVAIL_DATA: u64 = 0;
 /// Submit flags for a record nobody waits for at once (a fork, an exit, an exec, a first use,
 /// a cgroup), made at `now`. A wakeup is an `irq_work`, a self interrupt that costs
 /// microseconds (a VM exit on a virtual machine): paid on every record, it made each fork,
-/// exec and exit cost 14-17 us. So such a record wakes the reader only if no lazy record did
-/// in the last `LAZY_WAKE_NS` (the first of a burst, or a lone one, still comes at once), or
-/// once `WAKE_BYTES` wait; the reader drains again `LAZY_WAKE_NS` after each wakeup, for the
-/// rest of a burst (`reader::run`). Flagged calls keep the kernel's adaptive wakeup.
+/// exec and exit cost 14-17 us. So such a record wakes the reader only if no record did in
+/// the last `LAZY_WAKE_NS` (the first of a burst, or a lone one, still comes at once), or
+/// once `WAKE_BYTES` wait; the reader drains again after each wakeup, for the rest of a burst
+/// (`reader::run`).
 #[inline(always)]
 pub fn lazy_wakeup(now: u64) -> u64 {
+    wakeup(
+        now,
+        LAZY_WAKE_NS,
+        EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_BYTES.load(),
+    )
+}
+
+/// Submit flags for a flagged call's record, which subscribers wait for. The kernel's
+/// adaptive wakeup (flags 0) wakes the reader only if it has read everything before this
+/// record: lazy records waiting unread (the fork and exec of the very process that makes the
+/// call) would hold it back. So when anything waits unread, this record wakes the reader
+/// itself, unless some record did in the last `FLAGGED_WAKE_NS` (a storm wakes it at most
+/// that often; the reader drains again that long after each wakeup).
+#[inline(always)]
+pub fn flagged_wakeup() -> u64 {
+    if EVENTS.query(BPF_RB_AVAIL_DATA) == 0 {
+        return 0; // the reader has caught up: the adaptive wakeup wakes it
+    }
+    // SAFETY: no arguments.
+    let now = unsafe { bpf_ktime_get_ns() };
+    match wakeup(now, FLAGGED_WAKE_NS, false) {
+        BPF_RB_NO_WAKEUP => 0,
+        flags => flags,
+    }
+}
+
+/// A forced wakeup if `force` or if no forced one came in the last `quiet_ns` (recorded in
+/// `WAKE`), else none.
+#[inline(always)]
+fn wakeup(now: u64, quiet_ns: u64, force: bool) -> u64 {
     let Some(last) = WAKE.get_ptr_mut(0) else {
         return 0;
     };
     // SAFETY: the one entry of an array map. CPUs racing may each wake the reader once.
     let last = unsafe { &mut *last };
-    if now.wrapping_sub(*last) >= LAZY_WAKE_NS
-        || EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_BYTES.load()
-    {
+    if force || now.wrapping_sub(*last) >= quiet_ns {
         *last = now;
         BPF_RB_FORCE_WAKEUP
     } else {

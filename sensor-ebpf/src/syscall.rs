@@ -199,7 +199,10 @@ pub fn send(rec: &mut SyscallRecord) {
     // SAFETY: `size` bytes from the start of `rec`, all inside it.
     let bytes =
         unsafe { core::slice::from_raw_parts((rec as *const SyscallRecord).cast::<u8>(), size) };
-    if EVENTS.output::<[u8]>(bytes, 0).is_err() {
+    if EVENTS
+        .output::<[u8]>(bytes, crate::record::flagged_wakeup())
+        .is_err()
+    {
         count(Counter::RingbufFullFlagged);
         let (nr, flags) = (rec.nr, rec.header.flags);
         let key = if flags & FLAG_COMPAT != 0 {

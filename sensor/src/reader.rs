@@ -16,7 +16,7 @@ use tokio::{
 use crate::{
     decode::{Record, decode},
     enrich::Enricher,
-    event::{Kind, LossReason},
+    event::{Event, Kind, LossReason},
     hub::Hub,
     metrics::{DrainingGuard, Gauges, KernelTotals},
     policy::engine::PolicyEngine,
@@ -32,9 +32,30 @@ pub struct Pipeline {
     pub enricher: Enricher,
     pub policy: PolicyEngine,
     pub learner: Learner,
+    /// Events judged and learned from, published together by [`Pipeline::flush`]: a
+    /// subscriber woken by the first then finds the others waiting, instead of being woken
+    /// (on the other worker thread) once per event while the reader decodes the next.
+    outbox: Vec<Event>,
 }
 
 impl Pipeline {
+    pub fn new(hub: Hub, enricher: Enricher, policy: PolicyEngine, learner: Learner) -> Self {
+        Self {
+            hub,
+            enricher,
+            policy,
+            learner,
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Publishes what [`Pipeline::pass_ready`] made, in order.
+    fn flush(&mut self) {
+        for event in self.outbox.drain(..) {
+            self.hub.publish(event);
+        }
+    }
+
     /// Every cgroup something here holds state for.
     fn tracked(&self) -> HashSet<u64> {
         let mut ids: HashSet<u64> = self.enricher.cgroup_ids().collect();
@@ -94,10 +115,10 @@ impl Pipeline {
             let deviation = self.policy.deviation_of(&event);
             if keep {
                 self.learner.observe(&mut event);
-                self.hub.publish(event);
+                self.outbox.push(event);
             }
             if let Some(d) = deviation {
-                self.hub.publish(d);
+                self.outbox.push(d);
             }
         }
     }
@@ -118,11 +139,11 @@ pub async fn run(
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
     let mut made = Some(made);
-    // After each wakeup, one more drain `LAZY_WAKE` later, for the lazy records that did not
-    // wake us (see `sensor-ebpf`'s `record::lazy_wakeup`).
+    // After each wakeup, drains at each of `AGAIN` later, for the records that did not wake
+    // us (see `sensor-ebpf`'s `record::lazy_wakeup`): `next` is the next one's index.
     let again = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(again);
-    let mut armed = false;
+    let (mut woken, mut next) = (tokio::time::Instant::now(), AGAIN.len());
     loop {
         let readable = tokio::select! {
             r = async { made.as_mut()?.recv().await }, if made.is_some() => {
@@ -130,19 +151,27 @@ pub async fn run(
                     Some(m) => pipeline.handle_made(m),
                     None => made = None,
                 }
+                pipeline.flush();
                 pipeline.show(&gauges);
                 continue;
             }
             () = pipeline.enricher.wake() => {
                 pipeline.enricher.settle();
                 pipeline.pass_ready();
+                pipeline.flush();
                 pipeline.show(&gauges);
                 continue;
             }
-            () = &mut again, if armed => {
-                armed = false;
+            () = &mut again, if next < AGAIN.len() => {
                 // Readiness stays as it is: a wakeup that came meanwhile is still served.
-                if !drain(ring.get_mut(), &mut pipeline, &gauges) {
+                if drain(ring.get_mut(), &mut pipeline, &gauges) {
+                    next += 1;
+                    if let Some(after) = AGAIN.get(next) {
+                        again.as_mut().reset(woken + *after);
+                    }
+                } else {
+                    // More than a batch was waiting: the rest right after other tasks ran.
+                    again.as_mut().reset(tokio::time::Instant::now());
                     tokio::task::yield_now().await;
                 }
                 continue;
@@ -150,10 +179,8 @@ pub async fn run(
             r = ring.readable_mut() => r,
         };
         let mut guard = readable?;
-        again
-            .as_mut()
-            .reset(tokio::time::Instant::now() + LAZY_WAKE);
-        armed = true;
+        (woken, next) = (tokio::time::Instant::now(), 0);
+        again.as_mut().reset(woken + AGAIN[0]);
         if drain(guard.get_inner_mut(), &mut pipeline, &gauges) {
             guard.clear_ready();
         } else {
@@ -190,6 +217,7 @@ fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) ->
             break;
         }
     }
+    pipeline.flush();
     pipeline
         .hub
         .report_loss(malformed, LossReason::MalformedRecord, None);
@@ -199,13 +227,16 @@ fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) ->
     caught_up
 }
 
-/// The kernel wakes the reader at once for a flagged call (its adaptive wakeup), but the
-/// records that come by the thousand in an exec storm (forks, execs, exits, first uses,
-/// cgroups) wake it at most once per this long (or once a quarter of the ring waits): each
-/// wakeup costs the kernel an interrupt, microseconds on a virtual machine. So the reader
-/// drains again this long after each wakeup (plus a margin), for those that did not wake it.
-const LAZY_WAKE: Duration =
-    Duration::from_nanos(sensor_common::LAZY_WAKE_NS).saturating_add(Duration::from_millis(2));
+/// When the reader drains again after a wakeup. The records that come by the thousand in an
+/// exec storm (forks, execs, exits, first uses, cgroups) wake it at most once per
+/// `LAZY_WAKE_NS` (or once a quarter of the ring waits), and a flagged call's record behind
+/// unread ones at most once per `FLAGGED_WAKE_NS`: each wakeup costs the kernel an
+/// interrupt, microseconds on a virtual machine. So the reader drains again that long after
+/// each wakeup (plus a margin), for those that did not wake it.
+const AGAIN: [Duration; 2] = [
+    Duration::from_nanos(sensor_common::FLAGGED_WAKE_NS + 500_000),
+    Duration::from_nanos(sensor_common::LAZY_WAKE_NS + 2_000_000),
+];
 
 /// Records handled before the reader lets other tasks run.
 const BATCH: usize = 1024;

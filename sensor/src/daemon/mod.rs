@@ -314,12 +314,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         made_tx,
         FLOOD_POLL,
     ));
-    let pipeline = reader::Pipeline {
-        hub: hub.clone(),
-        enricher,
-        policy: engine,
-        learner,
-    };
+    let pipeline = reader::Pipeline::new(hub.clone(), enricher, engine, learner);
     let reader_task = tokio::spawn(reader::run(ring, pipeline, made_rx, gauges.clone()));
     let losses_task = tokio::spawn(reader::watch_kernel(
         KernelPoll {
