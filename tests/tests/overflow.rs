@@ -1,7 +1,8 @@
 //! A storm of flagged calls into a one-page ring buffer: the kernel drops records, counts them by
 //! kind, and the sensor reports them in-band, node-wide and per cgroup (in the cgroup's
-//! summary events). Delivered plus reported lost equals the storm, both ways. Execs lost
-//! the same way are counted against their container.
+//! summary events). Delivered plus reported lost equals the storm in the cgroup, exactly, and
+//! covers it node-wide (where other processes' losses count too). Execs lost the same way are
+//! counted against their container.
 //! (Alone in its test binary: no other test's flagged calls share the count.)
 use sensor_proto::v1::{
     EventKind, ListContainersRequest, LossReason, get_events_response::Item,
@@ -77,10 +78,11 @@ async fn ring_buffer_losses_plus_deliveries_equal_the_storm() {
         }
     }
     storm.await.expect("the storm");
-    assert_eq!(
-        delivered + lost_flagged,
-        STORM,
-        "more than the storm was accounted for"
+    // Node-wide, the loss notices also count what other processes of the node lost in this
+    // tiny ring (another sensor's own bpf() calls are flagged, for one): at least the storm.
+    assert!(
+        delivered + lost_flagged >= STORM,
+        "less than the storm was accounted for: {delivered} + {lost_flagged}"
     );
     // Per cgroup, exactly: this cgroup's losses are told as its own.
     assert_eq!(
