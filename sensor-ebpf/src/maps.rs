@@ -59,7 +59,8 @@ pub static FLOOD: PerCpuHashMap<FloodKey, FloodState> =
 #[unsafe(no_mangle)]
 pub static FLOOD_BUDGET: Global<u64> = Global::new(0);
 
-/// When a lazy record last woke the reader (see `record::lazy_wakeup`).
+/// When a record last forced a wakeup of the reader (see `record::lazy_wakeup` and
+/// `record::flagged_wakeup`).
 #[map]
 pub static WAKE: Array<u64> = Array::with_max_entries(1, 0);
 
@@ -89,7 +90,7 @@ pub static LEARNED_COMPAT: HashMap<u64, [u8; LEARNED_SLOTS]> =
 pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_IOURING_CAPACITY, 0);
 
-/// Each CPU's shortcut in front of LEARNED (see `learn::CacheHead` for its first words): the
+/// Each CPU's shortcut in front of LEARNED (its first words: `learn.rs`'s TASK .. GEN): the
 /// task and the cgroup that ran last on this CPU, the LEARN_GEN it was filled under, then a
 /// bitmap of the syscalls that cgroup is known to have learned in its current phase and that
 /// need no check (inside its bound profile, if any). A hit skips the cgroup id and the hash
