@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(false)
         .build_server(true)
         .out_dir(&encoded)
+        .codec_path("crate::encoded::Codec")
         .extern_path(
             ".sensor.v1.GetEventsResponse",
             "crate::encoded::EncodedEventsResponse",

@@ -184,7 +184,7 @@ impl SensorService for EventService {
             subscribers = self.hub.subscribers(),
             "new subscriber"
         );
-        let stream = super::stream::spawn(sub, filter, self.identity.clone(), permit);
+        let stream = super::stream::new(sub, filter, self.identity.clone(), permit);
         Ok(Response::new(stream))
     }
 }

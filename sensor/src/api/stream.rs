@@ -1,13 +1,19 @@
-//! One subscriber's event stream: a task takes items from its hub subscription, keeps what its
-//! filter wants, and hands them to the HTTP/2 stream in batches: every item ready at that
-//! moment goes in one channel send, and tonic encodes a batch into one write.
+//! One subscriber's event stream: tonic polls it from the connection's task, and each poll
+//! takes the next item from the hub subscription, keeps it if the filter wants it and hands
+//! over its encoded bytes. Items that are ready are taken without waiting, so tonic packs a
+//! burst into a few large writes; only an empty queue parks the stream on the hub.
+//!
+//! There is no task in between: a client that does not read only stops being polled, and its
+//! own hub queue overflows (told to it in-band), without slowing the reader or anyone else.
 use std::{
+    future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
 use sensor_proto::encoded::EncodedEventsResponse;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::OwnedSemaphorePermit;
 use tonic::Status;
 
 use super::{Identity, convert};
@@ -16,76 +22,100 @@ use crate::{
     hub::{Item, Subscription},
 };
 
-/// Items taken from the hub at once, at most.
-const BATCH: usize = 128;
-/// Batches buffered between the feeding task and the HTTP/2 stream.
-const BATCHES_BUFFERED: usize = 2;
+/// Items the filter may leave out in one poll before the stream lets others run.
+const SKIPPED_PER_POLL: usize = 1024;
 
-type Batch = Vec<EncodedEventsResponse>;
+/// Waiting for the hub: owns the subscription until an item (or the end) comes.
+type Wait = Pin<Box<dyn Future<Output = (Subscription, Option<Item>)> + Send>>;
 
-/// The response stream of GetEvents: the batches, one item at a time.
+/// The response stream of GetEvents.
 pub struct EventStream {
-    rx: mpsc::Receiver<Batch>,
-    current: std::vec::IntoIter<EncodedEventsResponse>,
+    /// `None` while `wait` holds it.
+    sub: Option<Subscription>,
+    wait: Option<Wait>,
+    filter: Filter,
+    identity: Arc<Identity>,
+    ended: bool,
+    /// Given back when the stream is dropped: the client went away or the hub closed.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl EventStream {
+    /// The next item from the hub: at once if one is queued, else once one comes.
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        if let Some(wait) = &mut self.wait {
+            let Poll::Ready((sub, item)) = wait.as_mut().poll(cx) else {
+                return Poll::Pending;
+            };
+            self.wait = None;
+            self.sub = Some(sub);
+            return Poll::Ready(item);
+        }
+        let Some(sub) = self.sub.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if sub.is_closed() {
+            return Poll::Ready(None);
+        }
+        if let Some(item) = sub.try_next() {
+            return Poll::Ready(Some(item));
+        }
+        let mut sub = self.sub.take().expect("checked above");
+        self.wait = Some(Box::pin(async move {
+            let item = sub.next().await;
+            (sub, item)
+        }));
+        self.poll_item(cx)
+    }
 }
 
 impl tokio_stream::Stream for EventStream {
     type Item = Result<EncodedEventsResponse, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            if let Some(item) = self.current.next() {
-                return Poll::Ready(Some(Ok(item)));
-            }
-            match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(batch)) => self.current = batch.into_iter(),
-                Poll::Ready(None) => return Poll::Ready(None),
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        for _ in 0..SKIPPED_PER_POLL {
+            let item = match this.poll_item(cx) {
                 Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(item)) => item,
+                Poll::Ready(None) => {
+                    // The sensor is shutting down: end the stream (and drop the queue).
+                    this.ended = true;
+                    this.sub = None;
+                    return Poll::Ready(None);
+                }
+            };
+            let wanted = match &item {
+                Item::Event(ev) => this.filter.matches(ev),
+                Item::Lost { .. } => true,
+            };
+            if wanted {
+                let encoded = convert::item_to_encoded(&item, &this.identity);
+                return Poll::Ready(Some(Ok(encoded)));
             }
         }
+        // A long run of events this subscriber does not want: come back after the others.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
-/// Starts feeding `sub` into a new stream; the task ends when the client goes away or the
-/// hub closes, and gives `permit` back then.
-pub fn spawn(
-    mut sub: Subscription,
+/// The stream of `sub`, filtered by `filter`; `permit` is held as long as the stream lives.
+pub fn new(
+    sub: Subscription,
     filter: Filter,
-    identity: std::sync::Arc<Identity>,
+    identity: Arc<Identity>,
     permit: OwnedSemaphorePermit,
 ) -> EventStream {
-    let (tx, rx) = mpsc::channel::<Batch>(BATCHES_BUFFERED);
-    tokio::spawn(async move {
-        let _permit = permit;
-        loop {
-            let first = tokio::select! {
-                item = sub.next() => item,
-                _ = tx.closed() => break, // the client went away
-            };
-            let Some(first) = first else { break }; // the sensor is shutting down
-            let mut batch = Vec::new();
-            let mut next = Some(first);
-            while let Some(item) = next {
-                let wanted = match &item {
-                    Item::Event(ev) => filter.matches(ev),
-                    Item::Lost { .. } => true,
-                };
-                if wanted {
-                    batch.push(convert::item_to_encoded(&item, &identity));
-                }
-                next = (batch.len() < BATCH).then(|| sub.try_next()).flatten();
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            // Waiting here is fine: a slow client only makes its own hub queue overflow.
-            if tx.send(batch).await.is_err() {
-                break;
-            }
-        }
-    });
     EventStream {
-        rx,
-        current: Vec::new().into_iter(),
+        sub: Some(sub),
+        wait: None,
+        filter,
+        identity,
+        ended: false,
+        _permit: permit,
     }
 }

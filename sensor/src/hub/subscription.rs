@@ -16,6 +16,8 @@ pub struct Subscription {
     losses: watch::Receiver<LossTotals>,
     /// The hub-wide losses this subscriber has been told of.
     reported: LossTotals,
+    /// A loss was just reported: others may be left from the same change of `losses`.
+    recheck: bool,
     closed: watch::Receiver<bool>,
     /// Replayed events still to send, oldest first.
     backlog: VecDeque<Arc<Published>>,
@@ -35,10 +37,14 @@ impl Subscription {
     ) -> Self {
         // Not told of losses from before it subscribed.
         let reported = *losses.borrow_and_update();
+        // `is_closed` looks at the value only after a change: count the current one as one.
+        let mut closed = closed;
+        closed.mark_changed();
         Self {
             rx,
             losses,
             reported,
+            recheck: false,
             closed,
             backlog,
             expired,
@@ -57,7 +63,12 @@ impl Subscription {
             let count = std::mem::take(&mut self.expired);
             return Some(lost(count, LossReason::ReplayExpired, None));
         }
+        // Asked before every item: a load when nothing changed, no lock.
+        if !self.recheck && !self.losses.has_changed().unwrap_or(false) {
+            return None;
+        }
         let now = *self.losses.borrow_and_update();
+        self.recheck = true;
         for slot in 0..KERNEL_SLOTS {
             if now.kernel[slot] > self.reported.kernel[slot] {
                 let count = now.kernel[slot] - self.reported.kernel[slot];
@@ -71,7 +82,17 @@ impl Subscription {
             self.reported.malformed = now.malformed;
             return Some(lost(count, LossReason::MalformedRecord, None));
         }
+        self.recheck = false;
         None
+    }
+
+    /// Whether the hub has closed (the sensor is shutting down); a load, no lock.
+    pub fn is_closed(&self) -> bool {
+        match self.closed.has_changed() {
+            Ok(false) => false,
+            Ok(true) => *self.closed.borrow(),
+            Err(_) => true,
+        }
     }
 
     /// The next item if one is ready now (a loss notice, a replayed or a queued event).

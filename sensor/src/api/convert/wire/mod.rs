@@ -4,7 +4,12 @@
 //! everything else the sensor does with it; this writes the fields in place. Field numbers are
 //! those of `proto/sensor/v1/sensor.proto`; the tests decode the bytes with the generated
 //! types and check every field. `event_to_wire` decodes these bytes when a struct is wanted.
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
+use std::cell::RefCell;
+
+use prost::{
+    bytes::Bytes,
+    encoding::{WireType, encode_key, encode_varint, encoded_len_varint},
+};
 use sensor_proto::v1 as pb;
 
 use super::{errno_name, outcome_parts, phase_to_wire, severity_to_wire};
@@ -68,11 +73,18 @@ impl W<'_> {
     }
 }
 
-/// `GetEventsResponse { event: ev }`, encoded.
-pub fn event_response(ev: &Event, id: &Identity) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(1024);
-    W(&mut buf).message(1, |w| event(w, ev, id));
-    buf
+/// `GetEventsResponse { event: ev }`, encoded, in a buffer of its exact size: it is kept as
+/// long as the event sits in a subscriber queue or the replay buffer, so room to spare would
+/// be memory held (and, under a storm, fresh pages faulted in) for nothing.
+pub fn event_response(ev: &Event, id: &Identity) -> Bytes {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+    }
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        W(buf).message(1, |w| event(w, ev, id));
+        Bytes::copy_from_slice(buf)
+    })
 }
 
 fn event(w: &mut W<'_>, ev: &Event, id: &Identity) {

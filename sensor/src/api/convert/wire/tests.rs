@@ -66,7 +66,7 @@ fn full(body: Body) -> Event {
 /// What a client decodes, through `event_to_wire` (which decodes the whole response and
 /// would hand back an empty event if it did not decode).
 fn decoded(ev: &Event) -> pb::Event {
-    pb::GetEventsResponse::decode(event_response(ev, &id()).as_slice()).expect("our bytes decode");
+    pb::GetEventsResponse::decode(event_response(ev, &id()).as_ref()).expect("our bytes decode");
     crate::api::convert::event_to_wire(ev, &id())
 }
 
