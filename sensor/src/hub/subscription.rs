@@ -129,6 +129,8 @@ impl Subscription {
                     if changed.is_err() {
                         return None;
                     }
+                    // `changed` marked the new totals seen: `pending_loss` must still look.
+                    self.recheck = true;
                 }
                 r = self.rx.recv() => return match r {
                     Ok(ev) => Some(Item::Event(ev)),

@@ -97,6 +97,37 @@ async fn kernel_losses_keep_their_kind() {
     assert_eq!(got, vec![(2, Some(Kind::FlaggedSyscall)), (3, None)]);
 }
 
+/// A subscriber already waiting when losses come is told of every one (the wait itself marks
+/// the hub's loss totals seen).
+#[tokio::test]
+async fn a_waiting_subscriber_is_told_of_losses_that_come_while_it_waits() {
+    let hub = Hub::new(16, 0);
+    let mut sub = hub.subscribe();
+    for round in 1..=3u64 {
+        let waiting = tokio::spawn(async move {
+            let item = tokio::time::timeout(Duration::from_secs(5), sub.next()).await;
+            (sub, item)
+        });
+        tokio::task::yield_now().await;
+        hub.report_loss(round, LossReason::KernelRingBuffer, Some(Kind::FlaggedSyscall));
+        hub.report_loss(10 * round, LossReason::KernelRingBuffer, Some(Kind::Exec));
+        let (back, first) = waiting.await.unwrap();
+        sub = back;
+        let second = sub.try_next();
+        let lost = |item: Option<Item>| match item {
+            Some(Item::Lost { count, kind, .. }) => (count, kind),
+            other => panic!("round {round}: expected a loss, got {other:?}"),
+        };
+        let mut got = vec![lost(first.expect("told within 5 s")), lost(second)];
+        got.sort_by_key(|(count, _)| *count);
+        assert_eq!(
+            got,
+            vec![(round, Some(Kind::FlaggedSyscall)), (10 * round, Some(Kind::Exec))]
+        );
+        assert!(sub.try_next().is_none(), "each loss told once");
+    }
+}
+
 #[tokio::test]
 async fn sequence_numbers_are_gap_free() {
     let hub = Hub::new(16, 0);
