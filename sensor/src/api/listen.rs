@@ -248,6 +248,15 @@ impl Servers {
     }
 }
 
+/// Small writes go out at once. An event stream is a run of small messages: under Nagle's
+/// algorithm one could wait for the client's delayed acknowledgement (40 ms on Linux), which
+/// is what the latency bench's tail showed (tonic sets this only on listeners it binds).
+pub(super) fn no_delay(tcp: &tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!("TCP_NODELAY: {e}");
+    }
+}
+
 /// Serves the API until `shutdown` resolves; health says NOT_SERVING from then on.
 async fn serve(
     (tcp, unix): (TcpListener, Option<(UnixListener, PathBuf)>),
@@ -289,8 +298,10 @@ async fn serve(
                     .await
             }
             None => {
+                let incoming =
+                    TcpListenerStream::new(tcp).map(|accepted| accepted.inspect(no_delay));
                 tcp_server
-                    .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), tcp_stop)
+                    .serve_with_incoming_shutdown(incoming, tcp_stop)
                     .await
             }
         }

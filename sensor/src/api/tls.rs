@@ -218,6 +218,7 @@ pub fn accept(
             if tx.is_closed() {
                 return;
             }
+            super::listen::no_delay(&tcp);
             let acceptor = TlsAcceptor::from(tls.current(client_auth));
             let tx = tx.clone();
             tokio::spawn(async move {

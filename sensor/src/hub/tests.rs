@@ -109,7 +109,11 @@ async fn a_waiting_subscriber_is_told_of_losses_that_come_while_it_waits() {
             (sub, item)
         });
         tokio::task::yield_now().await;
-        hub.report_loss(round, LossReason::KernelRingBuffer, Some(Kind::FlaggedSyscall));
+        hub.report_loss(
+            round,
+            LossReason::KernelRingBuffer,
+            Some(Kind::FlaggedSyscall),
+        );
         hub.report_loss(10 * round, LossReason::KernelRingBuffer, Some(Kind::Exec));
         let (back, first) = waiting.await.unwrap();
         sub = back;
@@ -122,7 +126,10 @@ async fn a_waiting_subscriber_is_told_of_losses_that_come_while_it_waits() {
         got.sort_by_key(|(count, _)| *count);
         assert_eq!(
             got,
-            vec![(round, Some(Kind::FlaggedSyscall)), (10 * round, Some(Kind::Exec))]
+            vec![
+                (round, Some(Kind::FlaggedSyscall)),
+                (10 * round, Some(Kind::Exec))
+            ]
         );
         assert!(sub.try_next().is_none(), "each loss told once");
     }
