@@ -13,11 +13,6 @@ use sensor::{
 use sensor_proto::v1::GetEventsRequest;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc: events are allocated on the reader's thread and freed on a subscriber's; glibc
-/// malloc paid for that in arena locks (see the README's flagged-path profile).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

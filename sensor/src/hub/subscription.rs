@@ -87,10 +87,15 @@ impl Subscription {
     }
 
     /// Whether the hub has closed (the sensor is shutting down); a load, no lock.
-    pub fn is_closed(&self) -> bool {
+    pub fn is_closed(&mut self) -> bool {
         match self.closed.has_changed() {
             Ok(false) => false,
-            Ok(true) => *self.closed.borrow(),
+            Ok(true) if *self.closed.borrow() => true,
+            Ok(true) => {
+                // Not closed: the lock is taken again only at the next change.
+                self.closed.mark_unchanged();
+                false
+            }
             Err(_) => true,
         }
     }

@@ -220,3 +220,16 @@ async fn try_next_takes_what_is_ready_in_order_and_never_waits() {
     );
     assert_eq!(hub.lost(LossReason::SubscriberQueue), 2);
 }
+
+#[tokio::test]
+async fn is_closed_sees_a_close_before_or_after_subscribing() {
+    let hub = Hub::new(4, 0);
+    let mut before = hub.subscribe();
+    assert!(!before.is_closed());
+    assert!(!before.is_closed(), "asking again changes nothing");
+    hub.close();
+    assert!(before.is_closed());
+    assert!(before.is_closed(), "and stays closed");
+    let mut after = hub.subscribe();
+    assert!(after.is_closed(), "a subscription made after the close");
+}
