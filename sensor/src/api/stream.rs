@@ -30,7 +30,7 @@ type Wait = Pin<Box<dyn Future<Output = (Subscription, Option<Item>)> + Send>>;
 
 /// The response stream of GetEvents.
 pub struct EventStream {
-    /// `None` while `wait` holds it.
+    /// `None` while `wait` holds it, and once the hub has closed.
     sub: Option<Subscription>,
     wait: Option<Wait>,
     filter: Filter,
@@ -51,16 +51,16 @@ impl EventStream {
             self.sub = Some(sub);
             return Poll::Ready(item);
         }
-        let Some(sub) = self.sub.as_mut() else {
+        let Some(mut sub) = self.sub.take() else {
             return Poll::Ready(None);
         };
         if sub.is_closed() {
             return Poll::Ready(None);
         }
         if let Some(item) = sub.try_next() {
+            self.sub = Some(sub);
             return Poll::Ready(Some(item));
         }
-        let mut sub = self.sub.take().expect("checked above");
         self.wait = Some(Box::pin(async move {
             let item = sub.next().await;
             (sub, item)
