@@ -35,7 +35,6 @@ pub struct EventStream {
     wait: Option<Wait>,
     filter: Filter,
     identity: Arc<Identity>,
-    ended: bool,
     /// Given back when the stream is dropped: the client went away or the hub closed.
     _permit: OwnedSemaphorePermit,
 }
@@ -74,16 +73,13 @@ impl tokio_stream::Stream for EventStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.ended {
-            return Poll::Ready(None);
-        }
         for _ in 0..SKIPPED_PER_POLL {
             let item = match this.poll_item(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(item)) => item,
                 Poll::Ready(None) => {
-                    // The sensor is shutting down: end the stream (and drop the queue).
-                    this.ended = true;
+                    // The sensor is shutting down: end the stream (and drop the queue; later
+                    // polls find no subscription and end at once).
                     this.sub = None;
                     return Poll::Ready(None);
                 }
@@ -115,7 +111,6 @@ pub fn new(
         wait: None,
         filter,
         identity,
-        ended: false,
         _permit: permit,
     }
 }

@@ -121,7 +121,7 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Item> {
         loop {
             // A closed hub ends the subscription at once, even with items still queued.
-            if *self.closed.borrow() {
+            if self.is_closed() {
                 return None;
             }
             if let Some(item) = self.try_next() {
