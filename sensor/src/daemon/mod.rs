@@ -371,6 +371,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         instance = %identity.instance_id,
         "sensor ready: flagging {forbidden_count} syscalls"
     );
+    release_startup_memory();
 
     let outcome = tokio::select! {
         name = signals.recv() => {
@@ -441,4 +442,15 @@ fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
+}
+
+/// Gives back the heap that start-up used and freed (parsing the kernel's BTF takes tens of
+/// MiB for a moment): glibc's malloc otherwise keeps the freed pages below its top chunk
+/// resident for good, about 9 MiB of an idle sensor's RSS.
+fn release_startup_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory to the kernel; it takes malloc's own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
