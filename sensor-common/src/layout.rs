@@ -244,14 +244,16 @@ pub const GLOBAL_TASK_START_TIME_OFF: &str = "TASK_START_TIME_OFF";
 /// of that second's are counted instead (0: no budget).
 pub const GLOBAL_FLOOD_BUDGET: &str = "FLOOD_BUDGET";
 pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
-/// `Array<u64>` of one entry: when (`bpf_ktime_get_ns`) a lazy record last woke the reader.
-/// Kernel-only.
+/// `Array<u64>` of two entries: when (`bpf_ktime_get_ns`) a lazy record, and a flagged one,
+/// last forced a wakeup of the reader. Kernel-only.
 pub const MAP_WAKE: &str = "WAKE";
-/// A lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if none did in this long; the
-/// reader drains once more this long after each wakeup, for the records that did not.
+/// A lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if no lazy record did in this
+/// long; the reader drains once more this long after it read lazy records, for those that
+/// did not.
 pub const LAZY_WAKE_NS: u64 = 10_000_000;
-/// A flagged record behind lazy ones that have not woken the reader wakes it if nothing did
-/// in this long; the reader also drains this long after each wakeup.
+/// A flagged record behind lazy ones that have not woken the reader wakes it if no flagged
+/// record did in this long; the reader drains once more this long after it read flagged
+/// records.
 pub const FLAGGED_WAKE_NS: u64 = 1_000_000;
 /// Global: bytes waiting in the ring past which a record that wakes nobody (process
 /// lifecycle, learning, cgroups) wakes the reader after all; from the ring's size.

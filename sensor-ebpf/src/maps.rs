@@ -59,10 +59,12 @@ pub static FLOOD: PerCpuHashMap<FloodKey, FloodState> =
 #[unsafe(no_mangle)]
 pub static FLOOD_BUDGET: Global<u64> = Global::new(0);
 
-/// When a record last forced a wakeup of the reader (see `record::lazy_wakeup` and
-/// `record::flagged_wakeup`).
+/// When a record of each class last forced a wakeup of the reader: `WAKE_LAZY` and
+/// `WAKE_FLAGGED` (see `record::lazy_wakeup` and `record::flagged_wakeup`).
 #[map]
-pub static WAKE: Array<u64> = Array::with_max_entries(1, 0);
+pub static WAKE: Array<u64> = Array::with_max_entries(2, 0);
+pub const WAKE_LAZY: u32 = 0;
+pub const WAKE_FLAGGED: u32 = 1;
 
 /// Bytes waiting in EVENTS past which a lazy record wakes the reader (see
 /// `record::lazy_wakeup`), from the loader.

@@ -5,7 +5,9 @@ use aya_ebpf::helpers::{
 };
 use sensor_common::{COMM_LEN, FLAGGED_WAKE_NS, Header, LAZY_WAKE_NS, OFFSET_UNKNOWN, RecordKind};
 
-use crate::maps::{EVENTS, TASK_REAL_PARENT_OFF, TASK_TGID_OFF, WAKE, WAKE_BYTES};
+use crate::maps::{
+    EVENTS, TASK_REAL_PARENT_OFF, TASK_TGID_OFF, WAKE, WAKE_BYTES, WAKE_FLAGGED, WAKE_LAZY,
+};
 
 /// `bpf_ringbuf_submit` flags and `bpf_ringbuf_query`'s "bytes not yet consumed".
 const BPF_RB_NO_WAKEUP: u64 = 1;
@@ -17,11 +19,12 @@ const BPF_RB_AVAIL_DATA: u64 = 0;
 /// microseconds (a VM exit on a virtual machine): paid on every record, it made each fork,
 /// exec and exit cost 14-17 us. So such a record wakes the reader only if no record did in
 /// the last `LAZY_WAKE_NS` (the first of a burst, or a lone one, still comes at once), or
-/// once `WAKE_BYTES` wait; the reader drains again after each wakeup, for the rest of a burst
-/// (`reader::run`).
+/// once `WAKE_BYTES` wait; the reader drains again that long after it read such a record,
+/// for the rest of a burst (`reader::run`).
 #[inline(always)]
 pub fn lazy_wakeup(now: u64) -> u64 {
     wakeup(
+        WAKE_LAZY,
         now,
         LAZY_WAKE_NS,
         EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_BYTES.load(),
@@ -32,8 +35,8 @@ pub fn lazy_wakeup(now: u64) -> u64 {
 /// adaptive wakeup (flags 0) wakes the reader only if it has read everything before this
 /// record: lazy records waiting unread (the fork and exec of the very process that makes the
 /// call) would hold it back. So when anything waits unread, this record wakes the reader
-/// itself, unless some record did in the last `FLAGGED_WAKE_NS` (a storm wakes it at most
-/// that often; the reader drains again that long after each wakeup).
+/// itself, unless another flagged record did in the last `FLAGGED_WAKE_NS` (a storm wakes
+/// it at most that often; the reader drains again that long after it read a flagged record).
 #[inline(always)]
 pub fn flagged_wakeup() -> u64 {
     if EVENTS.query(BPF_RB_AVAIL_DATA) == 0 {
@@ -41,17 +44,19 @@ pub fn flagged_wakeup() -> u64 {
     }
     // SAFETY: no arguments.
     let now = unsafe { bpf_ktime_get_ns() };
-    match wakeup(now, FLAGGED_WAKE_NS, false) {
+    match wakeup(WAKE_FLAGGED, now, FLAGGED_WAKE_NS, false) {
         BPF_RB_NO_WAKEUP => 0,
         flags => flags,
     }
 }
 
-/// A forced wakeup if `force` or if no forced one came in the last `quiet_ns` (recorded in
-/// `WAKE`), else none.
+/// A forced wakeup if `force` or if no record of the same class forced one in the last
+/// `quiet_ns` (recorded in `WAKE[class]`), else none. Each class has its own slot: the reader
+/// drains again after reading a record of a class, which covers only that class's
+/// suppressed wakeups.
 #[inline(always)]
-fn wakeup(now: u64, quiet_ns: u64, force: bool) -> u64 {
-    let Some(last) = WAKE.get_ptr_mut(0) else {
+fn wakeup(class: u32, now: u64, quiet_ns: u64, force: bool) -> u64 {
+    let Some(last) = WAKE.get_ptr_mut(class) else {
         return 0;
     };
     // SAFETY: the one entry of an array map. CPUs racing may each wake the reader once.

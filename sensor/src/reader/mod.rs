@@ -11,6 +11,7 @@ use sensor_common::Counter;
 use tokio::{
     io::{Interest, unix::AsyncFd},
     sync::mpsc,
+    time::Instant,
 };
 
 use crate::{
@@ -24,6 +25,9 @@ use crate::{
     profile::learner::Learner,
     reconcile::Made,
 };
+
+mod redrain;
+use redrain::{Read, Redrain};
 
 /// What every record goes through once decoded: enrichment, then the policy (which may drop
 /// an excepted call), then learning and the hub.
@@ -139,12 +143,19 @@ pub async fn run(
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
     let mut made = Some(made);
-    // After each wakeup, drains at each of `AGAIN` later, for the records that did not wake
-    // us (see `sensor-ebpf`'s `record::lazy_wakeup`): `next` is the next one's index.
+    // Drains that no wakeup asks for (see `redrain`): `again` is set to `armed`.
+    let mut redrain = Redrain::default();
     let again = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(again);
-    let (mut woken, mut next) = (tokio::time::Instant::now(), AGAIN.len());
+    let mut armed: Option<Instant> = None;
     loop {
+        let want = redrain.next(Instant::now());
+        if want != armed {
+            if let Some(at) = want {
+                again.as_mut().reset(at);
+            }
+            armed = want;
+        }
         let readable = tokio::select! {
             r = async { made.as_mut()?.recv().await }, if made.is_some() => {
                 match r {
@@ -162,16 +173,14 @@ pub async fn run(
                 pipeline.show(&gauges);
                 continue;
             }
-            () = &mut again, if next < AGAIN.len() => {
+            () = &mut again, if armed.is_some() => {
+                armed = None;
+                redrain.due(Instant::now());
                 // Readiness stays as it is: a wakeup that came meanwhile is still served.
-                if drain(ring.get_mut(), &mut pipeline, &gauges) {
-                    next += 1;
-                    if let Some(after) = AGAIN.get(next) {
-                        again.as_mut().reset(woken + *after);
-                    }
-                } else {
+                let (read, caught_up) = drain(ring.get_mut(), &mut pipeline, &gauges);
+                redrain.drained(read, caught_up, Instant::now());
+                if !caught_up {
                     // More than a batch was waiting: the rest right after other tasks ran.
-                    again.as_mut().reset(tokio::time::Instant::now());
                     tokio::task::yield_now().await;
                 }
                 continue;
@@ -179,9 +188,9 @@ pub async fn run(
             r = ring.readable_mut() => r,
         };
         let mut guard = readable?;
-        (woken, next) = (tokio::time::Instant::now(), 0);
-        again.as_mut().reset(woken + AGAIN[0]);
-        if drain(guard.get_inner_mut(), &mut pipeline, &gauges) {
+        let (read, caught_up) = drain(guard.get_inner_mut(), &mut pipeline, &gauges);
+        redrain.drained(read, caught_up, Instant::now());
+        if caught_up {
             guard.clear_ready();
         } else {
             drop(guard);
@@ -190,17 +199,19 @@ pub async fn run(
     }
 }
 
-/// Handles what the ring holds, at most `BATCH` records; true when it caught up (the ring
-/// was empty at the end). Drain completely before clearing readiness: the kernel only wakes
+/// Handles what the ring holds, at most `BATCH` records: which classes of records it read,
+/// and whether it caught up (the ring was empty at the end). Drain completely before clearing readiness: the kernel only wakes
 /// us again once we have caught up. But yield every BATCH records: under a storm the ring
 /// never empties, and the subscriber tasks this task wakes wait for this worker until it
 /// yields.
-fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) -> bool {
+fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) -> (Read, bool) {
     let mut malformed = 0u64;
     let mut taken = 0usize;
     let mut caught_up = true;
+    let mut read = Read::default();
     while let Some(item) = rb.next() {
         taken += 1;
+        read.note(&item);
         match decode(&item) {
             Ok(record) => pipeline.handle(record),
             Err(e) => {
@@ -224,19 +235,8 @@ fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) ->
     if taken > 0 {
         pipeline.show(gauges);
     }
-    caught_up
+    (read, caught_up)
 }
-
-/// When the reader drains again after a wakeup. The records that come by the thousand in an
-/// exec storm (forks, execs, exits, first uses, cgroups) wake it at most once per
-/// `LAZY_WAKE_NS` (or once a quarter of the ring waits), and a flagged call's record behind
-/// unread ones at most once per `FLAGGED_WAKE_NS`: each wakeup costs the kernel an
-/// interrupt, microseconds on a virtual machine. So the reader drains again that long after
-/// each wakeup (plus a margin), for those that did not wake it.
-const AGAIN: [Duration; 2] = [
-    Duration::from_nanos(sensor_common::FLAGGED_WAKE_NS + 500_000),
-    Duration::from_nanos(sensor_common::LAZY_WAKE_NS + 2_000_000),
-];
 
 /// Records handled before the reader lets other tasks run.
 const BATCH: usize = 1024;

@@ -1,0 +1,205 @@
+//! When the reader drains the ring again without being woken.
+//!
+//! Records nobody waits for at once (forks, execs, exits, first uses, cgroups: "lazy") wake
+//! the reader at most once per `LAZY_WAKE_NS`, and a flagged call's record behind unread
+//! ones at most once per `FLAGGED_WAKE_NS` (see `sensor-ebpf`'s `record::lazy_wakeup`); each
+//! wakeup is an interrupt, microseconds on a virtual machine. The kernel keeps one "last
+//! forced wakeup" per class, so a record it did not wake us for was made within that class's
+//! interval after a record of the same class that did, which some drain read. Hence the rule:
+//! after a drain that read records of a class, drain again once that class's interval (plus
+//! a margin) has passed. A later drain that reads the class again moves the deadline on; it
+//! still covers the earlier one. A steady stream of process events is then read at the
+//! kernel's wakeups alone, and a quiet node is never woken.
+use std::time::Duration;
+
+use sensor_common::{FLAGGED_WAKE_NS, LAZY_WAKE_NS, RecordKind};
+use tokio::time::Instant;
+
+/// After reading lazy records, drain again this much later.
+pub const LAZY_AGAIN: Duration = Duration::from_nanos(LAZY_WAKE_NS + 2_000_000);
+/// After reading flagged records, drain again this much later.
+pub const FLAGGED_AGAIN: Duration = Duration::from_nanos(FLAGGED_WAKE_NS + 500_000);
+
+/// The classes of records one drain read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Read {
+    pub lazy: bool,
+    pub flagged: bool,
+}
+
+impl Read {
+    /// Notes a record by its raw bytes. One too short to name its kind counts as both (it
+    /// cannot tell which wakeup it stood for).
+    pub fn note(&mut self, record: &[u8]) {
+        match record.get(..2) {
+            Some(&[a, b]) if u16::from_ne_bytes([a, b]) == RecordKind::Syscall as u16 => {
+                self.flagged = true
+            }
+            Some(_) => self.lazy = true,
+            None => (self.lazy, self.flagged) = (true, true),
+        }
+    }
+}
+
+/// The pending deadlines.
+#[derive(Debug, Default)]
+pub struct Redrain {
+    lazy: Option<Instant>,
+    flagged: Option<Instant>,
+    /// The last drain stopped with records left (it yields to other tasks every batch).
+    more: bool,
+}
+
+impl Redrain {
+    /// Records what a drain that ended at `now` read, and whether it left records behind.
+    pub fn drained(&mut self, read: Read, caught_up: bool, now: Instant) {
+        if read.lazy {
+            self.lazy = Some(now + LAZY_AGAIN);
+        }
+        if read.flagged {
+            self.flagged = Some(now + FLAGGED_AGAIN);
+        }
+        self.more = !caught_up;
+    }
+
+    /// When to drain next without a wakeup; `None`: not until woken.
+    pub fn next(&self, now: Instant) -> Option<Instant> {
+        if self.more {
+            return Some(now);
+        }
+        match (self.lazy, self.flagged) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The timer fired at `now`: the deadlines that passed are met by the drain that follows.
+    pub fn due(&mut self, now: Instant) {
+        self.lazy = self.lazy.filter(|at| *at > now);
+        self.flagged = self.flagged.filter(|at| *at > now);
+        self.more = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: RecordKind) -> Vec<u8> {
+        let mut r = vec![0u8; 64];
+        r[..2].copy_from_slice(&(kind as u16).to_ne_bytes());
+        r
+    }
+
+    #[test]
+    fn records_are_told_apart_by_kind() {
+        let mut read = Read::default();
+        read.note(&record(RecordKind::Exec));
+        assert_eq!(
+            read,
+            Read {
+                lazy: true,
+                flagged: false
+            }
+        );
+        let mut read = Read::default();
+        read.note(&record(RecordKind::Syscall));
+        assert_eq!(
+            read,
+            Read {
+                lazy: false,
+                flagged: true
+            }
+        );
+        let mut read = Read::default();
+        read.note(&[1]);
+        assert_eq!(
+            read,
+            Read {
+                lazy: true,
+                flagged: true
+            }
+        );
+    }
+
+    #[test]
+    fn nothing_read_means_no_redrain() {
+        let now = Instant::now();
+        let mut r = Redrain::default();
+        r.drained(Read::default(), true, now);
+        assert_eq!(r.next(now), None);
+    }
+
+    #[test]
+    fn each_class_sets_its_own_deadline_and_the_earliest_comes_first() {
+        let now = Instant::now();
+        let mut r = Redrain::default();
+        r.drained(
+            Read {
+                lazy: true,
+                flagged: false,
+            },
+            true,
+            now,
+        );
+        assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
+        r.drained(
+            Read {
+                lazy: false,
+                flagged: true,
+            },
+            true,
+            now,
+        );
+        assert_eq!(r.next(now), Some(now + FLAGGED_AGAIN));
+        // The flagged deadline passes; the lazy one stays.
+        r.due(now + FLAGGED_AGAIN);
+        assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
+        r.due(now + LAZY_AGAIN);
+        assert_eq!(r.next(now), None);
+    }
+
+    #[test]
+    fn a_later_read_moves_the_deadline_on() {
+        let now = Instant::now();
+        let later = now + Duration::from_millis(5);
+        let mut r = Redrain::default();
+        r.drained(
+            Read {
+                lazy: true,
+                flagged: false,
+            },
+            true,
+            now,
+        );
+        r.drained(
+            Read {
+                lazy: true,
+                flagged: false,
+            },
+            true,
+            later,
+        );
+        assert_eq!(r.next(later), Some(later + LAZY_AGAIN));
+        // A drain that read nothing keeps it.
+        r.drained(Read::default(), true, later);
+        assert_eq!(r.next(later), Some(later + LAZY_AGAIN));
+    }
+
+    #[test]
+    fn records_left_behind_are_drained_at_once() {
+        let now = Instant::now();
+        let mut r = Redrain::default();
+        r.drained(
+            Read {
+                lazy: true,
+                flagged: false,
+            },
+            false,
+            now,
+        );
+        assert_eq!(r.next(now), Some(now));
+        r.due(now);
+        assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
+    }
+}
