@@ -229,6 +229,13 @@ pub struct RunArgs {
     /// Size of the kernel ring buffer, in bytes (rounded up to a power of two pages).
     #[arg(long, default_value_t = 1 << 20)]
     pub ring_buffer_bytes: u32,
+    /// Threads that run the sensor's work: reading the kernel's records and serving the API
+    /// [default: one per CPU this process may use]. One costs fewest CPU cycles per event
+    /// on an exec-heavy node (no hand-over between threads); more serve many subscribers
+    /// and event storms faster.
+    #[arg(long, env = "SENSOR_WORKER_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
     /// Flagged calls the kernel keeps between their entry and their exit at once (threads
     /// inside a forbidden call). Past that, a call's record is built at its exit, with its
     /// arguments as they are then (counted as `pending_full`); nothing is lost.

@@ -191,4 +191,22 @@ replay-buffer = 100
         assert_eq!(b.replay_buffer, 9);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn worker_threads_are_one_or_more() {
+        let argv = |n: &str| -> Vec<OsString> {
+            ["sensor", "run", "--worker-threads", n]
+                .map(Into::into)
+                .into()
+        };
+        let Ok(Cli {
+            command: crate::cli::Command::Run(r),
+        }) = parse(argv("1"))
+        else {
+            panic!("--worker-threads 1 refused");
+        };
+        assert_eq!(r.worker_threads, Some(1));
+        let e = parse(argv("0")).unwrap_err().to_string();
+        assert!(e.contains("worker-threads"), "{e}");
+    }
 }

@@ -30,7 +30,14 @@ fn main() -> std::process::ExitCode {
             }
         },
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Command::Run(args) = &cli.command
+        && let Some(n) = args.worker_threads
+    {
+        builder.worker_threads(n.into());
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
