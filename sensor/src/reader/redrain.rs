@@ -85,6 +85,15 @@ impl Redrain {
 mod tests {
     use super::*;
 
+    const LAZY: Read = Read {
+        lazy: true,
+        flagged: false,
+    };
+    const FLAGGED: Read = Read {
+        lazy: false,
+        flagged: true,
+    };
+
     fn record(kind: RecordKind) -> Vec<u8> {
         let mut r = vec![0u8; 64];
         r[..2].copy_from_slice(&(kind as u16).to_ne_bytes());
@@ -93,33 +102,18 @@ mod tests {
 
     #[test]
     fn records_are_told_apart_by_kind() {
-        let mut read = Read::default();
-        read.note(&record(RecordKind::Exec));
-        assert_eq!(
-            read,
-            Read {
-                lazy: true,
-                flagged: false
-            }
-        );
-        let mut read = Read::default();
-        read.note(&record(RecordKind::Syscall));
-        assert_eq!(
-            read,
-            Read {
-                lazy: false,
-                flagged: true
-            }
-        );
-        let mut read = Read::default();
-        read.note(&[1]);
-        assert_eq!(
-            read,
-            Read {
-                lazy: true,
-                flagged: true
-            }
-        );
+        let read = |bytes: &[u8]| {
+            let mut read = Read::default();
+            read.note(bytes);
+            read
+        };
+        assert_eq!(read(&record(RecordKind::Exec)), LAZY);
+        assert_eq!(read(&record(RecordKind::Syscall)), FLAGGED);
+        let both = Read {
+            lazy: true,
+            flagged: true,
+        };
+        assert_eq!(read(&[1]), both);
     }
 
     #[test]
@@ -134,23 +128,9 @@ mod tests {
     fn each_class_sets_its_own_deadline_and_the_earliest_comes_first() {
         let now = Instant::now();
         let mut r = Redrain::default();
-        r.drained(
-            Read {
-                lazy: true,
-                flagged: false,
-            },
-            true,
-            now,
-        );
+        r.drained(LAZY, true, now);
         assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
-        r.drained(
-            Read {
-                lazy: false,
-                flagged: true,
-            },
-            true,
-            now,
-        );
+        r.drained(FLAGGED, true, now);
         assert_eq!(r.next(now), Some(now + FLAGGED_AGAIN));
         // The flagged deadline passes; the lazy one stays.
         r.due(now + FLAGGED_AGAIN);
@@ -164,22 +144,8 @@ mod tests {
         let now = Instant::now();
         let later = now + Duration::from_millis(5);
         let mut r = Redrain::default();
-        r.drained(
-            Read {
-                lazy: true,
-                flagged: false,
-            },
-            true,
-            now,
-        );
-        r.drained(
-            Read {
-                lazy: true,
-                flagged: false,
-            },
-            true,
-            later,
-        );
+        r.drained(LAZY, true, now);
+        r.drained(LAZY, true, later);
         assert_eq!(r.next(later), Some(later + LAZY_AGAIN));
         // A drain that read nothing keeps it.
         r.drained(Read::default(), true, later);
@@ -190,14 +156,7 @@ mod tests {
     fn records_left_behind_are_drained_at_once() {
         let now = Instant::now();
         let mut r = Redrain::default();
-        r.drained(
-            Read {
-                lazy: true,
-                flagged: false,
-            },
-            false,
-            now,
-        );
+        r.drained(LAZY, false, now);
         assert_eq!(r.next(now), Some(now));
         r.due(now);
         assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
