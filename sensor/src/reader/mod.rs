@@ -200,10 +200,10 @@ pub async fn run(
 }
 
 /// Handles what the ring holds, at most `BATCH` records: which classes of records it read,
-/// and whether it caught up (the ring was empty at the end). Drain completely before clearing readiness: the kernel only wakes
-/// us again once we have caught up. But yield every BATCH records: under a storm the ring
-/// never empties, and the subscriber tasks this task wakes wait for this worker until it
-/// yields.
+/// and whether it caught up (the ring was empty at the end). Drain completely before
+/// clearing readiness: the kernel only wakes us again once we have caught up. But yield
+/// every BATCH records: under a storm the ring never empties, and the subscriber tasks this
+/// task wakes wait for this worker until it yields.
 fn drain(rb: &mut RingBuf<MapData>, pipeline: &mut Pipeline, gauges: &Gauges) -> (Read, bool) {
     let mut malformed = 0u64;
     let mut taken = 0usize;
