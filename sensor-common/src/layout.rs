@@ -250,7 +250,7 @@ pub const MAP_WAKE: &str = "WAKE";
 /// A lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if no lazy record did in this
 /// long; the reader drains once more this long after it read lazy records, for those that
 /// did not.
-pub const LAZY_WAKE_NS: u64 = 10_000_000;
+pub const LAZY_WAKE_NS: u64 = 50_000_000;
 /// A flagged record behind lazy ones that have not woken the reader wakes it if no flagged
 /// record did in this long; the reader drains once more this long after it read flagged
 /// records.
