@@ -5,8 +5,8 @@
 use std::mem::size_of;
 
 use sensor_common::{
-    CGROUP_PATH_LEN, COMM_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN,
-    ExecRecord, ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
+    CGROUP_PATH_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
+    ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
     FLAG_DEVIATION, FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32,
     ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS,
     SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
@@ -15,8 +15,8 @@ use sensor_common::{
 use crate::{
     args::{self, ArgString},
     event::{
-        Body, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase, Privileges,
-        Process, SyscallSeen,
+        Body, Comm, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase,
+        Privileges, Process, SyscallSeen,
     },
     syscalls::{self, Arch},
 };
@@ -287,7 +287,8 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
         .split(|&b| b == 0)
         .take(r.argc as usize)
         .map(<[u8]>::to_vec)
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     Ok(Exec {
         filename: r.filename[..len].to_vec(),
         filename_truncated: flags & FLAG_TRUNCATED != 0,
@@ -308,13 +309,12 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
 }
 
 fn process(h: &Header) -> Process {
-    let comm_len = h.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
     Process {
         pid: h.pid,
         tid: h.tid,
         uid: h.uid,
         gid: h.gid,
-        comm: h.comm[..comm_len].to_vec(),
+        comm: Comm::from_padded(&h.comm),
         ppid: h.ppid,
         argv: None,
         parent_exe: None,
@@ -327,7 +327,7 @@ mod tests {
     use super::*;
 
     fn header(kind: RecordKind, size: usize) -> Header {
-        let mut comm = [0u8; COMM_LEN];
+        let mut comm = [0u8; sensor_common::COMM_LEN];
         comm[..5].copy_from_slice(b"mount");
         Header {
             kind: kind as u16,
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(ev.cgroup_id, 7);
         assert_eq!(ev.process.pid, 100);
         assert_eq!(ev.process.tid, 101);
-        assert_eq!(ev.process.comm, b"mount");
+        assert_eq!(ev.process.comm, *b"mount");
         let Body::FlaggedSyscall(s) = ev.body else {
             panic!("wrong body {:?}", ev.body)
         };
@@ -539,7 +539,7 @@ mod tests {
         let e = exec_of(&r);
         assert_eq!(e.filename, b"/b\xffin\x00");
         assert!(e.filename_truncated && !e.argv_truncated);
-        assert_eq!(e.argv, [&b"ls"[..], b"-l", b"/t\xffmp"]);
+        assert_eq!(*e.argv, [&b"ls"[..], b"-l", b"/t\xffmp"]);
         assert_eq!(e.errno, None);
     }
 
@@ -551,7 +551,7 @@ mod tests {
         let e = exec_of(&r);
         assert_eq!(e.errno, Some(libc::ENOENT));
         assert!(e.argv_truncated);
-        assert_eq!(e.argv, [&b"nope"[..], b"aaaa"]);
+        assert_eq!(*e.argv, [&b"nope"[..], b"aaaa"]);
         assert!(!e.argv_unknown);
         // An exec whose argv the kernel could not keep: unknown, not empty.
         let mut r = exec_record(b"", b"", 0);

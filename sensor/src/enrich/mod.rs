@@ -225,7 +225,7 @@ impl Enricher {
             p.ppid = self.procs.ppid(p.pid).unwrap_or(0);
         }
         p.argv = match &ev.body {
-            Body::Exec(e) if e.errno.is_none() => Some(Arc::from(e.argv.as_slice())),
+            Body::Exec(e) if e.errno.is_none() => Some(e.argv.clone()),
             _ => self.procs.argv(p.pid),
         };
         p.parent_exe = self.procs.exe(p.ppid);

@@ -3,15 +3,14 @@
 //! Bounded: past its capacity new processes are not tracked (and that is counted).
 use std::{collections::HashMap, path::Path, sync::Arc};
 
+use crate::event::Argv;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Proc {
     ppid: u32,
     exe: Option<Arc<[u8]>>,
     argv: Option<Argv>,
 }
-
-/// A command line, shared between the table and the events that carry it.
-pub type Argv = Arc<[Vec<u8>]>;
 
 fn argv_of(cmdline: &[u8]) -> Option<Argv> {
     let args: Vec<Vec<u8>> = cmdline
@@ -110,7 +109,7 @@ impl ProcessTable {
         );
     }
 
-    pub fn exec(&mut self, pid: u32, ppid: u32, filename: &[u8], argv: &[Vec<u8>]) {
+    pub fn exec(&mut self, pid: u32, ppid: u32, filename: &[u8], argv: &Argv) {
         let ppid = if ppid != 0 {
             ppid
         } else {
@@ -121,7 +120,7 @@ impl ProcessTable {
             Proc {
                 ppid,
                 exe: Some(Arc::from(filename)),
-                argv: (!argv.is_empty()).then(|| Arc::from(argv)),
+                argv: (!argv.is_empty()).then(|| argv.clone()),
             },
         );
     }
@@ -157,10 +156,15 @@ mod tests {
     #[test]
     fn fork_exec_exit_keep_ancestry() {
         let mut t = ProcessTable::new(10);
-        t.exec(10, 1, b"/bin/sh", &[b"sh".to_vec()]);
+        t.exec(10, 1, b"/bin/sh", &vec![b"sh".to_vec()].into());
         t.fork(10, 11);
         assert_eq!(t.exe(11).as_deref(), Some(&b"/bin/sh"[..]));
-        t.exec(11, 10, b"/bin/mount", &[b"mount".to_vec(), b"-a".to_vec()]);
+        t.exec(
+            11,
+            10,
+            b"/bin/mount",
+            &vec![b"mount".to_vec(), b"-a".to_vec()].into(),
+        );
         assert_eq!(
             t.argv(11).as_deref(),
             Some(&[b"mount".to_vec(), b"-a".to_vec()][..])

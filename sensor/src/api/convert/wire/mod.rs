@@ -94,7 +94,7 @@ fn event(w: &mut W<'_>, ev: &Event, id: &Identity) {
         Body::Exec(e) => w.message(11, |w| {
             w.bytes(1, &e.filename);
             w.varint(2, u64::from(e.filename_truncated));
-            for a in &e.argv {
+            for a in e.argv.iter() {
                 w.bytes_always(3, a);
             }
             w.varint(4, u64::from(e.argv_truncated));

@@ -5,7 +5,7 @@ use prost::Message as _;
 use super::*;
 use crate::{
     enrich::container::{Qos, Runtime},
-    event::{ExeFile, Exec, Finding, Outcome, Phase, Privileges, Process, SyscallSeen},
+    event::{Comm, ExeFile, Exec, Finding, Outcome, Phase, Privileges, Process, SyscallSeen},
     policy::Severity,
     syscalls::Arch,
 };
@@ -53,7 +53,7 @@ fn full(body: Body) -> Event {
             tid: 2,
             uid: 3,
             gid: 4,
-            comm: b"sh".to_vec(),
+            comm: Comm::new(b"sh"),
             ppid: 5,
             argv: Some(vec![b"sh".to_vec(), Vec::new(), b"\xff".to_vec()].into()),
             parent_exe: Some(b"/bin/p".as_slice().into()),
@@ -264,7 +264,7 @@ fn exec_exit_and_seen_bodies_arrive() {
     let exec = Exec {
         filename: b"/bin/x\xfe".to_vec(),
         filename_truncated: true,
-        argv: vec![b"x".to_vec(), Vec::new()],
+        argv: vec![b"x".to_vec(), Vec::new()].into(),
         argv_truncated: true,
         argv_unknown: true,
         errno: Some(libc::ENOENT),

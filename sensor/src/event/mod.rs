@@ -1,6 +1,9 @@
 //! The typed domain event: what the sensor knows about one thing that happened.
 use std::sync::Arc;
 
+mod comm;
+pub use comm::Comm;
+
 use crate::{
     enrich::{container::ContainerRef, cri::PodMeta},
     syscalls::Arch,
@@ -52,7 +55,7 @@ impl Event {
             process: Process {
                 pid: 1,
                 tid: 1,
-                comm: b"x".to_vec(),
+                comm: Comm::new(b"x"),
                 ..Default::default()
             },
             body,
@@ -80,18 +83,22 @@ pub enum Attribution {
     },
 }
 
+/// A command line, raw bytes, shared between an exec, the process table and the events that
+/// carry it.
+pub type Argv = Arc<[Vec<u8>]>;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Process {
     pub pid: u32,
     pub tid: u32,
     pub uid: u32,
     pub gid: u32,
-    /// `task->comm`, without its NUL padding. Raw bytes: not necessarily UTF-8.
-    pub comm: Vec<u8>,
+    /// `task->comm`, without its NUL padding.
+    pub comm: Comm,
     /// The parent's pid (0 when unknown).
     pub ppid: u32,
     /// The process's command line (from its exec, or /proc at start), when known.
-    pub argv: Option<Arc<[Vec<u8>]>>,
+    pub argv: Option<Argv>,
     /// The parent's and grandparent's binaries, from the process table.
     pub parent_exe: Option<Arc<[u8]>>,
     pub grandparent_exe: Option<Arc<[u8]>>,
@@ -297,8 +304,8 @@ pub struct Exec {
     /// Raw bytes: Linux paths need not be UTF-8. For a failed exec, the path as passed.
     pub filename: Vec<u8>,
     pub filename_truncated: bool,
-    /// The arguments, raw bytes.
-    pub argv: Vec<Vec<u8>>,
+    /// The arguments, raw bytes; shared with the process table and the process's later events.
+    pub argv: Argv,
     pub argv_truncated: bool,
     /// argv (and a failed exec's filename) could not be kept from the exec's entry: unknown,
     /// not empty.
