@@ -290,7 +290,7 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
         .collect::<Vec<_>>()
         .into();
     Ok(Exec {
-        filename: r.filename[..len].to_vec(),
+        filename: r.filename[..len].into(),
         filename_truncated: flags & FLAG_TRUNCATED != 0,
         argv,
         argv_truncated: flags & FLAG_ARGV_TRUNCATED != 0,
@@ -537,7 +537,7 @@ mod tests {
         let mut r = exec_record(b"/b\xffin\x00", b"ls\0-l\0/t\xffmp\0", 3);
         r.header.flags = FLAG_TRUNCATED;
         let e = exec_of(&r);
-        assert_eq!(e.filename, b"/b\xffin\x00");
+        assert_eq!(*e.filename, *b"/b\xffin\x00");
         assert!(e.filename_truncated && !e.argv_truncated);
         assert_eq!(*e.argv, [&b"ls"[..], b"-l", b"/t\xffmp"]);
         assert_eq!(e.errno, None);

@@ -109,7 +109,7 @@ impl ProcessTable {
         );
     }
 
-    pub fn exec(&mut self, pid: u32, ppid: u32, filename: &[u8], argv: &Argv) {
+    pub fn exec(&mut self, pid: u32, ppid: u32, filename: &Arc<[u8]>, argv: &Argv) {
         let ppid = if ppid != 0 {
             ppid
         } else {
@@ -119,7 +119,7 @@ impl ProcessTable {
             pid,
             Proc {
                 ppid,
-                exe: Some(Arc::from(filename)),
+                exe: Some(filename.clone()),
                 argv: (!argv.is_empty()).then(|| argv.clone()),
             },
         );
@@ -156,13 +156,13 @@ mod tests {
     #[test]
     fn fork_exec_exit_keep_ancestry() {
         let mut t = ProcessTable::new(10);
-        t.exec(10, 1, b"/bin/sh", &vec![b"sh".to_vec()].into());
+        t.exec(10, 1, &b"/bin/sh"[..].into(), &vec![b"sh".to_vec()].into());
         t.fork(10, 11);
         assert_eq!(t.exe(11).as_deref(), Some(&b"/bin/sh"[..]));
         t.exec(
             11,
             10,
-            b"/bin/mount",
+            &b"/bin/mount"[..].into(),
             &vec![b"mount".to_vec(), b"-a".to_vec()].into(),
         );
         assert_eq!(

@@ -301,8 +301,9 @@ pub struct DecodedArg {
 /// An exec: one that happened, or one that failed (`errno` set).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Exec {
-    /// Raw bytes: Linux paths need not be UTF-8. For a failed exec, the path as passed.
-    pub filename: Vec<u8>,
+    /// Raw bytes: Linux paths need not be UTF-8. For a failed exec, the path as passed. Shared
+    /// with the process table, as the binary the process runs.
+    pub filename: Arc<[u8]>,
     pub filename_truncated: bool,
     /// The arguments, raw bytes; shared with the process table and the process's later events.
     pub argv: Argv,

@@ -7,7 +7,7 @@ fn event() -> Event {
     Event::for_test(
         1,
         Body::Exec(Exec {
-            filename: b"/x".to_vec(),
+            filename: b"/x".as_slice().into(),
             ..Default::default()
         }),
     )

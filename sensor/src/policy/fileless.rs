@@ -49,7 +49,7 @@ mod tests {
 
     fn exec(nlink: u32, name: &[u8]) -> Exec {
         Exec {
-            filename: b"/dev/fd/3".to_vec(),
+            filename: b"/dev/fd/3".as_slice().into(),
             exe_file: Some(ExeFile {
                 nlink,
                 name: name.to_vec(),

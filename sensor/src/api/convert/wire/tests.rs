@@ -262,7 +262,7 @@ fn a_deviation_arrives_with_its_call_and_profile() {
 #[test]
 fn exec_exit_and_seen_bodies_arrive() {
     let exec = Exec {
-        filename: b"/bin/x\xfe".to_vec(),
+        filename: b"/bin/x\xfe".as_slice().into(),
         filename_truncated: true,
         argv: vec![b"x".to_vec(), Vec::new()].into(),
         argv_truncated: true,
