@@ -31,14 +31,14 @@ pub fn merge(learned: &[Learned], steady_only: bool) -> BTreeMap<u64, Merged> {
     for l in learned {
         let handed_over = l.handed_over();
         let past_startup = l.past_startup();
-        for (key, bits) in &l.syscalls {
-            let e = out.entry(*key).or_default();
+        for (key, bits) in l.syscalls.iter() {
+            let e = out.entry(key).or_default();
             e.phases |= bits;
             e.made_by += 1;
             let needed = if steady_only && past_startup {
                 bits & steady != 0
             } else {
-                Learned::needs(handed_over, *bits)
+                Learned::needs(handed_over, bits)
             };
             e.needed_by += u32::from(needed);
             e.steady += u32::from(bits & steady != 0);

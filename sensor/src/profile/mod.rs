@@ -5,13 +5,14 @@
 //! turns a selection into OCI/Docker seccomp JSON or a Security Profiles Operator resource.
 pub mod always;
 mod build;
+mod calls;
 pub mod learner;
 pub mod render;
 pub mod steady;
 pub mod try_run;
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -23,6 +24,7 @@ use crate::{
 use sensor_common::PHASE_SLOT;
 
 pub use self::build::{BuildOptions, Built, Merged, ProfileCall, build, merge};
+pub use self::calls::Calls;
 
 /// The phases after the runtime's hand-over.
 const AFTER_HANDOVER: u8 =
@@ -43,7 +45,7 @@ pub struct Learned {
     pub meta: Option<Arc<PodMeta>>,
     /// Syscall key (the number on the native ABI, [`Arch::key`] for the others) -> the
     /// phases it was made in ([`Phase::bit`]s).
-    pub syscalls: BTreeMap<u64, u8>,
+    pub syscalls: Calls,
     /// The cgroup was removed.
     pub gone: bool,
 }
@@ -58,7 +60,7 @@ impl Learned {
                 continue;
             }
             if let Some(key) = abi.key(nr as u64) {
-                *self.syscalls.entry(key).or_default() |= bits & all;
+                self.syscalls.add(key, bits & all);
             }
         }
     }
@@ -66,12 +68,12 @@ impl Learned {
     /// Did the runtime hand this cgroup over (install a seccomp filter), so that what it
     /// did before is known apart from what it and the workload did after?
     pub fn handed_over(&self) -> bool {
-        self.syscalls.values().any(|b| b & AFTER_HANDOVER != 0)
+        self.syscalls.any_in(AFTER_HANDOVER)
     }
 
     /// Did its workload get past its start-up while the sensor watched?
     pub fn past_startup(&self) -> bool {
-        self.syscalls.values().any(|b| b & Phase::Steady.bit() != 0)
+        self.syscalls.any_in(Phase::Steady.bit())
     }
 
     /// Does a profile of this cgroup need a call made in `bits`: made after the hand-over,
@@ -170,7 +172,7 @@ impl ProfileStore {
         if let Body::SyscallSeen(s) = &ev.body
             && let Some(key) = s.arch.key(s.nr)
         {
-            *l.syscalls.entry(key).or_default() |= s.phase.bit();
+            l.syscalls.add(key, s.phase.bit());
         }
     }
 
@@ -190,6 +192,7 @@ impl ProfileStore {
         }
         if !l.gone {
             l.gone = true;
+            l.syscalls.shrink();
             self.gone.push_back(cgroup_id);
         }
         while self.gone.len() > GONE_KEPT {
