@@ -2,7 +2,7 @@
 //! phases it was made in. A node keeps one of these per watched cgroup (10,000 and more on a
 //! dense node), so it is a sorted vector of (key, phases), 4 bytes a call, rather than a
 //! `BTreeMap<u64, u8>`: a container's few dozen calls took about 550 bytes of tree nodes,
-//! and take about 100-200 here (the vector's spare capacity included).
+//! and take about 200 here (spare capacity included).
 use sensor_common::FORBIDDEN_MAX_NR;
 
 /// Every syscall key fits the compact form.
@@ -22,7 +22,13 @@ impl Calls {
         let key = key as u16;
         match self.0.binary_search_by_key(&key, |&(k, _)| k) {
             Ok(i) => self.0[i].1 |= bits,
-            Err(i) => self.0.insert(i, (key, bits)),
+            Err(i) => {
+                // Grown by half (not doubled): at most a third of the vector is spare.
+                if self.0.len() == self.0.capacity() {
+                    self.0.reserve_exact((self.0.len() / 2).max(8));
+                }
+                self.0.insert(i, (key, bits));
+            }
         }
         true
     }
