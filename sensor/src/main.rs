@@ -32,10 +32,11 @@ fn main() -> std::process::ExitCode {
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
-    if let Command::Run(args) = &cli.command
-        && let Some(n) = args.worker_threads
-    {
-        builder.worker_threads(n.into());
+    if let Command::Run(args) = &cli.command {
+        daemon::one_malloc_arena();
+        if let Some(n) = args.worker_threads {
+            builder.worker_threads(n.into());
+        }
     }
     let runtime = match builder.build() {
         Ok(rt) => rt,
