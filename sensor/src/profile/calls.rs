@@ -1,8 +1,8 @@
 //! What one cgroup was seen calling: each syscall key (see `sensor_common::keys`) with the
 //! phases it was made in. A node keeps one of these per watched cgroup (10,000 and more on a
 //! dense node), so it is a sorted vector of (key, phases), 4 bytes a call, rather than a
-//! `BTreeMap<u64, u8>`: a container's few dozen calls took about 550 bytes of tree nodes,
-//! and take about 200 here (spare capacity included).
+//! `BTreeMap<u64, u8>`: the calls of a `sleep` in its own cgroup took 544 bytes of tree
+//! nodes, and take 144 here (spare capacity included; README, "Memory per watched cgroup").
 use sensor_common::FORBIDDEN_MAX_NR;
 
 /// Every syscall key fits the compact form.
@@ -23,7 +23,8 @@ impl Calls {
         match self.0.binary_search_by_key(&key, |&(k, _)| k) {
             Ok(i) => self.0[i].1 |= bits,
             Err(i) => {
-                // Grown by half (not doubled): at most a third of the vector is spare.
+                // Grown by half, not doubled: past its first 8 calls, at most a third of the
+                // vector is spare.
                 if self.0.len() == self.0.capacity() {
                     self.0.reserve_exact((self.0.len() / 2).max(8));
                 }
