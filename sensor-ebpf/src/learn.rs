@@ -10,7 +10,9 @@
 //! slot `PHASE_SLOT` of the cgroup's native value.
 //!
 //! A per-CPU cache of the last cgroup's known syscalls (in its current phase) answers most
-//! calls without the hash lookup; every phase change anywhere drops every CPU's cache. It is
+//! calls without the hash lookup; every phase change anywhere drops every CPU's cache. It
+//! holds only calls whose entry needs nothing else (not forbidden, not an exec, not a seccomp
+//! filter's install), so a hit ends `sys_enter` at once; a policy reload drops it too. It is
 //! keyed by the task first (its address and start time, read from the task with two loads),
 //! so that a hit needs no cgroup id either; a task that changes cgroup drops every cache
 //! (`cgroup::cgroup_attach_task`).
@@ -26,7 +28,8 @@ use sensor_common::{
 use crate::{
     maps::{
         CACHE_HEAD, EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING,
-        TASK_START_TIME_OFF, any_bound, count, deviates, learning_phase, task_field,
+        TASK_START_TIME_OFF, any_bound, count, deviates, is_exec, is_forbidden, is_handover,
+        learning_phase, task_field,
     },
     record::fill_header,
 };
@@ -53,33 +56,70 @@ fn generation() -> u64 {
     LEARN_GEN.get(GEN_SLOT).copied().unwrap_or(0)
 }
 
-/// Learns native call `nr` of the current cgroup; true when it is outside the cgroup's bound
-/// profile (a deviation). A call the cache knows needs neither: the cache only learns a call
-/// that does not deviate, so a deviating call takes the slow path every time.
+/// What a native call's entry still has to do once the call is learned.
+pub enum Learned {
+    /// Nothing: a plain call (see [`plain`]) inside its cgroup's profile. What the cache
+    /// answers, so that most syscalls of the node end here.
+    Plain,
+    /// Look further: the call may be forbidden, an exec or a seccomp hand-over, or it is
+    /// outside the cgroup's bound profile (`deviates`).
+    Check { deviates: bool },
+}
+
+/// Is native call `nr` one whose entry needs nothing but learning: not forbidden (now), not
+/// an exec, not a seccomp filter's install? Only such calls enter the cache, so a hit ends
+/// the entry at once. The policy's reload drops every CPU's cache (`policy/apply.rs`).
 #[inline(always)]
-pub fn learn(nr: u64, task: *const u8) -> bool {
-    if nr >= PHASE_SLOT as u64 {
-        return false; // x32 numbers and the like: not in a native profile
-    }
-    let Some(cache) = LEARN_CACHE.get_ptr_mut(0) else {
-        return false;
-    };
-    // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
-    let cache = unsafe { &mut *cache };
-    let (word, bit) = (CACHE_HEAD + (nr >> 6) as usize, 1u64 << (nr & 63));
-    let known = |cache: &[u64; ABI_WORDS as usize + CACHE_HEAD]| {
-        cache.get(word).is_some_and(|w| w & bit != 0)
-    };
-    let generation = generation();
-    let start = match TASK_START_TIME_OFF.load() {
+fn plain(nr: u64) -> bool {
+    !is_forbidden(nr) && !is_exec(nr) && !is_handover(nr)
+}
+
+/// A CPU's LEARN_CACHE value.
+type Cache = [u64; ABI_WORDS as usize + CACHE_HEAD];
+
+/// The task's start time (0 when its offset is unknown: then no task key ever matches).
+#[inline(always)]
+fn start_time(task: *const u8) -> u64 {
+    match TASK_START_TIME_OFF.load() {
         OFFSET_UNKNOWN => 0,
         // SAFETY: the current task; start_time is a u64.
         off => unsafe { task_field::<u64>(task, off) },
+    }
+}
+
+/// Was `cache` filled for this task (started at `start`) under this generation?
+#[inline(always)]
+fn keyed_to(cache: &Cache, task: *const u8, start: u64, generation: u64) -> bool {
+    start != 0 && cache[TASK] == task as u64 && cache[START] == start && cache[GEN] == generation
+}
+
+/// Is native call `nr` (< PHASE_SLOT) in the cache's bitmap?
+#[inline(always)]
+fn known(cache: &Cache, nr: u64) -> bool {
+    cache
+        .get(CACHE_HEAD + (nr >> 6) as usize)
+        .is_some_and(|w| w & (1u64 << (nr & 63)) != 0)
+}
+
+/// Learns native call `nr` of the current cgroup and says what its entry still has to do.
+/// The cache holds only plain calls that do not deviate, so a deviating call takes the slow
+/// path every time.
+#[inline(always)]
+pub fn learn(nr: u64, task: *const u8) -> Learned {
+    const CHECK: Learned = Learned::Check { deviates: false };
+    if nr >= PHASE_SLOT as u64 {
+        return CHECK; // x32 numbers and the like: not in a native profile
+    }
+    let Some(cache) = LEARN_CACHE.get_ptr_mut(0) else {
+        return CHECK;
     };
-    if start != 0 && cache[TASK] == task as u64 && cache[START] == start && cache[GEN] == generation
-    {
-        if known(cache) {
-            return false; // the common case: known, no cgroup id, no hash lookup
+    // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
+    let cache = unsafe { &mut *cache };
+    let generation = generation();
+    let start = start_time(task);
+    if keyed_to(cache, task, start, generation) {
+        if known(cache, nr) {
+            return Learned::Plain; // no cgroup id, no hash lookup
         }
     } else {
         // SAFETY: no arguments.
@@ -91,13 +131,13 @@ pub fn learn(nr: u64, task: *const u8) -> bool {
         }
         cache[TASK] = task as u64;
         cache[START] = start;
-        if known(cache) {
-            return false; // another task of the same cgroup: known, no hash lookup
+        if known(cache, nr) {
+            return Learned::Plain; // another task of the same cgroup: no hash lookup
         }
     }
     let cgroup = cache[CGROUP];
     let Some(slots) = slots_of(&LEARNED, cgroup) else {
-        return false; // full (counted): the phase is not known, so neither is a deviation
+        return CHECK; // full (counted): the phase is not known, so neither is a deviation
     };
     // SAFETY: the cgroup's value in the map; PHASE_SLOT is inside it.
     let phase = learning_phase(cgroup, unsafe {
@@ -105,12 +145,15 @@ pub fn learn(nr: u64, task: *const u8) -> bool {
     });
     mark(slots, nr, phase, 0);
     if any_bound() && deviates(cgroup, nr, phase) {
-        return true;
+        return Learned::Check { deviates: true };
     }
-    if let Some(w) = cache.get_mut(word) {
-        *w |= bit;
+    if !plain(nr) {
+        return CHECK;
     }
-    false
+    if let Some(w) = cache.get_mut(CACHE_HEAD + (nr >> 6) as usize) {
+        *w |= 1u64 << (nr & 63);
+    }
+    Learned::Plain
 }
 
 /// A compat call: always the slow path, in the compat map (compat calls are rare, and the

@@ -95,7 +95,8 @@ pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
 /// Each CPU's shortcut in front of LEARNED (its first words: `learn.rs`'s TASK .. GEN): the
 /// task and the cgroup that ran last on this CPU, the LEARN_GEN it was filled under, then a
 /// bitmap of the syscalls that cgroup is known to have learned in its current phase and that
-/// need no check (inside its bound profile, if any). A hit skips the cgroup id and the hash
+/// need no check (inside its bound profile, if any; not forbidden, not an exec, not a seccomp
+/// filter's install). A hit skips the cgroup id and the hash
 /// lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
 #[map]
 pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + CACHE_HEAD]> =
@@ -177,6 +178,12 @@ pub static NR_EXECVEAT_COMPAT: Global<u32> = Global::new(358);
 #[inline(always)]
 pub fn is_exec(nr: u64) -> bool {
     nr == NR_EXECVE.load() as u64 || nr == NR_EXECVEAT.load() as u64
+}
+
+/// Native `seccomp` or `prctl`: maybe a seccomp filter's install (see `sys_enter::handover`).
+#[inline(always)]
+pub fn is_handover(nr: u64) -> bool {
+    nr == NR_SECCOMP.load() as u64 || nr == NR_PRCTL.load() as u64
 }
 
 #[inline(always)]

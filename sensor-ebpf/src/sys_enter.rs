@@ -1,6 +1,7 @@
-//! `raw_tp/sys_enter`: every syscall of the node passes here. The common case is one array
-//! lookup and a bit test; only a forbidden call reads its arguments and is parked in
-//! `PENDING` until its exit adds the outcome (or sent at once when its exit is not hooked).
+//! `raw_tp/sys_enter`: every syscall of the node passes here. The common case is the learn
+//! cache's hit (`learn.rs`), which ends it; only a forbidden call reads its arguments and is
+//! parked in `PENDING` until its exit adds the outcome (or sent at once when its exit is not
+//! hooked).
 //!
 //! A compat call (i386, through `int $0x80` or from a 32-bit process) carries the compat
 //! ABI's number: it is told apart first, and learned, matched and decoded as what it is.
@@ -18,16 +19,18 @@ use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     exec::exec_enter,
     flood::{over_budget, suppress, suppressed},
-    learn::{advance_phase, learn, learn_compat},
+    learn::{Learned, advance_phase, learn, learn_compat},
     maps::{
-        NR_PRCTL, NR_SECCOMP, current_task, exit_hooked, in_compat_syscall, is_compat_exec,
-        is_exec, reported_caller,
+        NR_SECCOMP, current_task, exit_hooked, in_compat_syscall, is_compat_exec, is_exec,
+        is_handover, reported_caller,
     },
     parked::{mark, park},
     syscall::{Call, fill_scratch, judged, send},
 };
 
+// Inlined into the entry the macro makes: no BPF-to-BPF call on every syscall of the node.
 #[raw_tracepoint(tracepoint = "sys_enter")]
+#[inline(always)]
 pub fn sys_enter(ctx: RawTracePointContext) -> i32 {
     try_sys_enter(&ctx);
     0
@@ -42,8 +45,11 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         compat_enter(ctx, nr);
         return;
     }
-    let deviates = learn(nr, task);
-    if nr == NR_SECCOMP.load() as u64 || nr == NR_PRCTL.load() as u64 {
+    let deviates = match learn(nr, task) {
+        Learned::Plain => return, // most calls of the node end here
+        Learned::Check { deviates } => deviates,
+    };
+    if is_handover(nr) {
         handover(ctx.arg(0), nr);
     }
     if is_exec(nr) {

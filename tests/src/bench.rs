@@ -82,29 +82,41 @@ pub fn enable_stats() -> std::os::fd::OwnedFd {
 /// The empty raw_tp program on sys_enter: the floor any sys_enter hook costs.
 pub struct Floor {
     ebpf: aya::Ebpf,
+    program: &'static str,
 }
 
 impl Floor {
     pub fn attach(object: &Path) -> Self {
+        Self::attach_program(object, "floor")
+    }
+
+    /// Program `program` of the floor object (`floor`, or `floor_task`: the floor plus the
+    /// helper call that gives the running task).
+    pub fn attach_program(object: &Path, program: &'static str) -> Self {
         let bytes = std::fs::read(object).expect("read the floor object");
         let mut ebpf = aya::Ebpf::load(&bytes).expect("load the floor object");
         let prog: &mut aya::programs::RawTracePoint = ebpf
-            .program_mut("floor")
-            .expect("program floor")
+            .program_mut(program)
+            .unwrap_or_else(|| panic!("program {program}"))
             .try_into()
             .expect("raw_tp");
-        prog.load().expect("load floor");
-        prog.attach("sys_enter").expect("attach floor");
-        Self { ebpf }
+        prog.load().expect("load the floor program");
+        prog.attach("sys_enter").expect("attach the floor program");
+        Self { ebpf, program }
     }
 
     /// The kernel's run time and run count of the floor program so far (while statistics
     /// are on).
     pub fn run_stats(&self) -> (u64, u64) {
         self.ebpf
-            .program("floor")
+            .program(self.program)
             .and_then(|p| p.info().ok())
             .map_or((0, 0), |i| (i.run_time().as_nanos() as u64, i.run_count()))
+    }
+
+    /// ns per run between two [`Floor::run_stats`].
+    pub fn ns_per_run(before: (u64, u64), after: (u64, u64)) -> f64 {
+        (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
     }
 }
 

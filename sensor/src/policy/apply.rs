@@ -10,13 +10,14 @@ use std::{
 
 use aya::maps::{Array, HashMap, MapData, MapError};
 use sensor_common::{
-    ArgCondition, FORBIDDEN_MAX_NR, MAP_CONDITIONS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_STRING_ARGS,
+    ArgCondition, FORBIDDEN_MAX_NR, MAP_CONDITIONS, MAP_EXEMPT, MAP_FORBIDDEN, MAP_LEARN_GEN,
+    MAP_STRING_ARGS,
 };
 
 use super::{Policy, SyscallBitmap};
 use crate::{
     args,
-    probes::{PolicyMapHandles, ProbeError, exits::ExitHooks, inflight},
+    probes::{PolicyMapHandles, ProbeError, exits::ExitHooks, inflight, learn_gen::LearnGen},
     syscalls::{self, Arch},
 };
 
@@ -45,6 +46,7 @@ pub struct PolicyMaps {
     conditions: Array<MapData, ArgCondition>,
     exits: ExitHooks,
     unparked: Array<MapData, [u8; 64]>,
+    learn_gen: LearnGen,
     /// The native syscall numbers forbidden now.
     applied: HashSet<u64>,
     /// Where the host's /proc is, once entries are seen (`sys_enter` attached): from then on
@@ -67,6 +69,7 @@ impl PolicyMaps {
             exempt,
             exits,
             unparked,
+            learn_gen,
         } = handles;
         (
             Self {
@@ -75,6 +78,7 @@ impl PolicyMaps {
                 conditions,
                 exits,
                 unparked,
+                learn_gen,
                 applied: HashSet::new(),
                 proc_root: None,
             },
@@ -138,6 +142,8 @@ impl PolicyMaps {
                 .set(i as u32, w, 0)
                 .map_err(err(MAP_FORBIDDEN))?;
         }
+        // Each CPU's learn cache holds calls that were not forbidden when it learned them.
+        self.learn_gen.bump().map_err(err(MAP_LEARN_GEN))?;
         let now: HashSet<u64> = policy
             .names_on(Arch::NATIVE)
             .filter_map(|n| syscalls::number(Arch::NATIVE, n))

@@ -232,6 +232,8 @@ pub struct Probes {
     /// is the one strong reference, so dropping `Probes` still unloads everything.
     loaded: Arc<Mutex<Loaded>>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    /// The learn generation, once taken (the policy and the learn maps share it).
+    learn_gen: Option<learn_gen::LearnGen>,
 }
 
 impl Probes {
@@ -365,6 +367,7 @@ impl Probes {
         Ok(Self {
             loaded: Arc::new(Mutex::new(loaded)),
             logger,
+            learn_gen: None,
         })
     }
 
@@ -444,6 +447,7 @@ impl Probes {
         let exempt = self.take_as(MAP_EXEMPT)?;
         let hooked = self.take_as(MAP_EXIT_HOOKED)?;
         let unparked = self.take_as(MAP_UNPARKED)?;
+        let learn_gen = self.learn_gen()?;
         let exits = ExitHooks::new(
             Arc::downgrade(&self.loaded),
             hooked,
@@ -458,7 +462,18 @@ impl Probes {
             exempt,
             exits,
             unparked,
+            learn_gen,
         })
+    }
+
+    /// The learn generation, shared by whoever takes it.
+    fn learn_gen(&mut self) -> Result<learn_gen::LearnGen, ProbeError> {
+        if let Some(shared) = &self.learn_gen {
+            return Ok(shared.clone());
+        }
+        let taken = learn_gen::LearnGen::new(self.take_as(MAP_LEARN_GEN)?);
+        self.learn_gen = Some(taken.clone());
+        Ok(taken)
     }
 
     /// Attaches every program but the exit side (see [`exits`]), in [`PROGRAMS`] order; an
@@ -543,7 +558,7 @@ impl Probes {
     > {
         let bound = self.take_as(MAP_BOUND)?;
         let steady = self.take_as(MAP_STEADY)?;
-        let generation = learn_gen::LearnGen::new(self.take_as(MAP_LEARN_GEN)?);
+        let generation = self.learn_gen()?;
         Ok((
             crate::policy::bound::BoundMaps::new(bound, generation.clone()),
             crate::profile::steady::SteadyMaps::new(steady, generation),
@@ -596,6 +611,8 @@ pub struct PolicyMapHandles {
     pub exits: ExitHooks,
     /// Marks of threads inside a flagged call without a parked entry (`inflight.rs`).
     pub unparked: Array<MapData, [u8; 64]>,
+    /// Bumped once the forbidden set is written: the learn cache holds no forbidden call.
+    pub learn_gen: learn_gen::LearnGen,
 }
 
 /// Counts the entries of the learned-syscalls map.

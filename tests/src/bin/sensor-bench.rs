@@ -169,21 +169,33 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
     let cg = BenchCgroup::new(0);
     let (mut a, mut b, mut c, mut d, mut e, mut f, mut start) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut enter_ns, mut floor_ns, mut task_ns) = (vec![], vec![], vec![]);
+    let in_container = || {
+        let _in = InCgroup::enter(&cg.dir);
+        bench::getppid_ns(calls)
+    };
     for round in 0..rounds {
         a.push(bench::getppid_ns(calls));
         {
             let _f = Floor::attach(floor);
             b.push(bench::getppid_ns(calls));
         }
+        // The kernel's own accounting (ns per run) of the floor plus the task helper, the one
+        // helper call the sensor's sys_enter cannot do without. First on the tracepoint, as
+        // the sensor's program is below: here the first program that calls a helper after a
+        // syscall's entry pays some 15 ns more than one after it (measured 2026-12-01).
+        {
+            let _stats = bench::enable_stats();
+            let ft = Floor::attach_program(floor, "floor_task");
+            let before = ft.run_stats();
+            in_container();
+            task_ns.push(Floor::ns_per_run(before, ft.run_stats()));
+        }
         let t = Instant::now();
         let sensor = Sensor::start(&["--no-cri"]).await;
         start.push(t.elapsed().as_secs_f64() * 1000.0);
         // Its start-up work (the /proc scan) would compete with the loop for the two cores.
         bench::wait_idle(sensor.pid(), Duration::from_secs(5)).await;
-        let in_container = || {
-            let _in = InCgroup::enter(&cg.dir);
-            bench::getppid_ns(calls)
-        };
         // c and d take turns going first, so that drift weighs on both alike.
         if round % 2 == 0 {
             c.push(in_container());
@@ -191,6 +203,18 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         } else {
             d.push(bench::getppid_ns(calls));
             c.push(in_container());
+        }
+        // The kernel's own accounting, both attached during the same loop: ns per run of the
+        // sensor's sys_enter (first on the tracepoint) and of the empty floor (what any
+        // sys_enter hook pays; it costs the same wherever it runs).
+        {
+            let _stats = bench::enable_stats();
+            let fl = Floor::attach(floor);
+            let (k0, f0) = (kernel_stats(&sensor), fl.run_stats());
+            in_container();
+            let (k1, f1) = (kernel_stats(&sensor), fl.run_stats());
+            enter_ns.push(per_run(&k0, &k1).0[0]);
+            floor_ns.push(Floor::ns_per_run(f0, f1));
         }
         drop(sensor);
         if let Some(_bt) = Bpftrace::attach(cg.id()) {
@@ -203,7 +227,13 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         }
     }
     // Every round's figure, in the JSON report: the spread says how far to trust a median.
-    report["syscall_samples_ns"] = json!({"a": a, "b": b, "c": c, "d": d, "e": e, "f": f});
+    report["syscall_samples_ns"] = json!({"a": a, "b": b, "c": c, "d": d, "e": e, "f": f,
+        "kernel_sys_enter": enter_ns, "kernel_floor": floor_ns, "kernel_floor_task": task_ns});
+    let (enter, floor_run, task_run) = (
+        median(&mut enter_ns),
+        median(&mut floor_ns),
+        median(&mut task_ns),
+    );
     let (a, b, c, d) = (
         median(&mut a),
         median(&mut b),
@@ -239,11 +269,23 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         ),
         None => println!("  f. bpftrace                         (not available)"),
     }
+    println!("kernel ns per run (median of {rounds}; getppid in a container):");
+    println!("  empty raw_tp (the floor)            {floor_run:8.1}");
+    println!(
+        "  floor + the task helper, alone      {task_run:8.1}   x{:.2} the floor",
+        task_run / floor_run
+    );
+    println!(
+        "  sensor's sys_enter                  {enter:8.1}   x{:.2} the floor",
+        enter / floor_run
+    );
     let start_ms = median(&mut start);
     println!("start to attached (median): {start_ms:.0} ms");
     report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "sensor_container": c, "sensor_host": d,
         "bpftrace": e, "bpftrace_same_work": f, "c_over_b": c / b, "d_over_b": d / b,
-        "c_over_a": c / a, "d_over_a": d / a, "c_over_e": e.map(|e| c / e), "c_over_f": f.map(|f| c / f)});
+        "c_over_a": c / a, "d_over_a": d / a, "c_over_e": e.map(|e| c / e), "c_over_f": f.map(|f| c / f),
+        "kernel_sys_enter_ns_per_run": enter, "kernel_floor_ns_per_run": floor_run,
+        "kernel_floor_task_ns_per_run": task_run, "kernel_enter_over_floor": enter / floor_run});
     report["start_to_attached_ms"] = json!(start_ms);
 }
 
@@ -561,13 +603,12 @@ async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes: Sizes) ->
                 "floor" => {
                     let fl = Floor::attach(floor);
                     for w in Workload::ALL {
-                        let (ns0, runs0) = fl.run_stats();
+                        let before = fl.run_stats();
                         record(w, way, services.run(w));
-                        let (ns1, runs1) = fl.run_stats();
                         floor_ns
                             .entry(w.key())
                             .or_default()
-                            .push((ns1 - ns0) as f64 / (runs1 - runs0).max(1) as f64);
+                            .push(Floor::ns_per_run(before, fl.run_stats()));
                     }
                 }
                 "sensor" => {
