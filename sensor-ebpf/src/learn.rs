@@ -10,9 +10,10 @@
 //! slot `PHASE_SLOT` of the cgroup's native value.
 //!
 //! A per-CPU cache of the last cgroup's known syscalls (in its current phase) answers most
-//! calls without the hash lookup; every phase change anywhere drops every CPU's cache. It
-//! holds only calls whose entry needs nothing else (not forbidden, not an exec, not a seccomp
-//! filter's install), so a hit ends `sys_enter` at once; a policy reload drops it too. It is
+//! calls without the hash lookup; every phase change anywhere drops every CPU's cache. Its
+//! first bitmap holds the calls whose entry needs nothing else (not forbidden, not an exec,
+//! not a seccomp filter's install), so a hit there ends `sys_enter` at once; the second the
+//! other known calls, which go on to their checks; a policy reload drops it too. It is
 //! keyed by the task first (its address and start time, read from the task with two loads),
 //! so that a hit needs no cgroup id either; a task that changes cgroup drops every cache
 //! (`cgroup::cgroup_attach_task`).
@@ -27,9 +28,9 @@ use sensor_common::{
 
 use crate::{
     maps::{
-        CACHE_HEAD, EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT, LEARNED_IOURING,
-        TASK_START_TIME_OFF, any_bound, count, deviates, is_exec, is_forbidden, is_handover,
-        learning_phase, task_field,
+        CACHE_HEAD, CACHE_WORDS, EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT,
+        LEARNED_IOURING, TASK_START_TIME_OFF, any_bound, count, deviates, is_exec, is_forbidden,
+        is_handover, learning_phase, task_field,
     },
     record::fill_header,
 };
@@ -57,9 +58,10 @@ fn generation() -> u64 {
 }
 
 /// What a native call's entry still has to do once the call is learned.
+#[derive(Clone, Copy)]
 pub enum Learned {
-    /// Nothing: a plain call (see [`plain`]) inside its cgroup's profile. What the cache
-    /// answers, so that most syscalls of the node end here.
+    /// Nothing: a plain call (see [`plain`]) inside its cgroup's profile. What the cache's
+    /// first bitmap answers, so that most syscalls of the node end here.
     Plain,
     /// Look further: the call may be forbidden, an exec or a seccomp hand-over, or it is
     /// outside the cgroup's bound profile (`deviates`).
@@ -67,15 +69,23 @@ pub enum Learned {
 }
 
 /// Is native call `nr` one whose entry needs nothing but learning: not forbidden (now), not
-/// an exec, not a seccomp filter's install? Only such calls enter the cache, so a hit ends
-/// the entry at once. The policy's reload drops every CPU's cache (`policy/apply.rs`).
+/// an exec, not a seccomp filter's install? Only such calls enter the cache's first bitmap,
+/// so a hit there ends the entry at once. The policy's reload drops every CPU's cache
+/// (`policy/apply.rs`).
 #[inline(always)]
 fn plain(nr: u64) -> bool {
     !is_forbidden(nr) && !is_exec(nr) && !is_handover(nr)
 }
 
 /// A CPU's LEARN_CACHE value.
-type Cache = [u64; ABI_WORDS as usize + CACHE_HEAD];
+type Cache = [u64; CACHE_WORDS];
+
+/// Where in a [`Cache`] native call `nr` (< PHASE_SLOT) has its bit: the word in the plain
+/// calls' bitmap (the other known calls' word is ABI_WORDS further) and the mask.
+#[inline(always)]
+fn slot(nr: u64) -> (usize, u64) {
+    (CACHE_HEAD + (nr >> 6) as usize, 1u64 << (nr & 63))
+}
 
 /// The task's start time (0 when its offset is unknown: then no task key ever matches).
 #[inline(always)]
@@ -93,17 +103,26 @@ fn keyed_to(cache: &Cache, task: *const u8, start: u64, generation: u64) -> bool
     start != 0 && cache[TASK] == task as u64 && cache[START] == start && cache[GEN] == generation
 }
 
-/// Is native call `nr` (< PHASE_SLOT) in the cache's bitmap?
+/// What the cache knows of native call `nr` (< PHASE_SLOT): plain, known with checks to
+/// make, or nothing (`None`).
 #[inline(always)]
-fn known(cache: &Cache, nr: u64) -> bool {
-    cache
-        .get(CACHE_HEAD + (nr >> 6) as usize)
-        .is_some_and(|w| w & (1u64 << (nr & 63)) != 0)
+fn known(cache: &Cache, nr: u64) -> Option<Learned> {
+    let (word, bit) = slot(nr);
+    if cache.get(word).is_some_and(|w| w & bit != 0) {
+        return Some(Learned::Plain);
+    }
+    if cache
+        .get(word + ABI_WORDS as usize)
+        .is_some_and(|w| w & bit != 0)
+    {
+        return Some(Learned::Check { deviates: false });
+    }
+    None
 }
 
 /// Learns native call `nr` of the current cgroup and says what its entry still has to do.
-/// The cache holds only plain calls that do not deviate, so a deviating call takes the slow
-/// path every time.
+/// The cache holds only calls that do not deviate, so a deviating call takes the slow path
+/// every time.
 #[inline(always)]
 pub fn learn(nr: u64, task: *const u8) -> Learned {
     const CHECK: Learned = Learned::Check { deviates: false };
@@ -118,21 +137,21 @@ pub fn learn(nr: u64, task: *const u8) -> Learned {
     let generation = generation();
     let start = start_time(task);
     if keyed_to(cache, task, start, generation) {
-        if known(cache, nr) {
-            return Learned::Plain; // no cgroup id, no hash lookup
+        if let Some(learned) = known(cache, nr) {
+            return learned; // no cgroup id, no hash lookup
         }
     } else {
         // SAFETY: no arguments.
         let cgroup = unsafe { bpf_get_current_cgroup_id() };
         if cache[CGROUP] != cgroup || cache[GEN] != generation {
-            *cache = [0; ABI_WORDS as usize + CACHE_HEAD];
+            *cache = [0; CACHE_WORDS];
             cache[CGROUP] = cgroup;
             cache[GEN] = generation;
         }
         cache[TASK] = task as u64;
         cache[START] = start;
-        if known(cache, nr) {
-            return Learned::Plain; // another task of the same cgroup: no hash lookup
+        if let Some(learned) = known(cache, nr) {
+            return learned; // another task of the same cgroup: no hash lookup
         }
     }
     let cgroup = cache[CGROUP];
@@ -147,13 +166,16 @@ pub fn learn(nr: u64, task: *const u8) -> Learned {
     if any_bound() && deviates(cgroup, nr, phase) {
         return Learned::Check { deviates: true };
     }
-    if !plain(nr) {
-        return CHECK;
+    let (word, bit) = slot(nr);
+    let (word, learned) = if plain(nr) {
+        (word, Learned::Plain)
+    } else {
+        (word + ABI_WORDS as usize, CHECK)
+    };
+    if let Some(w) = cache.get_mut(word) {
+        *w |= bit;
     }
-    if let Some(w) = cache.get_mut(CACHE_HEAD + (nr >> 6) as usize) {
-        *w |= 1u64 << (nr & 63);
-    }
-    Learned::Plain
+    learned
 }
 
 /// A compat call: always the slow path, in the compat map (compat calls are rare, and the

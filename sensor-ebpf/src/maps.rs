@@ -93,17 +93,18 @@ pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
     HashMap::with_max_entries(LEARNED_IOURING_CAPACITY, 0);
 
 /// Each CPU's shortcut in front of LEARNED (its first words: `learn.rs`'s TASK .. GEN): the
-/// task and the cgroup that ran last on this CPU, the LEARN_GEN it was filled under, then a
-/// bitmap of the syscalls that cgroup is known to have learned in its current phase and that
-/// need no check (inside its bound profile, if any; not forbidden, not an exec, not a seccomp
-/// filter's install). A hit skips the cgroup id and the hash
-/// lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
+/// task and the cgroup that ran last on this CPU, the LEARN_GEN it was filled under, then two
+/// bitmaps of the syscalls that cgroup is known to have learned in its current phase, inside
+/// its bound profile if any: those whose entry has nothing else to do (not forbidden, not an
+/// exec, not a seccomp filter's install), and then the others. A hit skips the cgroup id and
+/// the hash lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
 #[map]
-pub static LEARN_CACHE: PerCpuArray<[u64; ABI_WORDS as usize + CACHE_HEAD]> =
-    PerCpuArray::with_max_entries(1, 0);
+pub static LEARN_CACHE: PerCpuArray<[u64; CACHE_WORDS]> = PerCpuArray::with_max_entries(1, 0);
 
-/// Words of LEARN_CACHE before its bitmap.
+/// Words of LEARN_CACHE before its first bitmap.
 pub const CACHE_HEAD: usize = 4;
+/// Words of LEARN_CACHE: the head and the two bitmaps.
+pub const CACHE_WORDS: usize = CACHE_HEAD + 2 * ABI_WORDS as usize;
 
 /// Slot GEN_SLOT is bumped at every phase change of any cgroup, and by userspace at every
 /// change of BOUND or STEADY: a CPU's LEARN_CACHE filled under another value is stale (it
