@@ -142,7 +142,8 @@ impl PolicyMaps {
                 .set(i as u32, w, 0)
                 .map_err(err(MAP_FORBIDDEN))?;
         }
-        // Each CPU's learn cache holds calls that were not forbidden when it learned them.
+        // Each CPU's learn cache ends the entry of a call that was not forbidden when it
+        // learned it: drop them all.
         self.learn_gen.bump().map_err(err(MAP_LEARN_GEN))?;
         let now: HashSet<u64> = policy
             .names_on(Arch::NATIVE)

@@ -1,7 +1,7 @@
 //! The learn generation (`LEARN_GEN`), shared by what changes how the kernel learns or checks
 //! a cgroup's calls: bound profiles (`policy/bound.rs`), start-up ends (`profile/steady.rs`)
-//! and the forbidden set (`policy/apply.rs`: the cache holds only calls that are not
-//! forbidden). Each change says how many cgroups are in its map (0: the kernel skips the
+//! and the forbidden set (`policy/apply.rs`: the cache tells the calls it knows apart by
+//! whether they were forbidden). Each change says how many cgroups are in its map (0: the kernel skips the
 //! lookup) and then drops every CPU's learn cache.
 use std::sync::{Arc, Mutex, PoisonError};
 
