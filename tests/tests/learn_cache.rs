@@ -7,10 +7,10 @@
 //! (`close`). In `b`, those two come right after the move, by the same task on the same CPU
 //! that made them in `a` a moment before: `b` must still get a first use of each.
 //!
-//! The cache holds only calls whose entry has nothing else to do, so a hit ends `sys_enter`;
-//! a call that a reload newly forbids must then be flagged at once, even when the task making
-//! it has it cached: a shell pinned to one CPU makes `dup2` in a tight loop while the policy
-//! starts flagging `dup2`.
+//! A hit on a call whose entry has nothing else to do (not forbidden, among others) ends
+//! `sys_enter`; a call that a reload newly forbids must then be flagged at once, even when
+//! the task making it has it cached: a shell pinned to one CPU makes `dup2` in a tight loop
+//! while the policy starts flagging `dup2`, five times.
 use std::time::Duration;
 
 use sensor_proto::v1::{EventKind, event::Body};
