@@ -15,28 +15,55 @@ pub mod v1 {
 /// The server side of `sensor.v1.SensorService`, whose GetEvents stream carries responses
 /// encoded beforehand ([`encoded::EncodedEventsResponse`]); on the wire it is the same API.
 pub mod encoded {
+    use std::sync::Arc;
+
     use prost::{
         DecodeError,
-        bytes::{Buf, BufMut, Bytes},
+        bytes::{Buf, BufMut},
         encoding::{DecodeContext, WireType},
     };
 
-    /// A `sensor.v1.GetEventsResponse`, already encoded (protobuf, without length prefix).
+    /// A `sensor.v1.GetEventsResponse`, already encoded (protobuf, without length prefix),
+    /// behind whatever shares it: the sensor hands every subscriber the same published event,
+    /// whose bytes the codec copies straight into its buffer (no copy or count of its own).
     /// The server only sends it; decoding one skips every field (clients decode
     /// [`crate::v1::GetEventsResponse`]).
-    #[derive(Clone, Debug, Default, PartialEq, Eq)]
-    pub struct EncodedEventsResponse(pub Bytes);
+    #[derive(Clone)]
+    pub struct EncodedEventsResponse(pub Arc<dyn AsRef<[u8]> + Send + Sync>);
 
     impl EncodedEventsResponse {
         /// Encodes `msg` (for items that are not shared between subscribers).
         pub fn encode(msg: &crate::v1::GetEventsResponse) -> Self {
-            Self(prost::Message::encode_to_vec(msg).into())
+            Self(Arc::new(prost::Message::encode_to_vec(msg)))
+        }
+
+        /// The encoded message.
+        pub fn bytes(&self) -> &[u8] {
+            (*self.0).as_ref()
+        }
+    }
+
+    impl Default for EncodedEventsResponse {
+        fn default() -> Self {
+            Self(Arc::new(Vec::new()))
+        }
+    }
+
+    impl std::fmt::Debug for EncodedEventsResponse {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "EncodedEventsResponse({} bytes)", self.bytes().len())
+        }
+    }
+
+    impl PartialEq for EncodedEventsResponse {
+        fn eq(&self, other: &Self) -> bool {
+            self.bytes() == other.bytes()
         }
     }
 
     impl prost::Message for EncodedEventsResponse {
         fn encode_raw(&self, buf: &mut impl BufMut) {
-            buf.put_slice(&self.0);
+            buf.put_slice(self.bytes());
         }
 
         fn merge_field(
@@ -50,11 +77,11 @@ pub mod encoded {
         }
 
         fn encoded_len(&self) -> usize {
-            self.0.len()
+            self.bytes().len()
         }
 
         fn clear(&mut self) {
-            self.0 = Bytes::new();
+            *self = Self::default();
         }
     }
 

@@ -375,8 +375,13 @@ pub enum Counter {
     FloodFull = 12,
 }
 
-/// Entries of `COUNTERS`, room left for growth.
-pub const COUNTER_SLOTS: u32 = 16;
+/// Counters in `COUNTERS`' one entry (per CPU), room left for growth: the sensor reads them
+/// all with one lookup.
+pub const COUNTER_SLOTS: usize = 16;
+
+/// `COUNTERS`' value: one count per [`Counter`].
+pub type Counts = [u64; COUNTER_SLOTS];
+const _: () = assert!(Counter::ALL.len() <= COUNTER_SLOTS);
 
 impl Counter {
     pub const ALL: [Counter; 13] = [

@@ -7,8 +7,8 @@ use aya_ebpf::{
     maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use sensor_common::{
-    ABI_WORDS, ArgCondition, BOUND_ARMED, BOUND_CAPACITY, BOUND_SLOT, BOUND_WORDS, COUNTER_SLOTS,
-    Counter, EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FLAG_DEVIATION, FLAG_UNFLAGGED,
+    ABI_WORDS, ArgCondition, BOUND_ARMED, BOUND_CAPACITY, BOUND_SLOT, BOUND_WORDS, Counter, Counts,
+    EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FLAG_DEVIATION, FLAG_UNFLAGGED,
     FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState, LEARN_GEN_SLOTS,
     LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
     OFFSET_UNKNOWN, PENDING_CAPACITY, PHASE_RUNTIME, PHASE_STEADY, PHASE_WORKLOAD, STEADY_SLOT,
@@ -135,9 +135,9 @@ pub static EXEC_SCRATCH: PerCpuArray<ExecArgs> = PerCpuArray::with_max_entries(1
 #[map]
 pub static SCRATCH: PerCpuArray<SyscallRecord> = PerCpuArray::with_max_entries(1, 0);
 
-/// Per-CPU counters indexed by [`Counter`]: no loss is silent.
+/// Per-CPU counters, one entry indexed by [`Counter`]: no loss is silent.
 #[map]
-pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+pub static COUNTERS: PerCpuArray<Counts> = PerCpuArray::with_max_entries(1, 0);
 
 /// Offset of `__data_loc char[] filename` in the sched_process_exec record, from tracefs.
 #[unsafe(no_mangle)]
@@ -287,9 +287,11 @@ pub static EXIT_GROUP_DEAD_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
 #[inline(always)]
 pub fn count(counter: Counter) {
-    if let Some(slot) = COUNTERS.get_ptr_mut(counter as u32) {
-        // SAFETY: per-CPU slot, no concurrent writer on this CPU while we run.
-        unsafe { *slot += 1 };
+    if let Some(counts) = COUNTERS.get_ptr_mut(0) {
+        // SAFETY: per-CPU entry, no concurrent writer on this CPU while we run.
+        if let Some(slot) = unsafe { (*counts).get_mut(counter as usize) } {
+            *slot += 1;
+        }
     }
 }
 

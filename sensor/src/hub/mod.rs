@@ -15,7 +15,6 @@ use std::{
     },
 };
 
-use prost::bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 
 pub use self::subscription::Subscription;
@@ -26,7 +25,9 @@ use crate::event::{Event, Kind, LossReason};
 #[derive(Debug)]
 pub struct Published {
     event: Event,
-    wire: OnceLock<Bytes>,
+    /// Exactly the encoded size: it is kept as long as the event sits in a subscriber queue
+    /// or the replay buffer.
+    wire: OnceLock<Box<[u8]>>,
 }
 
 impl Published {
@@ -38,8 +39,15 @@ impl Published {
     }
 
     /// The event's wire form: `encode`d by the first caller, shared by the others.
-    pub fn wire(&self, encode: impl FnOnce(&Event) -> Bytes) -> Bytes {
-        self.wire.get_or_init(|| encode(&self.event)).clone()
+    pub fn wire(&self, encode: impl FnOnce(&Event) -> Box<[u8]>) -> &[u8] {
+        self.wire.get_or_init(|| encode(&self.event))
+    }
+}
+
+/// The wire form once [`Published::wire`] made it (empty before: never sent so).
+impl AsRef<[u8]> for Published {
+    fn as_ref(&self) -> &[u8] {
+        self.wire.get().map_or(&[], |w| w)
     }
 }
 

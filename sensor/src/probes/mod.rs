@@ -628,12 +628,18 @@ impl LearnedCounter {
 }
 
 /// Read access to the per-CPU `COUNTERS` map.
-pub struct KernelCounters(PerCpuArray<MapData, u64>);
+pub struct KernelCounters(PerCpuArray<MapData, sensor_common::Counts>);
 
 impl KernelCounters {
-    /// The sum over every possible CPU.
-    pub fn read(&self, counter: Counter) -> Result<u64, aya::maps::MapError> {
-        Ok(self.0.get(&(counter as u32), 0)?.iter().sum())
+    /// Every counter, each summed over every possible CPU: one lookup.
+    pub fn read(&self) -> Result<[u64; Counter::ALL.len()], aya::maps::MapError> {
+        let per_cpu = self.0.get(&0, 0)?;
+        Ok(std::array::from_fn(|i| {
+            per_cpu
+                .iter()
+                .map(|counts| counts[Counter::ALL[i] as usize])
+                .sum()
+        }))
     }
 }
 

@@ -265,15 +265,14 @@ pub async fn watch_kernel(k: KernelPoll, hub: Hub, every: Duration) {
             let entries = k.learned.entries();
             k.gauges.learned_entries.store(entries, Ordering::Relaxed);
         }
-        let counters = &k.counters;
-        for (i, counter) in Counter::ALL.into_iter().enumerate() {
-            let total = match counters.read(counter) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!("reading kernel counter {}: {e:#}", counter.name());
-                    continue;
-                }
-            };
+        let totals = match k.counters.read() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("reading the kernel counters: {e:#}");
+                continue;
+            }
+        };
+        for (i, (counter, total)) in Counter::ALL.into_iter().zip(totals).enumerate() {
             if total <= seen[i] {
                 continue;
             }

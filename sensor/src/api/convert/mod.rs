@@ -145,7 +145,10 @@ pub fn event_to_wire(ev: &Event, id: &Identity) -> pb::Event {
 /// An item as one subscriber is sent it: an event's shared encoding, or its own loss notice.
 pub fn item_to_encoded(item: &Item, id: &Identity) -> EncodedEventsResponse {
     match item {
-        Item::Event(ev) => EncodedEventsResponse(ev.wire(|e| wire::event_response(e, id))),
+        Item::Event(ev) => {
+            ev.wire(|e| wire::event_response(e, id));
+            EncodedEventsResponse(ev.clone())
+        }
         Item::Lost { .. } => EncodedEventsResponse::encode(&item_to_wire(item, id)),
     }
 }

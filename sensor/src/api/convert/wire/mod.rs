@@ -6,10 +6,7 @@
 //! types and check every field. `event_to_wire` decodes these bytes when a struct is wanted.
 use std::cell::RefCell;
 
-use prost::{
-    bytes::Bytes,
-    encoding::{WireType, encode_key, encode_varint, encoded_len_varint},
-};
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use sensor_proto::v1 as pb;
 
 use super::{errno_name, outcome_parts, phase_to_wire, severity_to_wire};
@@ -76,14 +73,14 @@ impl W<'_> {
 /// `GetEventsResponse { event: ev }`, encoded, in a buffer of its exact size: it is kept as
 /// long as the event sits in a subscriber queue or the replay buffer, so room to spare would
 /// be memory held (and, under a storm, fresh pages faulted in) for nothing.
-pub fn event_response(ev: &Event, id: &Identity) -> Bytes {
+pub fn event_response(ev: &Event, id: &Identity) -> Box<[u8]> {
     thread_local! {
         static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
     }
     SCRATCH.with_borrow_mut(|buf| {
         buf.clear();
         W(buf).message(1, |w| event(w, ev, id));
-        Bytes::copy_from_slice(buf)
+        buf.as_slice().into()
     })
 }
 
