@@ -105,6 +105,23 @@ impl Floor {
         Self { ebpf, program }
     }
 
+    /// The floor, plus an empty program on the exit of a call the loop does not make
+    /// (`syscalls:sys_exit_mount`): what hooking any call's exit, as the sensor does for the
+    /// outcome of forbidden calls and failed execs, adds to every syscall of the node.
+    pub fn attach_with_exit(object: &Path) -> Self {
+        let mut floor = Self::attach(object);
+        let prog: &mut aya::programs::TracePoint = floor
+            .ebpf
+            .program_mut("floor_exit")
+            .expect("program floor_exit")
+            .try_into()
+            .expect("tracepoint");
+        prog.load().expect("load the floor's exit program");
+        prog.attach("syscalls", "sys_exit_mount")
+            .expect("attach the floor's exit program");
+        floor
+    }
+
     /// The kernel's run time and run count of the floor program so far (while statistics
     /// are on).
     pub fn run_stats(&self) -> (u64, u64) {

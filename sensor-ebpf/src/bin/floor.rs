@@ -3,12 +3,16 @@
 //! sensor's `sys_enter` cannot do without (the running task, for the compat check and the
 //! learn cache's key): what is left above it is the sensor's own work. (Measure it first on
 //! the tracepoint, as the sensor's runs alone: the first program there that calls a helper
-//! pays more than one after it.)
+//! pays more than one after it.) `floor_exit`, an empty program on one syscall's exit
+//! tracepoint, is what hooking any syscall's exit costs every other syscall: the kernel then
+//! calls its per-syscall exit dispatch (a bitmap test) at the exit of every call.
 #![no_std]
 #![no_main]
 
 use aya_ebpf::{
-    helpers::bpf_get_current_task_btf, macros::raw_tracepoint, programs::RawTracePointContext,
+    helpers::bpf_get_current_task_btf,
+    macros::{raw_tracepoint, tracepoint},
+    programs::{RawTracePointContext, TracePointContext},
 };
 
 #[raw_tracepoint(tracepoint = "sys_enter")]
@@ -20,6 +24,11 @@ pub fn floor(_ctx: RawTracePointContext) -> i32 {
 pub fn floor_task(_ctx: RawTracePointContext) -> i32 {
     // SAFETY: no arguments. The result is tested so that the call stays.
     i32::from(unsafe { bpf_get_current_task_btf() }.is_null())
+}
+
+#[tracepoint]
+pub fn floor_exit(_ctx: TracePointContext) -> u32 {
+    0
 }
 
 #[cfg(not(test))]

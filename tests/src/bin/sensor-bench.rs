@@ -167,8 +167,16 @@ async fn profile_quality() -> Value {
 async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: usize, calls: u64) {
     bench::getppid_ns(calls);
     let cg = BenchCgroup::new(0);
-    let (mut a, mut b, mut c, mut d, mut e, mut f, mut start) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut a, mut b, mut bx, mut c, mut d, mut e, mut f, mut start) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     let (mut enter_ns, mut floor_ns, mut task_ns) = (vec![], vec![], vec![]);
     let in_container = || {
         let _in = InCgroup::enter(&cg.dir);
@@ -179,6 +187,10 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         {
             let _f = Floor::attach(floor);
             b.push(bench::getppid_ns(calls));
+        }
+        {
+            let _f = Floor::attach_with_exit(floor);
+            bx.push(bench::getppid_ns(calls));
         }
         // The kernel's own accounting (ns per run) of the floor plus the task helper, the one
         // helper call the sensor's sys_enter cannot do without. First on the tracepoint, as
@@ -227,16 +239,17 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         }
     }
     // Every round's figure, in the JSON report: the spread says how far to trust a median.
-    report["syscall_samples_ns"] = json!({"a": a, "b": b, "c": c, "d": d, "e": e, "f": f,
+    report["syscall_samples_ns"] = json!({"a": a, "b": b, "b_exit": bx, "c": c, "d": d, "e": e, "f": f,
         "kernel_sys_enter": enter_ns, "kernel_floor": floor_ns, "kernel_floor_task": task_ns});
     let (enter, floor_run, task_run) = (
         median(&mut enter_ns),
         median(&mut floor_ns),
         median(&mut task_ns),
     );
-    let (a, b, c, d) = (
+    let (a, b, bx, c, d) = (
         median(&mut a),
         median(&mut b),
+        median(&mut bx),
         median(&mut c),
         median(&mut d),
     );
@@ -246,6 +259,10 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
     println!("  a. nothing attached                 {a:8.1}");
     println!("  b. empty raw_tp (the floor)         {b:8.1}");
     println!(
+        "  b'. floor + an empty exit hook      {bx:8.1}   b'/b = {:.2}   (any call's exit hooked)",
+        bx / b
+    );
+    println!(
         "  c. sensor, loop in a container      {c:8.1}   c/b = {:.2}   c/a = {:.2}",
         c / b,
         c / a
@@ -254,6 +271,11 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         "  d. sensor, loop on the host         {d:8.1}   d/b = {:.2}   d/a = {:.2}",
         d / b,
         d / a
+    );
+    println!(
+        "      against b' (a floor that also hooks an exit): c/b' = {:.2}   d/b' = {:.2}",
+        c / bx,
+        d / bx
     );
     match e {
         Some(e) => println!(
@@ -281,7 +303,7 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
     );
     let start_ms = median(&mut start);
     println!("start to attached (median): {start_ms:.0} ms");
-    report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "sensor_container": c, "sensor_host": d,
+    report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "floor_with_exit": bx, "c_over_b_exit": c / bx, "d_over_b_exit": d / bx, "sensor_container": c, "sensor_host": d,
         "bpftrace": e, "bpftrace_same_work": f, "c_over_b": c / b, "d_over_b": d / b,
         "c_over_a": c / a, "d_over_a": d / a, "c_over_e": e.map(|e| c / e), "c_over_f": f.map(|f| c / f),
         "kernel_sys_enter_ns_per_run": enter, "kernel_floor_ns_per_run": floor_run,
