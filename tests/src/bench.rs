@@ -117,6 +117,8 @@ impl Floor {
             .try_into()
             .expect("tracepoint");
         prog.load().expect("load the floor's exit program");
+        // Attached, it stays so without tracefs.
+        let _tracefs = Tracefs::ensure();
         prog.attach("syscalls", "sys_exit_mount")
             .expect("attach the floor's exit program");
         floor
@@ -142,11 +144,35 @@ impl Floor {
 /// ([`Bpftrace::same_work`]).
 pub struct Bpftrace {
     child: Child,
-    /// tracefs, if we mounted it for bpftrace (unmounted again on drop).
-    mounted: bool,
+    /// Dropped after the child is killed.
+    _tracefs: Tracefs,
 }
 
 const TRACEFS: &str = "/sys/kernel/tracing";
+
+/// tracefs, mounted for as long as this lives if the node had not mounted it.
+struct Tracefs {
+    mounted: bool,
+}
+
+impl Tracefs {
+    fn ensure() -> Self {
+        let mounted = !Path::new(TRACEFS).join("events").is_dir()
+            && Command::new("mount")
+                .args(["-t", "tracefs", "tracefs", TRACEFS])
+                .status()
+                .is_ok_and(|s| s.success());
+        Self { mounted }
+    }
+}
+
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(TRACEFS).status();
+        }
+    }
+}
 
 impl Bpftrace {
     pub fn attach(cgroup_id: u64) -> Option<Self> {
@@ -170,11 +196,7 @@ impl Bpftrace {
     }
 
     fn run(script: &str) -> Option<Self> {
-        let mounted = !Path::new(TRACEFS).join("events").is_dir()
-            && Command::new("mount")
-                .args(["-t", "tracefs", "tracefs", TRACEFS])
-                .status()
-                .is_ok_and(|s| s.success());
+        let tracefs = Tracefs::ensure();
         let child = Command::new("bpftrace")
             .args(["-e", script])
             .stdout(Stdio::piped())
@@ -182,7 +204,10 @@ impl Bpftrace {
             .spawn()
             .ok()?;
         // It prints "Attaching 1 probe..." once attached.
-        let mut bt = Self { child, mounted };
+        let mut bt = Self {
+            child,
+            _tracefs: tracefs,
+        };
         let mut out = bt.child.stdout.take()?;
         let mut buf = [0u8; 256];
         let n = std::io::Read::read(&mut out, &mut buf).ok()?;
@@ -198,9 +223,6 @@ impl Drop for Bpftrace {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if self.mounted {
-            let _ = Command::new("umount").arg(TRACEFS).status();
-        }
     }
 }
 

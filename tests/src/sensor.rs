@@ -211,31 +211,40 @@ impl Sensor {
     /// SIGTERM, then waits for the exit (killing it after `timeout`).
     pub fn terminate(mut self, timeout: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("running");
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().expect("wait sensor") {
-                return status;
-            }
-            if Instant::now() > deadline {
+        stop(&mut child, timeout).unwrap_or_else(|| {
+            panic!(
+                "the sensor ignored SIGTERM for {timeout:?}:\n{}",
+                self.log_text()
+            )
+        })
+    }
+}
+
+/// SIGTERM, then waits up to `timeout` for the exit; `None`: it had to be killed.
+fn stop(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    // SAFETY: signalling our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() <= deadline => {}
+            _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "the sensor ignored SIGTERM for {timeout:?}:\n{}",
-                    self.log_text()
-                );
+                return None;
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
 impl Drop for Sensor {
+    /// A clean stop, so that the sensor undoes what it set up (tracefs, if it mounted it);
+    /// killed if it does not stop in time.
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(&mut child, Duration::from_secs(10));
         }
         if std::thread::panicking() {
             eprintln!("--- sensor log ---\n{}", self.log_text());
