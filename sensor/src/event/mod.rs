@@ -27,6 +27,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// Counts calls not sent one by one (a flood summary), rather than being one call.
+    pub fn is_summary(&self) -> bool {
+        matches!(&self.body, Body::FlaggedSyscall(f) if f.suppressed.is_some())
+    }
+
     /// An event of cgroup `cgroup_id` at `ktime_ns` with no process (a summary the sensor
     /// makes, not a record of one task); the body is to be set.
     pub fn for_cgroup(cgroup_id: u64, ktime_ns: u64) -> Self {

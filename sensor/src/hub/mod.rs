@@ -1,7 +1,10 @@
 //! Fan-out to subscribers. Every event gets the next sequence number here. Each subscriber has
 //! its own bounded queue: one that falls behind loses its own oldest items and is told how many
 //! in-band, without slowing the reader or anyone else. A bounded replay buffer lets a
-//! subscriber that reconnects pick up where it left off.
+//! subscriber that reconnects pick up where it left off. Summaries (events that count calls
+//! not sent one by one) are kept apart as well: a subscriber that loses events, to its queue
+//! or to a resume past the replay buffer, still gets the summaries among them, so that the
+//! counts they carry are never lost with them.
 mod subscription;
 #[cfg(test)]
 mod tests;
@@ -17,6 +20,7 @@ use std::{
 
 use tokio::sync::{broadcast, watch};
 
+use self::subscription::Backlog;
 pub use self::subscription::Subscription;
 use crate::event::{Event, Kind, LossReason};
 
@@ -109,6 +113,24 @@ struct Stats {
 struct Replay {
     events: VecDeque<Arc<Published>>,
     capacity: usize,
+    /// The last [`SUMMARIES_KEPT`] summaries, oldest first, whatever `capacity` is.
+    summaries: VecDeque<Arc<Published>>,
+}
+
+/// Summaries kept for subscribers that lose events: at most one a second per cgroup and
+/// flooded call, so this spans far more time than a subscriber queue.
+const SUMMARIES_KEPT: usize = 1024;
+
+impl Replay {
+    /// The kept summaries numbered `from..=to`, oldest first.
+    fn summaries_in(&self, from: u64, to: u64) -> VecDeque<Arc<Published>> {
+        let start = self.summaries.partition_point(|e| e.seq < from);
+        self.summaries
+            .range(start..)
+            .take_while(|e| e.seq <= to)
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +159,7 @@ impl Hub {
             replay: Arc::new(Mutex::new(Replay {
                 events: VecDeque::with_capacity(replay.min(4096)),
                 capacity: replay,
+                summaries: VecDeque::new(),
             })),
             next_seq: Arc::new(AtomicU64::new(1)),
             stats: Arc::default(),
@@ -160,6 +183,12 @@ impl Hub {
                 replay.events.pop_front();
             }
             replay.events.push_back(event.clone());
+        }
+        if event.is_summary() {
+            if replay.summaries.len() == SUMMARIES_KEPT {
+                replay.summaries.pop_front();
+            }
+            replay.summaries.push_back(event.clone());
         }
         // An error only means that nobody is subscribed right now.
         let _ = self.tx.send(event);
@@ -215,24 +244,25 @@ impl Hub {
     }
 
     /// A subscription that starts at `start`; what the replay buffer no longer holds is
-    /// announced as one `ReplayExpired` loss before anything else.
+    /// announced as one `ReplayExpired` loss before anything else (but for the summaries
+    /// among it, which come after that notice).
     pub fn subscribe_from(&self, start: Start) -> Subscription {
         let losses = self.losses.subscribe();
         let replay = self.lock_replay();
+        let next_seq = self.next_seq.load(Ordering::Relaxed);
         let (backlog, expired) = match start {
             Start::Live => (VecDeque::new(), 0),
             Start::After(after) => {
-                let oldest = replay
-                    .events
-                    .front()
-                    .map_or(self.next_seq.load(Ordering::Relaxed), |e| e.seq);
-                let backlog = replay
-                    .events
-                    .iter()
-                    .filter(|e| e.seq > after)
-                    .cloned()
-                    .collect();
-                (backlog, oldest.saturating_sub(after + 1))
+                let oldest = replay.events.front().map_or(next_seq, |e| e.seq);
+                let expired = oldest.saturating_sub(after + 1);
+                let mut backlog = if expired > 0 {
+                    replay.summaries_in(after + 1, oldest - 1)
+                } else {
+                    VecDeque::new()
+                };
+                let kept = backlog.len() as u64;
+                backlog.extend(replay.events.iter().filter(|e| e.seq > after).cloned());
+                (backlog, expired - kept)
             }
         };
         self.stats
@@ -245,8 +275,12 @@ impl Hub {
             rx,
             losses,
             self.closed.subscribe(),
-            backlog,
-            expired,
+            Backlog {
+                events: backlog,
+                expired,
+                last_seq: next_seq - 1,
+            },
+            self.replay.clone(),
             self.stats.clone(),
         )
     }

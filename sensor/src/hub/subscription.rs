@@ -2,12 +2,12 @@
 //! loss announced before the next event it receives.
 use std::{
     collections::VecDeque,
-    sync::{Arc, atomic::Ordering},
+    sync::{Arc, Mutex, atomic::Ordering},
 };
 
 use tokio::sync::{broadcast, watch};
 
-use super::{Item, KERNEL_SLOTS, LossTotals, Published, Stats};
+use super::{Item, KERNEL_SLOTS, LossTotals, Published, Replay, Stats};
 use crate::event::{Kind, LossReason};
 
 #[derive(Debug)]
@@ -19,11 +19,25 @@ pub struct Subscription {
     /// A loss was just reported: others may be left from the same change of `losses`.
     recheck: bool,
     closed: watch::Receiver<bool>,
-    /// Replayed events still to send, oldest first.
+    /// Replayed events (or summaries of lost ones) still to send, oldest first.
     backlog: VecDeque<Arc<Published>>,
     /// Events the replay buffer no longer held when this subscription resumed.
     expired: u64,
+    /// The number of the last event taken from `rx` (before the first: the one before it).
+    last_seq: u64,
+    /// Where the summaries among lost events are found.
+    replay: Arc<Mutex<Replay>>,
     stats: Arc<Stats>,
+}
+
+/// Where a new subscription starts.
+pub(super) struct Backlog {
+    /// Replayed events, oldest first.
+    pub events: VecDeque<Arc<Published>>,
+    /// Events the replay buffer no longer held.
+    pub expired: u64,
+    /// The number of the event before the first live one.
+    pub last_seq: u64,
 }
 
 impl Subscription {
@@ -31,8 +45,8 @@ impl Subscription {
         rx: broadcast::Receiver<Arc<Published>>,
         mut losses: watch::Receiver<LossTotals>,
         closed: watch::Receiver<bool>,
-        backlog: VecDeque<Arc<Published>>,
-        expired: u64,
+        backlog: Backlog,
+        replay: Arc<Mutex<Replay>>,
         stats: Arc<Stats>,
     ) -> Self {
         // Not told of losses from before it subscribed.
@@ -46,8 +60,10 @@ impl Subscription {
             reported,
             recheck: false,
             closed,
-            backlog,
-            expired,
+            backlog: backlog.events,
+            expired: backlog.expired,
+            last_seq: backlog.last_seq,
+            replay,
             stats,
         }
     }
@@ -109,8 +125,8 @@ impl Subscription {
             return Some(Item::Event(ev));
         }
         match self.rx.try_recv() {
-            Ok(ev) => Some(Item::Event(ev)),
-            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(lagged(&self.stats, n)),
+            Ok(ev) => Some(self.live(ev)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(self.lagged(n)),
             Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => {
                 None
             }
@@ -127,7 +143,7 @@ impl Subscription {
             if let Some(item) = self.try_next() {
                 return Some(item);
             }
-            tokio::select! {
+            let received = tokio::select! {
                 biased;
                 _ = self.closed.wait_for(|c| *c) => return None,
                 changed = self.losses.changed() => {
@@ -136,21 +152,46 @@ impl Subscription {
                     }
                     // `changed` marked the new totals seen: `pending_loss` must still look.
                     self.recheck = true;
+                    continue;
                 }
-                r = self.rx.recv() => return match r {
-                    Ok(ev) => Some(Item::Event(ev)),
-                    Err(broadcast::error::RecvError::Lagged(n)) => Some(lagged(&self.stats, n)),
-                    Err(broadcast::error::RecvError::Closed) => None,
-                },
-            }
+                r = self.rx.recv() => r,
+            };
+            return match received {
+                Ok(ev) => Some(self.live(ev)),
+                Err(broadcast::error::RecvError::Lagged(n)) => Some(self.lagged(n)),
+                Err(broadcast::error::RecvError::Closed) => None,
+            };
         }
     }
 }
 
-/// This subscriber's queue overflowed: `n` events it will never see.
-fn lagged(stats: &Stats, n: u64) -> Item {
-    stats.queue_lost.fetch_add(n, Ordering::Relaxed);
-    lost(n, LossReason::SubscriberQueue, None)
+impl Subscription {
+    fn live(&mut self, ev: Arc<Published>) -> Item {
+        self.last_seq = ev.seq;
+        Item::Event(ev)
+    }
+
+    /// This subscriber's queue overflowed: the `n` events after the last it took are gone
+    /// from it. It is told how many it will never see, then gets the summaries among them.
+    fn lagged(&mut self, n: u64) -> Item {
+        let (from, to) = (self.last_seq + 1, self.last_seq + n);
+        self.last_seq = to;
+        let summaries = self
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .summaries_in(from, to);
+        let gone = n - summaries.len() as u64;
+        // The backlog is empty: it is sent before anything is taken from `rx`.
+        self.backlog.extend(summaries);
+        if gone == 0
+            && let Some(ev) = self.backlog.pop_front()
+        {
+            return Item::Event(ev);
+        }
+        self.stats.queue_lost.fetch_add(gone, Ordering::Relaxed);
+        lost(gone, LossReason::SubscriberQueue, None)
+    }
 }
 
 fn lost(count: u64, reason: LossReason, kind: Option<Kind>) -> Item {

@@ -1,7 +1,10 @@
 use std::time::Duration;
 
 use super::*;
-use crate::event::{Body, Exec};
+use crate::{
+    event::{Body, Exec, FlaggedSyscall, Outcome, Suppressed},
+    syscalls::Arch,
+};
 
 fn event() -> Event {
     Event::for_test(
@@ -11,6 +14,28 @@ fn event() -> Event {
             ..Default::default()
         }),
     )
+}
+
+/// A flood summary: 7 calls held back, 2 records lost in the kernel.
+fn summary() -> Event {
+    let mut ev = event();
+    ev.body = Body::FlaggedSyscall(FlaggedSyscall {
+        arch: Arch::NATIVE,
+        nr: 166,
+        name: Some("umount2"),
+        args: [0; 6],
+        outcome: Outcome::Unknown,
+        severity: None,
+        decoded: Vec::new(),
+        args_at_exit: false,
+        suppressed: Some(Suppressed {
+            count: 7,
+            lost: 2,
+            period_ns: 1_000_000_000,
+        }),
+        deviation: false,
+    });
+    ev
 }
 
 /// Reads until `n` items (events plus counts of lost ones) have been accounted for.
@@ -50,6 +75,50 @@ async fn a_slow_subscriber_is_told_what_it_lost() {
         slow.next().await.is_none(),
         "closed hub must end the subscription"
     );
+}
+
+/// The counts a summary carries are not lost with it: a subscriber whose queue overflowed
+/// still gets the summaries among the events it lost, after the notice of the others.
+#[tokio::test]
+async fn a_lagging_subscriber_still_gets_the_summaries_among_what_it_lost() {
+    let hub = Hub::new(4, 0);
+    let mut slow = hub.subscribe();
+    for seq in 1..=10 {
+        hub.publish(if seq == 3 || seq == 5 {
+            summary()
+        } else {
+            event()
+        });
+    }
+    let (seqs, lost) = drain(&mut slow, 10).await;
+    assert_eq!(lost, vec![(4, LossReason::SubscriberQueue)]);
+    assert_eq!(
+        seqs,
+        vec![3, 5, 7, 8, 9, 10],
+        "in order, the summaries first"
+    );
+    assert_eq!(hub.lost(LossReason::SubscriberQueue), 4);
+    // It goes on from there: a second overflow, with no summary in it.
+    for _ in 0..6 {
+        hub.publish(event());
+    }
+    let (seqs, lost) = drain(&mut slow, 6).await;
+    assert_eq!(lost, vec![(2, LossReason::SubscriberQueue)]);
+    assert_eq!(seqs, vec![13, 14, 15, 16]);
+}
+
+/// The same for a subscriber that resumes past what the replay buffer holds.
+#[tokio::test]
+async fn a_resume_past_the_replay_buffer_still_gets_the_summaries_it_missed() {
+    let hub = Hub::new(16, 4);
+    for seq in 1..=10 {
+        hub.publish(if seq == 2 { summary() } else { event() });
+    }
+    let mut sub = hub.subscribe_from(Start::After(0));
+    let (seqs, lost) = drain(&mut sub, 10).await;
+    assert_eq!(lost, vec![(5, LossReason::ReplayExpired)]);
+    assert_eq!(seqs, vec![2, 7, 8, 9, 10]);
+    assert_eq!(hub.lost(LossReason::ReplayExpired), 5);
 }
 
 #[tokio::test]
