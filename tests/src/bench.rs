@@ -93,16 +93,37 @@ impl Floor {
     /// Program `program` of the floor object (`floor`, or `floor_task`: the floor plus the
     /// helper call that gives the running task).
     pub fn attach_program(object: &Path, program: &'static str) -> Self {
-        let bytes = std::fs::read(object).expect("read the floor object");
-        let mut ebpf = aya::Ebpf::load(&bytes).expect("load the floor object");
-        let prog: &mut aya::programs::RawTracePoint = ebpf
+        let mut floor = Self::load(object, program);
+        let prog: &mut aya::programs::RawTracePoint = floor
+            .ebpf
             .program_mut(program)
             .unwrap_or_else(|| panic!("program {program}"))
             .try_into()
             .expect("raw_tp");
         prog.load().expect("load the floor program");
         prog.attach("sys_enter").expect("attach the floor program");
+        floor
+    }
+
+    fn load(object: &Path, program: &'static str) -> Self {
+        let bytes = std::fs::read(object).expect("read the floor object");
+        let ebpf = aya::Ebpf::load(&bytes).expect("load the floor object");
         Self { ebpf, program }
+    }
+
+    /// Attaches the object's classic tracepoint program `program` to `syscalls:<event>`.
+    fn attach_syscall_event(&mut self, program: &str, event: &str) {
+        let prog: &mut aya::programs::TracePoint = self
+            .ebpf
+            .program_mut(program)
+            .unwrap_or_else(|| panic!("program {program}"))
+            .try_into()
+            .expect("tracepoint");
+        prog.load().expect("load a floor tracepoint program");
+        // Attached, it stays so without tracefs.
+        let _tracefs = Tracefs::ensure();
+        prog.attach("syscalls", event)
+            .unwrap_or_else(|e| panic!("attach {program} to syscalls:{event}: {e}"));
     }
 
     /// The floor, plus an empty program on the exit of a call the loop does not make
@@ -110,17 +131,24 @@ impl Floor {
     /// outcome of forbidden calls and failed execs, adds to every syscall of the node.
     pub fn attach_with_exit(object: &Path) -> Self {
         let mut floor = Self::attach(object);
-        let prog: &mut aya::programs::TracePoint = floor
-            .ebpf
-            .program_mut("floor_exit")
-            .expect("program floor_exit")
-            .try_into()
-            .expect("tracepoint");
-        prog.load().expect("load the floor's exit program");
-        // Attached, it stays so without tracefs.
-        let _tracefs = Tracefs::ensure();
-        prog.attach("syscalls", "sys_exit_mount")
-            .expect("attach the floor's exit program");
+        floor.attach_syscall_event("floor_exit", "sys_exit_mount");
+        floor
+    }
+
+    /// Nothing on `sys_enter`: an empty program on the entry of one call the loop does not
+    /// make (`syscalls:sys_enter_mount`), the way a tool that watches a few calls by their own
+    /// tracepoints hooks them. What that costs every other call.
+    pub fn attach_one_call(object: &Path) -> Self {
+        let mut floor = Self::load(object, "floor_call");
+        floor.attach_syscall_event("floor_call", "sys_enter_mount");
+        floor
+    }
+
+    /// [`Floor::attach_one_call`] plus the same call's exit (`syscalls:sys_exit_mount`): a
+    /// tool that watches a few calls and their outcomes by their own tracepoints.
+    pub fn attach_one_call_with_exit(object: &Path) -> Self {
+        let mut floor = Self::attach_one_call(object);
+        floor.attach_syscall_event("floor_exit", "sys_exit_mount");
         floor
     }
 

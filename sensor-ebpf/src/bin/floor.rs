@@ -6,6 +6,9 @@
 //! pays more than one after it.) `floor_exit`, an empty program on one syscall's exit
 //! tracepoint, is what hooking any syscall's exit costs every other syscall: the kernel then
 //! calls its per-syscall exit dispatch (a bitmap test) at the exit of every call.
+//! `floor_call`, an empty program on one syscall's entry tracepoint and nothing on
+//! `sys_enter`, is what watching a single call costs every other call: the same slow path of
+//! syscall entry as the floor, which any syscall tracepoint turns on for every task.
 #![no_std]
 #![no_main]
 
@@ -28,6 +31,11 @@ pub fn floor_task(_ctx: RawTracePointContext) -> i32 {
 
 #[tracepoint]
 pub fn floor_exit(_ctx: TracePointContext) -> u32 {
+    0
+}
+
+#[tracepoint]
+pub fn floor_call(_ctx: TracePointContext) -> u32 {
     0
 }
 

@@ -167,16 +167,19 @@ async fn profile_quality() -> Value {
 async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: usize, calls: u64) {
     bench::getppid_ns(calls);
     let cg = BenchCgroup::new(0);
-    let (mut a, mut b, mut bx, mut c, mut d, mut e, mut f, mut start) = (
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-    );
+    // ns per call, every round: the rows printed below.
+    let [
+        mut a,
+        mut b,
+        mut bx,
+        mut g,
+        mut gx,
+        mut c,
+        mut d,
+        mut e,
+        mut f,
+        mut start,
+    ]: [Vec<f64>; 10] = Default::default();
     let (mut enter_ns, mut floor_ns, mut task_ns) = (vec![], vec![], vec![]);
     let in_container = || {
         let _in = InCgroup::enter(&cg.dir);
@@ -191,6 +194,14 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         {
             let _f = Floor::attach_with_exit(floor);
             bx.push(bench::getppid_ns(calls));
+        }
+        {
+            let _f = Floor::attach_one_call(floor);
+            g.push(bench::getppid_ns(calls));
+        }
+        {
+            let _f = Floor::attach_one_call_with_exit(floor);
+            gx.push(bench::getppid_ns(calls));
         }
         // The kernel's own accounting (ns per run) of the floor plus the task helper, the one
         // helper call the sensor's sys_enter cannot do without. First on the tracepoint, as
@@ -239,17 +250,19 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
         }
     }
     // Every round's figure, in the JSON report: the spread says how far to trust a median.
-    report["syscall_samples_ns"] = json!({"a": a, "b": b, "b_exit": bx, "c": c, "d": d, "e": e, "f": f,
+    report["syscall_samples_ns"] = json!({"a": a, "b": b, "b_exit": bx, "g": g, "g_exit": gx, "c": c, "d": d, "e": e, "f": f,
         "kernel_sys_enter": enter_ns, "kernel_floor": floor_ns, "kernel_floor_task": task_ns});
     let (enter, floor_run, task_run) = (
         median(&mut enter_ns),
         median(&mut floor_ns),
         median(&mut task_ns),
     );
-    let (a, b, bx, c, d) = (
+    let (a, b, bx, g, gx, c, d) = (
         median(&mut a),
         median(&mut b),
         median(&mut bx),
+        median(&mut g),
+        median(&mut gx),
         median(&mut c),
         median(&mut d),
     );
@@ -261,6 +274,14 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
     println!(
         "  b'. floor + an empty exit hook      {bx:8.1}   b'/b = {:.2}   (any call's exit hooked)",
         bx / b
+    );
+    println!(
+        "  g. one call's own tracepoint only   {g:8.1}   (g-a)/(b-a) = {:.2}   (sys_enter_mount, nothing on sys_enter)",
+        (g - a) / (b - a)
+    );
+    println!(
+        "  g'. g + the same call's exit        {gx:8.1}   (g'-a)/(c-a) = {:.2}   (what a sensor on its flagged calls' own tracepoints would pay)",
+        (gx - a) / (c - a)
     );
     println!(
         "  c. sensor, loop in a container      {c:8.1}   c/b = {:.2}   c/a = {:.2}",
@@ -303,7 +324,7 @@ async fn cost_per_syscall(report: &mut Value, floor: &std::path::Path, rounds: u
     );
     let start_ms = median(&mut start);
     println!("start to attached (median): {start_ms:.0} ms");
-    report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "floor_with_exit": bx, "c_over_b_exit": c / bx, "d_over_b_exit": d / bx, "sensor_container": c, "sensor_host": d,
+    report["syscall_ns"] = json!({"nothing": a, "floor_raw_tp": b, "floor_with_exit": bx, "one_call_tracepoint": g, "one_call_over_floor_cost": (g - a) / (b - a), "one_call_with_exit": gx, "one_call_with_exit_over_sensor_cost": (gx - a) / (c - a), "c_over_b_exit": c / bx, "d_over_b_exit": d / bx, "sensor_container": c, "sensor_host": d,
         "bpftrace": e, "bpftrace_same_work": f, "c_over_b": c / b, "d_over_b": d / b,
         "c_over_a": c / a, "d_over_a": d / a, "c_over_e": e.map(|e| c / e), "c_over_f": f.map(|f| c / f),
         "kernel_sys_enter_ns_per_run": enter, "kernel_floor_ns_per_run": floor_run,
