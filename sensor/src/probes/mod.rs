@@ -637,7 +637,7 @@ impl KernelCounters {
         Ok(std::array::from_fn(|i| {
             per_cpu
                 .iter()
-                .map(|counts| counts[Counter::ALL[i] as usize])
+                .filter_map(|counts| counts.get(Counter::ALL[i] as usize))
                 .sum()
         }))
     }

@@ -1,0 +1,265 @@
+//! What the sensor's own pipeline carries and holds (the bench's sections 2 to 5, and the
+//! reader's): flagged events to 1 and 10 subscribers, learning, the exec storm, memory at
+//! scale, and event latency.
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use sensor_proto::v1::{
+    EventKind, ListContainersRequest, sensor_service_client::SensorServiceClient,
+};
+use sensor_tests::{
+    bench::{self, InCgroup},
+    sensor::Sensor,
+    subscriber::Subscriber,
+};
+use serde_json::{Value, json};
+
+use crate::BenchCgroup;
+
+/// 2. Flagged-event throughput to 1 and 10 subscribers; delivered + lost = produced.
+pub(crate) async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
+    let mut throughput = Vec::new();
+    for subs in [1usize, 10] {
+        let fl = BenchCgroup::new(subs as u32);
+        let mut readers = Vec::new();
+        for _ in 0..subs {
+            let sub = bench::Counting::connect(
+                &sensor.addr,
+                bench::flagged_request(fl.id(), EventKind::FlaggedSyscall),
+            )
+            .await
+            .expect("subscribe");
+            readers.push(sub);
+        }
+        let t = Instant::now();
+        let cpu_before = bench::cpu_us(sensor.pid());
+        let tasks: Vec<_> = readers
+            .into_iter()
+            .map(|mut s| tokio::spawn(async move { s.tally(storm, Duration::from_secs(3)).await }))
+            .collect();
+        let dir = fl.dir.clone();
+        let storm_time = tokio::task::spawn_blocking(move || {
+            let _in = InCgroup::enter(&dir);
+            bench::failing_umounts(storm)
+        })
+        .await
+        .unwrap();
+        let produced_per_s = storm as f64 / storm_time.as_secs_f64();
+        let mut tallies = Vec::new();
+        for task in tasks {
+            tallies.push(task.await.unwrap());
+        }
+        // Delivery rate: from the storm's start to the first subscriber's last event (loss
+        // notices come later, with the kernel counters' next poll).
+        let secs = tallies[0]
+            .last_event
+            .map_or(t.elapsed(), |l| l.duration_since(t))
+            .as_secs_f64();
+        let cpu = bench::cpu_us(sensor.pid()) - cpu_before;
+        let first = tallies[0];
+        let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
+        // What the sensor spent per event it handed to a subscriber (all subscribers summed).
+        let cpu_per_delivered = cpu as f64 / delivered.max(1) as f64;
+        // Per cgroup: deliveries plus the cgroup's own losses (from its summaries) plus this
+        // subscriber's queue losses. (The node-wide notices also tell of other cgroups'
+        // records the full ring dropped meanwhile.) A queue-loss notice counts every event
+        // the queue lost, whatever its cgroup (the hub does not know a subscriber's filter),
+        // so events of other cgroups published during the storm can only add to it: short
+        // would be a silent loss, over is those.
+        let all_accounted = tallies.iter().all(|t| t.accounted_here() >= storm);
+        let over = tallies
+            .iter()
+            .map(|t| t.accounted_here().saturating_sub(storm))
+            .max()
+            .unwrap_or(0);
+        for (i, t) in tallies.iter().enumerate() {
+            if t.accounted_here() < storm {
+                println!(
+                    "  subscriber {i}: accounted {} of {storm} ({t:?})",
+                    t.accounted_here()
+                );
+            }
+        }
+        println!(
+            "flagged storm, {subs} subscriber(s): produced {storm} ({produced_per_s:.0}/s), delivered {} ({:.0}/s), lost: kernel {} (this cgroup's {}) queue {} other {}; delivered + this cgroup's reported losses >= produced, for every subscriber: {all_accounted} (over by up to {over}: other cgroups' events in queue-loss notices); sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
+            first.delivered,
+            first.delivered as f64 / secs,
+            first.lost_kernel,
+            first.lost_here,
+            first.lost_queue,
+            first.lost_other,
+            cpu as f64 / 1e6,
+        );
+        throughput.push(json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
+            "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel, "lost_kernel_this_cgroup": first.lost_here,
+            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted, "accounted_over": over, "produced_per_s": produced_per_s,
+            "sensor_cpu_s": cpu as f64 / 1e6, "sensor_cpu_us_per_delivered": cpu_per_delivered}));
+    }
+    json!(throughput)
+}
+
+/// 3. Learning cost: events per million syscalls once a workload is learned.
+pub(crate) async fn learning(sensor: &Sensor, calls: u64) -> Value {
+    let learn = BenchCgroup::new(20);
+    let mut sub = Subscriber::connect(
+        &sensor.addr,
+        bench::flagged_request(learn.id(), EventKind::SyscallSeen),
+    )
+    .await
+    .expect("subscribe");
+    {
+        let _in = InCgroup::enter(&learn.dir);
+        bench::getppid_ns(calls);
+    }
+    while sub.next_within(Duration::from_millis(500)).await.is_some() {}
+    {
+        let _in = InCgroup::enter(&learn.dir);
+        bench::getppid_ns(calls);
+    }
+    let mut later = 0u64;
+    while sub.next_within(Duration::from_millis(500)).await.is_some() {
+        later += 1;
+    }
+    let per_million = later as f64 * 1e6 / calls as f64;
+    println!(
+        "learning: {later} events over {calls} syscalls of a learned loop ({per_million:.2} per million)"
+    );
+    json!(per_million)
+}
+
+/// 4. Exec storm: fork+exec of /bin/true, without and with the sensor.
+pub(crate) async fn exec_storm(execs: u64) -> Value {
+    let true_bin = if std::path::Path::new("/bin/true").exists() {
+        "/bin/true"
+    } else {
+        "/usr/bin/true"
+    };
+    let ex = BenchCgroup::new(21);
+    let run_execs = move |dir: PathBuf| {
+        let t = Instant::now();
+        for _ in 0..execs {
+            let procs = dir.join("cgroup.procs");
+            let mut cmd = std::process::Command::new(true_bin);
+            bench::join_on_exec(&mut cmd, procs);
+            cmd.status().expect("run true");
+        }
+        execs as f64 / t.elapsed().as_secs_f64()
+    };
+    let without = run_execs(ex.dir.clone());
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let mut sub = bench::Counting::connect(
+        &sensor.addr,
+        bench::flagged_request(ex.id(), EventKind::Exec),
+    )
+    .await
+    .expect("subscribe");
+    let dir = ex.dir.clone();
+    let with = tokio::task::spawn_blocking(move || run_execs(dir))
+        .await
+        .unwrap();
+    let got = sub.tally(execs, Duration::from_secs(3)).await;
+    println!(
+        "exec storm: {without:.0} execs/s without the sensor, {with:.0} with it; exec events {} of {execs} (lost: {})",
+        got.delivered,
+        got.accounted() - got.delivered
+    );
+    json!({"execs": execs, "per_s_without": without, "per_s_with": with, "delivered": got.delivered, "lost": got.accounted() - got.delivered})
+}
+
+/// 5. Footprint: idle, then with N watched cgroups, each with a process in it.
+pub(crate) async fn footprint(cgroups: u32) -> Value {
+    // No request rate limit: the check below asks for every cgroup's profile.
+    let sensor = Sensor::start(&["--no-cri", "--max-requests-per-second", "0"]).await;
+    let idle = bench::rss_kib(sensor.pid());
+    let maps = bench::bpf_map_kib(sensor.pid());
+    let t = Instant::now();
+    let many: Vec<BenchCgroup> = (0..cgroups).map(|i| BenchCgroup::new(100 + i)).collect();
+    let mut sleepers = Vec::new();
+    for cg in &many {
+        let procs = cg.dir.join("cgroup.procs");
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("600");
+        bench::join_on_exec(&mut cmd, procs);
+        sleepers.push(cmd.spawn().expect("spawn sleep"));
+    }
+    let started_s = t.elapsed().as_secs_f64();
+    let mut api = SensorServiceClient::connect(sensor.addr.clone())
+        .await
+        .expect("connect");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n = api
+            .list_containers(ListContainersRequest {})
+            .await
+            .map(|r| r.into_inner().containers.len())
+            .unwrap_or(0);
+        if n >= cgroups as usize || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let loaded = bench::rss_kib(sensor.pid());
+    let maps_loaded = bench::bpf_map_kib(sensor.pid());
+    // Learning is right for every one: each cgroup's profile has the sleep's own call.
+    let mut learned = 0u32;
+    for cg in &many {
+        let p = api
+            .get_profile(sensor_proto::v1::GetProfileRequest {
+                cgroup_id: cg.id(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner());
+        if p.is_ok_and(|p| {
+            p.syscalls
+                .iter()
+                .any(|s| s.containers > 0 && s.name.ends_with("nanosleep"))
+        }) {
+            learned += 1;
+        }
+    }
+    println!(
+        "footprint: RSS {:.1} MiB idle, {:.1} MiB with {cgroups} watched cgroups; BPF maps {:.1} MiB \
+         ({:.1} MiB then); {learned} of {cgroups} profiles hold the sleep's nanosleep; \
+         {cgroups} cgroups made and joined in {started_s:.1} s",
+        idle as f64 / 1024.0,
+        loaded as f64 / 1024.0,
+        maps as f64 / 1024.0,
+        maps_loaded as f64 / 1024.0,
+    );
+    for mut s in sleepers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    drop(many);
+    drop(sensor);
+    json!({"rss_idle_kib": idle, "rss_loaded_kib": loaded, "cgroups": cgroups, "bpf_maps_kib": maps,
+           "bpf_maps_loaded_kib": maps_loaded, "profiles_learned": learned})
+}
+
+pub(crate) fn print_reader(r: &Value) {
+    println!("event latency, kernel to subscriber (ms), while the sensor...");
+    let quiet = r["quiet"]["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    for (name, what) in [
+        ("quiet", "does nothing else      "),
+        ("policy_reloads", "reloads its policy 50/s"),
+        ("cgroup_rescans", "rescans the cgroup tree"),
+    ] {
+        let s = &r[name];
+        let p99 = s["p99_ms"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  {what}  p50 {:6.2}  p99 {:6.2}  max {:6.2}  (n={}, p99 x{:.2} of quiet)",
+            s["p50_ms"].as_f64().unwrap_or(f64::NAN),
+            p99,
+            s["max_ms"].as_f64().unwrap_or(f64::NAN),
+            s["n"],
+            p99 / quiet
+        );
+    }
+    println!(
+        "  ({} reloads and {} rescans happened meanwhile)",
+        r["policy_reloads"]["reloads"], r["cgroup_rescans"]["rescans"]
+    );
+}
