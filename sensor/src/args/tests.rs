@@ -1,0 +1,92 @@
+use super::*;
+
+#[test]
+fn names_flags_and_keeps_unknown_bits() {
+    let v = libc::MS_REC | libc::MS_PRIVATE;
+    assert_eq!(flag_names(v, MS), "MS_REC|MS_PRIVATE");
+    assert_eq!(
+        flag_names(v | 1 << 40, MS),
+        "MS_REC|MS_PRIVATE|0x10000000000"
+    );
+    assert_eq!(flag_names(0, MS), "0");
+}
+
+#[test]
+fn decodes_each_family() {
+    let mount = params("mount").unwrap();
+    assert_eq!(show(mount[3], 0xc0ed_0000 | libc::MS_BIND), "MS_BIND");
+    let unshare = params("unshare").unwrap();
+    let ns = (libc::CLONE_NEWNS | libc::CLONE_NEWUTS) as u64;
+    assert_eq!(show(unshare[0], ns), "CLONE_NEWNS|CLONE_NEWUTS");
+    assert_eq!(show(params("setns").unwrap()[1], 0), "0");
+    assert_eq!(show(params("ptrace").unwrap()[0], 0x4206), "PTRACE_SEIZE");
+    assert_eq!(show(params("ptrace").unwrap()[1], u64::MAX), "-1");
+    assert_eq!(show(params("bpf").unwrap()[0], 5), "BPF_PROG_LOAD");
+    assert_eq!(show(params("bpf").unwrap()[0], 999), "999");
+    assert_eq!(show(params("umount2").unwrap()[1], 2), "MNT_DETACH");
+}
+
+#[test]
+fn decodes_a_mount_with_its_strings() {
+    let strings = vec![
+        ArgString {
+            arg: 0,
+            bytes: b"none".to_vec(),
+            truncated: false,
+            unreadable: false,
+        },
+        ArgString {
+            arg: 1,
+            bytes: b"/mn\xfft".to_vec(),
+            truncated: true,
+            unreadable: false,
+        },
+        ArgString {
+            arg: 2,
+            bytes: vec![],
+            truncated: false,
+            unreadable: true,
+        },
+    ];
+    let args = [1, 2, 0, libc::MS_BIND | libc::MS_REC, 0, 0];
+    let d = decode(Some("mount"), &args, &strings);
+    let got: Vec<(&str, &str, bool)> = d
+        .iter()
+        .map(|a| (a.name, a.value.as_str(), a.truncated))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("source", "none", false),
+            ("target", "/mn\\xfft", true),
+            ("fstype", "NULL", false),
+            ("flags", "MS_BIND|MS_REC", false),
+            ("data", "0x0", false),
+        ]
+    );
+    assert_eq!(d[1].raw.as_deref(), Some(&b"/mn\xfft"[..]));
+    assert!(decode(Some("getpid"), &args, &[]).is_empty());
+    assert!(decode(None, &args, &[]).is_empty());
+}
+
+#[test]
+fn string_masks_follow_the_table() {
+    assert_eq!(string_mask("mount"), 0b111);
+    assert_eq!(string_mask("pivot_root"), 0b11);
+    assert_eq!(string_mask("move_mount"), 0b1010);
+    assert_eq!(string_mask("kexec_file_load"), 0b1000);
+    assert_eq!(string_mask("unshare"), 0);
+    assert_eq!(string_mask("getpid"), 0);
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        let names: Vec<&str> = crate::policy::Policy::builtin().names_on(arch).collect();
+        let masks = string_masks(arch, &names);
+        let mount = syscalls::number(arch, "mount").unwrap();
+        assert!(masks.contains(&(mount, 0b111)));
+        // Never more string arguments than the kernel record has slots for.
+        assert!(
+            masks
+                .iter()
+                .all(|(_, m)| m.count_ones() as usize <= sensor_common::SYSCALL_STRS)
+        );
+    }
+}
