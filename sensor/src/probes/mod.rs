@@ -3,12 +3,14 @@
 //! Dropping [`Probes`] detaches and unloads everything; nothing of ours stays in the kernel
 //! (but the learned map, when it is pinned). [`exits`] decides which syscalls' exits are
 //! hooked.
+mod counters;
+mod error;
 pub mod exits;
 pub mod inflight;
 pub mod learn_gen;
+mod view;
 
 use std::{
-    io,
     path::Path,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
@@ -19,7 +21,7 @@ use aya::{
     programs::{BtfTracePoint, RawTracePoint, TracePoint},
 };
 use sensor_common::{
-    Counter, GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
+    GLOBAL_CGROUP_ID_OFF, GLOBAL_CGROUP_PATH_OFF, GLOBAL_CGROUP_ROOT_OFF,
     GLOBAL_CRED_CAP_EFFECTIVE_OFF, GLOBAL_CRED_EUID_OFF, GLOBAL_DENTRY_NAME_OFF,
     GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
     GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF, GLOBAL_FLOOD_BUDGET, GLOBAL_INODE_NLINK_OFF,
@@ -31,11 +33,16 @@ use sensor_common::{
     GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, GLOBAL_WAKE_BYTES, Hook,
     LEARNED_SLOTS, MAP_BOUND, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
     MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_GEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
-    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAM_SYS_EXIT,
-    PROGRAM_SYS_EXIT_CALL, PROGRAMS,
+    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAMS,
 };
 
+pub(crate) use self::error::explain;
 use self::exits::{ExitHooks, ExitLinks, ExitMode};
+pub use self::{
+    counters::{KernelCounters, LearnedCounter},
+    error::ProbeError,
+    view::{AttachedView, RunStats},
+};
 use crate::{
     offsets::Offsets,
     syscalls::{self, Arch},
@@ -47,73 +54,6 @@ pub type LearnedMap = HashMap<MapData, u64, [u8; LEARNED_SLOTS]>;
 /// The object built by `cargo xtask build`; empty when built without it.
 pub fn ebpf_object() -> &'static [u8] {
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor-ebpf.o"))
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    #[error("this sensor binary has no eBPF object embedded: build it with `cargo xtask build`")]
-    NotEmbedded,
-    #[error("loading the eBPF object failed: {reason}")]
-    Object {
-        reason: String,
-        source: Box<aya::EbpfError>,
-    },
-    #[error("reading the kernel's BTF from {path}: {source} (give another with --btf)")]
-    Btf {
-        path: std::path::PathBuf,
-        source: Box<aya::BtfError>,
-    },
-    #[error("program {0} is missing from the eBPF object (was it built from this version?)")]
-    MissingProgram(&'static str),
-    #[error("map {0} is missing from the eBPF object (was it built from this version?)")]
-    MissingMap(&'static str),
-    #[error("map {map}: {source}")]
-    Map {
-        map: &'static str,
-        source: Box<aya::maps::MapError>,
-    },
-    #[error("loading program {program} into the kernel failed: {reason}")]
-    Load {
-        program: &'static str,
-        reason: String,
-        source: Box<aya::programs::ProgramError>,
-    },
-    #[error("attaching program {program} to {hook} failed: {reason}")]
-    Attach {
-        program: &'static str,
-        hook: String,
-        reason: String,
-        source: Box<aya::programs::ProgramError>,
-    },
-}
-
-/// One sentence for the errno at the bottom of an aya error, or its own text if none fits.
-pub(crate) fn explain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(code) = e
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::raw_os_error)
-        {
-            return match code {
-                libc::EPERM | libc::EACCES => "permission denied: the sensor needs CAP_BPF and \
-                    CAP_PERFMON (or root), and kernel lockdown or a seccomp filter around the \
-                    sensor can also forbid bpf()"
-                    .to_owned(),
-                libc::ENOENT => "the kernel has no such hook (tracepoint)".to_owned(),
-                libc::ENOSYS => "the kernel was built without the bpf() syscall".to_owned(),
-                libc::E2BIG | libc::ENOMEM => {
-                    format!(
-                        "the kernel refused the size ({}): lower --ring-buffer-bytes",
-                        io::Error::from_raw_os_error(code)
-                    )
-                }
-                _ => format!("{err}"),
-            };
-        }
-        cur = e.source();
-    }
-    format!("{err}")
 }
 
 /// UNPARKED entries for every thread id the kernel hands out now (`kernel.pid_max`; the
@@ -161,70 +101,6 @@ struct Loaded {
     attached: Vec<String>,
     /// The exit program is on every syscall's exit (`--exit-hook all`).
     all_exits: bool,
-}
-
-/// What is attached now, for Status: asks the loaded object each time, so exit hooks that a
-/// policy reload added or removed are counted as they are.
-#[derive(Clone)]
-pub struct AttachedView(std::sync::Weak<Mutex<Loaded>>);
-
-impl std::fmt::Debug for AttachedView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.programs()).finish()
-    }
-}
-
-/// What the kernel counted for one of our programs while `kernel.bpf_stats_enabled` was on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunStats {
-    pub program: &'static str,
-    /// Time spent running it, in nanoseconds.
-    pub run_ns: u64,
-    pub runs: u64,
-}
-
-impl AttachedView {
-    /// The kernel's run-time statistics of each loaded program (zero while
-    /// `kernel.bpf_stats_enabled` is off: the kernel only counts with it on).
-    pub fn run_stats(&self) -> Vec<RunStats> {
-        let Some(loaded) = self.0.upgrade() else {
-            return Vec::new();
-        };
-        let l = loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        sensor_common::PROGRAMS
-            .iter()
-            .filter_map(|spec| {
-                let info = l.ebpf.program(spec.name)?.info().ok()?;
-                Some(RunStats {
-                    program: spec.name,
-                    run_ns: u64::try_from(info.run_time().as_nanos()).unwrap_or(u64::MAX),
-                    runs: info.run_count(),
-                })
-            })
-            .collect()
-    }
-
-    /// `name: hook` of every attached program; the per-syscall exit program once, with the
-    /// number of syscall exits it is on.
-    pub fn programs(&self) -> Vec<String> {
-        let Some(loaded) = self.0.upgrade() else {
-            return Vec::new();
-        };
-        let l = loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut out = l.attached.clone();
-        if l.all_exits {
-            out.push(format!(
-                "{PROGRAM_SYS_EXIT}: tp_btf/sys_exit (every syscall)"
-            ));
-        }
-        if !l.exit_links.is_empty() {
-            out.push(format!(
-                "{PROGRAM_SYS_EXIT_CALL}: tracepoint/syscalls/sys_exit_* ({} syscalls)",
-                l.exit_links.len()
-            ));
-        }
-        out
-    }
 }
 
 pub struct Probes {
@@ -613,34 +489,6 @@ pub struct PolicyMapHandles {
     pub unparked: Array<MapData, [u8; 64]>,
     /// Bumped once the forbidden set is written: the learn cache holds no forbidden call.
     pub learn_gen: learn_gen::LearnGen,
-}
-
-/// Counts the entries of the learned-syscalls map.
-pub struct LearnedCounter {
-    map: HashMap<MapData, u64, [u8; LEARNED_SLOTS]>,
-    pub capacity: u64,
-}
-
-impl LearnedCounter {
-    pub fn entries(&self) -> u64 {
-        self.map.keys().filter(Result::is_ok).count() as u64
-    }
-}
-
-/// Read access to the per-CPU `COUNTERS` map.
-pub struct KernelCounters(PerCpuArray<MapData, sensor_common::Counts>);
-
-impl KernelCounters {
-    /// Every counter, each summed over every possible CPU: one lookup.
-    pub fn read(&self) -> Result<[u64; Counter::ALL.len()], aya::maps::MapError> {
-        let per_cpu = self.0.get(&0, 0)?;
-        Ok(std::array::from_fn(|i| {
-            per_cpu
-                .iter()
-                .filter_map(|counts| counts.get(Counter::ALL[i] as usize))
-                .sum()
-        }))
-    }
 }
 
 impl Drop for Probes {
