@@ -76,10 +76,10 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .cloned();
     let want = |section: &str| only.as_deref().is_none_or(|o| o == section);
-    let (rounds, calls, storm, execs, cgroups) = if quick {
-        (1, 200_000u64, 20_000u64, 200u64, 50u32)
+    let (rounds, calls, storm, execs, exec_rounds, cgroups) = if quick {
+        (1, 200_000u64, 20_000u64, 200u64, 1, 50u32)
     } else {
-        (9, 1_000_000, 200_000, 2_000, 10_000)
+        (9, 1_000_000, 200_000, 1_000, 5, 10_000)
     };
     let mut report =
         json!({"date": humantime_now(), "quick": quick, "rounds": rounds, "calls_per_loop": calls});
@@ -97,7 +97,7 @@ async fn main() {
     }
     drop(sensor);
     if want("exec") {
-        report["exec_storm"] = exec_storm(execs).await;
+        report["exec_storm"] = exec_storm(execs, exec_rounds).await;
     }
     if want("footprint") {
         report["footprint"] = footprint(cgroups).await;

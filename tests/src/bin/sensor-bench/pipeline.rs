@@ -16,7 +16,7 @@ use sensor_tests::{
 };
 use serde_json::{Value, json};
 
-use crate::BenchCgroup;
+use crate::{BenchCgroup, median};
 
 /// 2. Flagged-event throughput to 1 and 10 subscribers; delivered + lost = produced.
 pub(crate) async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
@@ -129,8 +129,9 @@ pub(crate) async fn learning(sensor: &Sensor, calls: u64) -> Value {
     json!(per_million)
 }
 
-/// 4. Exec storm: fork+exec of /bin/true, without and with the sensor.
-pub(crate) async fn exec_storm(execs: u64) -> Value {
+/// 4. Exec storm: fork+exec of /bin/true, without and with the sensor (one subscriber to
+/// the exec events), in `rounds` pairs whose order alternates, `execs` each way a round.
+pub(crate) async fn exec_storm(execs: u64, rounds: usize) -> Value {
     let true_bin = if std::path::Path::new("/bin/true").exists() {
         "/bin/true"
     } else {
@@ -147,25 +148,55 @@ pub(crate) async fn exec_storm(execs: u64) -> Value {
         }
         execs as f64 / t.elapsed().as_secs_f64()
     };
-    let without = run_execs(ex.dir.clone());
-    let sensor = Sensor::start(&["--no-cri"]).await;
-    let mut sub = bench::Counting::connect(
-        &sensor.addr,
-        bench::flagged_request(ex.id(), EventKind::Exec),
-    )
-    .await
-    .expect("subscribe");
-    let dir = ex.dir.clone();
-    let with = tokio::task::spawn_blocking(move || run_execs(dir))
+    let (mut without, mut with, mut loss) = (vec![], vec![], vec![]);
+    let (mut delivered, mut lost) = (0, 0);
+    for round in 0..rounds {
+        let alone = |w: &mut Vec<f64>| w.push(run_execs(ex.dir.clone()));
+        if round % 2 == 0 {
+            alone(&mut without);
+        }
+        let sensor = Sensor::start(&["--no-cri"]).await;
+        let mut sub = bench::Counting::connect(
+            &sensor.addr,
+            bench::flagged_request(ex.id(), EventKind::Exec),
+        )
         .await
-        .unwrap();
-    let got = sub.tally(execs, Duration::from_secs(3)).await;
+        .expect("subscribe");
+        // Its start-up work (the /proc scan) would compete with the loop for the two cores.
+        bench::wait_idle(sensor.pid(), Duration::from_secs(5)).await;
+        let dir = ex.dir.clone();
+        let rate = tokio::task::spawn_blocking(move || run_execs(dir))
+            .await
+            .unwrap();
+        with.push(rate);
+        let got = sub.tally(execs, Duration::from_secs(3)).await;
+        delivered += got.delivered;
+        lost += got.accounted() - got.delivered;
+        drop(sub);
+        drop(sensor);
+        if round % 2 == 1 {
+            alone(&mut without);
+        }
+        loss.push(100.0 * (1.0 - with[round] / without[round]));
+    }
+    let samples = json!({"without": without, "with": with, "loss_pct": loss});
+    let spread = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+        format!("{lo:.0}-{hi:.0}")
+    };
+    let (spread_without, spread_with, spread_loss) =
+        (spread(&without), spread(&with), spread(&loss));
+    let (without, with, loss) = (median(&mut without), median(&mut with), median(&mut loss));
+    let total = execs * rounds as u64;
     println!(
-        "exec storm: {without:.0} execs/s without the sensor, {with:.0} with it; exec events {} of {execs} (lost: {})",
-        got.delivered,
-        got.accounted() - got.delivered
+        "exec storm ({rounds} rounds of {execs}, medians): {without:.0} execs/s without the sensor \
+         ({spread_without}), {with:.0} with it ({spread_with}); loss {loss:.1}% (paired per round, \
+         {spread_loss}%); exec events {delivered} of {total} (lost: {lost})"
     );
-    json!({"execs": execs, "per_s_without": without, "per_s_with": with, "delivered": got.delivered, "lost": got.accounted() - got.delivered})
+    json!({"execs": execs, "rounds": rounds, "per_s_without": without, "per_s_with": with,
+           "loss_pct": loss, "delivered": delivered, "lost": lost, "samples": samples})
 }
 
 /// 5. Footprint: idle, then with N watched cgroups, each with a process in it.
