@@ -129,8 +129,9 @@ pub(crate) async fn learning(sensor: &Sensor, calls: u64) -> Value {
     json!(per_million)
 }
 
-/// 4. Exec storm: fork+exec of /bin/true, without and with the sensor (one subscriber to
-/// the exec events), in `rounds` pairs whose order alternates, `execs` each way a round.
+/// Section 4, the exec storm: fork+exec of /bin/true without and with the sensor (one
+/// subscriber to the exec events), in `rounds` pairs whose order alternates, `execs` each
+/// way a round.
 pub(crate) async fn exec_storm(execs: u64, rounds: usize) -> Value {
     let true_bin = if std::path::Path::new("/bin/true").exists() {
         "/bin/true"
