@@ -38,7 +38,12 @@ const WINDOW: u32 = 8 << 20;
 fn with_windows(ep: Endpoint) -> Endpoint {
     ep.initial_stream_window_size(Some(WINDOW))
         .initial_connection_window_size(Some(WINDOW))
+        .max_frame_size(Some(MAX_FRAME))
 }
+
+/// The largest HTTP/2 frame the sensor may send us (h2's default is 16 KiB): a burst of
+/// events then comes as one frame, one write on the sensor's side instead of several.
+const MAX_FRAME: u32 = 1 << 20;
 
 /// Connects as `c` says: plain text, TLS (with `--ca`), mTLS (with a client certificate), or
 /// a unix socket (`unix:/path`).

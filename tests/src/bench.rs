@@ -11,6 +11,8 @@ use crate::cgroup::cgroup2_mount;
 
 /// HTTP/2 receive window of the benchmark's subscribers, in bytes.
 const WINDOW: u32 = 8 << 20;
+/// The largest HTTP/2 frame the benchmark's subscribers accept.
+const MAX_FRAME: u32 = 1 << 20;
 
 /// ns per call of `getppid`, over `n` calls.
 pub fn getppid_ns(n: u64) -> f64 {
@@ -316,11 +318,13 @@ pub struct Counting(tonic::Streaming<Counted>);
 impl Counting {
     pub async fn connect(addr: &str, request: GetEventsRequest) -> Result<Self, tonic::Status> {
         let unavailable = |e: tonic::transport::Error| tonic::Status::unavailable(e.to_string());
-        // Receive windows large enough that HTTP/2 flow control does not pace the stream.
+        // Receive windows large enough that HTTP/2 flow control does not pace the stream, and
+        // frames as large as the sensor's chunks, as `sensor events` asks for.
         let channel = tonic::transport::Endpoint::from_shared(addr.to_owned())
             .map_err(unavailable)?
             .initial_stream_window_size(Some(WINDOW))
             .initial_connection_window_size(Some(WINDOW))
+            .max_frame_size(Some(MAX_FRAME))
             .connect()
             .await
             .map_err(unavailable)?;
