@@ -81,7 +81,9 @@ pub fn enable_stats() -> std::os::fd::OwnedFd {
     unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
 }
 
-/// The empty raw_tp program on sys_enter: the floor any sys_enter hook costs.
+/// The floor's empty programs, attached for one measurement and detached on drop: the empty
+/// raw_tp on sys_enter (the floor any sys_enter hook costs), or the variants below (an exit
+/// hook, one call's own tracepoints).
 pub struct Floor {
     ebpf: aya::Ebpf,
     program: &'static str,
