@@ -1,4 +1,7 @@
-//! Kernel monotonic time -> wall clock.
+//! Kernel monotonic time -> wall clock; the beat of the daemon's periodic tasks.
+use std::{sync::OnceLock, time::Duration};
+
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// The offset between CLOCK_REALTIME and CLOCK_MONOTONIC, taken once at start.
 /// (A wall-clock step after start shifts later events by that step; NTP slewing does not.)
@@ -40,6 +43,23 @@ impl Clock {
     }
 }
 
+/// An interval of `period` that ticks on one grid for the whole process: at the multiples of
+/// `period` since the first call. Periodic tasks whose periods divide one another then tick at
+/// the same instants, and the runtime wakes once for all of them, not once each (a wakeup is
+/// a context switch, on a virtual machine a timer interrupt is a VM exit). The first tick is
+/// the next point of the grid (not at once); a late tick skips to the grid.
+pub fn beat(period: Duration) -> Interval {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    let period = period.max(Duration::from_millis(1));
+    let since = Instant::now().saturating_duration_since(origin).as_nanos();
+    let next = (since / period.as_nanos() + 1) * period.as_nanos();
+    let first = origin + Duration::from_nanos(u64::try_from(next).unwrap_or(u64::MAX));
+    let mut interval = tokio::time::interval_at(first, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    interval
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Self::new()
@@ -56,5 +76,22 @@ mod tests {
         let wall = c.wall_ns(now_ns(libc::CLOCK_MONOTONIC) as u64);
         let real = now_ns(libc::CLOCK_REALTIME) as u64;
         assert!(real.abs_diff(wall) < 1_000_000_000, "{wall} vs {real}");
+    }
+
+    #[tokio::test]
+    async fn beats_of_dividing_periods_tick_together() {
+        let mut fast = beat(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(37)).await;
+        let mut slow = beat(Duration::from_millis(80));
+        let f = fast.tick().await;
+        let s = slow.tick().await;
+        assert!(s > f);
+        let apart = (s - f).as_nanos();
+        assert_eq!(
+            apart % 20_000_000,
+            0,
+            "the slow beat is on the fast one's grid"
+        );
+        assert_eq!(slow.tick().await - s, Duration::from_millis(80));
     }
 }

@@ -115,7 +115,7 @@ fn summary(key: FloodKey, new: Suppressed, now: u64) -> Record {
 
 /// Polls `watch` every `every` and hands the summaries to the reader.
 pub async fn run(mut watch: FloodWatch, to_reader: mpsc::Sender<Made>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+    let mut tick = crate::clock::beat(every);
     loop {
         tick.tick().await;
         watch.poll(|r| to_reader.try_send(Made::Record(Box::new(r))).is_ok());

@@ -38,8 +38,7 @@ pub enum Made {
 
 /// Sends a [`Made::Tick`] every second, until the reader stops.
 pub async fn tick(to_reader: mpsc::Sender<Made>) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut every = crate::clock::beat(std::time::Duration::from_secs(1));
     loop {
         every.tick().await;
         if to_reader.send(Made::Tick).await.is_err() {
@@ -82,8 +81,8 @@ pub async fn run(
             return;
         }
     }
-    let mut tick = tokio::time::interval(every);
-    tick.tick().await; // the first tick is immediate: start one period in
+    let mut tick = crate::clock::beat(every);
+    tick.tick().await; // the first point of the grid may be near: start one period after it
     loop {
         tick.tick().await;
         let (tx, rx) = oneshot::channel();

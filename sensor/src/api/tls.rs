@@ -186,7 +186,7 @@ impl Rotating {
     pub fn watch(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(POLL);
+            let mut tick = crate::clock::beat(POLL);
             loop {
                 tick.tick().await;
                 let m = me.clone();

@@ -175,7 +175,7 @@ pub fn spawn(
     let mut hup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         let mut seen = stamp(&path);
-        let mut tick = tokio::time::interval(POLL);
+        let mut tick = crate::clock::beat(POLL);
         loop {
             let why = tokio::select! {
                 _ = hup.recv() => "SIGHUP",

@@ -26,7 +26,9 @@ use crate::{
     reconcile::Made,
 };
 
+mod alarm;
 mod redrain;
+use alarm::Alarm;
 use redrain::{Read, Redrain};
 
 /// What every record goes through once decoded: enrichment, then the policy (which may drop
@@ -143,20 +145,12 @@ pub async fn run(
     // which only happens together with this AsyncFd.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
     let mut made = Some(made);
-    // Drains that no wakeup asks for (see `redrain`): `again` is set to `armed`.
+    // Drains that no wakeup asks for (see `redrain`), at the alarm's ring.
     let mut redrain = Redrain::default();
-    let again = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(again);
-    let mut armed: Option<Instant> = None;
+    let mut alarm = Alarm::new()?;
     loop {
-        let want = redrain.next(Instant::now());
-        if want != armed {
-            if let Some(at) = want {
-                again.as_mut().reset(at);
-            }
-            armed = want;
-        }
-        let readable = tokio::select! {
+        alarm.set(redrain.next())?;
+        let rang = tokio::select! {
             r = async { made.as_mut()?.recv().await }, if made.is_some() => {
                 match r {
                     Some(m) => pipeline.handle_made(m),
@@ -173,27 +167,29 @@ pub async fn run(
                 pipeline.show(&gauges);
                 continue;
             }
-            () = &mut again, if armed.is_some() => {
-                armed = None;
-                redrain.due(Instant::now());
-                // Readiness stays as it is: a wakeup that came meanwhile is still served.
-                let (read, caught_up) = drain(ring.get_mut(), &mut pipeline, &gauges);
+            r = alarm.rung(), if alarm.armed() && !redrain.more() => r,
+            () = std::future::ready(()), if redrain.more() => Ok(()),
+            r = ring.readable_mut() => {
+                let mut guard = r?;
+                let (read, caught_up) = drain(guard.get_inner_mut(), &mut pipeline, &gauges);
                 redrain.drained(read, caught_up, Instant::now());
-                if !caught_up {
-                    // More than a batch was waiting: the rest right after other tasks ran.
+                if caught_up {
+                    guard.clear_ready();
+                } else {
+                    drop(guard);
                     tokio::task::yield_now().await;
                 }
                 continue;
             }
-            r = ring.readable_mut() => r,
         };
-        let mut guard = readable?;
-        let (read, caught_up) = drain(guard.get_inner_mut(), &mut pipeline, &gauges);
+        // The alarm rang, or the last drain left records behind. Readiness stays as it is:
+        // a wakeup that came meanwhile is still served.
+        rang?;
+        redrain.due(Instant::now());
+        let (read, caught_up) = drain(ring.get_mut(), &mut pipeline, &gauges);
         redrain.drained(read, caught_up, Instant::now());
-        if caught_up {
-            guard.clear_ready();
-        } else {
-            drop(guard);
+        if !caught_up {
+            // More than a batch was waiting: the rest right after other tasks ran.
             tokio::task::yield_now().await;
         }
     }
@@ -255,7 +251,7 @@ pub struct KernelPoll {
 pub async fn watch_kernel(k: KernelPoll, hub: Hub, every: Duration) {
     const MAP_EVERY: u64 = 40;
     let mut seen = [0u64; Counter::ALL.len()];
-    let mut tick = tokio::time::interval(every);
+    let mut tick = crate::clock::beat(every);
     k.gauges
         .learned_capacity
         .store(k.learned.capacity, Ordering::Relaxed);

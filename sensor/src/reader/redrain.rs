@@ -62,18 +62,22 @@ impl Redrain {
         self.more = !caught_up;
     }
 
-    /// When to drain next without a wakeup; `None`: not until woken.
-    pub fn next(&self, now: Instant) -> Option<Instant> {
-        if self.more {
-            return Some(now);
-        }
+    /// The last drain left records behind: drain again as soon as other tasks have run.
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// When to drain next without a wakeup (records left behind aside, [`Redrain::more`]);
+    /// `None`: not until woken.
+    pub fn next(&self) -> Option<Instant> {
         match (self.lazy, self.flagged) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// The timer fired at `now`: the deadlines that passed are met by the drain that follows.
+    /// A drain without a wakeup starts at `now`: the deadlines that passed, and records left
+    /// behind, are met by it.
     pub fn due(&mut self, now: Instant) {
         self.lazy = self.lazy.filter(|at| *at > now);
         self.flagged = self.flagged.filter(|at| *at > now);
@@ -121,7 +125,7 @@ mod tests {
         let now = Instant::now();
         let mut r = Redrain::default();
         r.drained(Read::default(), true, now);
-        assert_eq!(r.next(now), None);
+        assert_eq!(r.next(), None);
     }
 
     #[test]
@@ -129,14 +133,14 @@ mod tests {
         let now = Instant::now();
         let mut r = Redrain::default();
         r.drained(LAZY, true, now);
-        assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
         r.drained(FLAGGED, true, now);
-        assert_eq!(r.next(now), Some(now + FLAGGED_AGAIN));
+        assert_eq!(r.next(), Some(now + FLAGGED_AGAIN));
         // The flagged deadline passes; the lazy one stays.
         r.due(now + FLAGGED_AGAIN);
-        assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
         r.due(now + LAZY_AGAIN);
-        assert_eq!(r.next(now), None);
+        assert_eq!(r.next(), None);
     }
 
     #[test]
@@ -146,10 +150,10 @@ mod tests {
         let mut r = Redrain::default();
         r.drained(LAZY, true, now);
         r.drained(LAZY, true, later);
-        assert_eq!(r.next(later), Some(later + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(later + LAZY_AGAIN));
         // A drain that read nothing keeps it.
         r.drained(Read::default(), true, later);
-        assert_eq!(r.next(later), Some(later + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(later + LAZY_AGAIN));
     }
 
     #[test]
@@ -157,8 +161,10 @@ mod tests {
         let now = Instant::now();
         let mut r = Redrain::default();
         r.drained(LAZY, false, now);
-        assert_eq!(r.next(now), Some(now));
+        assert!(r.more());
+        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
         r.due(now);
-        assert_eq!(r.next(now), Some(now + LAZY_AGAIN));
+        assert!(!r.more());
+        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
     }
 }
