@@ -72,6 +72,9 @@ impl Alarm {
             let mut guard = self.fd.readable().await?;
             match rustix::io::read(guard.get_inner(), &mut count) {
                 Ok(_) => {
+                    // Read: not readable until it is set again and rings (a ring that came
+                    // meanwhile is newer than this readiness and is kept).
+                    guard.clear_ready();
                     self.at = None;
                     return Ok(());
                 }
