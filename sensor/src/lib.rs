@@ -38,4 +38,5 @@ pub mod reader;
 pub mod reconcile;
 pub mod render;
 pub mod syscalls;
+pub mod timerfd;
 pub mod tracefs;
