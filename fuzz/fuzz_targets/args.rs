@@ -3,11 +3,12 @@
 //! name and show them without panicking.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sensor::args::{ArgString, decode};
+use sensor::args::{ArgString, Pointee, decode};
 
 /// The syscalls with an argument table, and one without.
-const NAMES: [&str; 14] = [
+const NAMES: [&str; 15] = [
     "mount",
+    "clone3",
     "umount2",
     "chroot",
     "pivot_root",
@@ -48,7 +49,12 @@ fuzz_target!(|data: &[u8]| {
             unreadable: bytes.first() == Some(&0),
         })
         .collect();
-    for a in decode(name, &args, &strings) {
+    let pointee = match choice % 3 {
+        0 => Pointee::None,
+        1 => Pointee::Unreadable,
+        _ => Pointee::Read(args[5].rotate_left(7)),
+    };
+    for a in decode(name, &args, &strings, pointee) {
         assert!(!a.name.is_empty());
     }
 });

@@ -15,6 +15,21 @@ pub const SYSCALL_STRS: usize = 3;
 pub const SYSCALL_STR_LEN: usize = 256;
 /// [`SyscallRecord::str_arg`] value of an unused string slot.
 pub const NO_STR_ARG: u8 = 0xff;
+/// A bit of a syscall key's `STRING_ARGS` mask (bits 0-5: which arguments are strings): its
+/// first argument points at a u64 in user memory that the record carries in
+/// [`SyscallRecord::pointee`] (clone3's `struct clone_args`, whose first field is `flags`).
+pub const POINTEE_ARG0: u8 = 1 << 7;
+
+/// What [`SyscallRecord::pointee`] holds ([`SyscallRecord::pointee_state`]).
+pub mod pointee {
+    /// Nothing: the call's arguments point at nothing read.
+    pub const NONE: u8 = 0;
+    /// The u64 its first argument pointed at, read at entry (or at exit, with
+    /// `FLAG_ARGS_AT_EXIT`).
+    pub const READ: u8 = 1;
+    /// It could not be read (bad address, or the page was not resident).
+    pub const UNREADABLE: u8 = 2;
+}
 
 /// What follows the header. Values are part of the kernel/user ABI: never reuse one.
 #[repr(u16)]
@@ -142,7 +157,7 @@ impl Outcome {
 ///
 /// It travels without its unused string slots (those in use come first): `header.size` is
 /// [`syscall_record_size`] of the slots in use, so that a call with one string (umount2)
-/// takes 400 bytes of the ring buffer, not 912.
+/// takes 408 bytes of the ring buffer, not 920.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallRecord {
@@ -152,6 +167,8 @@ pub struct SyscallRecord {
     pub args: [u64; SYSCALL_ARGS],
     /// The return value (a negative errno on failure), when `outcome` says there is one.
     pub ret: i64,
+    /// The u64 the first argument points at, when [`SyscallRecord::pointee_state`] says so.
+    pub pointee: u64,
     /// An [`Outcome`] value.
     pub outcome: u8,
     /// Which argument (0-5) each string slot holds, or [`NO_STR_ARG`].
@@ -160,7 +177,9 @@ pub struct SyscallRecord {
     pub str_truncated: u8,
     /// Bit `i` set: string slot `i` could not be read (bad pointer, or paged out).
     pub str_unreadable: u8,
-    pub _pad: u16,
+    /// A [`pointee`] value.
+    pub pointee_state: u8,
+    pub _pad: u8,
     /// Bytes used in each string slot, without the NUL.
     pub str_len: [u16; SYSCALL_STRS],
     pub _pad2: u16,
@@ -301,11 +320,13 @@ const _: () = {
     assert!(offset_of!(Header, comm) == 40);
     assert!(offset_of!(SyscallRecord, args) == 72);
     assert!(offset_of!(SyscallRecord, ret) == 120);
-    assert!(offset_of!(SyscallRecord, outcome) == 128);
-    assert!(offset_of!(SyscallRecord, str_len) == 136);
-    assert!(offset_of!(SyscallRecord, strs) == 144);
+    assert!(offset_of!(SyscallRecord, pointee) == 128);
+    assert!(offset_of!(SyscallRecord, outcome) == 136);
+    assert!(offset_of!(SyscallRecord, pointee_state) == 142);
+    assert!(offset_of!(SyscallRecord, str_len) == 144);
+    assert!(offset_of!(SyscallRecord, strs) == 152);
     assert!(size_of::<SyscallRecord>() == syscall_record_size(SYSCALL_STRS));
-    assert!(SYSCALL_STRS_OFFSET == 144);
+    assert!(SYSCALL_STRS_OFFSET == 152);
     assert!(offset_of!(ExecRecord, filename) == 96);
     assert!(size_of::<ExecRecord>() == 96 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN + 8 + EXE_NAME_LEN);
     assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);

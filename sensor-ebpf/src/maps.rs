@@ -26,7 +26,8 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 #[map]
 pub static FORBIDDEN: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
 
-/// Which arguments of each syscall key are user strings (bit i = argument i), from userspace.
+/// Which arguments of each syscall key are user strings (bit i = argument i), and whether its
+/// first points at a u64 the record carries (`POINTEE_ARG0`), from userspace.
 #[map]
 pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
 

@@ -8,8 +8,9 @@ use core::mem::size_of;
 
 use sensor_common::{
     COND_VALUES, Counter, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING, FLAG_UNFLAGGED, FLAG_X32,
-    NO_STR_ARG, Outcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord,
-    compat_key, cond, iouring_key, native_key, syscall_record_size, x32_key,
+    NO_STR_ARG, Outcome, POINTEE_ARG0, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS,
+    SyscallRecord, compat_key, cond, iouring_key, native_key, pointee, syscall_record_size,
+    x32_key,
 };
 
 use crate::{
@@ -41,6 +42,8 @@ pub fn fill_bare(rec: &mut SyscallRecord, nr: u64, flags: u16, outcome: Outcome,
     rec.nr = nr;
     rec.ret = ret;
     rec.outcome = outcome as u8;
+    rec.pointee = 0;
+    rec.pointee_state = pointee::NONE;
     rec._pad = 0;
     rec._pad2 = 0;
     rec.args = [0; SYSCALL_ARGS];
@@ -72,6 +75,23 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
         };
     }
     let mask = STRING_ARGS.get(key as u32).copied().unwrap_or(0);
+    if mask & POINTEE_ARG0 != 0 {
+        let mut at = rec.args[0];
+        if flags & FLAG_COMPAT != 0 {
+            at &= u64::from(u32::MAX);
+        }
+        // SAFETY: user memory through the helper.
+        match unsafe { bpf_probe_read_user(at as *const u64) } {
+            Ok(v) => {
+                rec.pointee = v;
+                rec.pointee_state = pointee::READ;
+            }
+            Err(_) => {
+                rec.pointee_state = pointee::UNREADABLE;
+                failed = true;
+            }
+        }
+    }
     let mut slot = 0usize;
     for arg in 0..SYSCALL_ARGS {
         if mask & (1 << arg) == 0 || slot >= SYSCALL_STRS {

@@ -1,10 +1,22 @@
 //! Decoding a flagged call's arguments into what a person reads: strings from user memory,
 //! flag names, request and command names. One table says, for each syscall, what each
 //! argument is; the kernel side reads the string arguments the same table marks.
+use sensor_common::POINTEE_ARG0;
+
 use crate::{
     event::DecodedArg,
     syscalls::{self, Arch},
 };
+
+/// What the kernel side read where a call's first argument points ([`Param::FlagsAt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pointee {
+    /// Nothing was read (the call has no such argument).
+    None,
+    Read(u64),
+    /// The pointer could not be read.
+    Unreadable,
+}
 
 /// A string argument as the kernel side read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +37,8 @@ pub enum Param {
     /// A bit set, named from a table.
     Flags(&'static str, &'static [(u64, &'static str)]),
     /// A pointer to a u64 bit set in user memory (clone3's `struct clone_args`, flags
-    /// first): shown as the pointer; conditions test the bits it points at.
+    /// first), as the first argument: the kernel side reads the bits, which are shown and
+    /// which conditions test.
     FlagsAt(&'static str, &'static [(u64, &'static str)]),
     /// One value, named from a table.
     Enum(&'static str, &'static [(u64, &'static str)]),
@@ -326,21 +339,24 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
     })
 }
 
-/// Bit `i` set: argument `i` of syscall `name` is a user string.
-pub fn string_mask(name: &str) -> u8 {
+/// What the kernel side reads of syscall `name`'s arguments beyond the registers (its
+/// `STRING_ARGS` value): bit `i` set, argument `i` is a user string; [`POINTEE_ARG0`], the
+/// first points at a bit set ([`Param::FlagsAt`]).
+pub fn read_mask(name: &str) -> u8 {
     params(name).map_or(0, |ps| {
-        ps.iter()
-            .enumerate()
-            .filter(|(_, p)| matches!(p, Param::Str(_)))
-            .fold(0, |m, (i, _)| m | 1 << i)
+        ps.iter().enumerate().fold(0, |m, (i, p)| match p {
+            Param::Str(_) => m | 1 << i,
+            Param::FlagsAt(..) if i == 0 => m | POINTEE_ARG0,
+            _ => m,
+        })
     })
 }
 
-/// `(syscall number, string mask)` for every decoded syscall that has string arguments.
-pub fn string_masks(arch: Arch, names: &[&str]) -> Vec<(u64, u8)> {
+/// `(syscall number, read mask)` for every decoded syscall the kernel reads more of.
+pub fn read_masks(arch: Arch, names: &[&str]) -> Vec<(u64, u8)> {
     names
         .iter()
-        .filter_map(|n| Some((syscalls::number(arch, n)?, string_mask(n))))
+        .filter_map(|n| Some((syscalls::number(arch, n)?, read_mask(n))))
         .filter(|(_, m)| *m != 0)
         .collect()
 }
@@ -390,8 +406,23 @@ pub fn show(param: Param, value: u64) -> String {
     }
 }
 
+/// Shows a [`Param::FlagsAt`] argument: the bits read where it points, never the pointer as
+/// if it were the bits.
+fn show_pointee(table: &[(u64, &str)], at: u64, pointee: Pointee) -> String {
+    match pointee {
+        Pointee::Read(v) => flag_names(v, table),
+        Pointee::Unreadable => format!("? (unreadable at {at:#x})"),
+        Pointee::None => format!("? (not read, at {at:#x})"),
+    }
+}
+
 /// Names and shows each argument of syscall `name`; empty for syscalls without a table.
-pub fn decode(name: Option<&str>, args: &[u64; 6], strings: &[ArgString]) -> Vec<DecodedArg> {
+pub fn decode(
+    name: Option<&str>,
+    args: &[u64; 6],
+    strings: &[ArgString],
+    pointee: Pointee,
+) -> Vec<DecodedArg> {
     let Some(ps) = name.and_then(params) else {
         return Vec::new();
     };
@@ -411,6 +442,12 @@ pub fn decode(name: Option<&str>, args: &[u64; 6], strings: &[ArgString]) -> Vec
                 } else {
                     format!("{:#x} (unreadable)", args[i])
                 },
+                raw: None,
+                truncated: false,
+            },
+            (Param::FlagsAt(n, table), _) => DecodedArg {
+                name: n,
+                value: show_pointee(table, args[i], pointee),
                 raw: None,
                 truncated: false,
             },

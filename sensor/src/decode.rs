@@ -13,7 +13,7 @@ use sensor_common::{
 };
 
 use crate::{
-    args::{self, ArgString},
+    args::{self, ArgString, Pointee},
     event::{
         Body, Comm, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase,
         Privileges, Process, SyscallSeen,
@@ -161,7 +161,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 args: r.args,
                 outcome: outcome(&r)?,
                 severity: None,
-                decoded: args::decode(name, &r.args, &strings),
+                decoded: args::decode(name, &r.args, &strings, pointee(&r)?),
                 args_at_exit: header.flags & FLAG_ARGS_AT_EXIT != 0,
                 suppressed: None,
                 deviation: header.flags & FLAG_DEVIATION != 0,
@@ -264,6 +264,20 @@ fn strings(r: &SyscallRecord, size: usize) -> Result<Vec<ArgString>, DecodeError
         });
     }
     Ok(out)
+}
+
+fn pointee(r: &SyscallRecord) -> Result<Pointee, DecodeError> {
+    Ok(match r.pointee_state {
+        sensor_common::pointee::NONE => Pointee::None,
+        sensor_common::pointee::READ => Pointee::Read(r.pointee),
+        sensor_common::pointee::UNREADABLE => Pointee::Unreadable,
+        other => {
+            return Err(DecodeError::BadValue {
+                field: "syscall record pointee state",
+                value: other.into(),
+            });
+        }
+    })
 }
 
 fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {

@@ -1,6 +1,7 @@
 //! Argument conditions, decided in the kernel: namespace creation through clone, clone3 and
 //! unshare is flagged, and only that (a fork, unshare(CLONE_FILES) are not); personality
-//! outside Docker's allowed values and AF_VSOCK sockets likewise. A policy file's own
+//! outside Docker's allowed values and AF_VSOCK sockets likewise. clone3's event shows the
+//! flags its `struct clone_args` held. A policy file's own
 //! condition replaces the built-in one.
 use sensor_tests::{
     cgroup::TestCgroup,
@@ -57,8 +58,11 @@ async fn only_calls_whose_arguments_match_are_flagged() {
     let flags = arg(&ev, "flags").map(|f| f.0).unwrap_or_default();
     assert!(flags.starts_with("CLONE_NEWUTS"), "{flags}");
     let clone3 = trigger(&cg, &["clone3", CLONE_NEWUTS]);
-    sub.expect_event("clone3 with CLONE_NEWUTS", flagged_by(clone3, "clone3"))
+    let ev = sub
+        .expect_event("clone3 with CLONE_NEWUTS", flagged_by(clone3, "clone3"))
         .await;
+    // The flags read from its struct clone_args, not the pointer to it.
+    assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWUTS", false)));
     let unshare = trigger(&cg, &["raw", &nr("unshare"), CLONE_NEWUTS]);
     let ev = sub
         .expect_event("unshare(CLONE_NEWUTS)", flagged_by(unshare, "unshare"))

@@ -49,7 +49,7 @@ fn decodes_a_mount_with_its_strings() {
         },
     ];
     let args = [1, 2, 0, libc::MS_BIND | libc::MS_REC, 0, 0];
-    let d = decode(Some("mount"), &args, &strings);
+    let d = decode(Some("mount"), &args, &strings, Pointee::None);
     let got: Vec<(&str, &str, bool)> = d
         .iter()
         .map(|a| (a.name, a.value.as_str(), a.truncated))
@@ -65,28 +65,48 @@ fn decodes_a_mount_with_its_strings() {
         ]
     );
     assert_eq!(d[1].raw.as_deref(), Some(&b"/mn\xfft"[..]));
-    assert!(decode(Some("getpid"), &args, &[]).is_empty());
-    assert!(decode(None, &args, &[]).is_empty());
+    assert!(decode(Some("getpid"), &args, &[], Pointee::None).is_empty());
+    assert!(decode(None, &args, &[], Pointee::None).is_empty());
 }
 
 #[test]
-fn string_masks_follow_the_table() {
-    assert_eq!(string_mask("mount"), 0b111);
-    assert_eq!(string_mask("pivot_root"), 0b11);
-    assert_eq!(string_mask("move_mount"), 0b1010);
-    assert_eq!(string_mask("kexec_file_load"), 0b1000);
-    assert_eq!(string_mask("unshare"), 0);
-    assert_eq!(string_mask("getpid"), 0);
+fn clone3_shows_the_flags_its_argument_points_at_never_the_pointer() {
+    let args = [0x7ffd_1234_5678, 88, 0, 0, 0, 0];
+    let ns = (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64;
+    let shown = |p| {
+        let d = decode(Some("clone3"), &args, &[], p);
+        assert_eq!((d[0].name, d[1].name), ("flags", "size"));
+        assert_eq!(d[1].value, "88");
+        d[0].value.clone()
+    };
+    assert_eq!(shown(Pointee::Read(ns)), "CLONE_NEWNS|CLONE_NEWUSER");
+    assert_eq!(shown(Pointee::Read(0)), "0");
+    assert_eq!(
+        shown(Pointee::Unreadable),
+        "? (unreadable at 0x7ffd12345678)"
+    );
+    assert_eq!(shown(Pointee::None), "? (not read, at 0x7ffd12345678)");
+}
+
+#[test]
+fn read_masks_follow_the_table() {
+    assert_eq!(read_mask("mount"), 0b111);
+    assert_eq!(read_mask("pivot_root"), 0b11);
+    assert_eq!(read_mask("move_mount"), 0b1010);
+    assert_eq!(read_mask("kexec_file_load"), 0b1000);
+    assert_eq!(read_mask("clone3"), POINTEE_ARG0);
+    assert_eq!(read_mask("unshare"), 0);
+    assert_eq!(read_mask("getpid"), 0);
     for arch in [Arch::X86_64, Arch::Aarch64] {
         let names: Vec<&str> = crate::policy::Policy::builtin().names_on(arch).collect();
-        let masks = string_masks(arch, &names);
+        let masks = read_masks(arch, &names);
         let mount = syscalls::number(arch, "mount").unwrap();
         assert!(masks.contains(&(mount, 0b111)));
         // Never more string arguments than the kernel record has slots for.
         assert!(
             masks
                 .iter()
-                .all(|(_, m)| m.count_ones() as usize <= sensor_common::SYSCALL_STRS)
+                .all(|(_, m)| (m & 0x3f).count_ones() as usize <= sensor_common::SYSCALL_STRS)
         );
     }
 }

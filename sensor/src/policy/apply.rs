@@ -90,12 +90,13 @@ impl PolicyMaps {
     /// of those calls. The forbidden bits go last: a newly forbidden call is flagged only once
     /// its condition, its strings and its exit hook are in place.
     pub fn apply(&mut self, policy: &Policy, arch: Arch) -> Result<(), ApplyError> {
-        // Every call's string arguments: a deviation may be any call.
+        // What the kernel reads of every call's arguments (strings, clone3's flags): a
+        // deviation may be any call.
         for abi in arch.abis() {
             let names: Vec<&str> = (0..sensor_common::ABI_NRS)
                 .filter_map(|nr| syscalls::name(abi, nr))
                 .collect();
-            for (nr, mask) in args::string_masks(abi, &names) {
+            for (nr, mask) in args::read_masks(abi, &names) {
                 let Some(key) = abi.key(nr) else { continue };
                 self.string_args
                     .set(key as u32, mask, 0)
