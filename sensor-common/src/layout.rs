@@ -264,6 +264,13 @@ pub const GLOBAL_WAKE_BYTES: &str = "WAKE_BYTES";
 /// `mm_struct.exe_file`, `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`,
 /// `dentry.d_name.name`.
 pub const GLOBAL_TASK_MM_OFF: &str = "TASK_MM_OFF";
+/// Globals: the path from the task to an open file by number, from BTF: `task_struct.files`,
+/// `files_struct.fdt`, `fdtable.fd`, `fdtable.max_fds` (a script run from an fd is read
+/// there: the process runs its interpreter).
+pub const GLOBAL_TASK_FILES_OFF: &str = "TASK_FILES_OFF";
+pub const GLOBAL_FILES_FDT_OFF: &str = "FILES_FDT_OFF";
+pub const GLOBAL_FDT_FD_OFF: &str = "FDT_FD_OFF";
+pub const GLOBAL_FDT_MAX_FDS_OFF: &str = "FDT_MAX_FDS_OFF";
 pub const GLOBAL_MM_EXE_FILE_OFF: &str = "MM_EXE_FILE_OFF";
 pub const GLOBAL_FILE_INODE_OFF: &str = "FILE_INODE_OFF";
 pub const GLOBAL_INODE_NLINK_OFF: &str = "INODE_NLINK_OFF";
@@ -326,6 +333,10 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_TS_COMPAT,
     GLOBAL_TASK_MM_OFF,
     GLOBAL_MM_EXE_FILE_OFF,
+    GLOBAL_TASK_FILES_OFF,
+    GLOBAL_FILES_FDT_OFF,
+    GLOBAL_FDT_FD_OFF,
+    GLOBAL_FDT_MAX_FDS_OFF,
     GLOBAL_FILE_INODE_OFF,
     GLOBAL_INODE_NLINK_OFF,
     GLOBAL_FILE_DENTRY_OFF,

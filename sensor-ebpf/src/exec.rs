@@ -25,8 +25,9 @@ use crate::{
     learn::advance_phase,
     maps::{
         CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, DENTRY_NAME_OFF, EVENTS, EXEC_FILENAME_OFF,
-        EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, FILE_DENTRY_OFF, FILE_INODE_OFF,
-        INODE_NLINK_OFF, MM_EXE_FILE_OFF, TASK_CRED_OFF, TASK_MM_OFF, count,
+        EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, FDT_FD_OFF, FDT_MAX_FDS_OFF, FILE_DENTRY_OFF,
+        FILE_INODE_OFF, FILES_FDT_OFF, INODE_NLINK_OFF, MM_EXE_FILE_OFF, TASK_CRED_OFF,
+        TASK_FILES_OFF, TASK_MM_OFF, count,
     },
     record::{fill_header, read_field},
 };
@@ -174,23 +175,39 @@ fn fill_privileges(rec: &mut ExecRecord) {
     rec._pad = 0;
 }
 
-/// The file the process now runs (`current->mm->exe_file`): its link count (0: no name on
-/// any filesystem, as a memfd) and its dentry name. Decided from the file, not from the path
-/// the caller passed.
+/// The executed file: its link count (0: no name on any filesystem, as a memfd) and its
+/// dentry name. Decided from the file, not from the path the caller passed: the file the
+/// process now runs (`current->mm->exe_file`); but when that has a name on disk and the exec
+/// was of an open file by number (`/dev/fd/N`, the kernel's own name for `execveat(fd, "",
+/// AT_EMPTY_PATH)`, or `/proc/self/fd/N`) that has none, that file: a script, whose
+/// interpreter the process runs and reads the script from that fd.
 #[inline(always)]
 fn fill_exe_file(rec: &mut ExecRecord) {
     rec.exe_nlink = u32::MAX;
     rec.exe_name_len = 0;
     // SAFETY: no arguments.
     let task = unsafe { bpf_get_current_task() } as *const u8;
-    let file = read_field::<*const u8>(task, TASK_MM_OFF.load())
+    let exe = read_field::<*const u8>(task, TASK_MM_OFF.load())
         .and_then(|mm| read_field::<*const u8>(mm, MM_EXE_FILE_OFF.load()));
-    let Some(file) = file else {
-        return;
-    };
-    if let Some(n) = read_field::<*const u8>(file, FILE_INODE_OFF.load())
-        .and_then(|inode| read_field::<u32>(inode, INODE_NLINK_OFF.load()))
-    {
+    let exe_nlink = exe.and_then(link_count);
+    if exe_nlink != Some(0) {
+        let fd = fd_in_path(&rec.filename);
+        if let Some(script) = open_file(task, fd) {
+            if link_count(script) == Some(0) {
+                describe(rec, script, Some(0));
+                return;
+            }
+        }
+    }
+    if let Some(exe) = exe {
+        describe(rec, exe, exe_nlink);
+    }
+}
+
+/// Fills the executed file's link count and dentry name.
+#[inline(always)]
+fn describe(rec: &mut ExecRecord, file: *const u8, nlink: Option<u32>) {
+    if let Some(n) = nlink {
         rec.exe_nlink = n;
     }
     let name = read_field::<*const u8>(file, FILE_DENTRY_OFF.load())
@@ -201,6 +218,59 @@ fn fill_exe_file(rec: &mut ExecRecord) {
             rec.exe_name_len = s.len() as u32;
         }
     }
+}
+
+/// `file->f_inode->i_nlink`.
+#[inline(always)]
+fn link_count(file: *const u8) -> Option<u32> {
+    read_field::<*const u8>(file, FILE_INODE_OFF.load())
+        .and_then(|inode| read_field::<u32>(inode, INODE_NLINK_OFF.load()))
+}
+
+/// N of a path `/dev/fd/N` or `/proc/self/fd/N` (NUL-terminated in `name`), else
+/// `u32::MAX`. (A function of its own: inlined, LLVM let an undefined register reach the
+/// verifier on one of its paths.)
+#[inline(never)]
+fn fd_in_path(name: &[u8; EXEC_FILENAME_LEN]) -> u32 {
+    const DEV_FD: &[u8; 8] = b"/dev/fd/";
+    const PROC_SELF_FD: &[u8; 14] = b"/proc/self/fd/";
+    let start = if name[..DEV_FD.len()] == *DEV_FD {
+        DEV_FD.len()
+    } else if name[..PROC_SELF_FD.len()] == *PROC_SELF_FD {
+        PROC_SELF_FD.len()
+    } else {
+        return u32::MAX;
+    };
+    let mut fd: u32 = 0;
+    for i in 0..8 {
+        let c = name[start + i];
+        if c == 0 {
+            return if i > 0 { fd } else { u32::MAX };
+        }
+        if !c.is_ascii_digit() {
+            return u32::MAX; // `/dev/fd/N/name`: a file under a directory fd, opened by name
+        }
+        fd = fd * 10 + u32::from(c - b'0');
+    }
+    u32::MAX
+}
+
+/// The file open as `fd` in `task` (`task->files->fdt->fd[fd]`), if any (none for
+/// `u32::MAX`).
+#[inline(always)]
+fn open_file(task: *const u8, fd: u32) -> Option<*const u8> {
+    if fd == u32::MAX {
+        return None;
+    }
+    let fdt = read_field::<*const u8>(task, TASK_FILES_OFF.load())
+        .and_then(|files| read_field::<*const u8>(files, FILES_FDT_OFF.load()))?;
+    let max = read_field::<u32>(fdt, FDT_MAX_FDS_OFF.load())?;
+    if fd >= max {
+        return None;
+    }
+    let table = read_field::<*const u8>(fdt, FDT_FD_OFF.load())?;
+    let file = read_field::<*const u8>(table, fd.checked_mul(8)?)?;
+    (!file.is_null()).then_some(file)
 }
 
 /// The parts every exec record shares: the parked argv, the privileges, the header.

@@ -267,6 +267,15 @@ pub static CRED_CAP_EFFECTIVE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 pub static TASK_MM_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static MM_EXE_FILE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+// The path to an open file by number, from the kernel's BTF (OFFSET_UNKNOWN: not read).
+#[unsafe(no_mangle)]
+pub static TASK_FILES_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static FILES_FDT_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static FDT_FD_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static FDT_MAX_FDS_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static FILE_INODE_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]

@@ -33,6 +33,9 @@ pub struct TaskOffsets {
     /// `file.f_inode`, `inode.i_nlink`, `file.f_path.dentry`, `dentry.d_name.name`
     /// (`u32::MAX` each where the kernel has no such field).
     pub exe: [u32; 6],
+    /// The path to an open file by number: `task_struct.files`, `files_struct.fdt`,
+    /// `fdtable.fd`, `fdtable.max_fds` (`u32::MAX` each where unknown).
+    pub fds: [u32; 4],
 }
 
 impl TaskOffsets {
@@ -49,6 +52,7 @@ impl TaskOffsets {
         seccomp_mode: u32::MAX,
         start_time: u32::MAX,
         exe: [u32::MAX; 6],
+        fds: [u32::MAX; 4],
     };
 }
 
@@ -140,7 +144,18 @@ fn offsets_in(btf: &Btf) -> Result<TaskOffsets, BtfError> {
             .unwrap_or(u32::MAX),
         start_time: offset(btf, "task_struct", "start_time").unwrap_or(u32::MAX),
         exe: exe_offsets(btf).unwrap_or([u32::MAX; 6]),
+        fds: fd_offsets(btf).unwrap_or([u32::MAX; 4]),
     })
+}
+
+/// See [`TaskOffsets::fds`]; an error turns off only the reading of a script's fd.
+fn fd_offsets(btf: &Btf) -> Result<[u32; 4], BtfError> {
+    Ok([
+        offset(btf, "task_struct", "files")?,
+        offset(btf, "files_struct", "fdt")?,
+        offset(btf, "fdtable", "fd")?,
+        offset(btf, "fdtable", "max_fds")?,
+    ])
 }
 
 /// See [`TaskOffsets::exe`]; an error turns off only the executed-file reading.
@@ -179,6 +194,9 @@ mod tests {
         let o = task_offsets(path).unwrap();
         // pid and tgid are adjacent pid_t fields; the others are somewhere after them.
         assert_eq!(o.tgid, o.pid + 4, "{o:?}");
+        // The fd table: pointers 8-aligned, and all known here.
+        assert!(o.fds[..3].iter().all(|f| f.is_multiple_of(8)), "{o:?}");
+        assert!(o.fds[3] != u32::MAX, "{o:?}");
         assert!(o.real_parent > o.tgid && o.exit_code > 0, "{o:?}");
         assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
         assert!(

@@ -1,6 +1,7 @@
 //! Fileless execution: a program copied into a memfd and run with execveat(AT_EMPTY_PATH) is
 //! an exec event with a `fileless` finding naming the memfd, decided from the executed file
-//! (its link count), and the terminal's default view shows it. runc's own re-exec of its
+//! (its link count), and the terminal's default view shows it; so is a script run that way
+//! (the process runs its interpreter, a file on disk). runc's own re-exec of its
 //! binary through an fd, at every container start, is not flagged.
 use sensor_proto::v1::{EventKind, GetEventsRequest};
 use sensor_tests::{
@@ -58,6 +59,33 @@ async fn a_memfd_exec_is_fileless_and_runc_s_own_is_not() {
     assert!(fileless[0].contains("memfd:sensor-e2e-payload"), "{e:?}");
     assert!(e.exe_known && e.exe_nlink == 0, "{e:?}");
     assert_eq!(e.exe_name, b"memfd:sensor-e2e-payload");
+    // A script in a memfd: the process runs its interpreter (a file on disk), which reads the
+    // script from the fd; what was executed has no file on disk all the same.
+    let dir = sensor_tests::cgroup::ScratchDir::new("fileless-script");
+    let script = dir.path().join("payload.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    let script = script.to_str().unwrap();
+    let pid = sensor_tests::trigger(
+        TRIGGER,
+        &cg,
+        &["memfd-exec", "sensor-e2e-script", script, "two", "three"],
+    );
+    let ev = sub
+        .expect_event("the memfd script's exec", |ev| {
+            header(ev).pid == pid && exec(ev).is_some_and(|e| e.argv.len() == 3)
+        })
+        .await;
+    let e = exec(&ev).unwrap();
+    assert!(e.filename.starts_with(b"/dev/fd/"), "{e:?}");
+    assert!(
+        e.findings
+            .iter()
+            .any(|f| f.what.starts_with("fileless") && f.what.contains("memfd:sensor-e2e-script")),
+        "a script run from a memfd is not fileless: {e:?}"
+    );
+    assert!(e.exe_known && e.exe_nlink == 0, "{e:?}");
+    assert_eq!(e.exe_name, b"memfd:sensor-e2e-script");
+
     // The exec of the trigger itself (a file on disk) has no such finding.
     assert!(
         sub.events()

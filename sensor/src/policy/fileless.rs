@@ -1,7 +1,8 @@
 //! Fileless execution: a process that runs a file with no name on any filesystem (a memfd
 //! executed through `execveat(fd, "", AT_EMPTY_PATH)` or `/proc/self/fd/N`, or a file deleted
-//! after it was opened). Decided from the executed file's link count as the kernel has it, not
-//! from path strings. runc's own re-exec of its binary from a memfd
+//! after it was opened), or a script run that way (the process runs its interpreter; the
+//! kernel side then describes the script's open fd). Decided from the executed file's link
+//! count as the kernel has it, not from path strings. runc's own re-exec of its binary from a memfd
 //! (`memfd:runc_cloned:/proc/self/exe`, every container start) is recognised and not flagged.
 use crate::event::{Exec, Finding, Severity};
 
