@@ -24,7 +24,7 @@ use crate::{
     flood::suppressed,
     maps::{EXEC_PENDING, PENDING, TASK_SECCOMP_MODE_OFF, UNPARKED, count},
     record::read_field,
-    syscall::{Call, fill_scratch, send},
+    syscall::{Call, fill_scratch, reread_at_exit, send},
 };
 
 const EEXIST: i32 = 17;
@@ -97,6 +97,7 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
         if rec.nr == call.nr {
             rec.ret = ret;
             rec.outcome = Outcome::Returned as u8;
+            reread_at_exit(rec);
             send(rec);
             let _ = PENDING.remove(&tid);
             return;

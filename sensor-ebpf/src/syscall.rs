@@ -7,10 +7,10 @@ use aya_ebpf::helpers::{
 use core::mem::size_of;
 
 use sensor_common::{
-    COND_VALUES, Counter, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING, FLAG_UNFLAGGED, FLAG_X32,
-    NO_STR_ARG, Outcome, POINTEE_ARG0, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS,
-    SyscallRecord, compat_key, cond, iouring_key, native_key, pointee, syscall_record_size,
-    x32_key,
+    COND_VALUES, Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING,
+    FLAG_UNFLAGGED, FLAG_X32, NO_STR_ARG, Outcome, POINTEE_ARG0, RecordKind, SYSCALL_ARGS,
+    SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key, native_key,
+    pointee, syscall_record_size, x32_key,
 };
 
 use crate::{
@@ -75,22 +75,8 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
         };
     }
     let mask = STRING_ARGS.get(key as u32).copied().unwrap_or(0);
-    if mask & POINTEE_ARG0 != 0 {
-        let mut at = rec.args[0];
-        if flags & FLAG_COMPAT != 0 {
-            at &= u64::from(u32::MAX);
-        }
-        // SAFETY: user memory through the helper.
-        match unsafe { bpf_probe_read_user(at as *const u64) } {
-            Ok(v) => {
-                rec.pointee = v;
-                rec.pointee_state = pointee::READ;
-            }
-            Err(_) => {
-                rec.pointee_state = pointee::UNREADABLE;
-                failed = true;
-            }
-        }
+    if mask & POINTEE_ARG0 != 0 && !read_pointee(rec) {
+        failed = true;
     }
     let mut slot = 0usize;
     for arg in 0..SYSCALL_ARGS {
@@ -106,29 +92,85 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
             slot += 1;
             continue;
         }
-        // SAFETY: reading user memory through the helper, bounded by the slot.
-        match unsafe { bpf_probe_read_user_str_bytes(src, &mut rec.strs[slot]) } {
-            Ok(s) => {
-                let len = s.len();
-                rec.str_len[slot] = len as u16;
-                // A full slot is cut unless the source ends exactly there.
-                if len >= SYSCALL_STR_LEN - 1 {
-                    // SAFETY: as above; one byte.
-                    let next = unsafe { bpf_probe_read_user(src.add(SYSCALL_STR_LEN - 1)) };
-                    if next.map_or(true, |b: u8| b != 0) {
-                        rec.str_truncated |= 1 << slot;
-                    }
-                }
-            }
-            Err(_) => {
-                rec.str_unreadable |= 1 << slot;
-                failed = true;
-            }
+        if !read_str(rec, slot, src) {
+            rec.str_unreadable |= 1 << slot;
+            failed = true;
         }
         slot += 1;
     }
     if failed {
         count(Counter::ReadError);
+    }
+}
+
+/// Reads string slot `slot` of `rec` from `src` in user memory; false if it cannot be read
+/// (bad address, or the page is not resident).
+#[inline(always)]
+fn read_str(rec: &mut SyscallRecord, slot: usize, src: *const u8) -> bool {
+    if slot >= SYSCALL_STRS {
+        return false;
+    }
+    // SAFETY: reading user memory through the helper, bounded by the slot.
+    let Ok(s) = (unsafe { bpf_probe_read_user_str_bytes(src, &mut rec.strs[slot]) }) else {
+        return false;
+    };
+    let len = s.len();
+    rec.str_len[slot] = len as u16;
+    // A full slot is cut unless the source ends exactly there.
+    if len >= SYSCALL_STR_LEN - 1 {
+        // SAFETY: as above; one byte.
+        let next = unsafe { bpf_probe_read_user(src.add(SYSCALL_STR_LEN - 1)) };
+        if next.map_or(true, |b: u8| b != 0) {
+            rec.str_truncated |= 1 << slot;
+        }
+    }
+    true
+}
+
+/// Reads the u64 the first argument points at into `rec.pointee`; false if it cannot be.
+#[inline(always)]
+fn read_pointee(rec: &mut SyscallRecord) -> bool {
+    let mut at = rec.args[0];
+    if rec.header.flags & FLAG_COMPAT != 0 {
+        at &= u64::from(u32::MAX);
+    }
+    // SAFETY: user memory through the helper.
+    match unsafe { bpf_probe_read_user(at as *const u64) } {
+        Ok(v) => {
+            rec.pointee = v;
+            rec.pointee_state = pointee::READ;
+            true
+        }
+        Err(_) => {
+            rec.pointee_state = pointee::UNREADABLE;
+            false
+        }
+    }
+}
+
+/// At the exit of a parked call: reads again what its entry could not (a string or pointee
+/// on a page not yet resident then, as in a program that had not touched its data yet). The
+/// kernel has copied them in the meantime, so their pages are in now. Marked read at the
+/// exit: the memory may have changed in between.
+#[inline(always)]
+pub fn reread_at_exit(rec: &mut SyscallRecord) {
+    let mut again = false;
+    for slot in 0..SYSCALL_STRS {
+        let arg = rec.str_arg[slot] as usize;
+        if arg >= SYSCALL_ARGS || rec.str_unreadable & (1 << slot) == 0 {
+            continue; // unused slot (NO_STR_ARG), or read at entry
+        }
+        let src = rec.args[arg] as *const u8;
+        if !src.is_null() && read_str(rec, slot, src) {
+            rec.str_unreadable &= !(1 << slot);
+            again = true;
+        }
+    }
+    if rec.pointee_state == pointee::UNREADABLE && read_pointee(rec) {
+        again = true;
+    }
+    if again {
+        rec.header.flags |= FLAG_ARGS_AT_EXIT;
     }
 }
 

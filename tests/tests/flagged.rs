@@ -1,5 +1,6 @@
 //! A process in a fresh cgroup2 directory makes forbidden calls; a gRPC subscriber receives
-//! each one, attributed to that cgroup and process, with its arguments decoded and its outcome.
+//! each one, attributed to that cgroup and process, with its arguments decoded and its outcome
+//! (strings on a page not yet touched at the call's entry are read at its exit).
 use sensor_proto::v1::{Event, EventKind, GetEventsRequest, OutcomeKind};
 use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
@@ -67,6 +68,21 @@ async fn mounts_and_chroot_arrive_decoded_with_their_outcome() {
         .await;
     assert_eq!(outcome(&ev), (OutcomeKind::Failed, "ENODEV".to_owned()));
     assert_eq!(arg(&ev, "fstype"), Some(("sensor-e2e-no-such-fs", false)));
+
+    // Its strings on a page the process had not touched yet: unreadable at the entry, read
+    // at the exit (the kernel has copied them in by then), and said to be.
+    let untouched = trigger(&cg, &["mount-untouched", target.as_str()]);
+    let ev = sub
+        .expect_event(
+            "the mount with untouched strings",
+            call(&cg, "mount", untouched),
+        )
+        .await;
+    assert_eq!(outcome(&ev), (OutcomeKind::Failed, "ENODEV".to_owned()));
+    assert_eq!(arg(&ev, "source"), Some(("sensor-e2e", false)));
+    assert_eq!(arg(&ev, "target"), Some((target.as_str(), false)));
+    assert_eq!(arg(&ev, "fstype"), Some(("sensor-e2e-no-such-fs", false)));
+    assert!(flagged(&ev).unwrap().args_read_at_exit, "{ev:?}");
 
     let chrooted = trigger(&cg, &["chroot", root.as_str()]);
     let ev = sub

@@ -4,6 +4,8 @@
 //! where ACTION is one of
 //! - `mount-tmpfs TARGET`: mount a tmpfs on TARGET (must succeed), then unmount it;
 //! - `mount-fail TARGET`: mount an unknown filesystem type (must fail with ENODEV);
+//! - `mount-untouched TARGET`: the same, its three strings on a page mapped from a memfd
+//!   that the process has not touched (not yet in its page tables when the call enters);
 //! - `mount-eperm TARGET`: mount a tmpfs, expecting EPERM (run it without CAP_SYS_ADMIN);
 //! - `mount-seccomp TARGET`: install a seccomp filter that refuses mount with EPERM (with the
 //!   `seccompiler` crate), then mount a tmpfs (must fail with EPERM);
@@ -256,6 +258,42 @@ fn main() {
             if unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) }
                 == 0
             {
+                eprintln!("sensor-trigger: a mount of a nonexistent filesystem type succeeded");
+                exit(1);
+            }
+            let err = Error::last_os_error();
+            if err.raw_os_error() != Some(libc::ENODEV) {
+                fail("mount of an unknown fs type: expected ENODEV", err);
+            }
+        }
+        ("mount-untouched", [target]) => {
+            let text = format!("sensor-e2e\0{target}\0sensor-e2e-no-such-fs\0");
+            let name = c("sensor-e2e-strings");
+            let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+            if fd < 0 || unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) } < 0 {
+                fail("write the strings to a memfd", Error::last_os_error());
+            }
+            // Mapped, never read here: the page enters the page tables only when the kernel
+            // copies the strings in.
+            let page = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    4096,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                )
+            };
+            if page == libc::MAP_FAILED {
+                fail("mmap the memfd", Error::last_os_error());
+            }
+            let at = |i: usize| unsafe { page.cast::<libc::c_char>().add(i) };
+            let (tgt, fs) = (
+                at("sensor-e2e".len() + 1),
+                at("sensor-e2e".len() + target.len() + 2),
+            );
+            if unsafe { libc::mount(at(0), tgt, fs, 0, std::ptr::null()) } == 0 {
                 eprintln!("sensor-trigger: a mount of a nonexistent filesystem type succeeded");
                 exit(1);
             }
