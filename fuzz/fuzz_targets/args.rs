@@ -6,9 +6,10 @@ use libfuzzer_sys::fuzz_target;
 use sensor::args::{ArgString, Pointee, decode};
 
 /// The syscalls with an argument table, and one without.
-const NAMES: [&str; 15] = [
+const NAMES: [&str; 16] = [
     "mount",
     "clone3",
+    "mount_setattr",
     "umount2",
     "chroot",
     "pivot_root",
@@ -51,8 +52,11 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let pointee = match choice % 3 {
         0 => Pointee::None,
-        1 => Pointee::Unreadable,
-        _ => Pointee::Read(args[5].rotate_left(7)),
+        1 => Pointee::Unreadable(choice as usize % 7),
+        _ => Pointee::Read(
+            choice as usize % 7,
+            [0, 7, 19, 41].map(|r| args[5].rotate_left(r)),
+        ),
     };
     for a in decode(name, &args, &strings, pointee) {
         assert!(!a.name.is_empty());

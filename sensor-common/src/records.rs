@@ -15,10 +15,37 @@ pub const SYSCALL_STRS: usize = 3;
 pub const SYSCALL_STR_LEN: usize = 256;
 /// [`SyscallRecord::str_arg`] value of an unused string slot.
 pub const NO_STR_ARG: u8 = 0xff;
-/// A bit of a syscall key's `STRING_ARGS` mask (bits 0-5: which arguments are strings): its
-/// first argument points at a u64 in user memory that the record carries in
-/// [`SyscallRecord::pointee`] (clone3's `struct clone_args`, whose first field is `flags`).
-pub const POINTEE_ARG0: u8 = 1 << 7;
+/// u64 words of user memory a record carries where one argument points
+/// ([`SyscallRecord::pointee`]): clone3's `struct clone_args` begins with `flags`;
+/// mount_setattr's `struct mount_attr` is `attr_set`, `attr_clr`, `propagation`, `userns_fd`.
+/// Both calls refuse a smaller struct, so a valid call's words are all there.
+pub const POINTEE_WORDS: usize = 4;
+
+/// A syscall key's `STRING_ARGS` value: what the kernel side reads of its arguments in user
+/// memory. Bits 0-5: argument `i` is a NUL-terminated string. Bits 8-10: one more than the
+/// argument that points at [`POINTEE_WORDS`] u64 words (0: none).
+pub mod read_mask {
+    /// Where the pointee's argument sits in the mask.
+    const POINTEE_SHIFT: u16 = 8;
+
+    /// `mask` with argument `arg` (0-5) marked as pointing at the record's pointee.
+    pub const fn with_pointee(mask: u16, arg: usize) -> u16 {
+        mask | ((arg as u16 + 1) << POINTEE_SHIFT)
+    }
+
+    /// The argument whose pointee is read, if any.
+    pub const fn pointee_arg(mask: u16) -> Option<usize> {
+        match (mask >> POINTEE_SHIFT) & 0x7 {
+            0 => None,
+            n => Some(n as usize - 1),
+        }
+    }
+
+    /// Is argument `arg` a string?
+    pub const fn is_string(mask: u16, arg: usize) -> bool {
+        arg < 6 && mask & (1 << arg) != 0
+    }
+}
 
 /// What [`SyscallRecord::pointee`] holds ([`SyscallRecord::pointee_state`]).
 pub mod pointee {
@@ -157,7 +184,7 @@ impl Outcome {
 ///
 /// It travels without its unused string slots (those in use come first): `header.size` is
 /// [`syscall_record_size`] of the slots in use, so that a call with one string (umount2)
-/// takes 408 bytes of the ring buffer, not 920.
+/// takes 432 bytes of the ring buffer, not 944.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallRecord {
@@ -167,8 +194,9 @@ pub struct SyscallRecord {
     pub args: [u64; SYSCALL_ARGS],
     /// The return value (a negative errno on failure), when `outcome` says there is one.
     pub ret: i64,
-    /// The u64 the first argument points at, when [`SyscallRecord::pointee_state`] says so.
-    pub pointee: u64,
+    /// The words argument [`SyscallRecord::pointee_arg`] points at, when
+    /// [`SyscallRecord::pointee_state`] says so.
+    pub pointee: [u64; POINTEE_WORDS],
     /// An [`Outcome`] value.
     pub outcome: u8,
     /// Which argument (0-5) each string slot holds, or [`NO_STR_ARG`].
@@ -179,7 +207,8 @@ pub struct SyscallRecord {
     pub str_unreadable: u8,
     /// A [`pointee`] value.
     pub pointee_state: u8,
-    pub _pad: u8,
+    /// Which argument (0-5) [`SyscallRecord::pointee`] was read from (when it was).
+    pub pointee_arg: u8,
     /// Bytes used in each string slot, without the NUL.
     pub str_len: [u16; SYSCALL_STRS],
     pub _pad2: u16,
@@ -321,12 +350,13 @@ const _: () = {
     assert!(offset_of!(SyscallRecord, args) == 72);
     assert!(offset_of!(SyscallRecord, ret) == 120);
     assert!(offset_of!(SyscallRecord, pointee) == 128);
-    assert!(offset_of!(SyscallRecord, outcome) == 136);
-    assert!(offset_of!(SyscallRecord, pointee_state) == 142);
-    assert!(offset_of!(SyscallRecord, str_len) == 144);
-    assert!(offset_of!(SyscallRecord, strs) == 152);
+    assert!(offset_of!(SyscallRecord, outcome) == 160);
+    assert!(offset_of!(SyscallRecord, pointee_state) == 166);
+    assert!(offset_of!(SyscallRecord, pointee_arg) == 167);
+    assert!(offset_of!(SyscallRecord, str_len) == 168);
+    assert!(offset_of!(SyscallRecord, strs) == 176);
     assert!(size_of::<SyscallRecord>() == syscall_record_size(SYSCALL_STRS));
-    assert!(SYSCALL_STRS_OFFSET == 152);
+    assert!(SYSCALL_STRS_OFFSET == 176);
     assert!(offset_of!(ExecRecord, filename) == 96);
     assert!(size_of::<ExecRecord>() == 96 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN + 8 + EXE_NAME_LEN);
     assert!(size_of::<ExecArgs>() == 16 + EXEC_FILENAME_LEN + EXEC_ARGV_LEN);

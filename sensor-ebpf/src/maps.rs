@@ -26,10 +26,11 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 #[map]
 pub static FORBIDDEN: Array<u64> = Array::with_max_entries(FORBIDDEN_WORDS, 0);
 
-/// Which arguments of each syscall key are user strings (bit i = argument i), and whether its
-/// first points at a u64 the record carries (`POINTEE_ARG0`), from userspace.
+/// What the kernel side reads of each syscall key's arguments in user memory (a
+/// `sensor_common::read_mask` value: its strings, and the argument whose pointee the record
+/// carries), from userspace.
 #[map]
-pub static STRING_ARGS: Array<u8> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
+pub static STRING_ARGS: Array<u16> = Array::with_max_entries(FORBIDDEN_MAX_NR as u32, 0);
 
 /// The argument condition of each forbidden syscall key, from userspace (zeroed: none).
 #[map]

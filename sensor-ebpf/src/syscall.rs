@@ -8,9 +8,9 @@ use core::mem::size_of;
 
 use sensor_common::{
     COND_VALUES, Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING,
-    FLAG_UNFLAGGED, FLAG_X32, NO_STR_ARG, Outcome, POINTEE_ARG0, RecordKind, SYSCALL_ARGS,
+    FLAG_UNFLAGGED, FLAG_X32, NO_STR_ARG, Outcome, POINTEE_WORDS, RecordKind, SYSCALL_ARGS,
     SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key, native_key,
-    pointee, syscall_record_size, x32_key,
+    pointee, read_mask, syscall_record_size, x32_key,
 };
 
 use crate::{
@@ -42,9 +42,9 @@ pub fn fill_bare(rec: &mut SyscallRecord, nr: u64, flags: u16, outcome: Outcome,
     rec.nr = nr;
     rec.ret = ret;
     rec.outcome = outcome as u8;
-    rec.pointee = 0;
+    rec.pointee = [0; POINTEE_WORDS];
     rec.pointee_state = pointee::NONE;
-    rec._pad = 0;
+    rec.pointee_arg = 0;
     rec._pad2 = 0;
     rec.args = [0; SYSCALL_ARGS];
     rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
@@ -75,12 +75,15 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
         };
     }
     let mask = STRING_ARGS.get(key as u32).copied().unwrap_or(0);
-    if mask & POINTEE_ARG0 != 0 && !read_pointee(rec) {
-        failed = true;
+    if let Some(arg) = read_mask::pointee_arg(mask) {
+        rec.pointee_arg = arg as u8;
+        if !read_pointee(rec) {
+            failed = true;
+        }
     }
     let mut slot = 0usize;
     for arg in 0..SYSCALL_ARGS {
-        if mask & (1 << arg) == 0 || slot >= SYSCALL_STRS {
+        if !read_mask::is_string(mask, arg) || slot >= SYSCALL_STRS {
             continue;
         }
         rec.str_arg[slot] = arg as u8;
@@ -127,15 +130,17 @@ fn read_str(rec: &mut SyscallRecord, slot: usize, src: *const u8) -> bool {
     true
 }
 
-/// Reads the u64 the first argument points at into `rec.pointee`; false if it cannot be.
+/// Reads the words argument `rec.pointee_arg` points at into `rec.pointee`; false if they
+/// cannot be.
 #[inline(always)]
 fn read_pointee(rec: &mut SyscallRecord) -> bool {
-    let mut at = rec.args[0];
+    // An argument past the six reads address 0: unreadable.
+    let mut at = rec.args.get(rec.pointee_arg as usize).copied().unwrap_or(0);
     if rec.header.flags & FLAG_COMPAT != 0 {
         at &= u64::from(u32::MAX);
     }
     // SAFETY: user memory through the helper.
-    match unsafe { bpf_probe_read_user(at as *const u64) } {
+    match unsafe { bpf_probe_read_user(at as *const [u64; POINTEE_WORDS]) } {
         Ok(v) => {
             rec.pointee = v;
             rec.pointee_state = pointee::READ;

@@ -1,21 +1,23 @@
 //! Decoding a flagged call's arguments into what a person reads: strings from user memory,
 //! flag names, request and command names. One table says, for each syscall, what each
 //! argument is; the kernel side reads the string arguments the same table marks.
-use sensor_common::POINTEE_ARG0;
+use sensor_common::{POINTEE_WORDS, read_mask::with_pointee};
 
 use crate::{
     event::DecodedArg,
     syscalls::{self, Arch},
 };
 
-/// What the kernel side read where a call's first argument points ([`Param::FlagsAt`]).
+/// What the kernel side read where a call's argument points ([`Param::FlagsAt`],
+/// [`Param::StructAt`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pointee {
     /// Nothing was read (the call has no such argument).
     None,
-    Read(u64),
-    /// The pointer could not be read.
-    Unreadable,
+    /// The first [`POINTEE_WORDS`] u64 words where argument `.0` points.
+    Read(usize, [u64; POINTEE_WORDS]),
+    /// Where argument `.0` points could not be read.
+    Unreadable(usize),
 }
 
 /// A string argument as the kernel side read it.
@@ -37,9 +39,12 @@ pub enum Param {
     /// A bit set, named from a table.
     Flags(&'static str, &'static [(u64, &'static str)]),
     /// A pointer to a u64 bit set in user memory (clone3's `struct clone_args`, flags
-    /// first), as the first argument: the kernel side reads the bits, which are shown and
-    /// which conditions test.
+    /// first): the kernel side reads the bits, which are shown and which conditions test.
     FlagsAt(&'static str, &'static [(u64, &'static str)]),
+    /// A pointer to a struct of u64 fields in user memory (at most [`POINTEE_WORDS`]; the
+    /// size argument says how many are the caller's: `size`): the kernel side reads them,
+    /// each is shown as its `Param` says, and a condition tests the first.
+    StructAt(&'static str, &'static [Param]),
     /// One value, named from a table.
     Enum(&'static str, &'static [(u64, &'static str)]),
     /// A signed integer (pid, fd, length).
@@ -54,6 +59,7 @@ impl Param {
             Param::Str(n)
             | Param::Flags(n, _)
             | Param::FlagsAt(n, _)
+            | Param::StructAt(n, _)
             | Param::Enum(n, _)
             | Param::Int(n)
             | Param::Hex(n) => n,
@@ -167,6 +173,7 @@ const FSCONFIG_CMD: &[(u64, &str)] = &[
 ];
 const CLOEXEC_1: &[(u64, &str)] = &[(0x1, "CLOEXEC")];
 const MOUNT_ATTR: &[(u64, &str)] = &[
+    (0x70, "MOUNT_ATTR__ATIME"),
     (0x1, "MOUNT_ATTR_RDONLY"),
     (0x2, "MOUNT_ATTR_NOSUID"),
     (0x4, "MOUNT_ATTR_NODEV"),
@@ -176,6 +183,20 @@ const MOUNT_ATTR: &[(u64, &str)] = &[
     (0x80, "MOUNT_ATTR_NODIRATIME"),
     (0x100000, "MOUNT_ATTR_IDMAP"),
     (0x200000, "MOUNT_ATTR_NOSYMFOLLOW"),
+];
+/// mount_setattr's `struct mount_attr` propagation: one type, or 0 to leave it.
+const PROPAGATION: &[(u64, &str)] = &[
+    (libc::MS_UNBINDABLE, "MS_UNBINDABLE"),
+    (libc::MS_PRIVATE, "MS_PRIVATE"),
+    (libc::MS_SLAVE, "MS_SLAVE"),
+    (libc::MS_SHARED, "MS_SHARED"),
+];
+/// mount_setattr's `struct mount_attr`, field by field.
+const MOUNT_ATTR_FIELDS: &[Param] = &[
+    Param::Flags("attr_set", MOUNT_ATTR),
+    Param::Flags("attr_clr", MOUNT_ATTR),
+    Param::Enum("propagation", PROPAGATION),
+    Param::Int("userns_fd"),
 ];
 const PTRACE: &[(u64, &str)] = &[
     (0, "PTRACE_TRACEME"),
@@ -325,12 +346,11 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
         ],
         "open_tree" => &[Int("dfd"), Str("path"), Flags("flags", OPEN_TREE)],
         "fspick" => &[Int("dfd"), Str("path"), Flags("flags", FSPICK)],
-        // struct mount_attr (attr_set, attr_clr, propagation, userns_fd) is not read yet.
         "mount_setattr" => &[
             Int("dfd"),
             Str("path"),
             Flags("flags", OPEN_TREE),
-            Hex("attr"),
+            StructAt("attr", MOUNT_ATTR_FIELDS),
             Int("size"),
         ],
         "process_vm_readv" | "process_vm_writev" => &[Int("pid"), Hex("local_iov"), Int("liovcnt")],
@@ -340,20 +360,20 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
 }
 
 /// What the kernel side reads of syscall `name`'s arguments beyond the registers (its
-/// `STRING_ARGS` value): bit `i` set, argument `i` is a user string; [`POINTEE_ARG0`], the
-/// first points at a bit set ([`Param::FlagsAt`]).
-pub fn read_mask(name: &str) -> u8 {
+/// `STRING_ARGS` value, a [`sensor_common::read_mask`]): its strings, and the argument
+/// whose pointee the record carries ([`Param::FlagsAt`], [`Param::StructAt`]).
+pub fn read_mask(name: &str) -> u16 {
     params(name).map_or(0, |ps| {
         ps.iter().enumerate().fold(0, |m, (i, p)| match p {
             Param::Str(_) => m | 1 << i,
-            Param::FlagsAt(..) if i == 0 => m | POINTEE_ARG0,
+            Param::FlagsAt(..) | Param::StructAt(..) => with_pointee(m, i),
             _ => m,
         })
     })
 }
 
 /// `(syscall number, read mask)` for every decoded syscall the kernel reads more of.
-pub fn read_masks(arch: Arch, names: &[&str]) -> Vec<(u64, u8)> {
+pub fn read_masks(arch: Arch, names: &[&str]) -> Vec<(u64, u16)> {
     names
         .iter()
         .filter_map(|n| Some((syscalls::number(arch, n)?, read_mask(n))))
@@ -402,18 +422,45 @@ pub fn show(param: Param, value: u64) -> String {
         }
         Param::Enum(_, table) => enum_name(value, table),
         Param::Int(_) => (value as i64 as i32).to_string(),
-        Param::Hex(_) | Param::Str(_) | Param::FlagsAt(..) => format!("{value:#x}"),
+        Param::Hex(_) | Param::Str(_) | Param::FlagsAt(..) | Param::StructAt(..) => {
+            format!("{value:#x}")
+        }
     }
 }
 
-/// Shows a [`Param::FlagsAt`] argument: the bits read where it points, never the pointer as
-/// if it were the bits.
-fn show_pointee(table: &[(u64, &str)], at: u64, pointee: Pointee) -> String {
-    match pointee {
-        Pointee::Read(v) => flag_names(v, table),
-        Pointee::Unreadable => format!("? (unreadable at {at:#x})"),
-        Pointee::None => format!("? (not read, at {at:#x})"),
+/// Shows a [`Param::FlagsAt`] or [`Param::StructAt`] argument from what was read where it
+/// points, never the pointer as if it were the value. `words`: how many u64 words the
+/// caller says are there (its size argument).
+/// `i` is the argument's index: what was read for another argument is not shown as this one.
+fn show_pointee(param: Param, i: usize, at: u64, pointee: Pointee, words: usize) -> String {
+    let read = match pointee {
+        Pointee::Read(arg, v) if arg == i => v,
+        Pointee::Unreadable(arg) if arg == i => return format!("? (unreadable at {at:#x})"),
+        _ => return format!("? (not read, at {at:#x})"),
+    };
+    match param {
+        Param::FlagsAt(_, table) => flag_names(read[0], table),
+        Param::StructAt(_, fields) => {
+            let shown: Vec<String> = fields
+                .iter()
+                .zip(read)
+                .take(words)
+                .map(|(f, v)| format!("{}={}", f.name(), show(*f, v)))
+                .collect();
+            format!("{{{}}}", shown.join(", "))
+        }
+        _ => show(param, at),
     }
+}
+
+/// How many u64 words of a struct argument are the caller's: its call's `size` argument
+/// (in bytes) when it has one, else all that were read.
+fn struct_words(ps: &[Param], args: &[u64; 6]) -> usize {
+    ps.iter()
+        .position(|p| *p == Param::Int("size"))
+        .map_or(POINTEE_WORDS, |i| {
+            (args[i] / 8).min(POINTEE_WORDS as u64) as usize
+        })
 }
 
 /// Names and shows each argument of syscall `name`; empty for syscalls without a table.
@@ -445,9 +492,9 @@ pub fn decode(
                 raw: None,
                 truncated: false,
             },
-            (Param::FlagsAt(n, table), _) => DecodedArg {
+            (Param::FlagsAt(n, _) | Param::StructAt(n, _), _) => DecodedArg {
                 name: n,
-                value: show_pointee(table, args[i], pointee),
+                value: show_pointee(p, i, args[i], pointee, struct_words(ps, args)),
                 raw: None,
                 truncated: false,
             },

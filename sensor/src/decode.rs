@@ -267,10 +267,17 @@ fn strings(r: &SyscallRecord, size: usize) -> Result<Vec<ArgString>, DecodeError
 }
 
 fn pointee(r: &SyscallRecord) -> Result<Pointee, DecodeError> {
+    let arg = r.pointee_arg as usize;
+    if r.pointee_state != sensor_common::pointee::NONE && arg >= SYSCALL_ARGS {
+        return Err(DecodeError::BadValue {
+            field: "syscall record pointee argument",
+            value: arg as u64,
+        });
+    }
     Ok(match r.pointee_state {
         sensor_common::pointee::NONE => Pointee::None,
-        sensor_common::pointee::READ => Pointee::Read(r.pointee),
-        sensor_common::pointee::UNREADABLE => Pointee::Unreadable,
+        sensor_common::pointee::READ => Pointee::Read(arg, r.pointee),
+        sensor_common::pointee::UNREADABLE => Pointee::Unreadable(arg),
         other => {
             return Err(DecodeError::BadValue {
                 field: "syscall record pointee state",

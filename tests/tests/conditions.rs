@@ -96,10 +96,13 @@ async fn a_policy_file_sets_its_own_condition() {
     }
     let dir = sensor_tests::cgroup::ScratchDir::new("cond-policy");
     let policy = dir.path().join("policy.toml");
-    // unshare only with CLONE_FILES (the reverse of the default), to see the file's win.
+    // unshare only with CLONE_FILES (the reverse of the default), to see the file's win;
+    // mount_setattr only for an idmapped mount (a struct's condition tests its first field,
+    // read where the argument points).
     std::fs::write(
         &policy,
-        "[syscalls]\nunshare = { severity = \"low\", arg = \"flags\", any_of = [\"CLONE_FILES\"] }\n",
+        "[syscalls]\nunshare = { severity = \"low\", arg = \"flags\", any_of = [\"CLONE_FILES\"] }\n\
+         mount_setattr = { severity = \"high\", arg = \"attr\", any_of = [\"MOUNT_ATTR_IDMAP\"] }\n",
     )
     .unwrap();
     let cg = TestCgroup::new("cond-policy");
@@ -109,10 +112,29 @@ async fn a_policy_file_sets_its_own_condition() {
         .expect("subscribe");
     let ns = trigger(&cg, &["raw", &nr("unshare"), CLONE_NEWUTS]);
     let files = trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]);
+    let missing = dir.path().join("missing");
+    let missing = missing.to_str().unwrap();
+    let rdonly = trigger(&cg, &["setattr", missing, "0x1"]);
+    let idmap = trigger(&cg, &["setattr", missing, "0x100000"]);
     sub.expect_event("unshare(CLONE_FILES)", flagged_by(files, "unshare"))
         .await;
-    assert!(
-        !sub.events().any(|ev| header(ev).pid == ns),
-        "unshare(CLONE_NEWUTS) does not match this policy's condition"
+    let ev = sub
+        .expect_event("mount_setattr(IDMAP)", flagged_by(idmap, "mount_setattr"))
+        .await;
+    assert_eq!(
+        arg(&ev, "attr"),
+        Some((
+            "{attr_set=MOUNT_ATTR_IDMAP, attr_clr=0, propagation=0, userns_fd=0}",
+            false
+        ))
     );
+    for (pid, what) in [
+        (ns, "unshare(CLONE_NEWUTS)"),
+        (rdonly, "mount_setattr(RDONLY)"),
+    ] {
+        assert!(
+            !sub.events().any(|ev| header(ev).pid == pid),
+            "{what} does not match this policy's condition"
+        );
+    }
 }

@@ -74,6 +74,15 @@ async fn each_step_of_the_new_mount_api_is_flagged_and_decoded() {
         .expect_event("mount_setattr", flagged_by(pid, "mount_setattr"))
         .await;
     assert_eq!(arg(&ev, "path"), Some((tmp.as_str(), false)));
+    // Its struct mount_attr, read where the fourth argument points.
+    assert_eq!(
+        arg(&ev, "attr"),
+        Some((
+            "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID, attr_clr=0, \
+             propagation=MS_PRIVATE, userns_fd=0}",
+            false
+        ))
+    );
     let ev = sub.expect_event("fspick", flagged_by(pid, "fspick")).await;
     assert_eq!(arg(&ev, "path"), Some((tmp.as_str(), false)));
     assert_eq!(arg(&ev, "flags"), Some(("FSPICK_CLOEXEC", false)));

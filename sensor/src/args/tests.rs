@@ -1,4 +1,5 @@
 use super::*;
+use sensor_common::read_mask::pointee_arg;
 
 #[test]
 fn names_flags_and_keeps_unknown_bits() {
@@ -79,13 +80,58 @@ fn clone3_shows_the_flags_its_argument_points_at_never_the_pointer() {
         assert_eq!(d[1].value, "88");
         d[0].value.clone()
     };
-    assert_eq!(shown(Pointee::Read(ns)), "CLONE_NEWNS|CLONE_NEWUSER");
-    assert_eq!(shown(Pointee::Read(0)), "0");
     assert_eq!(
-        shown(Pointee::Unreadable),
+        shown(Pointee::Read(0, [ns, 7, 7, 7])),
+        "CLONE_NEWNS|CLONE_NEWUSER"
+    );
+    assert_eq!(shown(Pointee::Read(0, [0; 4])), "0");
+    assert_eq!(
+        shown(Pointee::Unreadable(0)),
         "? (unreadable at 0x7ffd12345678)"
     );
     assert_eq!(shown(Pointee::None), "? (not read, at 0x7ffd12345678)");
+    // What was read for another argument is never shown as this one's.
+    assert_eq!(
+        shown(Pointee::Read(1, [ns; 4])),
+        "? (not read, at 0x7ffd12345678)"
+    );
+}
+
+#[test]
+fn mount_setattr_shows_its_struct_field_by_field_as_far_as_its_size_says() {
+    let shown = |size: u64, p| {
+        let args = [
+            libc::AT_FDCWD as u64,
+            0x1000,
+            0x8000,
+            0x7ffd_0000_0040,
+            size,
+            0,
+        ];
+        let d = decode(Some("mount_setattr"), &args, &[], p);
+        assert_eq!(d[3].name, "attr");
+        assert_eq!(d[2].value, "AT_RECURSIVE");
+        d[3].value.clone()
+    };
+    let attr = [0x1 | 0x100000, 0x70, libc::MS_PRIVATE, 5];
+    assert_eq!(
+        shown(32, Pointee::Read(3, attr)),
+        "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_IDMAP, attr_clr=MOUNT_ATTR__ATIME, \
+         propagation=MS_PRIVATE, userns_fd=5}"
+    );
+    // A caller's struct of 16 bytes has two fields (the kernel refuses it: EINVAL).
+    assert_eq!(
+        shown(16, Pointee::Read(3, attr)),
+        "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_IDMAP, attr_clr=MOUNT_ATTR__ATIME}"
+    );
+    assert_eq!(
+        shown(32, Pointee::Unreadable(3)),
+        "? (unreadable at 0x7ffd00000040)"
+    );
+    assert_eq!(
+        shown(32, Pointee::Read(0, attr)),
+        "? (not read, at 0x7ffd00000040)"
+    );
 }
 
 #[test]
@@ -94,7 +140,11 @@ fn read_masks_follow_the_table() {
     assert_eq!(read_mask("pivot_root"), 0b11);
     assert_eq!(read_mask("move_mount"), 0b1010);
     assert_eq!(read_mask("kexec_file_load"), 0b1000);
-    assert_eq!(read_mask("clone3"), POINTEE_ARG0);
+    assert_eq!(read_mask("clone3"), with_pointee(0, 0));
+    assert_eq!(read_mask("mount_setattr"), with_pointee(0b10, 3));
+    assert_eq!(pointee_arg(read_mask("mount_setattr")), Some(3));
+    assert_eq!(pointee_arg(read_mask("clone3")), Some(0));
+    assert_eq!(pointee_arg(read_mask("mount")), None);
     assert_eq!(read_mask("unshare"), 0);
     assert_eq!(read_mask("getpid"), 0);
     for arch in [Arch::X86_64, Arch::Aarch64] {

@@ -37,13 +37,13 @@ fn syscall_record(nr: u64) -> SyscallRecord {
         nr,
         args: [1, 2, 3, 4, 5, 6],
         ret: -1,
-        pointee: 0,
+        pointee: [0; sensor_common::POINTEE_WORDS],
         outcome: RawOutcome::Returned as u8,
         str_arg: [NO_STR_ARG; 3],
         str_truncated: 0,
         str_unreadable: 0,
         pointee_state: 0,
-        _pad: 0,
+        pointee_arg: 0,
         str_len: [0; 3],
         _pad2: 0,
         strs: [[0; SYSCALL_STR_LEN]; 3],
@@ -126,7 +126,7 @@ fn records_come_without_their_unused_string_slots() {
     r.str_len[0] = 4;
     r.strs[0][..4].copy_from_slice(b"/new");
     let bytes = sent_with(&mut r, 1);
-    assert_eq!(bytes.len(), 408);
+    assert_eq!(bytes.len(), 432);
     let Body::FlaggedSyscall(s) = event(&bytes).body else {
         panic!()
     };
@@ -184,13 +184,20 @@ fn bad_string_slots_and_outcomes_are_refused() {
         decode(&bytes_of(&r)),
         Err(DecodeError::BadValue { value: 3, .. })
     ));
+    let mut r = syscall_record(165);
+    r.pointee_state = sensor_common::pointee::READ;
+    r.pointee_arg = 6;
+    assert!(matches!(
+        decode(&bytes_of(&r)),
+        Err(DecodeError::BadValue { value: 6, .. })
+    ));
 }
 
 #[test]
 fn clone3_carries_the_flags_read_where_its_argument_points() {
     let nr = syscalls::number(Arch::NATIVE, "clone3").unwrap();
     let mut r = syscall_record(nr);
-    r.pointee = libc::CLONE_NEWUSER as u64;
+    r.pointee[0] = libc::CLONE_NEWUSER as u64;
     r.pointee_state = sensor_common::pointee::READ;
     let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
         panic!("not a flagged call")
@@ -202,6 +209,24 @@ fn clone3_carries_the_flags_read_where_its_argument_points() {
         panic!("not a flagged call")
     };
     assert_eq!(s.decoded[0].value, "? (unreadable at 0x1)");
+}
+
+#[test]
+fn mount_setattr_carries_its_struct_read_where_its_fourth_argument_points() {
+    let nr = syscalls::number(Arch::NATIVE, "mount_setattr").unwrap();
+    let mut r = syscall_record(nr);
+    r.args[4] = 32;
+    r.pointee = [1, 0, libc::MS_SHARED, 0];
+    r.pointee_arg = 3;
+    r.pointee_state = sensor_common::pointee::READ;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!("not a flagged call")
+    };
+    assert_eq!(s.decoded[3].name, "attr");
+    assert_eq!(
+        s.decoded[3].value,
+        "{attr_set=MOUNT_ATTR_RDONLY, attr_clr=0, propagation=MS_SHARED, userns_fd=0}"
+    );
 }
 
 fn exec_record(filename: &[u8], argv: &[u8], argc: u32) -> ExecRecord {

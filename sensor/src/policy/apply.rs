@@ -42,7 +42,7 @@ fn err(map: &'static str) -> impl Fn(MapError) -> ApplyError {
 
 pub struct PolicyMaps {
     forbidden: Array<MapData, u64>,
-    string_args: Array<MapData, u8>,
+    string_args: Array<MapData, u16>,
     conditions: Array<MapData, ArgCondition>,
     exits: ExitHooks,
     unparked: Array<MapData, [u8; 64]>,

@@ -86,6 +86,11 @@ fn argument(
     Ok(match *p {
         Param::Flags(n, t) | Param::Enum(n, t) => (i, n, false, t),
         Param::FlagsAt(n, t) => (i, n, true, t),
+        // A struct is tested by its first field.
+        Param::StructAt(n, fields) => match fields.first() {
+            Some(Param::Flags(_, t) | Param::Enum(_, t)) => (i, n, true, t),
+            _ => (i, n, true, &[]),
+        },
         Param::Int(n) | Param::Hex(n) => (i, n, false, &[]),
         Param::Str(n) => return Err(format!("{syscall}: argument {n} is a string")),
     })
@@ -231,6 +236,16 @@ mod tests {
         assert_eq!((k.op, k.count, k.values[1]), (cond::NOT_IN, 2, 8));
         let c3 = Condition::new("clone3", Some("flags"), Op::AnyOf, &s(&["CLONE_NEWPID"])).unwrap();
         assert!(c3.deref && c3.arg == 0);
+        // A struct argument is tested by its first field, named from that field's table.
+        let attr = Condition::new(
+            "mount_setattr",
+            Some("attr"),
+            Op::AnyOf,
+            &s(&["MOUNT_ATTR_IDMAP"]),
+        )
+        .unwrap();
+        assert!(attr.deref && attr.arg == 3);
+        assert_eq!(attr.values, [0x10_0000]);
     }
 
     #[test]

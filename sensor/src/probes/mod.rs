@@ -486,7 +486,7 @@ impl Probes {
 /// takes over (policy depends on probes, never the reverse).
 pub struct PolicyMapHandles {
     pub forbidden: Array<MapData, u64>,
-    pub string_args: Array<MapData, u8>,
+    pub string_args: Array<MapData, u16>,
     pub conditions: Array<MapData, sensor_common::ArgCondition>,
     pub exempt: HashMap<MapData, u64, crate::syscalls::SyscallBitmap>,
     pub exits: ExitHooks,

@@ -30,12 +30,15 @@
 //!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
 //!   parent waits for it;
 //! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way;
+//! - `setattr PATH ATTR_SET`: mount_setattr(PATH) with `struct mount_attr.attr_set =
+//!   ATTR_SET` (any outcome: prints it and exits 0);
 //! - `memfd-exec NAME PATH [ARGS...]`: copies PATH into a memfd called NAME and runs it with
 //!   execveat(fd, "", AT_EMPTY_PATH) (fileless execution; does not return on success);
 //! - `newmount-bind SRC TARGET`: a bind mount through the new mount API: open_tree(SRC,
 //!   OPEN_TREE_CLONE) then move_mount onto TARGET (must succeed);
 //! - `newmount-tmpfs TARGET`: fsopen("tmpfs"), fsconfig(size=1m), fsconfig(create),
-//!   fsmount(MOUNT_ATTR_NODEV), move_mount onto TARGET, mount_setattr(TARGET, read-only),
+//!   fsmount(MOUNT_ATTR_NODEV), move_mount onto TARGET, mount_setattr(TARGET, read-only,
+//!   nosuid, private),
 //!   fspick(TARGET) (each must succeed).
 //!
 //! - `io-uring OP[:FD[:OFF[:LEN]]]...`: submits the operations (opcode numbers, with the
@@ -433,8 +436,9 @@ fn main() {
                     0x4,
                 )
             });
-            // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }: read-only.
-            let attr: [u64; 4] = [0x1, 0, 0, 0];
+            // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }: read-only,
+            // nosuid, private.
+            let attr: [u64; 4] = [0x1 | 0x2, 0, libc::MS_PRIVATE, 0];
             check("mount_setattr", unsafe {
                 libc::syscall(
                     libc::SYS_mount_setattr,
@@ -448,6 +452,21 @@ fn main() {
             check("fspick", unsafe {
                 libc::syscall(libc::SYS_fspick, libc::AT_FDCWD, target.as_ptr(), 1)
             });
+        }
+        ("setattr", [path, attr_set]) => {
+            let path = c(path);
+            let attr: [u64; 4] = [number(attr_set), 0, 0, 0];
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    libc::AT_FDCWD,
+                    path.as_ptr(),
+                    0,
+                    attr.as_ptr(),
+                    std::mem::size_of_val(&attr),
+                )
+            };
+            println!("{ret}");
         }
         ("clone3", [flags]) => {
             // struct clone_args, version 0: flags, pidfd, child_tid, parent_tid, exit_signal,
