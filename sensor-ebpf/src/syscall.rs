@@ -7,10 +7,10 @@ use aya_ebpf::helpers::{
 use core::mem::size_of;
 
 use sensor_common::{
-    COND_VALUES, Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_DEVIATION, FLAG_IOURING,
-    FLAG_UNFLAGGED, FLAG_X32, NO_STR_ARG, Outcome, POINTEE_WORDS, RecordKind, SYSCALL_ARGS,
-    SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key, native_key,
-    pointee, read_mask, syscall_record_size, x32_key,
+    ArgCondition, COND_VALUES, Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_DEVIATION,
+    FLAG_IOURING, FLAG_UNFLAGGED, FLAG_X32, NO_STR_ARG, Outcome, POINTEE_WORDS, RecordKind,
+    SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS, SyscallRecord, compat_key, cond, iouring_key,
+    native_key, pointee, read_mask, syscall_record_size, x32_key,
 };
 
 use crate::{
@@ -200,12 +200,9 @@ pub fn judged<'a>(regs: *const u8, call: Call<'a>) -> Option<Call<'a>> {
 /// `regs`, so a call that does not match costs a lookup and a read, and no event.
 #[inline(always)]
 pub fn meets_condition(regs: *const u8, call: &Call) -> bool {
-    let Some(c) = CONDITIONS.get(call.key as u32) else {
+    let Some(c) = condition(call.key) else {
         return true;
     };
-    if c.op == cond::ALWAYS {
-        return true;
-    }
     // One read at a constant offset per possible argument (the verifier refuses a variable
     // offset into a trusted pt_regs pointer).
     let mut read = None;
@@ -215,10 +212,36 @@ pub fn meets_condition(regs: *const u8, call: &Call) -> bool {
             read = unsafe { bpf_probe_read_kernel(regs.add(call.offsets[i]).cast::<u64>()) }.ok();
         }
     }
+    holds(c, read, call.flags)
+}
+
+/// [`meets_condition`] for a call whose arguments were read elsewhere (`None`: they could
+/// not be).
+#[inline(always)]
+pub fn meets_condition_on(args: Option<&[u64; SYSCALL_ARGS]>, call: &Call) -> bool {
+    let Some(c) = condition(call.key) else {
+        return true;
+    };
+    holds(
+        c,
+        args.and_then(|a| a.get(c.arg as usize).copied()),
+        call.flags,
+    )
+}
+
+/// The argument condition of syscall `key`, unless it has none.
+#[inline(always)]
+fn condition(key: u64) -> Option<&'static ArgCondition> {
+    CONDITIONS.get(key as u32).filter(|c| c.op != cond::ALWAYS)
+}
+
+/// Does argument value `read` meet `c`?
+#[inline(always)]
+fn holds(c: &ArgCondition, read: Option<u64>, flags: u16) -> bool {
     let Some(mut v) = read else {
         return true; // unreadable (or no such argument): flag it rather than miss it
     };
-    if call.flags & FLAG_COMPAT != 0 {
+    if flags & FLAG_COMPAT != 0 {
         v &= u64::from(u32::MAX);
     }
     if c.deref != 0 {

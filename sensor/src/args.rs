@@ -508,5 +508,36 @@ pub fn decode(
         .collect()
 }
 
+/// An i386 `socket` call made through `socketcall(SYS_SOCKET, args)` (`FLAG_SOCKETCALL`):
+/// its arguments are the words the kernel side read where `args` points (`regs` are
+/// socketcall's registers). Returns the arguments to report as the call's and their
+/// decoding, which ends with `via`, the route it took. Words that could not be read are
+/// not shown as arguments: the call's own registers stay, and `via` says so.
+pub fn decode_socketcall(
+    name: Option<&str>,
+    regs: &[u64; 6],
+    pointee: Pointee,
+) -> ([u64; 6], Vec<DecodedArg>) {
+    let at = regs[1] & u64::from(u32::MAX);
+    let via = |value: String| DecodedArg {
+        name: "via",
+        value,
+        raw: None,
+        truncated: false,
+    };
+    match pointee {
+        Pointee::Read(1, w) => {
+            let args = [w[0], w[1], w[2], 0, 0, 0];
+            let mut decoded = decode(name, &args, &[], Pointee::None);
+            decoded.push(via(format!("socketcall(SYS_SOCKET, {at:#x})")));
+            (args, decoded)
+        }
+        _ => (
+            *regs,
+            vec![via(format!("socketcall(SYS_SOCKET, {at:#x} (unreadable))"))],
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -7,9 +7,10 @@ use std::mem::size_of;
 use sensor_common::{
     CGROUP_PATH_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
     ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
-    FLAG_DEVIATION, FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32,
-    ForkRecord, Header, NO_STR_ARG, Outcome as RawOutcome, RecordKind, SYSCALL_ARGS,
-    SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord, syscall_record_size,
+    FLAG_DEVIATION, FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_SOCKETCALL, FLAG_TRUNCATED,
+    FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, I386_SOCKET, NO_STR_ARG, Outcome as RawOutcome,
+    RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord,
+    syscall_record_size,
 };
 
 use crate::{
@@ -154,14 +155,25 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let arch = abi(header.flags, r.nr)?;
             let name = syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT);
             let strings = strings(&r, bytes.len())?;
+            let (args, decoded) = if header.flags & FLAG_SOCKETCALL != 0 {
+                if arch != Arch::I386 || r.nr != I386_SOCKET {
+                    return Err(DecodeError::BadValue {
+                        field: "socketcall record number",
+                        value: r.nr,
+                    });
+                }
+                args::decode_socketcall(name, &r.args, pointee(&r)?)
+            } else {
+                (r.args, args::decode(name, &r.args, &strings, pointee(&r)?))
+            };
             let call = FlaggedSyscall {
                 arch,
                 nr: r.nr,
                 name,
-                args: r.args,
+                args,
                 outcome: outcome(&r)?,
                 severity: None,
-                decoded: args::decode(name, &r.args, &strings, pointee(&r)?),
+                decoded,
                 args_at_exit: header.flags & FLAG_ARGS_AT_EXIT != 0,
                 suppressed: None,
                 deviation: header.flags & FLAG_DEVIATION != 0,

@@ -181,6 +181,12 @@ mod tests {
         assert_eq!(name(Arch::I386, 310), Some("unshare"));
         assert_eq!(name(Arch::I386, 11), Some("execve"));
         assert_eq!(number(Arch::I386, "umount"), Some(22));
+        // The numbers the kernel side demultiplexes socketcall(SYS_SOCKET) by.
+        assert_eq!(
+            name(Arch::I386, sensor_common::I386_SOCKETCALL),
+            Some("socketcall")
+        );
+        assert_eq!(name(Arch::I386, sensor_common::I386_SOCKET), Some("socket"));
         // i386 getresuid and x86_64 mount share a number, never a key.
         assert_ne!(Arch::I386.key(165), Arch::X86_64.key(165));
         assert_eq!(Arch::X86_64.key(sensor_common::ABI_NRS), None);

@@ -1,7 +1,8 @@
 //! i386 calls (`int $0x80` from a 64-bit process) in real runc containers: each is named from
 //! the i386 table, decoded from the i386 registers, and attributed to its container; an i386
 //! number that is a forbidden x86_64 number (getresuid is 165, x86_64's mount) is not flagged
-//! as that call; an i386 execve is an exec with its argv; the profile lists the i386 calls
+//! as that call; an i386 execve is an exec with its argv; `socketcall(SYS_SOCKET)` is judged
+//! as the socket call it is (AF_VSOCK flagged through it); the profile lists the i386 calls
 //! under SCMP_ARCH_X86.
 #![cfg(target_arch = "x86_64")]
 
@@ -44,6 +45,9 @@ $T - int80 310 0x04000000
 exec 3</proc/self/ns/uts
 $T - int80 346 3 0x04000000
 $T - int80 61 s:/
+$T - int80 102 1 w:1,1,0
+$T - int80 102 2 w:40,0,0
+$T - int80 102 1 w:40,1,0
 $T - int80-execve /bin/true one two";
 
 #[tokio::test]
@@ -77,6 +81,14 @@ async fn i386_calls_are_named_decoded_and_learned_as_i386() {
     assert_eq!(arg(&ev, "nstype"), Some(("CLONE_NEWUTS", false)));
     let ev = sub.expect_event("the i386 chroot", i386("chroot")).await;
     assert_eq!(arg(&ev, "path"), Some(("/", false)));
+    // socketcall(SYS_SOCKET) is the i386 socket call it multiplexes: AF_VSOCK is flagged
+    // through it, with the route it took.
+    let ev = sub
+        .expect_event("socket(AF_VSOCK) through socketcall", i386("socket"))
+        .await;
+    assert_eq!(arg(&ev, "domain"), Some(("AF_VSOCK", false)));
+    let via = arg(&ev, "via").map(|v| v.0).unwrap_or_default();
+    assert!(via.starts_with("socketcall(SYS_SOCKET, 0x"), "{via}");
 
     let ev = all
         .expect_event("the i386 execve", |ev| {
@@ -87,15 +99,19 @@ async fn i386_calls_are_named_decoded_and_learned_as_i386() {
     assert_eq!(argv, [&b"/bin/true"[..], b"one", b"two"]);
 
     // Nothing the trigger did was taken for a native call: getresuid (165) is not x86_64's
-    // mount, sched_rr_get_interval (161) not chroot, unshare (310) not process_vm_readv.
+    // mount, sched_rr_get_interval (161) not chroot, unshare (310) not process_vm_readv;
+    // nor was an AF_UNIX socket or a bind through socketcall flagged.
     for ev in sub.events() {
         let f = flagged(ev).unwrap();
         if header(ev).comm == b"trigger" {
             assert_eq!(f.arch, "i386", "a native name for an i386 call: {ev:?}");
             assert!(
-                ["mount", "unshare", "setns", "chroot"].contains(&f.name.as_str()),
+                ["mount", "unshare", "setns", "chroot", "socket"].contains(&f.name.as_str()),
                 "{ev:?}"
             );
+            if f.name == "socket" {
+                assert_eq!(arg(ev, "domain"), Some(("AF_VSOCK", false)), "{ev:?}");
+            }
         }
     }
     let seen = |name: &str| {

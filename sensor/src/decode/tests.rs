@@ -212,6 +212,44 @@ fn clone3_carries_the_flags_read_where_its_argument_points() {
 }
 
 #[test]
+fn a_socket_through_socketcall_shows_the_words_it_pointed_at_and_its_route() {
+    let mut r = syscall_record(sensor_common::I386_SOCKET);
+    r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
+    r.args = [1, 0x0804_a000, 0, 0, 0, 0];
+    r.pointee = [40, 1, 0, 0];
+    r.pointee_arg = 1;
+    r.pointee_state = sensor_common::pointee::READ;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!("not a flagged call")
+    };
+    assert_eq!((s.arch, s.name), (Arch::I386, Some("socket")));
+    assert_eq!(s.args, [40, 1, 0, 0, 0, 0]);
+    let shown: Vec<(&str, &str)> = s.decoded.iter().map(|d| (d.name, &*d.value)).collect();
+    assert_eq!(shown[0], ("domain", "AF_VSOCK"));
+    assert_eq!(
+        shown.last(),
+        Some(&("via", "socketcall(SYS_SOCKET, 0x804a000)"))
+    );
+    // Unreadable words: no argument is made up; the registers stay and the route says so.
+    r.pointee_state = sensor_common::pointee::UNREADABLE;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!("not a flagged call")
+    };
+    assert_eq!(s.args, [1, 0x0804_a000, 0, 0, 0, 0]);
+    assert_eq!(s.decoded.len(), 1);
+    assert_eq!(
+        s.decoded[0].value,
+        "socketcall(SYS_SOCKET, 0x804a000 (unreadable))"
+    );
+    // The flag on anything but i386 socket is refused, not believed.
+    r.header.flags = sensor_common::FLAG_SOCKETCALL;
+    assert!(matches!(
+        decode(&bytes_of(&r)),
+        Err(DecodeError::BadValue { .. })
+    ));
+}
+
+#[test]
 fn mount_setattr_carries_its_struct_read_where_its_fourth_argument_points() {
     let nr = syscalls::number(Arch::NATIVE, "mount_setattr").unwrap();
     let mut r = syscall_record(nr);

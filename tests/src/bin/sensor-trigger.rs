@@ -21,7 +21,8 @@
 //! - `syscall-seccomp NR`: the same under a seccomp filter that refuses NR with EPERM;
 //! - `exec PATH [ARGS...]`: exec PATH with ARGS as given (bytes, not necessarily UTF-8);
 //! - `int80 NR [ARG...]`: i386 syscall NR through `int $0x80` (x86_64 only); each ARG is a
-//!   number (decimal or 0x hex) or `s:TEXT`, a string placed below 4 GiB. Prints the result
+//!   number (decimal or 0x hex), `s:TEXT`, a string placed below 4 GiB, or `w:N,N,...`, an
+//!   array of u32 words placed there (socketcall's arguments). Prints the result
 //!   and exits 0 whatever it was (a test judges it by what the sensor saw);
 //! - `int80-execve PATH [ARGS...]`: i386 execve of PATH with ARGS (argv[0] is PATH);
 //! - `calls NR...`: each native syscall NR in turn, every argument 0 (harmless getters and
@@ -490,9 +491,16 @@ fn main() {
             let mut low = int80::LowMemory::new(1 << 16).unwrap_or_else(|e| fail("mmap", e));
             let mut regs = [0u32; 6];
             for (reg, a) in regs.iter_mut().zip(call_args) {
-                *reg = match a.strip_prefix("s:") {
-                    Some(text) => low.string(text.as_bytes()),
-                    None => number(a) as u32,
+                *reg = if let Some(text) = a.strip_prefix("s:") {
+                    low.string(text.as_bytes())
+                } else if let Some(words) = a.strip_prefix("w:") {
+                    let bytes: Vec<u8> = words
+                        .split(',')
+                        .flat_map(|w| (number(w) as u32).to_ne_bytes())
+                        .collect();
+                    low.put(&bytes)
+                } else {
+                    number(a) as u32
                 };
             }
             println!("{}", int80::syscall(number(nr) as u32, regs));
