@@ -211,6 +211,8 @@ const PTRACE: &[(u64, &str)] = &[
     (9, "PTRACE_SINGLESTEP"),
     (12, "PTRACE_GETREGS"),
     (13, "PTRACE_SETREGS"),
+    (14, "PTRACE_GETFPREGS"),
+    (15, "PTRACE_SETFPREGS"),
     (16, "PTRACE_ATTACH"),
     (17, "PTRACE_DETACH"),
     (24, "PTRACE_SYSCALL"),

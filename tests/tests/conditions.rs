@@ -1,6 +1,7 @@
 //! Argument conditions, decided in the kernel: namespace creation through clone, clone3 and
 //! unshare is flagged, and only that (a fork, unshare(CLONE_FILES) are not); personality
-//! outside Docker's allowed values and AF_VSOCK sockets likewise. clone3's event shows the
+//! outside Docker's allowed values, AF_VSOCK sockets and ptrace requests that attach or
+//! write (not those that read) likewise. clone3's event shows the
 //! flags its `struct clone_args` held. A policy file's own
 //! condition replaces the built-in one.
 use sensor_tests::{
@@ -25,6 +26,7 @@ fn nr(name: &str) -> String {
         "unshare" => libc::SYS_unshare,
         "personality" => libc::SYS_personality,
         "socket" => libc::SYS_socket,
+        "ptrace" => libc::SYS_ptrace,
         _ => unreachable!(),
     };
     n.to_string()
@@ -48,6 +50,8 @@ async fn only_calls_whose_arguments_match_are_flagged() {
         trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]),
         trigger(&cg, &["raw", &nr("personality"), "0xffffffff"]),
         trigger(&cg, &["raw", &nr("socket"), "1", "1", "0"]),
+        // PTRACE_PEEKDATA of pid 1 (not traced by the trigger: ESRCH): a read.
+        trigger(&cg, &["raw", &nr("ptrace"), "2", "1", "0", "0"]),
     ];
     // Then each kind that matches.
     let uts = (0x0400_0000u64 | SIGCHLD).to_string();
@@ -79,6 +83,13 @@ async fn only_calls_whose_arguments_match_are_flagged() {
         .expect_event("socket(AF_VSOCK)", flagged_by(vsock, "socket"))
         .await;
     assert_eq!(arg(&ev, "domain"), Some(("AF_VSOCK", false)));
+    // A write of another process's registers, by the register-set request too (a tracer its
+    // child asked for writes without attaching); ESRCH here, flagged all the same.
+    let setregset = trigger(&cg, &["raw", &nr("ptrace"), "0x4205", "1", "1", "0"]);
+    let ev = sub
+        .expect_event("ptrace(PTRACE_SETREGSET)", flagged_by(setregset, "ptrace"))
+        .await;
+    assert_eq!(arg(&ev, "request"), Some(("PTRACE_SETREGSET", false)));
 
     // Everything before them arrived first (one ring, in order): nothing of the quiet ones.
     for ev in sub.events() {

@@ -150,8 +150,9 @@ pub const DEFAULT_CONDITIONS: &[(&str, &str, Op, &[&str])] = &[
     ),
     // Moby refuses AF_VSOCK sockets: a way out of a VM's guest.
     ("socket", "domain", Op::In, &["AF_VSOCK"]),
-    // Attaching to another process or writing its memory or registers (reading is what
-    // debuggers and profilers in a container do all day; Docker allows ptrace).
+    // Attaching to another process or writing its memory or registers, by any request that
+    // writes them (reading is what debuggers and profilers in a container do all day; Docker
+    // allows ptrace). A tracer its child asked for (PTRACE_TRACEME) writes without attaching.
     (
         "ptrace",
         "request",
@@ -163,6 +164,8 @@ pub const DEFAULT_CONDITIONS: &[(&str, &str, Op, &[&str])] = &[
             "PTRACE_POKEDATA",
             "PTRACE_POKEUSER",
             "PTRACE_SETREGS",
+            "PTRACE_SETFPREGS",
+            "PTRACE_SETREGSET",
         ],
     ),
 ];
