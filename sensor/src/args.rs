@@ -431,9 +431,9 @@ pub fn show(param: Param, value: u64) -> String {
 }
 
 /// Shows a [`Param::FlagsAt`] or [`Param::StructAt`] argument from what was read where it
-/// points, never the pointer as if it were the value. `words`: how many u64 words the
+/// points, never the pointer as if it were the value. `i` is the argument's index (what was
+/// read for another argument is not shown as this one's); `words`, how many u64 words the
 /// caller says are there (its size argument).
-/// `i` is the argument's index: what was read for another argument is not shown as this one.
 fn show_pointee(param: Param, i: usize, at: u64, pointee: Pointee, words: usize) -> String {
     let read = match pointee {
         Pointee::Read(arg, v) if arg == i => v,
