@@ -6,10 +6,11 @@ use libfuzzer_sys::fuzz_target;
 use sensor::args::{ArgString, Pointee, decode};
 
 /// The syscalls with an argument table, and one without.
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 17] = [
     "mount",
     "clone3",
     "mount_setattr",
+    "open_tree_attr",
     "umount2",
     "chroot",
     "pivot_root",

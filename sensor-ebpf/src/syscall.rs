@@ -77,7 +77,8 @@ fn fill_call(rec: &mut SyscallRecord, regs: *const u8, call: &Call, outcome: Out
     let mask = STRING_ARGS.get(key as u32).copied().unwrap_or(0);
     if let Some(arg) = read_mask::pointee_arg(mask) {
         rec.pointee_arg = arg as u8;
-        if !read_pointee(rec) {
+        // NULL (open_tree_attr without attributes): nothing to read, and nothing wrong.
+        if rec.args.get(arg).is_some_and(|a| *a != 0) && !read_pointee(rec) {
             failed = true;
         }
     }

@@ -347,6 +347,14 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
             Flags("attr_flags", MOUNT_ATTR),
         ],
         "open_tree" => &[Int("dfd"), Str("path"), Flags("flags", OPEN_TREE)],
+        // open_tree with mount_setattr's struct (NULL: none).
+        "open_tree_attr" => &[
+            Int("dfd"),
+            Str("path"),
+            Flags("flags", OPEN_TREE),
+            StructAt("attr", MOUNT_ATTR_FIELDS),
+            Int("size"),
+        ],
         "fspick" => &[Int("dfd"), Str("path"), Flags("flags", FSPICK)],
         "mount_setattr" => &[
             Int("dfd"),
@@ -435,6 +443,9 @@ pub fn show(param: Param, value: u64) -> String {
 /// read for another argument is not shown as this one's); `words`, how many u64 words the
 /// caller says are there (its size argument).
 fn show_pointee(param: Param, i: usize, at: u64, pointee: Pointee, words: usize) -> String {
+    if at == 0 {
+        return "NULL".to_owned(); // nothing to read (open_tree_attr's attr may be)
+    }
     let read = match pointee {
         Pointee::Read(arg, v) if arg == i => v,
         Pointee::Unreadable(arg) if arg == i => return format!("? (unreadable at {at:#x})"),

@@ -1,6 +1,6 @@
 //! The new mount API, each step flagged with its arguments decoded: a bind mount through
 //! open_tree + move_mount, and a tmpfs through fsopen, fsconfig, fsmount, move_mount, then
-//! mount_setattr and fspick on it.
+//! mount_setattr and fspick on it; open_tree_attr (open_tree with mount_setattr's struct).
 use sensor_proto::v1::OutcomeKind;
 use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
@@ -47,6 +47,24 @@ async fn each_step_of_the_new_mount_api_is_flagged_and_decoded() {
     assert_eq!(arg(&ev, "to_path"), Some((bind.as_str(), false)));
     assert_eq!(arg(&ev, "flags"), Some(("MOVE_MOUNT_F_EMPTY_PATH", false)));
     assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded);
+
+    // open_tree_attr (Linux 6.15): open_tree and mount_setattr's struct in one call.
+    let pid = sensor_tests::trigger(TRIGGER, &cg, &["open-tree-attr", src.as_str()]);
+    let ev = sub
+        .expect_event("open_tree_attr", flagged_by(pid, "open_tree_attr"))
+        .await;
+    assert_eq!(arg(&ev, "path"), Some((src.as_str(), false)));
+    assert_eq!(
+        arg(&ev, "flags"),
+        Some(("OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC", false))
+    );
+    assert_eq!(
+        arg(&ev, "attr"),
+        Some((
+            "{attr_set=MOUNT_ATTR_RDONLY, attr_clr=0, propagation=0, userns_fd=0}",
+            false
+        ))
+    );
 
     let pid = sensor_tests::trigger(TRIGGER, &cg, &["newmount-tmpfs", tmp.as_str()]);
     let ev = sub.expect_event("fsopen", flagged_by(pid, "fsopen")).await;

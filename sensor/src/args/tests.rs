@@ -135,6 +135,24 @@ fn mount_setattr_shows_its_struct_field_by_field_as_far_as_its_size_says() {
 }
 
 #[test]
+fn open_tree_attr_shows_its_struct_and_a_null_one_as_null() {
+    let shown = |attr_at: u64, p| {
+        let args = [libc::AT_FDCWD as u64, 0x1000, 0x1, attr_at, 32, 0];
+        let d = decode(Some("open_tree_attr"), &args, &[], p);
+        assert_eq!(
+            (d[2].value.as_str(), d[3].name),
+            ("OPEN_TREE_CLONE", "attr")
+        );
+        d[3].value.clone()
+    };
+    assert_eq!(
+        shown(0x7ffd_0000_0040, Pointee::Read(3, [0x4, 0, 0, 0])),
+        "{attr_set=MOUNT_ATTR_NODEV, attr_clr=0, propagation=0, userns_fd=0}"
+    );
+    assert_eq!(shown(0, Pointee::None), "NULL");
+}
+
+#[test]
 fn read_masks_follow_the_table() {
     assert_eq!(read_mask("mount"), 0b111);
     assert_eq!(read_mask("pivot_root"), 0b11);

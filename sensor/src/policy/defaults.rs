@@ -37,6 +37,9 @@ pub const DEFAULT_SYSCALLS: &[(&str, Severity)] = &[
     ("fsmount", High),
     ("fspick", High),
     ("mount_setattr", High),
+    // Linux 6.15, newer than Moby's profile (which refuses what it does not list): open_tree
+    // and mount_setattr in one call.
+    ("open_tree_attr", High),
     ("unshare", High),
     ("clone", High),
     ("clone3", High),

@@ -31,6 +31,9 @@
 //!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
 //!   parent waits for it;
 //! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way;
+//! - `open-tree-attr SRC`: open_tree_attr(SRC, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC) with
+//!   `struct mount_attr.attr_set = MOUNT_ATTR_RDONLY` (Linux 6.15; any outcome: prints it and
+//!   exits 0);
 //! - `setattr PATH ATTR_SET`: mount_setattr(PATH) with `struct mount_attr.attr_set =
 //!   ATTR_SET` (any outcome: prints it and exits 0);
 //! - `memfd-exec NAME PATH [ARGS...]`: copies PATH into a memfd called NAME and runs it with
@@ -453,6 +456,23 @@ fn main() {
             check("fspick", unsafe {
                 libc::syscall(libc::SYS_fspick, libc::AT_FDCWD, target.as_ptr(), 1)
             });
+        }
+        ("open-tree-attr", [src]) => {
+            // Not in libc's table yet: x86_64 and aarch64 share the number.
+            const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
+            let src = c(src);
+            let attr: [u64; 4] = [0x1, 0, 0, 0];
+            let ret = unsafe {
+                libc::syscall(
+                    SYS_OPEN_TREE_ATTR,
+                    libc::AT_FDCWD,
+                    src.as_ptr(),
+                    1 | 0x80000,
+                    attr.as_ptr(),
+                    std::mem::size_of_val(&attr),
+                )
+            };
+            println!("{ret}");
         }
         ("setattr", [path, attr_set]) => {
             let path = c(path);
