@@ -324,10 +324,11 @@ fn has_bit(bitmap: &Array<u64>, nr: u64) -> bool {
     }
 }
 
-/// Does a program of ours run at the exit of syscall `nr`? Asked on the flagged path only.
+/// Does a program of ours run at the exit of the call with syscall key `key`? Asked on the
+/// flagged path only. Compat keys are set only when `sys_exit` hooks every exit.
 #[inline(always)]
-pub fn exit_hooked(nr: u64) -> bool {
-    has_bit(&EXIT_HOOKED, nr)
+pub fn exit_hooked(key: u64) -> bool {
+    has_bit(&EXIT_HOOKED, key)
 }
 
 /// The caller's pid_tgid when the call with syscall key `key` is to be reported: forbidden,

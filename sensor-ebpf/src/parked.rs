@@ -16,8 +16,8 @@ use aya_ebpf::{
     helpers::bpf_get_current_task,
 };
 use sensor_common::{
-    Counter, FLAG_ARGS_AT_EXIT, MARK_SUPPRESSED, MARK_UNPARKED, Outcome, SyscallRecord,
-    UNPARKED_TIDS_PER_ENTRY,
+    Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, MARK_SUPPRESSED, MARK_UNPARKED, Outcome,
+    SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
 };
 
 use crate::{
@@ -94,7 +94,7 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
     if let Some(rec) = PENDING.get_ptr_mut(&tid) {
         // SAFETY: our own thread's entry; only this thread writes it.
         let rec = unsafe { &mut *rec };
-        if rec.nr == call.nr {
+        if rec.nr == call.nr && (rec.header.flags ^ call.flags) & FLAG_COMPAT == 0 {
             rec.ret = ret;
             rec.outcome = Outcome::Returned as u8;
             reread_at_exit(rec);
@@ -116,6 +116,9 @@ pub fn at_exit(tid: u32, call: &Call, ret: i64, regs: impl FnOnce() -> *const u8
         // call whose argument condition did not match at entry) entered.
         (_, true) => return,
         (Some(_), false) => match seccomp_filtered() {
+            // A compat call in flight when the sensor started is not marked (a thread's
+            // syscall file does not say which ABI it is in): refused or entered unseen.
+            Some(true) if call.flags & FLAG_COMPAT != 0 => Outcome::Pending,
             Some(true) => Outcome::BlockedBeforeEntry,
             // No filter could refuse it: it entered while nothing of ours was watching.
             Some(false) => Outcome::Returned,

@@ -69,36 +69,13 @@ fn try_sys_enter(ctx: &RawTracePointContext) {
         }
         return;
     };
-    let Some((pid_tgid, flags)) = reported_caller(key, deviates) else {
-        return;
-    };
     let call = Call {
         nr,
-        key: nr,
+        key,
         offsets: &SYSCALL_ARG_OFFSETS,
-        flags,
+        flags: 0,
     };
-    let Some(call) = judged(ctx.arg(0), call) else {
-        return;
-    };
-    let hooked = exit_hooked(nr);
-    if let Some(budget) = over_budget(key) {
-        // Past its budget: counted, not sent. A call whose exit is hooked is marked, so that
-        // its exit knows it entered (a thread id past UNPARKED cannot be: sent as usual).
-        if !hooked || mark(pid_tgid as u32, MARK_SUPPRESSED) {
-            suppress(budget);
-            return;
-        }
-    }
-    let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) else {
-        return;
-    };
-    if !hooked {
-        // Nothing of ours runs at this call's exit: send it now, without its outcome.
-        send(rec);
-        return;
-    }
-    park(pid_tgid as u32, rec);
+    flag(ctx, call, deviates, true);
 }
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)` or `prctl(PR_SET_SECCOMP,
@@ -128,8 +105,9 @@ fn handover(regs: *const u8, nr: u64) {
 }
 
 /// A compat call: learned in its own map, execs parked with 32-bit pointers, and a forbidden
-/// one sent at once. The kernel's per-syscall exit tracepoints skip compat calls, so none is
-/// parked for an outcome it would never get: it goes out without one.
+/// one sent at once. The kernel's per-syscall exit tracepoints skip compat calls, so one is
+/// parked for its outcome only when `sys_exit` hooks every exit (`--exit-hook all`: every
+/// key's exit is marked hooked then); otherwise it goes out without one.
 #[inline(always)]
 fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
     let Some(key) = compat_key(nr) else {
@@ -145,21 +123,18 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
     if nr == I386_SOCKETCALL {
         socketcall_enter(ctx.arg(0));
     }
-    flag_at_entry(
-        ctx,
-        Call {
-            nr,
-            key,
-            offsets: &COMPAT_ARG_OFFSETS,
-            flags: FLAG_COMPAT,
-        },
-        deviates,
-    );
+    let call = Call {
+        nr,
+        key,
+        offsets: &COMPAT_ARG_OFFSETS,
+        flags: FLAG_COMPAT,
+    };
+    flag(ctx, call, deviates, true);
 }
 
 /// i386 `socketcall(SYS_SOCKET, args)`: judged as the i386 `socket` call it is, on the three
 /// u32 words `args` points at, so that a flagged socket (`socket(AF_VSOCK)`) cannot pass
-/// through the multiplexer. Sent at once like every compat call, marked `FLAG_SOCKETCALL`,
+/// through the multiplexer. Sent at once, without an outcome, marked `FLAG_SOCKETCALL`,
 /// with socketcall's registers and the words in its pointee. Words that cannot be read
 /// meet any condition (flagged rather than missed) and are marked unreadable.
 #[inline(always)]
@@ -214,23 +189,21 @@ fn x32_enter(ctx: &RawTracePointContext, nr: u64) {
     let Some(key) = x32_key(nr) else {
         return; // no x32 call has this number
     };
-    flag_at_entry(
-        ctx,
-        Call {
-            nr,
-            key,
-            offsets: &SYSCALL_ARG_OFFSETS,
-            flags: FLAG_X32,
-        },
-        false,
-    );
+    let call = Call {
+        nr,
+        key,
+        offsets: &SYSCALL_ARG_OFFSETS,
+        flags: FLAG_X32,
+    };
+    flag(ctx, call, false, false);
 }
 
-/// A call whose exit no tracepoint reports (compat, x32): if it is to be flagged (and meets
-/// its condition) or `deviates` from its cgroup's profile, it is sent now, without an outcome.
+/// Call `call`, if it is to be flagged (and meets its condition) or `deviates` from its
+/// cgroup's profile: parked until its exit when it `may_park` and its key's exit is hooked,
+/// else sent now without an outcome. Past its cgroup's flood budget it is counted, not sent.
 #[inline(always)]
-fn flag_at_entry(ctx: &RawTracePointContext, call: Call, deviates: bool) {
-    let Some((_, flags)) = reported_caller(call.key, deviates) else {
+fn flag(ctx: &RawTracePointContext, call: Call, deviates: bool, may_park: bool) {
+    let Some((pid_tgid, flags)) = reported_caller(call.key, deviates) else {
         return;
     };
     let call = Call {
@@ -240,10 +213,22 @@ fn flag_at_entry(ctx: &RawTracePointContext, call: Call, deviates: bool) {
     let Some(call) = judged(ctx.arg(0), call) else {
         return;
     };
-    if suppressed(call.key) {
+    let hooked = may_park && exit_hooked(call.key);
+    if let Some(budget) = over_budget(call.key) {
+        // Past its budget: counted, not sent. A call whose exit is hooked is marked, so that
+        // its exit knows it entered (a thread id past UNPARKED cannot be: sent as usual).
+        if !hooked || mark(pid_tgid as u32, MARK_SUPPRESSED) {
+            suppress(budget);
+            return;
+        }
+    }
+    let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) else {
+        return;
+    };
+    if !hooked {
+        // Nothing of ours runs at this call's exit: send it now, without its outcome.
+        send(rec);
         return;
     }
-    if let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) {
-        send(rec);
-    }
+    park(pid_tgid as u32, rec);
 }

@@ -6,7 +6,8 @@
 //! attaches to `syscalls/sys_exit_<name>` of each syscall that needs its exit (the forbidden
 //! ones, execve, execveat): the kernel runs it for those calls only, so the rest of the node's
 //! syscalls pay nothing on their way out. `sys_exit` hooks every syscall's exit
-//! (`--exit-hook all`, or a kernel without per-syscall tracepoints).
+//! (`--exit-hook all`, or a kernel without per-syscall tracepoints); it alone sees compat
+//! (i386) calls' exits, so with it they get their outcome too.
 use aya_ebpf::{
     helpers::{
         bpf_get_current_pid_tgid,
@@ -15,10 +16,10 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use sensor_common::{Counter, native_key};
+use sensor_common::{Counter, FLAG_COMPAT, compat_key, native_key};
 
 use crate::{
-    arch::{EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
+    arch::{COMPAT_ARG_OFFSETS, EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
     exec::exec_exit,
     learn::deviates_now,
     maps::{
@@ -37,15 +38,15 @@ pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
     // load against the BTF layout, so the syscall number costs one load, not a helper call
     // (this runs for every syscall on the node).
     let nr = unsafe { core::ptr::read_volatile(regs.add(SYSCALL_NR_OFFSET).cast::<SyscallNr>()) };
-    if in_compat_syscall(current_task()) {
-        // Its number is the compat ABI's; a forbidden one was sent at entry. Only a failed
-        // compat exec has something to add here.
-        if is_compat_exec(nr as u64) {
-            exec_exit(ctx.arg(1), bpf_get_current_pid_tgid() as u32);
-        }
-        return 0;
+    let ret: i64 = ctx.arg(1);
+    let call = if in_compat_syscall(current_task()) {
+        compat_call(nr as u64, ret)
+    } else {
+        native_call(nr as u64, ret)
+    };
+    if let Some(call) = call {
+        reported_exit(&call, ret, || regs);
     }
-    try_sys_exit(nr as u64, ctx.arg(1), || regs);
     0
 }
 
@@ -76,23 +77,55 @@ fn try_sys_exit_call(ctx: &TracePointContext) -> Result<(), i32> {
 
 #[inline(always)]
 fn try_sys_exit(nr: u64, ret: i64, regs: impl FnOnce() -> *const u8) {
+    if let Some(call) = native_call(nr, ret) {
+        reported_exit(&call, ret, regs);
+    }
+}
+
+/// Native call `nr` at its exit: an exec's is handled here; any other is given back.
+#[inline(always)]
+fn native_call(nr: u64, ret: i64) -> Option<Call<'static>> {
     if is_exec(nr) {
         exec_exit(ret, bpf_get_current_pid_tgid() as u32);
-        return;
+        return None;
     }
-    let Some(key) = native_key(nr) else {
-        return;
-    };
+    Some(Call {
+        nr,
+        key: native_key(nr)?,
+        offsets: &EXIT_ARG_OFFSETS,
+        flags: 0,
+    })
+}
+
+/// Compat (i386) call `nr` at its exit (seen by `sys_exit` only: the per-syscall
+/// tracepoints skip compat calls). A forbidden one was parked at its entry, since its key's
+/// exit is hooked when this program is attached (`EXIT_HOOKED` has every bit then).
+#[inline(always)]
+fn compat_call(nr: u64, ret: i64) -> Option<Call<'static>> {
+    if is_compat_exec(nr) {
+        exec_exit(ret, bpf_get_current_pid_tgid() as u32);
+        return None;
+    }
+    Some(Call {
+        nr,
+        key: compat_key(nr)?,
+        // bx, cx, ... are as the caller left them: only ax holds the result.
+        offsets: &COMPAT_ARG_OFFSETS,
+        flags: FLAG_COMPAT,
+    })
+}
+
+/// The exit of `call` (any ABI; `flags` its ABI's), if it is to be reported.
+#[inline(always)]
+fn reported_exit(call: &Call, ret: i64, regs: impl FnOnce() -> *const u8) {
     // Only a call that never entered (refused by seccomp) needs the deviation check here:
     // one that entered was judged at its entry.
-    let Some((pid_tgid, flags)) = reported_caller(key, deviates_now(key)) else {
+    let Some((pid_tgid, flags)) = reported_caller(call.key, deviates_now(call.key)) else {
         return;
     };
     let call = Call {
-        nr,
-        key,
-        offsets: &EXIT_ARG_OFFSETS,
-        flags,
+        flags: call.flags | flags,
+        ..*call
     };
     at_exit(pid_tgid as u32, &call, ret, regs);
 }

@@ -61,6 +61,33 @@ impl LowMemory {
     }
 }
 
+/// A NUL-terminated copy of `s` alone on a page below 4 GiB that this process never touches:
+/// mapped from a memfd, it enters the page tables only when the kernel copies it in.
+pub fn untouched_string(s: &[u8]) -> std::io::Result<u32> {
+    let mut text = s.to_vec();
+    text.push(0);
+    // SAFETY: a NUL-terminated name; the fd is ours.
+    let fd = unsafe { libc::memfd_create(c"sensor-e2e-untouched".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 || unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh shared mapping of our memfd, never read here.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ,
+            libc::MAP_SHARED | libc::MAP_32BIT,
+            fd,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(u32::try_from(page as usize).expect("MAP_32BIT memory is below 4 GiB"))
+}
+
 /// i386 syscall `nr` with `args`; returns what the kernel put in eax (a negative errno on
 /// failure).
 pub fn syscall(nr: u32, args: [u32; 6]) -> i32 {

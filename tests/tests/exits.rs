@@ -1,6 +1,7 @@
 //! The exit side follows the policy: a call the policy starts forbidding gets its own exit
 //! hook (and so its outcome) at once; a call this kernel has no exit tracepoint for is
-//! reported at entry, and `--exit-hook all` sees its result and its seccomp refusals too.
+//! reported at entry, and `--exit-hook all` sees its result and its seccomp refusals too, and
+//! gives i386 calls (which no per-syscall tracepoint reports) their outcome.
 use std::time::Duration;
 
 use sensor_proto::v1::{Event, OutcomeKind};
@@ -8,7 +9,7 @@ use sensor_tests::{
     cgroup::{ScratchDir, TestCgroup},
     ready, replace_file,
     sensor::Sensor,
-    subscriber::{Subscriber, flagged, flagged_in, header, outcome},
+    subscriber::{Subscriber, arg, flagged, flagged_in, header, outcome},
     wait_until,
 };
 
@@ -131,4 +132,65 @@ async fn a_call_without_an_exit_tracepoint_is_reported_at_entry_unless_every_exi
         outcome(&ev),
         (OutcomeKind::BlockedBeforeEntry, "EPERM".to_owned())
     );
+}
+
+/// Compat (i386) calls have no per-syscall exit tracepoint: only `--exit-hook all` sees their
+/// exits, and then they carry their outcome. One refused by a seccomp filter (no entry seen)
+/// is reported too, with its outcome unknown: a thread's syscall file does not say its ABI,
+/// so a compat call in flight at start cannot be told from a refused one.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test]
+async fn compat_calls_get_their_outcome_when_every_exit_is_hooked() {
+    if !ready() {
+        return;
+    }
+    let cg = TestCgroup::new("exits-compat");
+    let sensor = Sensor::start(&["--exit-hook", "all"]).await;
+    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+        .await
+        .expect("subscribe");
+    let i386 = |name: &'static str, pid: u32| {
+        move |ev: &Event| {
+            flagged(ev).is_some_and(|s| s.name == name && s.arch == "i386") && header(ev).pid == pid
+        }
+    };
+    // chroot("/") (61) succeeds.
+    let pid = trigger(&cg, &["int80", "61", "s:/"]);
+    let ev = sub
+        .expect_event("the i386 chroot", i386("chroot", pid))
+        .await;
+    assert_eq!(outcome(&ev), (OutcomeKind::Succeeded, String::new()));
+    // mount (21) onto a missing directory fails. Its strings are on pages the process never
+    // touched, unreadable at the entry: read again at the exit.
+    let untouched = [
+        "21",
+        "u:none",
+        "u:/nonexistent-sensor-e2e",
+        "u:tmpfs",
+        "0",
+        "0",
+    ];
+    let pid = trigger(&cg, &[&["int80"][..], &untouched].concat());
+    let ev = sub.expect_event("the i386 mount", i386("mount", pid)).await;
+    assert_eq!(outcome(&ev), (OutcomeKind::Failed, "ENOENT".to_owned()));
+    assert_eq!(
+        arg(&ev, "target").map(|(v, _)| v),
+        Some("/nonexistent-sensor-e2e"),
+        "the target, from the i386 registers at the exit: {ev:?}"
+    );
+    assert!(flagged(&ev).is_some_and(|f| f.args_read_at_exit), "{ev:?}");
+    let mount = [
+        "21",
+        "s:none",
+        "s:/nonexistent-sensor-e2e",
+        "s:tmpfs",
+        "0",
+        "0",
+    ];
+    // Refused by a filter before it entered: seen at its exit only.
+    let pid = trigger(&cg, &[&["int80-seccomp"][..], &mount].concat());
+    let ev = sub
+        .expect_event("the refused i386 mount", i386("mount", pid))
+        .await;
+    assert_eq!(outcome(&ev).0, OutcomeKind::Unknown);
 }

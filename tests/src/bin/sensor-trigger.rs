@@ -21,9 +21,12 @@
 //! - `syscall-seccomp NR`: the same under a seccomp filter that refuses NR with EPERM;
 //! - `exec PATH [ARGS...]`: exec PATH with ARGS as given (bytes, not necessarily UTF-8);
 //! - `int80 NR [ARG...]`: i386 syscall NR through `int $0x80` (x86_64 only); each ARG is a
-//!   number (decimal or 0x hex), `s:TEXT`, a string placed below 4 GiB, or `w:N,N,...`, an
+//!   number (decimal or 0x hex), `s:TEXT`, a string placed below 4 GiB, `u:TEXT`, the same
+//!   alone on a page the process never touches (a memfd mapped, never read), or `w:N,N,...`, an
 //!   array of u32 words placed there (socketcall's arguments). Prints the result
 //!   and exits 0 whatever it was (a test judges it by what the sensor saw);
+//! - `int80-seccomp NR [ARG...]`: the same under a seccomp filter that refuses i386 call NR
+//!   with EPERM (and allows everything else);
 //! - `int80-execve PATH [ARGS...]`: i386 execve of PATH with ARGS (argv[0] is PATH);
 //! - `calls NR...`: each native syscall NR in turn, every argument 0 (harmless getters and
 //!   the like; results ignored);
@@ -138,6 +141,54 @@ fn deny_with_seccomp(nr: libc::c_long) {
     .expect("build the seccomp filter");
     let program: seccompiler::BpfProgram = filter.try_into().expect("compile the seccomp filter");
     seccompiler::apply_filter(&program).expect("apply the seccomp filter");
+}
+
+/// Refuses i386 call `nr` with EPERM from now on: a filter of our own, since seccompiler's
+/// filters check for one architecture and kill a call of any other.
+#[cfg(target_arch = "x86_64")]
+fn deny_i386_with_seccomp(nr: u32) {
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+    // offsetof(struct seccomp_data, nr) and (.., arch).
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    let mut filter = [
+        stmt(load, ARCH),
+        jeq(AUDIT_ARCH_I386, 0, 3),
+        stmt(load, NR),
+        jeq(nr, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: prctl with integer arguments; the program outlives the call, which copies it.
+    let installed = unsafe {
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+            && libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ) == 0
+    };
+    if !installed {
+        fail("install the i386 seccomp filter", Error::last_os_error());
+    }
 }
 
 /// `threads` threads wait `ms` ms each in rt_sigtimedwait (SIGUSR2, which nobody sends),
@@ -506,13 +557,19 @@ fn main() {
             println!("{ret}");
         }
         #[cfg(target_arch = "x86_64")]
-        ("int80", [nr, call_args @ ..]) if call_args.len() <= 6 => {
+        ("int80" | "int80-seccomp", [nr, call_args @ ..]) if call_args.len() <= 6 => {
             use sensor_tests::int80;
+            if action == "int80-seccomp" {
+                deny_i386_with_seccomp(number(nr) as u32);
+            }
             let mut low = int80::LowMemory::new(1 << 16).unwrap_or_else(|e| fail("mmap", e));
             let mut regs = [0u32; 6];
             for (reg, a) in regs.iter_mut().zip(call_args) {
                 *reg = if let Some(text) = a.strip_prefix("s:") {
                     low.string(text.as_bytes())
+                } else if let Some(text) = a.strip_prefix("u:") {
+                    int80::untouched_string(text.as_bytes())
+                        .unwrap_or_else(|e| fail("an untouched string", e))
                 } else if let Some(words) = a.strip_prefix("w:") {
                     let bytes: Vec<u8> = words
                         .split(',')
