@@ -6,8 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use sensor::args::{ArgString, Pointee, decode};
 
 /// The syscalls with an argument table, and one without.
-const NAMES: [&str; 17] = [
+const NAMES: [&str; 18] = [
     "mount",
+    "clone",
     "clone3",
     "mount_setattr",
     "open_tree_attr",

@@ -38,6 +38,10 @@ pub enum Param {
     Str(&'static str),
     /// A bit set, named from a table.
     Flags(&'static str, &'static [(u64, &'static str)]),
+    /// A bit set whose low byte ([`CLONE_SIGNAL_BYTE`]) is a signal, not flags (legacy
+    /// clone's exit signal): shown by name after the flags (`CLONE_NEWNS|SIGCHLD`), and never
+    /// in a condition's mask.
+    FlagsSignal(&'static str, &'static [(u64, &'static str)]),
     /// A pointer to a u64 bit set in user memory (clone3's `struct clone_args`, flags
     /// first): the kernel side reads the bits, which are shown and which conditions test.
     FlagsAt(&'static str, &'static [(u64, &'static str)]),
@@ -58,6 +62,7 @@ impl Param {
         match self {
             Param::Str(n)
             | Param::Flags(n, _)
+            | Param::FlagsSignal(n, _)
             | Param::FlagsAt(n, _)
             | Param::StructAt(n, _)
             | Param::Enum(n, _)
@@ -113,7 +118,69 @@ const CLONE_NS: &[(u64, &str)] = &[
     (libc::CLONE_FS as u64, "CLONE_FS"),
     (libc::CLONE_SYSVSEM as u64, "CLONE_SYSVSEM"),
 ];
-/// The namespace flags: what makes clone, clone3 and unshare worth a look.
+/// Legacy clone's flags. Their low byte (`CSIGNAL`) is the child's exit signal, not flags:
+/// CLONE_NEWTIME (0x80) cannot be asked for there (only through clone3 or unshare).
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (libc::CLONE_VM as u64, "CLONE_VM"),
+    (libc::CLONE_FS as u64, "CLONE_FS"),
+    (libc::CLONE_FILES as u64, "CLONE_FILES"),
+    (libc::CLONE_SIGHAND as u64, "CLONE_SIGHAND"),
+    (libc::CLONE_PIDFD as u64, "CLONE_PIDFD"),
+    (libc::CLONE_PTRACE as u64, "CLONE_PTRACE"),
+    (libc::CLONE_VFORK as u64, "CLONE_VFORK"),
+    (libc::CLONE_PARENT as u64, "CLONE_PARENT"),
+    (libc::CLONE_THREAD as u64, "CLONE_THREAD"),
+    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
+    (libc::CLONE_SYSVSEM as u64, "CLONE_SYSVSEM"),
+    (libc::CLONE_SETTLS as u64, "CLONE_SETTLS"),
+    (libc::CLONE_PARENT_SETTID as u64, "CLONE_PARENT_SETTID"),
+    (libc::CLONE_CHILD_CLEARTID as u64, "CLONE_CHILD_CLEARTID"),
+    (libc::CLONE_DETACHED as u64, "CLONE_DETACHED"),
+    (libc::CLONE_UNTRACED as u64, "CLONE_UNTRACED"),
+    (libc::CLONE_CHILD_SETTID as u64, "CLONE_CHILD_SETTID"),
+    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
+    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
+    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
+    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
+    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
+    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
+    (libc::CLONE_IO as u64, "CLONE_IO"),
+];
+/// `CSIGNAL`: legacy clone's exit signal.
+pub const CLONE_SIGNAL_BYTE: u64 = 0xff;
+const SIGNALS: &[(u64, &str)] = &[
+    (libc::SIGHUP as u64, "SIGHUP"),
+    (libc::SIGINT as u64, "SIGINT"),
+    (libc::SIGQUIT as u64, "SIGQUIT"),
+    (libc::SIGILL as u64, "SIGILL"),
+    (libc::SIGTRAP as u64, "SIGTRAP"),
+    (libc::SIGABRT as u64, "SIGABRT"),
+    (libc::SIGBUS as u64, "SIGBUS"),
+    (libc::SIGFPE as u64, "SIGFPE"),
+    (libc::SIGKILL as u64, "SIGKILL"),
+    (libc::SIGUSR1 as u64, "SIGUSR1"),
+    (libc::SIGSEGV as u64, "SIGSEGV"),
+    (libc::SIGUSR2 as u64, "SIGUSR2"),
+    (libc::SIGPIPE as u64, "SIGPIPE"),
+    (libc::SIGALRM as u64, "SIGALRM"),
+    (libc::SIGTERM as u64, "SIGTERM"),
+    (libc::SIGCHLD as u64, "SIGCHLD"),
+    (libc::SIGCONT as u64, "SIGCONT"),
+    (libc::SIGSTOP as u64, "SIGSTOP"),
+    (libc::SIGTSTP as u64, "SIGTSTP"),
+    (libc::SIGTTIN as u64, "SIGTTIN"),
+    (libc::SIGTTOU as u64, "SIGTTOU"),
+    (libc::SIGURG as u64, "SIGURG"),
+    (libc::SIGXCPU as u64, "SIGXCPU"),
+    (libc::SIGXFSZ as u64, "SIGXFSZ"),
+    (libc::SIGVTALRM as u64, "SIGVTALRM"),
+    (libc::SIGPROF as u64, "SIGPROF"),
+    (libc::SIGWINCH as u64, "SIGWINCH"),
+    (libc::SIGIO as u64, "SIGIO"),
+    (libc::SIGPWR as u64, "SIGPWR"),
+    (libc::SIGSYS as u64, "SIGSYS"),
+];
+/// The namespace flags: what makes clone3 and unshare worth a look (CLONE_NEWTIME last).
 pub const CLONE_NEW: &[&str] = &[
     "CLONE_NEWNS",
     "CLONE_NEWCGROUP",
@@ -124,6 +191,8 @@ pub const CLONE_NEW: &[&str] = &[
     "CLONE_NEWNET",
     "CLONE_NEWTIME",
 ];
+/// The namespace flags legacy clone can carry: all but CLONE_NEWTIME (see [`CLONE_FLAGS`]).
+pub const CLONE_NEW_LEGACY: &[&str] = CLONE_NEW.split_at(CLONE_NEW.len() - 1).0;
 const AF: &[(u64, &str)] = &[
     (1, "AF_UNIX"),
     (2, "AF_INET"),
@@ -290,7 +359,7 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
         "unshare" => &[Flags("flags", CLONE_NS)],
         // x86_64 order (aarch64 and i386 swap the last two, shown in hex either way).
         "clone" => &[
-            Flags("flags", CLONE_NS),
+            FlagsSignal("flags", CLONE_FLAGS),
             Hex("stack"),
             Hex("parent_tid"),
             Hex("child_tid"),
@@ -411,6 +480,14 @@ pub fn flag_names(value: u64, table: &[(u64, &str)]) -> String {
     }
 }
 
+/// `SIGCHLD`, or the number of a signal without a name here (a real-time one, or none).
+fn signal_name(signal: u64) -> String {
+    SIGNALS
+        .iter()
+        .find(|(v, _)| *v == signal)
+        .map_or_else(|| format!("signal {signal}"), |(_, n)| (*n).to_owned())
+}
+
 pub fn enum_name(value: u64, table: &[(u64, &str)]) -> String {
     table
         .iter()
@@ -429,6 +506,15 @@ pub fn show(param: Param, value: u64) -> String {
                 value
             };
             flag_names(value, table)
+        }
+        Param::FlagsSignal(_, table) => {
+            let signal = value & CLONE_SIGNAL_BYTE;
+            let flags = flag_names(value & !CLONE_SIGNAL_BYTE, table);
+            match (signal, flags.as_str()) {
+                (0, _) => flags,
+                (_, "0") => signal_name(signal),
+                _ => format!("{flags}|{}", signal_name(signal)),
+            }
         }
         Param::Enum(_, table) => enum_name(value, table),
         Param::Int(_) => (value as i64 as i32).to_string(),

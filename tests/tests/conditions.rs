@@ -1,4 +1,5 @@
-//! Argument conditions, decided in the kernel: namespace creation through clone, clone3 and
+//! Argument conditions, decided in the kernel: namespace creation through clone (never its
+//! exit signal's byte taken for flags), clone3 and
 //! unshare is flagged, and only that (a fork, unshare(CLONE_FILES) are not); personality
 //! outside Docker's allowed values, AF_VSOCK sockets and ptrace requests that attach or
 //! write (not those that read) likewise. clone3's event shows the
@@ -46,6 +47,9 @@ async fn only_calls_whose_arguments_match_are_flagged() {
     // Harmless first: none of these may be flagged.
     let quiet = [
         trigger(&cg, &["raw", &nr("clone"), &SIGCHLD.to_string()]),
+        // Legacy clone's low byte is the exit signal (145 here): its 0x80 bit is not
+        // CLONE_NEWTIME, and the child shares every namespace.
+        trigger(&cg, &["raw", &nr("clone"), "0x91"]),
         trigger(&cg, &["clone3", "0"]),
         trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]),
         trigger(&cg, &["raw", &nr("personality"), "0xffffffff"]),
@@ -59,8 +63,7 @@ async fn only_calls_whose_arguments_match_are_flagged() {
     let ev = sub
         .expect_event("clone(CLONE_NEWUTS)", flagged_by(clone, "clone"))
         .await;
-    let flags = arg(&ev, "flags").map(|f| f.0).unwrap_or_default();
-    assert!(flags.starts_with("CLONE_NEWUTS"), "{flags}");
+    assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWUTS|SIGCHLD", false)));
     let clone3 = trigger(&cg, &["clone3", CLONE_NEWUTS]);
     let ev = sub
         .expect_event("clone3 with CLONE_NEWUTS", flagged_by(clone3, "clone3"))
@@ -72,6 +75,12 @@ async fn only_calls_whose_arguments_match_are_flagged() {
         .expect_event("unshare(CLONE_NEWUTS)", flagged_by(unshare, "unshare"))
         .await;
     assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWUTS", false)));
+    // unshare's 0x80 is CLONE_NEWTIME.
+    let unshare = trigger(&cg, &["raw", &nr("unshare"), "0x80"]);
+    let ev = sub
+        .expect_event("unshare(CLONE_NEWTIME)", flagged_by(unshare, "unshare"))
+        .await;
+    assert_eq!(arg(&ev, "flags"), Some(("CLONE_NEWTIME", false)));
     let persona = trigger(&cg, &["raw", &nr("personality"), "0x0400000"]);
     sub.expect_event(
         "personality(READ_IMPLIES_EXEC)",

@@ -28,6 +28,24 @@ fn decodes_each_family() {
 }
 
 #[test]
+fn legacy_clone_shows_its_exit_signal_as_a_signal() {
+    let flags = params("clone").unwrap()[0];
+    let sigchld = libc::SIGCHLD as u64;
+    // 0x80 of the low byte is part of the signal (145 here), not CLONE_NEWTIME.
+    assert_eq!(show(flags, 0x91), "signal 145");
+    assert_eq!(show(flags, sigchld), "SIGCHLD");
+    assert_eq!(
+        show(flags, libc::CLONE_NEWUSER as u64 | sigchld),
+        "CLONE_NEWUSER|SIGCHLD"
+    );
+    let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SETTLS) as u64;
+    assert_eq!(show(flags, thread), "CLONE_VM|CLONE_THREAD|CLONE_SETTLS");
+    assert_eq!(show(flags, 0), "0");
+    // unshare's 0x80 is CLONE_NEWTIME.
+    assert_eq!(show(params("unshare").unwrap()[0], 0x80), "CLONE_NEWTIME");
+}
+
+#[test]
 fn decodes_a_mount_with_its_strings() {
     let strings = vec![
         ArgString {

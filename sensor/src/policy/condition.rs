@@ -62,12 +62,20 @@ pub struct Condition {
 /// Names of an argument's values (flag bits, or enumerated values).
 type Names = &'static [(u64, &'static str)];
 
-/// The argument called `arg_name` of `syscall` (the first one when `None`): its index, its
-/// name, whether it points at the value, and the names its values have.
-fn argument(
-    syscall: &str,
-    arg_name: Option<&str>,
-) -> Result<(usize, &'static str, bool, Names), String> {
+/// An argument a condition can test.
+struct Testable {
+    index: usize,
+    name: &'static str,
+    /// It points at the value.
+    deref: bool,
+    /// The names its values have.
+    table: Names,
+    /// Bits that are no flags (legacy clone's exit signal): a mask may not test them.
+    not_flags: u64,
+}
+
+/// The argument called `arg_name` of `syscall` (the first one when `None`).
+fn argument(syscall: &str, arg_name: Option<&str>) -> Result<Testable, String> {
     let params = args::params(syscall).ok_or_else(|| {
         format!("{syscall}: the sensor does not decode its arguments, so it cannot test them")
     })?;
@@ -83,16 +91,24 @@ fn argument(
             names.join(", ")
         )
     })?;
-    Ok(match *p {
-        Param::Flags(n, t) | Param::Enum(n, t) => (i, n, false, t),
-        Param::FlagsAt(n, t) => (i, n, true, t),
+    let (deref, table, not_flags) = match *p {
+        Param::Flags(_, t) | Param::Enum(_, t) => (false, t, 0),
+        Param::FlagsSignal(_, t) => (false, t, args::CLONE_SIGNAL_BYTE),
+        Param::FlagsAt(_, t) => (true, t, 0),
         // A struct is tested by its first field.
-        Param::StructAt(n, fields) => match fields.first() {
-            Some(Param::Flags(_, t) | Param::Enum(_, t)) => (i, n, true, t),
-            _ => (i, n, true, &[]),
+        Param::StructAt(_, fields) => match fields.first() {
+            Some(Param::Flags(_, t) | Param::Enum(_, t)) => (true, *t, 0),
+            _ => (true, &[][..], 0),
         },
-        Param::Int(n) | Param::Hex(n) => (i, n, false, &[]),
+        Param::Int(_) | Param::Hex(_) => (false, &[][..], 0),
         Param::Str(n) => return Err(format!("{syscall}: argument {n} is a string")),
+    };
+    Ok(Testable {
+        index: i,
+        name: p.name(),
+        deref,
+        table,
+        not_flags,
     })
 }
 
@@ -116,16 +132,26 @@ impl Condition {
         op: Op,
         values: &[String],
     ) -> Result<Condition, String> {
-        let (arg, arg_name, deref, table) = argument(syscall, arg_name)?;
+        let arg = argument(syscall, arg_name)?;
         let parsed: Vec<u64> = values
             .iter()
-            .map(|v| value(v, table))
+            .map(|v| value(v, arg.table))
             .collect::<Result<_, _>>()?;
         if parsed.is_empty() {
             return Err(format!("{}: give at least one value", op.key()));
         }
         let values = if op.is_mask() {
-            vec![parsed.iter().fold(0, |m, v| m | v)]
+            let mask = parsed.iter().fold(0, |m, v| m | v);
+            if mask & arg.not_flags != 0 {
+                return Err(format!(
+                    "{}: bits {:#x} of {syscall}'s {} are its child's exit signal, not flags \
+                     (CLONE_NEWTIME is clone3's and unshare's only)",
+                    op.key(),
+                    mask & arg.not_flags,
+                    arg.name
+                ));
+            }
+            vec![mask]
         } else if parsed.len() > COND_VALUES {
             return Err(format!(
                 "{}: at most {COND_VALUES} values, not {}",
@@ -136,12 +162,12 @@ impl Condition {
             parsed
         };
         Ok(Condition {
-            arg,
-            arg_name,
-            deref,
+            arg: arg.index,
+            arg_name: arg.name,
+            deref: arg.deref,
             op,
             values,
-            table,
+            table: arg.table,
         })
     }
 
@@ -260,5 +286,26 @@ mod tests {
         assert!(e.contains("string"), "{e}");
         let e = Condition::new("personality", None, Op::In, &s(&["1"; 9])).unwrap_err();
         assert!(e.contains("at most"), "{e}");
+    }
+
+    #[test]
+    fn legacy_clone_s_exit_signal_is_never_taken_for_flags() {
+        // Its low byte is the exit signal: 0x80 there is no CLONE_NEWTIME.
+        let e = Condition::new("clone", None, Op::AnyOf, &s(&["CLONE_NEWTIME"])).unwrap_err();
+        assert!(e.contains("CLONE_NEWTIME"), "{e}");
+        for op in [Op::AnyOf, Op::AllOf, Op::NoneOf] {
+            let e = Condition::new("clone", None, op, &s(&["CLONE_NEWNS", "0x80"])).unwrap_err();
+            assert!(e.contains("0x80") && e.contains("exit signal"), "{e}");
+        }
+        let c = Condition::new("clone", None, Op::AnyOf, &s(&["CLONE_NEWUSER"])).unwrap();
+        assert!(!c.matches(0x91) && c.matches(libc::CLONE_NEWUSER as u64 | 17));
+        // clone3 and unshare can ask for a time namespace.
+        for call in ["clone3", "unshare"] {
+            Condition::new(call, None, Op::AnyOf, &s(&["CLONE_NEWTIME"])).unwrap();
+        }
+        // The built-in rule: a signal byte alone never meets it.
+        let builtin =
+            Condition::new("clone", None, Op::AnyOf, &s(crate::args::CLONE_NEW_LEGACY)).unwrap();
+        assert!((0..=0xff).all(|sig| !builtin.matches(sig | libc::CLONE_VM as u64)));
     }
 }
