@@ -430,7 +430,10 @@ pub struct ArgCondition {
     pub deref: u8,
     /// Values in use in `values` (IN, NOT_IN).
     pub count: u8,
-    pub _pad: u32,
+    /// Non-zero: the kernel reads the argument as 32 bits (a C `int` or `unsigned int`), so
+    /// only the register's lower half is tested: `socket(0x1_0000_0028)` is AF_VSOCK.
+    pub narrow: u8,
+    pub _pad: [u8; 3],
     pub values: [u64; COND_VALUES],
 }
 

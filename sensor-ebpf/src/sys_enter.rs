@@ -94,10 +94,12 @@ fn handover(regs: *const u8, nr: u64) {
     // The program pointer must be there: runtimes (and libseccomp) probe which flags the
     // kernel supports with `seccomp(SECCOMP_SET_MODE_FILTER, flag, NULL)` long before they
     // install anything.
+    // seccomp's `op` and prctl's `option` are 32-bit: the kernel ignores their upper half.
+    let op = arg(0) & u64::from(u32::MAX);
     let filter = if nr == NR_SECCOMP.load() as u64 {
-        arg(0) == SECCOMP_SET_MODE_FILTER && arg(2) != 0
+        op == SECCOMP_SET_MODE_FILTER && arg(2) != 0
     } else {
-        arg(0) == PR_SET_SECCOMP && arg(1) == SECCOMP_MODE_FILTER && arg(2) != 0
+        op == PR_SET_SECCOMP && arg(1) == SECCOMP_MODE_FILTER && arg(2) != 0
     };
     if filter {
         advance_phase(PHASE_RUNTIME, PHASE_FILTERED);

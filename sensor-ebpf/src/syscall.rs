@@ -242,7 +242,9 @@ fn holds(c: &ArgCondition, read: Option<u64>, flags: u16) -> bool {
     let Some(mut v) = read else {
         return true; // unreadable (or no such argument): flag it rather than miss it
     };
-    if flags & FLAG_COMPAT != 0 {
+    // A compat register, or an argument the kernel reads as 32 bits: its upper half is
+    // never what the call acts on.
+    if flags & FLAG_COMPAT != 0 || c.narrow != 0 {
         v &= u64::from(u32::MAX);
     }
     if c.deref != 0 {

@@ -342,6 +342,52 @@ const MODULE_INIT: &[(u64, &str)] = &[
     (4, "MODULE_INIT_COMPRESSED_FILE"),
 ];
 
+/// The arguments of the decoded syscalls that the kernel reads as 32 bits (a C `int` or
+/// `unsigned int` in its `SYSCALL_DEFINE`, or narrowed at once: legacy clone's flags go
+/// through `lower_32_bits`, ptrace's `long pid` becomes a `pid_t`). The register's upper half
+/// is never what such a call acts on, so it is neither shown nor tested: `socket(0x1_0000_0028)`
+/// opens an AF_VSOCK socket. The kernel's tracefs formats check this table
+/// (`narrow_arguments_are_the_kernel_s_32_bit_ones`).
+const NARROW: &[(&str, &[&str])] = &[
+    ("umount2", &["flags"]),
+    ("clone", &["flags"]),
+    ("personality", &["persona"]),
+    ("socket", &["domain", "type", "protocol"]),
+    ("setns", &["fd", "nstype"]),
+    ("ptrace", &["pid"]),
+    ("bpf", &["cmd", "size"]),
+    ("finit_module", &["fd", "flags"]),
+    ("delete_module", &["flags"]),
+    ("kexec_file_load", &["kernel_fd", "initrd_fd"]),
+    ("move_mount", &["from_dfd", "to_dfd", "flags"]),
+    ("fsopen", &["flags"]),
+    ("fsconfig", &["fd", "cmd", "aux"]),
+    ("fsmount", &["fs_fd", "flags", "attr_flags"]),
+    ("open_tree", &["dfd", "flags"]),
+    ("open_tree_attr", &["dfd", "flags"]),
+    ("fspick", &["dfd", "flags"]),
+    ("mount_setattr", &["dfd", "flags"]),
+    ("process_vm_readv", &["pid"]),
+    ("process_vm_writev", &["pid"]),
+    ("open_by_handle_at", &["mount_fd", "flags"]),
+];
+
+/// Does the kernel read argument `arg` of `syscall` as 32 bits? (See [`NARROW`].)
+pub fn is_narrow(syscall: &str, arg: &str) -> bool {
+    NARROW
+        .iter()
+        .any(|(name, args)| *name == syscall && args.contains(&arg))
+}
+
+/// Argument value `v` as the kernel acts on it: the lower half of a [`NARROW`] one.
+fn as_read(syscall: &str, arg: &str, v: u64) -> u64 {
+    if is_narrow(syscall, arg) {
+        v & u64::from(u32::MAX)
+    } else {
+        v
+    }
+}
+
 /// The parameters of the syscalls we decode; any other is shown as six raw values.
 pub fn params(name: &str) -> Option<&'static [Param]> {
     use Param::*;
@@ -569,7 +615,7 @@ pub fn decode(
     strings: &[ArgString],
     pointee: Pointee,
 ) -> Vec<DecodedArg> {
-    let Some(ps) = name.and_then(params) else {
+    let Some((name, ps)) = name.and_then(|n| Some((n, params(n)?))) else {
         return Vec::new();
     };
     ps.iter()
@@ -599,7 +645,7 @@ pub fn decode(
             },
             _ => DecodedArg {
                 name: p.name(),
-                value: show(p, args[i]),
+                value: show(p, as_read(name, p.name(), args[i])),
                 raw: None,
                 truncated: false,
             },

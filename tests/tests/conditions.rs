@@ -1,7 +1,8 @@
 //! Argument conditions, decided in the kernel: namespace creation through clone (never its
 //! exit signal's byte taken for flags), clone3 and
 //! unshare is flagged, and only that (a fork, unshare(CLONE_FILES) are not); personality
-//! outside Docker's allowed values, AF_VSOCK sockets and ptrace requests that attach or
+//! outside Docker's allowed values, AF_VSOCK sockets (an `int` argument: its register's
+//! upper half is ignored, as the kernel does) and ptrace requests that attach or
 //! write (not those that read) likewise. clone3's event shows the
 //! flags its `struct clone_args` held. A policy file's own
 //! condition replaces the built-in one.
@@ -53,6 +54,8 @@ async fn only_calls_whose_arguments_match_are_flagged() {
         trigger(&cg, &["clone3", "0"]),
         trigger(&cg, &["raw", &nr("unshare"), CLONE_FILES]),
         trigger(&cg, &["raw", &nr("personality"), "0xffffffff"]),
+        // personality's argument is an unsigned int: the kernel sets PER_LINUX (0) here.
+        trigger(&cg, &["raw", &nr("personality"), "0x100000000"]),
         trigger(&cg, &["raw", &nr("socket"), "1", "1", "0"]),
         // PTRACE_PEEKDATA of pid 1 (not traced by the trigger: ESRCH): a read.
         trigger(&cg, &["raw", &nr("ptrace"), "2", "1", "0", "0"]),
@@ -90,6 +93,12 @@ async fn only_calls_whose_arguments_match_are_flagged() {
     let vsock = trigger(&cg, &["raw", &nr("socket"), "40", "1", "0"]);
     let ev = sub
         .expect_event("socket(AF_VSOCK)", flagged_by(vsock, "socket"))
+        .await;
+    assert_eq!(arg(&ev, "domain"), Some(("AF_VSOCK", false)));
+    // The domain is an int: with its register's upper half set, it is still AF_VSOCK.
+    let high = trigger(&cg, &["raw", &nr("socket"), "0x100000028", "1", "0"]);
+    let ev = sub
+        .expect_event("socket(0x100000028)", flagged_by(high, "socket"))
         .await;
     assert_eq!(arg(&ev, "domain"), Some(("AF_VSOCK", false)));
     // A write of another process's registers, by the register-set request too (a tracer its

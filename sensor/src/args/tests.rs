@@ -196,3 +196,82 @@ fn read_masks_follow_the_table() {
         );
     }
 }
+
+#[test]
+fn a_32_bit_argument_is_shown_as_the_kernel_reads_it() {
+    let d = decode(
+        Some("socket"),
+        &[0x1_0000_0028, 1, 0, 0, 0, 0],
+        &[],
+        Pointee::None,
+    );
+    assert_eq!(d[0].value, "AF_VSOCK");
+    let d = decode(
+        Some("unshare"),
+        &[1 << 32 | 0x80, 0, 0, 0, 0, 0],
+        &[],
+        Pointee::None,
+    );
+    assert_eq!(
+        d[0].value, "CLONE_NEWTIME|0x100000000",
+        "a 64-bit one keeps every bit"
+    );
+}
+
+/// [`NARROW`] against the running kernel: an argument is narrow exactly when its
+/// `sys_enter_<name>` format field is 32 bits wide in C (`int`, `unsigned`, `pid_t`), but
+/// for the two the kernel narrows in the call's body. Needs a readable tracefs: as root it
+/// must find one; a developer's unprivileged quick loop skips it.
+#[test]
+fn narrow_arguments_are_the_kernel_s_32_bit_ones() {
+    const NARROWED_IN_BODY: &[(&str, &str)] = &[("clone", "flags"), ("ptrace", "pid")];
+    let root = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .into_iter()
+        .map(std::path::Path::new)
+        .find(|p| p.join("events/syscalls").is_dir());
+    let Some(root) = root else {
+        // SAFETY: no arguments.
+        assert!(
+            unsafe { libc::geteuid() } != 0,
+            "root and no tracefs mounted"
+        );
+        eprintln!("no readable tracefs: skipped (not root)");
+        return;
+    };
+    let mut checked = 0;
+    for name in NARROW.iter().map(|(n, _)| *n).chain([
+        "mount",
+        "unshare",
+        "clone3",
+        "init_module",
+        "kexec_load",
+    ]) {
+        let event = crate::probes::exits::exit_event(name).replace("sys_exit_", "sys_enter_");
+        let path = root.join("events/syscalls").join(event).join("format");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // a call this kernel does not have (init_module without modules)
+        };
+        let fields = crate::tracefs::format::parse(&text).expect("a format file");
+        let args = fields
+            .iter()
+            .skip_while(|f| f.name != "__syscall_nr")
+            .skip(1);
+        for (param, field) in params(name).unwrap().iter().zip(args) {
+            let c_32 = matches!(
+                field.ty.as_str(),
+                "int" | "unsigned int" | "unsigned" | "pid_t"
+            );
+            let narrowed = NARROWED_IN_BODY.contains(&(name, param.name()));
+            assert_eq!(
+                is_narrow(name, param.name()),
+                c_32 || narrowed,
+                "{name}'s {} is `{} {}` in the kernel",
+                param.name(),
+                field.ty,
+                field.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} arguments checked");
+}

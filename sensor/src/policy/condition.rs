@@ -52,6 +52,8 @@ pub struct Condition {
     pub arg_name: &'static str,
     /// The argument points at the value (clone3's `struct clone_args`, flags first).
     pub deref: bool,
+    /// Only its lower 32 bits are tested: the kernel reads it as an `int`.
+    pub narrow: bool,
     pub op: Op,
     /// One mask (any_of / all_of / none_of) or the listed values (in / not_in).
     pub values: Vec<u64>,
@@ -72,6 +74,8 @@ struct Testable {
     table: Names,
     /// Bits that are no flags (legacy clone's exit signal): a mask may not test them.
     not_flags: u64,
+    /// The kernel reads it as 32 bits ([`args::is_narrow`]).
+    narrow: bool,
 }
 
 /// The argument called `arg_name` of `syscall` (the first one when `None`).
@@ -109,6 +113,7 @@ fn argument(syscall: &str, arg_name: Option<&str>) -> Result<Testable, String> {
         deref,
         table,
         not_flags,
+        narrow: args::is_narrow(syscall, p.name()),
     })
 }
 
@@ -140,6 +145,16 @@ impl Condition {
         if parsed.is_empty() {
             return Err(format!("{}: give at least one value", op.key()));
         }
+        if let Some(v) = parsed
+            .iter()
+            .find(|v| arg.narrow && **v > u64::from(u32::MAX))
+        {
+            return Err(format!(
+                "{}: {v:#x} is past 32 bits, and the kernel reads {syscall}'s {} as 32 bits",
+                op.key(),
+                arg.name
+            ));
+        }
         let values = if op.is_mask() {
             let mask = parsed.iter().fold(0, |m, v| m | v);
             if mask & arg.not_flags != 0 {
@@ -165,6 +180,7 @@ impl Condition {
             arg: arg.index,
             arg_name: arg.name,
             deref: arg.deref,
+            narrow: arg.narrow,
             op,
             values,
             table: arg.table,
@@ -182,13 +198,19 @@ impl Condition {
             arg: self.arg as u8,
             deref: u8::from(self.deref),
             count: self.values.len() as u8,
-            _pad: 0,
+            narrow: u8::from(self.narrow),
+            _pad: [0; 3],
             values,
         }
     }
 
     /// Does value `v` of the argument meet the condition? (What the kernel decides.)
     pub fn matches(&self, v: u64) -> bool {
+        let v = if self.narrow {
+            v & u64::from(u32::MAX)
+        } else {
+            v
+        };
         let mask = self.values[0];
         match self.op {
             Op::AnyOf => v & mask != 0,
@@ -286,6 +308,18 @@ mod tests {
         assert!(e.contains("string"), "{e}");
         let e = Condition::new("personality", None, Op::In, &s(&["1"; 9])).unwrap_err();
         assert!(e.contains("at most"), "{e}");
+    }
+
+    #[test]
+    fn a_32_bit_argument_is_tested_on_its_lower_half() {
+        let vsock = Condition::new("socket", None, Op::In, &s(&["AF_VSOCK"])).unwrap();
+        assert!(vsock.narrow && vsock.to_kernel().narrow == 1);
+        assert!(vsock.matches(0x1_0000_0028) && !vsock.matches(0x28_0000_0000));
+        let e = Condition::new("socket", None, Op::In, &s(&["0x100000028"])).unwrap_err();
+        assert!(e.contains("32 bits"), "{e}");
+        // A 64-bit argument keeps every bit.
+        let ns = Condition::new("unshare", None, Op::NotIn, &s(&["0"])).unwrap();
+        assert!(!ns.narrow && ns.matches(1 << 32));
     }
 
     #[test]
