@@ -276,6 +276,10 @@ pub const GLOBAL_FILE_INODE_OFF: &str = "FILE_INODE_OFF";
 pub const GLOBAL_INODE_NLINK_OFF: &str = "INODE_NLINK_OFF";
 pub const GLOBAL_FILE_DENTRY_OFF: &str = "FILE_DENTRY_OFF";
 pub const GLOBAL_DENTRY_NAME_OFF: &str = "DENTRY_NAME_OFF";
+/// Globals: the path from the task to its pid namespace's level, from BTF:
+/// `task_struct.thread_pid`, `pid.level`.
+pub const GLOBAL_TASK_THREAD_PID_OFF: &str = "TASK_THREAD_PID_OFF";
+pub const GLOBAL_PID_LEVEL_OFF: &str = "PID_LEVEL_OFF";
 /// Global: offset of `old_pid` in the sched_process_exec record.
 pub const GLOBAL_EXEC_OLD_PID_OFF: &str = "EXEC_OLD_PID_OFF";
 /// Global: the sensor's own tgid, whose syscalls are never flagged.
@@ -341,6 +345,8 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_INODE_NLINK_OFF,
     GLOBAL_FILE_DENTRY_OFF,
     GLOBAL_DENTRY_NAME_OFF,
+    GLOBAL_TASK_THREAD_PID_OFF,
+    GLOBAL_PID_LEVEL_OFF,
     GLOBAL_IOURING_OPCODE_OFF,
     GLOBAL_NR_SECCOMP,
     GLOBAL_NR_PRCTL,

@@ -253,7 +253,10 @@ pub struct ExecRecord {
     pub cap_effective: u64,
     /// `cred->euid` after the exec (`u32::MAX` when unknown).
     pub euid: u32,
-    pub _pad: u32,
+    /// The level of the process's pid namespace (`thread_pid->level`; 0: the node's own),
+    /// read only when the executed file has no name (`exe_nlink` 0); `u32::MAX` otherwise
+    /// or when unknown. runc's re-exec of itself from a memfd is in the node's.
+    pub pid_ns_level: u32,
     pub filename: [u8; EXEC_FILENAME_LEN],
     pub argv: [u8; EXEC_ARGV_LEN],
     /// The executed file's link count (`mm->exe_file->f_inode->i_nlink`): 0 for a file with

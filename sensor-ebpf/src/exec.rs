@@ -26,8 +26,8 @@ use crate::{
     maps::{
         CRED_CAP_EFFECTIVE_OFF, CRED_EUID_OFF, DENTRY_NAME_OFF, EVENTS, EXEC_FILENAME_OFF,
         EXEC_OLD_PID_OFF, EXEC_PENDING, EXEC_SCRATCH, FDT_FD_OFF, FDT_MAX_FDS_OFF, FILE_DENTRY_OFF,
-        FILE_INODE_OFF, FILES_FDT_OFF, INODE_NLINK_OFF, MM_EXE_FILE_OFF, TASK_CRED_OFF,
-        TASK_FILES_OFF, TASK_MM_OFF, count,
+        FILE_INODE_OFF, FILES_FDT_OFF, INODE_NLINK_OFF, MM_EXE_FILE_OFF, PID_LEVEL_OFF,
+        TASK_CRED_OFF, TASK_FILES_OFF, TASK_MM_OFF, TASK_THREAD_PID_OFF, count,
     },
     record::{fill_header, read_field},
 };
@@ -172,7 +172,6 @@ fn fill_privileges(rec: &mut ExecRecord) {
     rec.euid = cred
         .and_then(|c| read_field::<u32>(c, CRED_EUID_OFF.load()))
         .unwrap_or(u32::MAX);
-    rec._pad = 0;
 }
 
 /// The executed file: its link count (0: no name on any filesystem, as a memfd) and its
@@ -201,6 +200,13 @@ fn fill_exe_file(rec: &mut ExecRecord) {
     }
     if let Some(exe) = exe {
         describe(rec, exe, exe_nlink);
+    }
+    rec.pid_ns_level = u32::MAX;
+    if rec.exe_nlink == 0 {
+        // Only for a file with no name: runc's memfd re-exec is told from a lookalike by it.
+        rec.pid_ns_level = read_field::<*const u8>(task, TASK_THREAD_PID_OFF.load())
+            .and_then(|pid| read_field::<u32>(pid, PID_LEVEL_OFF.load()))
+            .unwrap_or(u32::MAX);
     }
 }
 

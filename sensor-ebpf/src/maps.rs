@@ -285,6 +285,11 @@ pub static INODE_NLINK_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 pub static FILE_DENTRY_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static DENTRY_NAME_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+// The path to the task's pid namespace level, from the kernel's BTF.
+#[unsafe(no_mangle)]
+pub static TASK_THREAD_PID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+#[unsafe(no_mangle)]
+pub static PID_LEVEL_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 
 // Field offsets of the cgroup_mkdir/cgroup_rmdir and sched_process_exit records, from tracefs.
 #[unsafe(no_mangle)]

@@ -337,6 +337,7 @@ fn exec(r: &ExecRecord, flags: u16) -> Result<Exec, DecodeError> {
         exe_file: (r.exe_nlink != u32::MAX).then(|| ExeFile {
             nlink: r.exe_nlink,
             name: r.exe_name[..(r.exe_name_len as usize).min(EXE_NAME_LEN)].to_vec(),
+            pid_ns_level: (r.pid_ns_level != u32::MAX).then_some(r.pid_ns_level),
         }),
     })
 }

@@ -36,6 +36,9 @@ pub struct TaskOffsets {
     /// The path to an open file by number: `task_struct.files`, `files_struct.fdt`,
     /// `fdtable.fd`, `fdtable.max_fds` (`u32::MAX` each where unknown).
     pub fds: [u32; 4],
+    /// The path to the task's pid namespace level: `task_struct.thread_pid`, `pid.level`
+    /// (`u32::MAX` each where unknown).
+    pub pid_level: [u32; 2],
 }
 
 impl TaskOffsets {
@@ -53,6 +56,7 @@ impl TaskOffsets {
         start_time: u32::MAX,
         exe: [u32::MAX; 6],
         fds: [u32::MAX; 4],
+        pid_level: [u32::MAX; 2],
     };
 }
 
@@ -145,6 +149,9 @@ fn offsets_in(btf: &Btf) -> Result<TaskOffsets, BtfError> {
         start_time: offset(btf, "task_struct", "start_time").unwrap_or(u32::MAX),
         exe: exe_offsets(btf).unwrap_or([u32::MAX; 6]),
         fds: fd_offsets(btf).unwrap_or([u32::MAX; 4]),
+        pid_level: offset(btf, "task_struct", "thread_pid")
+            .and_then(|p| Ok([p, offset(btf, "pid", "level")?]))
+            .unwrap_or([u32::MAX; 2]),
     })
 }
 
@@ -197,6 +204,9 @@ mod tests {
         // The fd table: pointers 8-aligned, and all known here.
         assert!(o.fds[..3].iter().all(|f| f.is_multiple_of(8)), "{o:?}");
         assert!(o.fds[3] != u32::MAX, "{o:?}");
+        // The pid namespace's level: thread_pid a pointer, level a u32 inside struct pid.
+        assert!(o.pid_level[0].is_multiple_of(8), "{o:?}");
+        assert!(o.pid_level[1] != u32::MAX, "{o:?}");
         assert!(o.real_parent > o.tgid && o.exit_code > 0, "{o:?}");
         assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
         assert!(

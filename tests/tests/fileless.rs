@@ -144,3 +144,42 @@ async fn a_memfd_exec_is_fileless_and_runc_s_own_is_not() {
         );
     }
 }
+
+/// runc's names are not a pass: a container's dropper called `runc` that runs a payload from a
+/// memfd named as runc's own (`runc_cloned:/proc/self/exe`) is fileless. runc makes its
+/// re-exec in the node's pid namespace, which a container's process is never in.
+#[tokio::test]
+async fn a_container_s_runc_lookalike_is_fileless() {
+    if !ready() {
+        return;
+    }
+    let sensor = Sensor::start(&["--no-cri"]).await;
+    let (uid, id) = kube_ids(0xa01);
+    let script = "printf '#!/bin/sh\\n/sensor-trigger - memfd-exec runc_cloned:/proc/self/exe \
+                  /usr/bin/true payload\\n' > /tmp/runc && chmod +x /tmp/runc && /tmp/runc";
+    let c = Container::new(
+        &format!("sensor-e2e-lookalike-{}", std::process::id()),
+        &format!("/kubepods/besteffort/pod{uid}/{id}"),
+        script,
+    )
+    .with_host_usr(Some((std::path::Path::new(TRIGGER), "/sensor-trigger")));
+    let mut sub = Subscriber::connect(&sensor.addr, execs_in(vec![c.cgroup_id()]))
+        .await
+        .expect("subscribe");
+    let out = c.run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev = sub
+        .expect_event("the payload's exec", |ev| {
+            exec(ev).is_some_and(|e| e.exe_name == b"memfd:runc_cloned:/proc/self/exe")
+        })
+        .await;
+    let e = exec(&ev).unwrap();
+    assert!(
+        e.findings.iter().any(|f| f.what.starts_with("fileless")),
+        "a lookalike of runc's re-exec passed: {e:?}"
+    );
+}

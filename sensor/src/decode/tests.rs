@@ -276,7 +276,7 @@ fn exec_record(filename: &[u8], argv: &[u8], argc: u32) -> ExecRecord {
         argc,
         cap_effective: 0,
         euid: u32::MAX,
-        _pad: 0,
+        pid_ns_level: u32::MAX,
         filename: [0xAA; EXEC_FILENAME_LEN],
         argv: [0xBB; EXEC_ARGV_LEN],
         exe_nlink: u32::MAX,

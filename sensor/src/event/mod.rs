@@ -334,6 +334,9 @@ pub struct Exec {
 pub struct ExeFile {
     pub nlink: u32,
     pub name: Vec<u8>,
+    /// The level of the process's pid namespace (0: the node's), for a file with no name;
+    /// `None` for another or when unknown.
+    pub pid_ns_level: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -279,6 +279,7 @@ fn exec_exit_and_seen_bodies_arrive() {
         exe_file: Some(ExeFile {
             nlink: 0,
             name: b"memfd:x".to_vec(),
+            pid_ns_level: Some(1),
         }),
     };
     assert_eq!(
