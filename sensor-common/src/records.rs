@@ -417,7 +417,7 @@ pub mod cond {
 }
 
 /// Values an [`ArgCondition`] can list.
-pub const COND_VALUES: usize = 8;
+pub const COND_VALUES: usize = 16;
 
 /// A condition on one register argument of a forbidden call, by syscall key (the
 /// `CONDITIONS` map).

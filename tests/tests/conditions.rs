@@ -108,6 +108,18 @@ async fn only_calls_whose_arguments_match_are_flagged() {
         .expect_event("ptrace(PTRACE_SETREGSET)", flagged_by(setregset, "ptrace"))
         .await;
     assert_eq!(arg(&ev, "request"), Some(("PTRACE_SETREGSET", false)));
+    // Or the syscall the tracee is about to make (Linux 6.16).
+    let set_call = trigger(&cg, &["raw", &nr("ptrace"), "0x4212", "1", "88", "0"]);
+    let ev = sub
+        .expect_event(
+            "ptrace(PTRACE_SET_SYSCALL_INFO)",
+            flagged_by(set_call, "ptrace"),
+        )
+        .await;
+    assert_eq!(
+        arg(&ev, "request"),
+        Some(("PTRACE_SET_SYSCALL_INFO", false))
+    );
 
     // Everything before them arrived first (one ring, in order): nothing of the quiet ones.
     for ev in sub.events() {

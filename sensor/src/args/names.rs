@@ -215,7 +215,13 @@ pub(super) const PTRACE: &[(u64, &str)] = &[
     (15, "PTRACE_SETFPREGS"),
     (16, "PTRACE_ATTACH"),
     (17, "PTRACE_DETACH"),
+    // x86's own: i386 FP/SSE registers, TLS descriptors, x86_64 fs/gs base.
+    (18, "PTRACE_GETFPXREGS"),
+    (19, "PTRACE_SETFPXREGS"),
     (24, "PTRACE_SYSCALL"),
+    (25, "PTRACE_GET_THREAD_AREA"),
+    (26, "PTRACE_SET_THREAD_AREA"),
+    (30, "PTRACE_ARCH_PRCTL"),
     (0x4200, "PTRACE_SETOPTIONS"),
     (0x4201, "PTRACE_GETEVENTMSG"),
     (0x4202, "PTRACE_GETSIGINFO"),
@@ -226,7 +232,11 @@ pub(super) const PTRACE: &[(u64, &str)] = &[
     (0x4207, "PTRACE_INTERRUPT"),
     (0x4208, "PTRACE_LISTEN"),
     (0x4209, "PTRACE_PEEKSIGINFO"),
+    (0x420a, "PTRACE_GETSIGMASK"),
+    (0x420b, "PTRACE_SETSIGMASK"),
     (0x420e, "PTRACE_GET_SYSCALL_INFO"),
+    // Linux 6.16: sets the number, arguments or result of the tracee's syscall.
+    (0x4212, "PTRACE_SET_SYSCALL_INFO"),
 ];
 pub(super) const BPF_CMD: &[(u64, &str)] = &[
     (0, "BPF_MAP_CREATE"),

@@ -306,7 +306,7 @@ mod tests {
         assert!(e.contains("does not decode"), "{e}");
         let e = Condition::new("mount", None, Op::In, &s(&["1"])).unwrap_err();
         assert!(e.contains("string"), "{e}");
-        let e = Condition::new("personality", None, Op::In, &s(&["1"; 9])).unwrap_err();
+        let e = Condition::new("personality", None, Op::In, &s(&["1"; 17])).unwrap_err();
         assert!(e.contains("at most"), "{e}");
     }
 

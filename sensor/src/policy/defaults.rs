@@ -156,6 +156,9 @@ pub const DEFAULT_CONDITIONS: &[(&str, &str, Op, &[&str])] = &[
     // Attaching to another process or writing its memory or registers, by any request that
     // writes them (reading is what debuggers and profilers in a container do all day; Docker
     // allows ptrace). A tracer its child asked for (PTRACE_TRACEME) writes without attaching.
+    // Registers include x86's fs/gs base (ARCH_PRCTL, which also reads them: one request),
+    // TLS descriptors and i386's FP/SSE set, and the syscall a tracee is about to make or
+    // has made (SET_SYSCALL_INFO, Linux 6.16).
     (
         "ptrace",
         "request",
@@ -169,6 +172,10 @@ pub const DEFAULT_CONDITIONS: &[(&str, &str, Op, &[&str])] = &[
             "PTRACE_SETREGS",
             "PTRACE_SETFPREGS",
             "PTRACE_SETREGSET",
+            "PTRACE_SETFPXREGS",
+            "PTRACE_SET_THREAD_AREA",
+            "PTRACE_ARCH_PRCTL",
+            "PTRACE_SET_SYSCALL_INFO",
         ],
     ),
 ];
