@@ -76,6 +76,9 @@ pub(super) const CLONE_FLAGS: &[(u64, &str)] = &[
     (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
     (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
     (libc::CLONE_IO as u64, "CLONE_IO"),
+    // Inside the signal byte: never shown as a flag, named only so that a condition that
+    // names it is refused with the reason.
+    (0x80, "CLONE_NEWTIME"),
 ];
 /// `CSIGNAL`: legacy clone's exit signal.
 pub const CLONE_SIGNAL_BYTE: u64 = 0xff;
