@@ -136,7 +136,7 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
         "umount2" => &[Str("target"), Flags("flags", UMOUNT)],
         "chroot" => &[Str("path")],
         "pivot_root" => &[Str("new_root"), Str("put_old")],
-        "unshare" => &[Flags("flags", CLONE_NS)],
+        "unshare" => &[Flags("flags", CLONE_FLAGS)],
         // x86_64 order (aarch64 and i386 swap the last two, shown in hex either way).
         "clone" => &[
             FlagsSignal("flags", CLONE_FLAGS),
@@ -145,10 +145,10 @@ pub fn params(name: &str) -> Option<&'static [Param]> {
             Hex("child_tid"),
             Hex("tls"),
         ],
-        "clone3" => &[FlagsAt("flags", CLONE_NS), Int("size")],
+        "clone3" => &[FlagsAt("flags", CLONE_FLAGS), Int("size")],
         "personality" => &[Hex("persona")],
         "socket" => &[Enum("domain", AF), Hex("type"), Int("protocol")],
-        "setns" => &[Int("fd"), Flags("nstype", CLONE_NS)],
+        "setns" => &[Int("fd"), Flags("nstype", CLONE_FLAGS)],
         "ptrace" => &[
             Enum("request", PTRACE),
             Int("pid"),

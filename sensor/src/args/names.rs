@@ -36,22 +36,11 @@ pub(super) const UMOUNT: &[(u64, &str)] = &[
     (libc::MNT_EXPIRE as u64, "MNT_EXPIRE"),
     (8, "UMOUNT_NOFOLLOW"),
 ];
-pub(super) const CLONE_NS: &[(u64, &str)] = &[
-    (libc::CLONE_NEWNS as u64, "CLONE_NEWNS"),
-    (libc::CLONE_NEWCGROUP as u64, "CLONE_NEWCGROUP"),
-    (libc::CLONE_NEWUTS as u64, "CLONE_NEWUTS"),
-    (libc::CLONE_NEWIPC as u64, "CLONE_NEWIPC"),
-    (libc::CLONE_NEWUSER as u64, "CLONE_NEWUSER"),
-    (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
-    (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
-    (0x80, "CLONE_NEWTIME"),
-    (libc::CLONE_FILES as u64, "CLONE_FILES"),
-    (libc::CLONE_FS as u64, "CLONE_FS"),
-    (libc::CLONE_SYSVSEM as u64, "CLONE_SYSVSEM"),
-];
-/// Legacy clone's flags. Their low byte (`CSIGNAL`) is the child's exit signal, not flags:
-/// CLONE_NEWTIME (0x80) cannot be asked for there (only through clone3 or unshare).
+/// clone's, clone3's and unshare's flags (setns's namespace types among them), by bit. In
+/// legacy clone the low byte (`CSIGNAL`, [`CLONE_SIGNAL_BYTE`]) is the child's exit signal,
+/// not flags: CLONE_NEWTIME (0x80) can only be asked for through clone3 or unshare.
 pub(super) const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x80, "CLONE_NEWTIME"),
     (libc::CLONE_VM as u64, "CLONE_VM"),
     (libc::CLONE_FS as u64, "CLONE_FS"),
     (libc::CLONE_FILES as u64, "CLONE_FILES"),
@@ -76,9 +65,9 @@ pub(super) const CLONE_FLAGS: &[(u64, &str)] = &[
     (libc::CLONE_NEWPID as u64, "CLONE_NEWPID"),
     (libc::CLONE_NEWNET as u64, "CLONE_NEWNET"),
     (libc::CLONE_IO as u64, "CLONE_IO"),
-    // Inside the signal byte: never shown as a flag, named only so that a condition that
-    // names it is refused with the reason.
-    (0x80, "CLONE_NEWTIME"),
+    // clone3 only.
+    (0x1_0000_0000, "CLONE_CLEAR_SIGHAND"),
+    (0x2_0000_0000, "CLONE_INTO_CGROUP"),
 ];
 /// `CSIGNAL`: legacy clone's exit signal.
 pub const CLONE_SIGNAL_BYTE: u64 = 0xff;

@@ -208,12 +208,12 @@ fn a_32_bit_argument_is_shown_as_the_kernel_reads_it() {
     assert_eq!(d[0].value, "AF_VSOCK");
     let d = decode(
         Some("unshare"),
-        &[1 << 32 | 0x80, 0, 0, 0, 0, 0],
+        &[1 << 40 | 0x80, 0, 0, 0, 0, 0],
         &[],
         Pointee::None,
     );
     assert_eq!(
-        d[0].value, "CLONE_NEWTIME|0x100000000",
+        d[0].value, "CLONE_NEWTIME|0x10000000000",
         "a 64-bit one keeps every bit"
     );
 }
