@@ -280,6 +280,11 @@ pub const GLOBAL_DENTRY_NAME_OFF: &str = "DENTRY_NAME_OFF";
 /// `task_struct.thread_pid`, `pid.level`.
 pub const GLOBAL_TASK_THREAD_PID_OFF: &str = "TASK_THREAD_PID_OFF";
 pub const GLOBAL_PID_LEVEL_OFF: &str = "PID_LEVEL_OFF";
+/// Global: the path from a task to its namespaces, from BTF, as one `[u32; NS_OFFS_LEN]`:
+/// `task_struct.nsproxy`, `task_struct.real_cred`, `cred.user_ns`, then the `struct nsproxy`
+/// members of `FORK_NAMESPACES` in its order. Any unknown: all are `OFFSET_UNKNOWN`.
+pub const GLOBAL_NS_OFFS: &str = "NS_OFFS";
+pub const NS_OFFS_LEN: usize = 3 + crate::NSPROXY_NAMESPACES;
 /// Global: offset of `old_pid` in the sched_process_exec record.
 pub const GLOBAL_EXEC_OLD_PID_OFF: &str = "EXEC_OLD_PID_OFF";
 /// Global: the sensor's own tgid, whose syscalls are never flagged.
@@ -347,6 +352,7 @@ pub const GLOBALS: &[&str] = &[
     GLOBAL_DENTRY_NAME_OFF,
     GLOBAL_TASK_THREAD_PID_OFF,
     GLOBAL_PID_LEVEL_OFF,
+    GLOBAL_NS_OFFS,
     GLOBAL_IOURING_OPCODE_OFF,
     GLOBAL_NR_SECCOMP,
     GLOBAL_NR_PRCTL,

@@ -127,6 +127,39 @@ pub const FLAG_UNFLAGGED: u16 = 1 << 11;
 /// and its pointee holds the three u32 words `args` pointed at (domain, type, protocol),
 /// one per word, when they could be read.
 pub const FLAG_SOCKETCALL: u16 = 1 << 12;
+/// Set in [`Header::flags`] of a clone-family call whose fork was seen: the record's
+/// [`SyscallRecord::ns_created`] says which namespaces the new task did not share with its
+/// caller, as the kernel made them (not as the caller's memory said at entry).
+pub const FLAG_NS_AT_FORK: u16 = 1 << 13;
+
+/// The namespaces a fork can make, by bit of [`SyscallRecord::ns_created`]: bit `i` is the
+/// `CLONE_NEW*` flag `FORK_NAMESPACES[i]`. The first seven are `struct nsproxy` members (in
+/// the order of the loader's `NSPROXY_OFFS`), the last the user namespace (of the creds).
+pub const FORK_NAMESPACES: [u64; 8] = [
+    0x0400_0000, // CLONE_NEWUTS: nsproxy.uts_ns
+    0x0800_0000, // CLONE_NEWIPC: ipc_ns
+    0x0002_0000, // CLONE_NEWNS: mnt_ns
+    0x2000_0000, // CLONE_NEWPID: pid_ns_for_children
+    0x4000_0000, // CLONE_NEWNET: net_ns
+    0x0000_0080, // CLONE_NEWTIME: time_ns_for_children
+    0x0200_0000, // CLONE_NEWCGROUP: cgroup_ns
+    0x1000_0000, // CLONE_NEWUSER: cred.user_ns
+];
+/// How many of [`FORK_NAMESPACES`] live in `struct nsproxy`.
+pub const NSPROXY_NAMESPACES: usize = 7;
+
+/// The `CLONE_NEW*` flags of [`SyscallRecord::ns_created`] bits `bits`.
+pub const fn fork_namespace_flags(bits: u8) -> u64 {
+    let mut flags = 0;
+    let mut i = 0;
+    while i < FORK_NAMESPACES.len() {
+        if bits & (1 << i) != 0 {
+            flags |= FORK_NAMESPACES[i];
+        }
+        i += 1;
+    }
+    flags
+}
 
 /// i386 `socketcall` (x86_64's compat table): the multiplexer old i386 code makes its socket
 /// calls through.
@@ -224,7 +257,10 @@ pub struct SyscallRecord {
     pub pointee_arg: u8,
     /// Bytes used in each string slot, without the NUL.
     pub str_len: [u16; SYSCALL_STRS],
-    pub _pad2: u16,
+    /// With [`FLAG_NS_AT_FORK`]: the namespaces the fork made (bits of
+    /// [`FORK_NAMESPACES`]); 0 otherwise.
+    pub ns_created: u8,
+    pub _pad2: u8,
     pub strs: [[u8; SYSCALL_STR_LEN]; SYSCALL_STRS],
 }
 

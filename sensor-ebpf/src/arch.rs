@@ -30,3 +30,14 @@ pub const EXIT_ARG_OFFSETS: [usize; 6] = [272, 8, 16, 24, 32, 40];
 pub const SYSCALL_NR_OFFSET: usize = 280;
 #[cfg(bpf_target_arch = "aarch64")]
 pub type SyscallNr = i32;
+
+/// Native `clone` (x86_64).
+#[cfg(not(bpf_target_arch = "aarch64"))]
+pub const NR_CLONE: u64 = 56;
+/// Native `clone` (aarch64).
+#[cfg(bpf_target_arch = "aarch64")]
+pub const NR_CLONE: u64 = 220;
+/// `clone3`: the same number in every table, the compat one included.
+pub const NR_CLONE3: u64 = 435;
+/// The compat (i386) `clone`.
+pub const COMPAT_NR_CLONE: u64 = 120;

@@ -11,6 +11,7 @@ mod flood;
 mod io_uring;
 mod learn;
 mod maps;
+mod namespaces;
 mod parked;
 mod process;
 mod record;

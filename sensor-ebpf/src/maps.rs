@@ -11,8 +11,8 @@ use sensor_common::{
     EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FLAG_DEVIATION, FLAG_UNFLAGGED,
     FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState, LEARN_GEN_SLOTS,
     LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
-    OFFSET_UNKNOWN, PENDING_CAPACITY, PHASE_RUNTIME, PHASE_STEADY, PHASE_WORKLOAD, STEADY_SLOT,
-    SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
+    NS_OFFS_LEN, OFFSET_UNKNOWN, PENDING_CAPACITY, PHASE_RUNTIME, PHASE_STEADY, PHASE_WORKLOAD,
+    STEADY_SLOT, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
 };
 
 use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
@@ -290,6 +290,9 @@ pub static DENTRY_NAME_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 pub static TASK_THREAD_PID_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
 #[unsafe(no_mangle)]
 pub static PID_LEVEL_OFF: Global<u32> = Global::new(OFFSET_UNKNOWN);
+// The path to a task's namespaces, from the kernel's BTF (see sensor_common::GLOBAL_NS_OFFS).
+#[unsafe(no_mangle)]
+pub static NS_OFFS: Global<[u32; NS_OFFS_LEN]> = Global::new([OFFSET_UNKNOWN; NS_OFFS_LEN]);
 
 // Field offsets of the cgroup_mkdir/cgroup_rmdir and sched_process_exit records, from tracefs.
 #[unsafe(no_mangle)]

@@ -68,6 +68,14 @@ pub fn mark(tid: u32, value: u8) -> bool {
     true
 }
 
+/// Is thread `tid`'s UNPARKED byte set (its call in flight is suppressed or unparked)?
+#[inline(always)]
+pub fn marked(tid: u32) -> bool {
+    UNPARKED
+        .get(tid / UNPARKED_TIDS_PER_ENTRY)
+        .is_some_and(|bytes| bytes[(tid % UNPARKED_TIDS_PER_ENTRY) as usize] != 0)
+}
+
 /// Thread `tid`'s UNPARKED byte (`None`: past the map), cleared.
 #[inline(always)]
 fn take_mark(tid: u32) -> Option<u8> {

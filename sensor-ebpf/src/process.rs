@@ -26,6 +26,10 @@ pub fn sched_process_fork(ctx: RawTracePointContext) -> i32 {
 fn try_sched_process_fork(ctx: &RawTracePointContext) {
     // TP_PROTO(struct task_struct *parent, struct task_struct *child); runs in the parent.
     let child: *const u8 = ctx.arg(1);
+    // Threads too: a thread can get namespaces of its own (CLONE_NEWUTS, CLONE_NEWNET, ...).
+    if let Some(created) = crate::namespaces::created(ctx.arg(0), child) {
+        crate::namespaces::at_fork(created);
+    }
     let (Some(pid), Some(tgid)) = (
         read_field::<i32>(child, TASK_PID_OFF.load()),
         read_field::<i32>(child, TASK_TGID_OFF.load()),

@@ -45,6 +45,7 @@ pub fn fill_bare(rec: &mut SyscallRecord, nr: u64, flags: u16, outcome: Outcome,
     rec.pointee = [0; POINTEE_WORDS];
     rec.pointee_state = pointee::NONE;
     rec.pointee_arg = 0;
+    rec.ns_created = 0;
     rec._pad2 = 0;
     rec.args = [0; SYSCALL_ARGS];
     rec.str_arg = [NO_STR_ARG; SYSCALL_STRS];
@@ -228,6 +229,23 @@ pub fn meets_condition_on(args: Option<&[u64; SYSCALL_ARGS]>, call: &Call) -> bo
         args.and_then(|a| a.get(c.arg as usize).copied()),
         call.flags,
     )
+}
+
+/// Does a clone-family call whose fork made the namespaces of `CLONE_NEW*` flags `flags` meet
+/// its condition? Those flags were among the ones the kernel used, so only a condition on the
+/// flags argument (0) that any flags holding them meet can be judged: ANY_OF, ALL_OF.
+#[inline(always)]
+pub fn namespaces_meet_condition(call: &Call, flags: u64) -> bool {
+    let Some(c) = condition(call.key) else {
+        return true; // forbidden whatever its flags
+    };
+    let mask = c.values[0];
+    match c.op {
+        _ if c.arg != 0 => false,
+        cond::ANY_OF => flags & mask != 0,
+        cond::ALL_OF => flags & mask == mask,
+        _ => false,
+    }
 }
 
 /// The argument condition of syscall `key`, unless it has none.

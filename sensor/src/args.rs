@@ -260,6 +260,14 @@ pub fn flag_names(value: u64, table: &[(u64, &str)]) -> String {
     }
 }
 
+/// `CLONE_NEWUTS|CLONE_NEWNET`: clone flags by name; "" for none.
+pub fn clone_flag_names(flags: u64) -> String {
+    if flags == 0 {
+        return String::new();
+    }
+    flag_names(flags, CLONE_FLAGS)
+}
+
 /// `SIGCHLD`, or the number of a signal without a name here (a real-time one, or none).
 fn signal_name(signal: u64) -> String {
     SIGNALS

@@ -7,10 +7,10 @@ use std::mem::size_of;
 use sensor_common::{
     CGROUP_PATH_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
     ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
-    FLAG_DEVIATION, FLAG_IOURING, FLAG_PHASE_SHIFT, FLAG_SOCKETCALL, FLAG_TRUNCATED,
-    FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, I386_SOCKET, NO_STR_ARG, Outcome as RawOutcome,
-    RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET, SeenRecord, SyscallRecord,
-    syscall_record_size,
+    FLAG_DEVIATION, FLAG_IOURING, FLAG_NS_AT_FORK, FLAG_PHASE_SHIFT, FLAG_SOCKETCALL,
+    FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, I386_SOCKET, NO_STR_ARG,
+    Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
+    SeenRecord, SyscallRecord, fork_namespace_flags, syscall_record_size,
 };
 
 use crate::{
@@ -177,6 +177,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
                 args_at_exit: header.flags & FLAG_ARGS_AT_EXIT != 0,
                 suppressed: None,
                 deviation: header.flags & FLAG_DEVIATION != 0,
+                namespaces_at_fork: namespaces_at_fork(&r, name)?,
             };
             if header.flags & FLAG_UNFLAGGED != 0 {
                 // Outside the container's profile, and not flagged by the policy.
@@ -276,6 +277,27 @@ fn strings(r: &SyscallRecord, size: usize) -> Result<Vec<ArgString>, DecodeError
         });
     }
     Ok(out)
+}
+
+/// The namespaces the call's fork made (`CLONE_NEW*` flags), when its fork was seen: only a
+/// clone-family call has one.
+fn namespaces_at_fork(r: &SyscallRecord, name: Option<&str>) -> Result<Option<u64>, DecodeError> {
+    if r.header.flags & FLAG_NS_AT_FORK == 0 {
+        if r.ns_created != 0 {
+            return Err(DecodeError::BadValue {
+                field: "syscall record namespaces without a fork",
+                value: r.ns_created.into(),
+            });
+        }
+        return Ok(None);
+    }
+    if !matches!(name, Some("clone" | "clone3")) {
+        return Err(DecodeError::BadValue {
+            field: "fork namespaces of a call other than clone",
+            value: r.nr,
+        });
+    }
+    Ok(Some(fork_namespace_flags(r.ns_created)))
 }
 
 fn pointee(r: &SyscallRecord) -> Result<Pointee, DecodeError> {

@@ -118,6 +118,7 @@ mod tests {
                 args_at_exit: false,
                 suppressed: None,
                 deviation: false,
+                namespaces_at_fork: None,
             }),
         )
     }

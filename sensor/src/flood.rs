@@ -108,6 +108,7 @@ fn summary(key: FloodKey, new: Suppressed, now: u64) -> Record {
         decoded: Vec::new(),
         args_at_exit: false,
         deviation: false,
+        namespaces_at_fork: None,
         suppressed: Some(new),
     });
     Record::Event(ev)

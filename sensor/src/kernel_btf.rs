@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use btf_rs::{Backend, Btf, Struct, Type};
+use sensor_common::{NS_OFFS_LEN, NSPROXY_NAMESPACES};
 
 /// The default place of the kernel's BTF.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
@@ -39,6 +40,8 @@ pub struct TaskOffsets {
     /// The path to the task's pid namespace level: `task_struct.thread_pid`, `pid.level`
     /// (`u32::MAX` each where unknown).
     pub pid_level: [u32; 2],
+    /// See `sensor_common::GLOBAL_NS_OFFS`.
+    pub namespaces: [u32; NS_OFFS_LEN],
 }
 
 impl TaskOffsets {
@@ -57,6 +60,7 @@ impl TaskOffsets {
         exe: [u32::MAX; 6],
         fds: [u32::MAX; 4],
         pid_level: [u32::MAX; 2],
+        namespaces: [u32::MAX; NS_OFFS_LEN],
     };
 }
 
@@ -152,7 +156,32 @@ fn offsets_in(btf: &Btf) -> Result<TaskOffsets, BtfError> {
         pid_level: offset(btf, "task_struct", "thread_pid")
             .and_then(|p| Ok([p, offset(btf, "pid", "level")?]))
             .unwrap_or([u32::MAX; 2]),
+        namespaces: namespace_offsets(btf).unwrap_or([u32::MAX; NS_OFFS_LEN]),
     })
+}
+
+/// `struct nsproxy`'s members, in the order of `sensor_common::FORK_NAMESPACES`.
+const NSPROXY_MEMBERS: [&str; NSPROXY_NAMESPACES] = [
+    "uts_ns",
+    "ipc_ns",
+    "mnt_ns",
+    "pid_ns_for_children",
+    "net_ns",
+    "time_ns_for_children",
+    "cgroup_ns",
+];
+
+/// See `sensor_common::GLOBAL_NS_OFFS`. A member this kernel does not have (no time
+/// namespaces without CONFIG_TIME_NS) is left unknown; the path to them must be there.
+fn namespace_offsets(btf: &Btf) -> Result<[u32; NS_OFFS_LEN], BtfError> {
+    let mut o = [u32::MAX; NS_OFFS_LEN];
+    o[0] = offset(btf, "task_struct", "nsproxy")?;
+    o[1] = offset(btf, "task_struct", "real_cred")?;
+    o[2] = offset(btf, "cred", "user_ns")?;
+    for (slot, member) in o[3..].iter_mut().zip(NSPROXY_MEMBERS) {
+        *slot = offset(btf, "nsproxy", member).unwrap_or(u32::MAX);
+    }
+    Ok(o)
 }
 
 /// See [`TaskOffsets::fds`]; an error turns off only the reading of a script's fd.
@@ -207,6 +236,13 @@ mod tests {
         // The pid namespace's level: thread_pid a pointer, level a u32 inside struct pid.
         assert!(o.pid_level[0].is_multiple_of(8), "{o:?}");
         assert!(o.pid_level[1] != u32::MAX, "{o:?}");
+        // Every namespace's path is known here, each a pointer (8-aligned), no two alike.
+        let ns = o.namespaces;
+        assert!(ns.iter().all(|f| f.is_multiple_of(8)), "{o:?}");
+        let mut members = ns[3..].to_vec();
+        members.sort_unstable();
+        members.dedup();
+        assert_eq!(members.len(), NSPROXY_NAMESPACES, "{o:?}");
         assert!(o.real_parent > o.tgid && o.exit_code > 0, "{o:?}");
         assert_eq!(o.real_parent % 8, 0, "a pointer is 8-aligned: {o:?}");
         assert!(

@@ -457,12 +457,26 @@ fn call_line(s: &pb::FlaggedSyscall) -> String {
     } else {
         ""
     };
+    let forked = s
+        .namespaces_at_fork
+        .as_ref()
+        .map(|n| format!(" [namespaces made at fork: {}]", fork_namespaces(n)))
+        .unwrap_or_default();
     format!(
-        "{}({}){at_exit} {}",
+        "{}({}){at_exit} {}{forked}",
         call_name(s),
         call_args(s),
         outcome(s.outcome.as_ref())
     )
+}
+
+/// The namespaces a clone's fork made, by name, or "none".
+pub fn fork_namespaces(n: &pb::ForkNamespaces) -> String {
+    if n.names.is_empty() {
+        "none".to_owned()
+    } else {
+        n.names.clone()
+    }
 }
 
 /// A call as JSON (flagged calls and deviations).
@@ -481,6 +495,7 @@ fn call_json(s: &pb::FlaggedSyscall) -> Value {
         "syscall": s.name, "nr": s.number, "arch": s.arch,
         "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
         "args_read_at_exit": s.args_read_at_exit,
+        "namespaces_at_fork": s.namespaces_at_fork.as_ref().map(|n| json!({"flags": n.flags, "names": n.names})),
         "suppressed": s.suppressed, "suppressed_period_ns": s.suppressed_period_ns,
         "lost_in_kernel": s.lost_in_kernel,
         "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),

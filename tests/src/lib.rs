@@ -5,6 +5,7 @@
 //! reason, for a quick local loop.
 pub mod bench;
 pub mod cgroup;
+pub mod clone_race;
 pub mod containerd;
 pub mod cri_pod;
 pub mod held;

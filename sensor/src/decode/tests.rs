@@ -45,6 +45,7 @@ fn syscall_record(nr: u64) -> SyscallRecord {
         pointee_state: 0,
         pointee_arg: 0,
         str_len: [0; 3],
+        ns_created: 0,
         _pad2: 0,
         strs: [[0; SYSCALL_STR_LEN]; 3],
     }
@@ -108,6 +109,42 @@ fn carries_string_arguments_and_outcomes() {
     };
     assert_eq!(s.outcome, Outcome::Failed(libc::EPERM));
     assert!(s.args_at_exit);
+}
+
+#[test]
+fn a_clone_s_fork_namespaces_are_decoded_and_nothing_else_may_carry_them() {
+    let clone3 = syscalls::number(Arch::NATIVE, "clone3").unwrap();
+    let mut r = syscall_record(clone3);
+    r.ret = 4242;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!()
+    };
+    assert_eq!(s.namespaces_at_fork, None, "no fork seen");
+    // uts (bit 0), net (bit 4), user (bit 7).
+    r.header.flags = FLAG_NS_AT_FORK;
+    r.ns_created = 0b1001_0001;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!()
+    };
+    let made = libc::CLONE_NEWUTS | libc::CLONE_NEWNET | libc::CLONE_NEWUSER;
+    assert_eq!(s.namespaces_at_fork, Some(made as u64));
+    r.ns_created = 0;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!()
+    };
+    assert_eq!(s.namespaces_at_fork, Some(0), "a fork that made none");
+    // Every bit names a namespace, each a different one.
+    let all = fork_namespace_flags(u8::MAX);
+    assert_eq!(all.count_ones(), 8);
+    assert_eq!(all & libc::CLONE_NEWTIME as u64, libc::CLONE_NEWTIME as u64);
+
+    // Bits without the flag, or the flag on a call that forks nothing: refused.
+    r.header.flags = 0;
+    r.ns_created = 1;
+    assert!(decode(&bytes_of(&r)).is_err());
+    let mut r = syscall_record(syscalls::number(Arch::NATIVE, "mount").unwrap());
+    r.header.flags = FLAG_NS_AT_FORK;
+    assert!(decode(&bytes_of(&r)).is_err());
 }
 
 /// `r` as the kernel sends it: without the string slots after the first `slots`.

@@ -265,6 +265,9 @@ pub struct FlaggedSyscall {
     /// Outside the profile bound to the container (the kernel said so): the event is
     /// followed by a `ProfileDeviation` of the same call.
     pub deviation: bool,
+    /// For a clone-family call whose fork was seen: the namespaces (`CLONE_NEW*` flags) the
+    /// new task did not share with its caller, as the kernel made them (0: none).
+    pub namespaces_at_fork: Option<u64>,
 }
 
 /// A summary, for the `period_ns` before the event's time: `count` calls were past the flood

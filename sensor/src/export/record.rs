@@ -240,6 +240,9 @@ fn call(a: &mut Attrs, s: &pb::FlaggedSyscall) {
         a.str(&format!("sensor.arg.{}", arg.name), arg.value.clone());
     }
     a.bool("sensor.args_read_at_exit", s.args_read_at_exit);
+    if let Some(n) = &s.namespaces_at_fork {
+        a.str("sensor.namespaces_at_fork", render::fork_namespaces(n));
+    }
 }
 
 /// The exec's attributes; its severity is that of its worst finding.

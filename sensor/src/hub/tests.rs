@@ -34,6 +34,7 @@ fn summary() -> Event {
             period_ns: 1_000_000_000,
         }),
         deviation: false,
+        namespaces_at_fork: None,
     });
     ev
 }

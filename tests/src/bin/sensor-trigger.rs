@@ -34,6 +34,10 @@
 //!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
 //!   parent waits for it;
 //! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way;
+//! - `clone3-race FLAGS ROUNDS`: ROUNDS clone3 calls asking for FLAGS while a second thread
+//!   flips the flags between FLAGS and 0, then one unraced (see `sensor_tests::clone_race`);
+//!   prints `CHILD_PID MADE` per call, MADE the `CLONE_NEW*` flags of the namespaces the child
+//!   got, in hex (the unraced call last);
 //! - `open-tree-attr SRC`: open_tree_attr(SRC, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC) with
 //!   `struct mount_attr.attr_set = MOUNT_ATTR_RDONLY` (Linux 6.15; any outcome: prints it and
 //!   exits 0);
@@ -555,6 +559,11 @@ fn main() {
             };
             reap_clone_child(ret);
             println!("{ret}");
+        }
+        ("clone3-race", [flags, rounds]) => {
+            for (pid, made) in sensor_tests::clone_race::run(number(flags), number(rounds) as u32) {
+                println!("{pid} {made:#x}");
+            }
         }
         #[cfg(target_arch = "x86_64")]
         ("int80" | "int80-seccomp", [nr, call_args @ ..]) if call_args.len() <= 6 => {

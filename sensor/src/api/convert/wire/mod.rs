@@ -244,6 +244,12 @@ fn flagged(w: &mut W<'_>, s: &FlaggedSyscall) {
         w.varint(10, x.period_ns);
         w.varint(11, x.lost);
     }
+    if let Some(flags) = s.namespaces_at_fork {
+        w.message(16, |w| {
+            w.varint(1, flags);
+            w.string(2, &crate::args::clone_flag_names(flags));
+        });
+    }
 }
 
 fn argument(w: &mut W<'_>, a: &DecodedArg) {

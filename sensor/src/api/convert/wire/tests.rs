@@ -160,6 +160,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             period_ns: 1_000_000_000,
         }),
         deviation: false,
+        namespaces_at_fork: None,
     };
     let got = decoded(&full(Body::FlaggedSyscall(s)));
     let expected = pb::FlaggedSyscall {
@@ -192,6 +193,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
         suppressed: 184_233,
         suppressed_period_ns: 1_000_000_000,
         lost_in_kernel: 7,
+        namespaces_at_fork: None,
     };
     assert_eq!(got.body, Some(pb::event::Body::FlaggedSyscall(expected)));
     // A large success value and an unknown outcome.
@@ -214,6 +216,7 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
             args_at_exit: false,
             suppressed: None,
             deviation: false,
+            namespaces_at_fork: None,
         };
         let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
         else {
@@ -222,6 +225,35 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
         let o = f.outcome.expect("outcome");
         assert_eq!((o.kind, o.return_value, o.errno), (kind as i32, ret, 0));
         assert_eq!((f.arch.as_str(), f.args), ("aarch64", vec![0; 6]));
+    }
+}
+
+#[test]
+fn namespaces_made_at_fork_arrive_by_flag_and_name_and_none_is_not_absent() {
+    for (made, names) in [
+        (Some(0x4400_0000), Some("CLONE_NEWUTS|CLONE_NEWNET")),
+        (Some(0), Some("")),
+        (None, None),
+    ] {
+        let s = FlaggedSyscall {
+            arch: Arch::X86_64,
+            nr: 435,
+            name: Some("clone3"),
+            args: [0; 6],
+            outcome: Outcome::Succeeded(4242),
+            severity: None,
+            decoded: Vec::new(),
+            args_at_exit: false,
+            suppressed: None,
+            deviation: false,
+            namespaces_at_fork: made,
+        };
+        let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
+        else {
+            panic!("not flagged")
+        };
+        let got = f.namespaces_at_fork.map(|n| (n.flags, n.names));
+        assert_eq!(got, made.zip(names.map(str::to_owned)), "{made:?}");
     }
 }
 
@@ -238,6 +270,7 @@ fn a_deviation_arrives_with_its_call_and_profile() {
         args_at_exit: false,
         suppressed: None,
         deviation: true,
+        namespaces_at_fork: None,
     };
     let body = Body::ProfileDeviation(Box::new(crate::event::Deviation {
         call,
