@@ -70,6 +70,35 @@ fn decoded_calls_read_like_strace() {
 }
 
 #[test]
+fn a_clone_says_what_its_fork_made_and_none_is_said() {
+    for (flags, names, shown) in [
+        (0x0400_0000, "CLONE_NEWUTS", "CLONE_NEWUTS"),
+        (0, "", "none"),
+    ] {
+        let mut msg = flagged();
+        let Some(Item::Event(ev)) = &mut msg.item else {
+            unreachable!()
+        };
+        let Some(Body::FlaggedSyscall(s)) = &mut ev.body else {
+            unreachable!()
+        };
+        s.namespaces_at_fork = Some(pb::ForkNamespaces {
+            flags,
+            names: names.into(),
+        });
+        let l = line(&msg);
+        assert!(
+            l.contains(&format!("[namespaces made at fork: {shown}]")),
+            "{l}"
+        );
+        assert_eq!(json(&msg)["namespaces_at_fork"]["flags"], flags);
+    }
+    // No fork seen: nothing said.
+    assert!(!line(&flagged()).contains("namespaces"));
+    assert!(json(&flagged())["namespaces_at_fork"].is_null());
+}
+
+#[test]
 fn json_has_flat_fields() {
     let v = json(&flagged());
     assert_eq!(v["type"], "flagged_syscall");

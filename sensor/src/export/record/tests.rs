@@ -70,11 +70,16 @@ fn a_flagged_call_carries_the_semantic_conventions_and_the_sensor_fields() {
                 ..Default::default()
             }],
             severity: pb::Severity::High as i32,
+            namespaces_at_fork: Some(pb::ForkNamespaces {
+                flags: 0,
+                names: String::new(),
+            }),
             ..Default::default()
         })),
     };
     let (name, sev, a) = event_attrs(&ev);
     assert_eq!(name, "sensor.flagged_syscall");
+    assert_eq!(s(attr(&a, "sensor.namespaces_at_fork")), "none");
     assert_eq!(severity(sev), (SeverityNumber::Error, "high"));
     assert_eq!(s(attr(&a, "k8s.pod.name")), "web-0");
     assert_eq!(s(attr(&a, "k8s.namespace.name")), "shop");
