@@ -12,7 +12,9 @@ pub mod keys;
 pub mod layout;
 pub mod privileges;
 pub mod records;
+pub mod socketcall;
 
 pub use keys::*;
 pub use layout::*;
 pub use records::*;
+pub use socketcall::I386_SOCKETCALL;

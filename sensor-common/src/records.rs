@@ -122,10 +122,11 @@ pub const FLAG_DEVIATION: u16 = 1 << 10;
 /// Set with [`FLAG_DEVIATION`] when the policy does not flag the call (not forbidden,
 /// excepted, or its condition not met): it is reported as a deviation only.
 pub const FLAG_UNFLAGGED: u16 = 1 << 11;
-/// Set in [`Header::flags`] of an i386 `socket` call made through the `socketcall`
-/// multiplexer (`socketcall(SYS_SOCKET, args)`): the record's registers are socketcall's,
-/// and its pointee holds the three u32 words `args` pointed at (domain, type, protocol),
-/// one per word, when they could be read.
+/// Set in [`Header::flags`] of an i386 socket call made through the `socketcall`
+/// multiplexer (`socketcall(SYS_BIND, args)`; see [`crate::socketcall`]): the record's number
+/// is the i386 call it stands for, its registers are socketcall's, and its pointee holds the
+/// u32 words `args` pointed at, two to a word (see [`crate::socketcall::pack`]), when they
+/// could be read.
 pub const FLAG_SOCKETCALL: u16 = 1 << 12;
 /// Set in [`Header::flags`] of a clone-family call whose fork was seen: the record's
 /// [`SyscallRecord::ns_created`] says which namespaces the new task did not share with its
@@ -161,13 +162,6 @@ pub const fn fork_namespace_flags(bits: u8) -> u64 {
     flags
 }
 
-/// i386 `socketcall` (x86_64's compat table): the multiplexer old i386 code makes its socket
-/// calls through.
-pub const I386_SOCKETCALL: u64 = 102;
-/// i386 `socket`, what `socketcall(SYS_SOCKET, ...)` is.
-pub const I386_SOCKET: u64 = 359;
-/// socketcall's first argument for `socket` (linux/net.h).
-pub const SYS_SOCKET: u64 = 1;
 /// Bytes of argv kept (arguments NUL-separated).
 pub const EXEC_ARGV_LEN: usize = 1024;
 /// Arguments read at most.

@@ -15,6 +15,7 @@ mod namespaces;
 mod parked;
 mod process;
 mod record;
+mod socketcall;
 mod sys_enter;
 mod sys_exit;
 mod syscall;

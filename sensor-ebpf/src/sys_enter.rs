@@ -6,27 +6,26 @@
 //! A compat call (i386, through `int $0x80` or from a 32-bit process) carries the compat
 //! ABI's number: it is told apart first, and learned, matched and decoded as what it is.
 use aya_ebpf::{
-    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_user},
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel},
     macros::raw_tracepoint,
     programs::RawTracePointContext,
 };
 use sensor_common::{
-    FLAG_COMPAT, FLAG_SOCKETCALL, FLAG_X32, I386_SOCKET, I386_SOCKETCALL, MARK_SUPPRESSED, Outcome,
-    PHASE_FILTERED, PHASE_RUNTIME, SYS_SOCKET, X32_SYSCALL_BIT, compat_key, native_key, pointee,
-    x32_key,
+    FLAG_COMPAT, FLAG_X32, I386_SOCKETCALL, MARK_SUPPRESSED, Outcome, PHASE_FILTERED,
+    PHASE_RUNTIME, X32_SYSCALL_BIT, compat_key, native_key, x32_key,
 };
 
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, SYSCALL_ARG_OFFSETS},
     exec::exec_enter,
-    flood::{over_budget, suppress, suppressed},
+    flood::{over_budget, suppress},
     learn::{Learned, advance_phase, learn, learn_compat},
     maps::{
         NR_SECCOMP, current_task, exit_hooked, in_compat_syscall, is_compat_exec, is_exec,
         is_handover, reported_caller,
     },
     parked::{mark, park},
-    syscall::{Call, fill_scratch, judged, meets_condition_on, send},
+    syscall::{Call, fill_scratch, judged, send},
 };
 
 // Inlined into the entry the macro makes: no BPF-to-BPF call on every syscall of the node.
@@ -123,7 +122,7 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
         return;
     }
     if nr == I386_SOCKETCALL {
-        socketcall_enter(ctx.arg(0));
+        crate::socketcall::socketcall_enter(ctx.arg(0));
     }
     let call = Call {
         nr,
@@ -132,55 +131,6 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
         flags: FLAG_COMPAT,
     };
     flag(ctx, call, deviates, true);
-}
-
-/// i386 `socketcall(SYS_SOCKET, args)`: judged as the i386 `socket` call it is, on the three
-/// u32 words `args` points at, so that a flagged socket (`socket(AF_VSOCK)`) cannot pass
-/// through the multiplexer. Sent at once, without an outcome, marked `FLAG_SOCKETCALL`,
-/// with socketcall's registers and the words in its pointee. Words that cannot be read
-/// meet any condition (flagged rather than missed) and are marked unreadable.
-#[inline(always)]
-fn socketcall_enter(regs: *const u8) {
-    // SAFETY: the helper checks the address.
-    let reg = |i: usize| {
-        unsafe { bpf_probe_read_kernel(regs.add(COMPAT_ARG_OFFSETS[i]).cast::<u64>()) }
-            .map_or(u64::MAX, |v| v & u64::from(u32::MAX))
-    };
-    if reg(0) != SYS_SOCKET {
-        return;
-    }
-    let Some(key) = compat_key(I386_SOCKET) else {
-        return;
-    };
-    let Some((_, flags)) = reported_caller(key, false) else {
-        return;
-    };
-    // SAFETY: user memory through the helper.
-    let words = unsafe { bpf_probe_read_user(reg(1) as *const [u32; 3]) }
-        .ok()
-        .map(|w| [u64::from(w[0]), u64::from(w[1]), u64::from(w[2]), 0, 0, 0]);
-    let call = Call {
-        nr: I386_SOCKET,
-        key,
-        offsets: &COMPAT_ARG_OFFSETS,
-        flags: FLAG_COMPAT | FLAG_SOCKETCALL | flags,
-    };
-    if !meets_condition_on(words.as_ref(), &call) || suppressed(key) {
-        return;
-    }
-    let Some(rec) = fill_scratch(regs, &call, Outcome::Pending, 0) else {
-        return;
-    };
-    // socket reads nothing where its arguments point: the pointee is free for the words.
-    rec.pointee_arg = 1;
-    match words {
-        Some(w) => {
-            rec.pointee = [w[0], w[1], w[2], 0];
-            rec.pointee_state = pointee::READ;
-        }
-        None => rec.pointee_state = pointee::UNREADABLE,
-    }
-    send(rec);
 }
 
 /// An x32 call (the x32 bit set: cleared in `nr`). A kernel without x32 support refuses it

@@ -395,16 +395,24 @@ pub fn decode(
         .collect()
 }
 
-/// An i386 `socket` call made through `socketcall(SYS_SOCKET, args)` (`FLAG_SOCKETCALL`):
-/// its arguments are the words the kernel side read where `args` points (`regs` are
-/// socketcall's registers). Returns the arguments to report as the call's and their
-/// decoding, which ends with `via`, the route it took. Words that could not be read are
-/// not shown as arguments: the call's own registers stay, and `via` says so.
+/// How the words of a socket call that is not decoded by name are shown.
+const WORD_NAMES: [&str; 6] = ["arg0", "arg1", "arg2", "arg3", "arg4", "arg5"];
+
+/// An i386 socket call made through `socketcall(SYS_BIND, args)` (`FLAG_SOCKETCALL`): its
+/// arguments are the words the kernel side read where `args` points (`regs` are socketcall's
+/// registers, `regs[0]` the `SYS_*` call, checked by the decoder). Returns the arguments to
+/// report as the call's and their decoding, which ends with `via`, the route it took. Words
+/// that could not be read are not shown as arguments: the call's own registers stay, and
+/// `via` says so.
 pub fn decode_socketcall(
     name: Option<&str>,
     regs: &[u64; 6],
     pointee: Pointee,
 ) -> ([u64; 6], Vec<DecodedArg>) {
+    let call = regs[0] & u64::from(u32::MAX);
+    let call = SOCKETCALL_NAMES
+        .get(call as usize)
+        .map_or_else(|| call.to_string(), |n| (*n).to_owned());
     let at = regs[1] & u64::from(u32::MAX);
     let via = |value: String| DecodedArg {
         name: "via",
@@ -414,14 +422,28 @@ pub fn decode_socketcall(
     };
     match pointee {
         Pointee::Read(1, w) => {
-            let args = [w[0], w[1], w[2], 0, 0, 0];
+            let args = sensor_common::socketcall::unpack(&w);
             let mut decoded = decode(name, &args, &[], Pointee::None);
-            decoded.push(via(format!("socketcall(SYS_SOCKET, {at:#x})")));
+            if decoded.is_empty() {
+                // Not decoded by name: the words the kernel copies, in hex, so that the
+                // route does not stand alone.
+                let copied = sensor_common::socketcall::socketcall(regs[0] & u64::from(u32::MAX))
+                    .map_or(0, |(_, n)| n);
+                decoded.extend(args.iter().zip(WORD_NAMES).take(copied).map(|(a, name)| {
+                    DecodedArg {
+                        name,
+                        value: format!("{a:#x}"),
+                        raw: None,
+                        truncated: false,
+                    }
+                }));
+            }
+            decoded.push(via(format!("socketcall({call}, {at:#x})")));
             (args, decoded)
         }
         _ => (
             *regs,
-            vec![via(format!("socketcall(SYS_SOCKET, {at:#x} (unreadable))"))],
+            vec![via(format!("socketcall({call}, {at:#x} (unreadable))"))],
         ),
     }
 }

@@ -8,7 +8,7 @@ use sensor_common::{
     CGROUP_PATH_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
     ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
     FLAG_DEVIATION, FLAG_IOURING, FLAG_NS_AT_FORK, FLAG_PHASE_SHIFT, FLAG_SOCKETCALL,
-    FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, I386_SOCKET, NO_STR_ARG,
+    FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, NO_STR_ARG,
     Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
     SeenRecord, SyscallRecord, fork_namespace_flags, syscall_record_size,
 };
@@ -156,7 +156,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let name = syscalls::name(arch, r.nr & !syscalls::X32_SYSCALL_BIT);
             let strings = strings(&r, bytes.len())?;
             let (args, decoded) = if header.flags & FLAG_SOCKETCALL != 0 {
-                if arch != Arch::I386 || r.nr != I386_SOCKET {
+                // The call socketcall's first register names must be the record's.
+                let call = r.args[0] & u64::from(u32::MAX);
+                let runs_as = sensor_common::socketcall::socketcall(call).map(|(nr, _)| nr);
+                if arch != Arch::I386 || runs_as != Some(r.nr) {
                     return Err(DecodeError::BadValue {
                         field: "socketcall record number",
                         value: r.nr,

@@ -181,12 +181,41 @@ mod tests {
         assert_eq!(name(Arch::I386, 310), Some("unshare"));
         assert_eq!(name(Arch::I386, 11), Some("execve"));
         assert_eq!(number(Arch::I386, "umount"), Some(22));
-        // The numbers the kernel side demultiplexes socketcall(SYS_SOCKET) by.
+        // The numbers the kernel side demultiplexes socketcall by: each SYS_* call runs as
+        // the i386 call of the same name (accept, send and recv as accept4, sendto and
+        // recvfrom, as the kernel runs them).
         assert_eq!(
             name(Arch::I386, sensor_common::I386_SOCKETCALL),
             Some("socketcall")
         );
-        assert_eq!(name(Arch::I386, sensor_common::I386_SOCKET), Some("socket"));
+        let runs_as = [
+            "socket",
+            "bind",
+            "connect",
+            "listen",
+            "accept4",
+            "getsockname",
+            "getpeername",
+            "socketpair",
+            "sendto",
+            "recvfrom",
+            "sendto",
+            "recvfrom",
+            "shutdown",
+            "setsockopt",
+            "getsockopt",
+            "sendmsg",
+            "recvmsg",
+            "accept4",
+            "recvmmsg",
+            "sendmmsg",
+        ];
+        for (call, expected) in (1u64..).zip(runs_as) {
+            let (nr, _) = sensor_common::socketcall::socketcall(call).unwrap();
+            assert_eq!(name(Arch::I386, nr), Some(expected), "SYS_* {call}");
+        }
+        assert_eq!(sensor_common::socketcall::socketcall(0), None);
+        assert_eq!(sensor_common::socketcall::socketcall(21), None);
         // i386 getresuid and x86_64 mount share a number, never a key.
         assert_ne!(Arch::I386.key(165), Arch::X86_64.key(165));
         assert_eq!(Arch::X86_64.key(sensor_common::ABI_NRS), None);

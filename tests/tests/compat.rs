@@ -1,8 +1,9 @@
 //! i386 calls (`int $0x80` from a 64-bit process) in real runc containers: each is named from
 //! the i386 table, decoded from the i386 registers, and attributed to its container; an i386
 //! number that is a forbidden x86_64 number (getresuid is 165, x86_64's mount) is not flagged
-//! as that call; an i386 execve is an exec with its argv; `socketcall(SYS_SOCKET)` is judged
-//! as the socket call it is (AF_VSOCK flagged through it); the profile lists the i386 calls
+//! as that call; an i386 execve is an exec with its argv; each socket call made through
+//! `socketcall` is judged as the i386 call it runs as (AF_VSOCK flagged through
+//! `SYS_SOCKET`, a forbidden connect through `SYS_CONNECT`); the profile lists the i386 calls
 //! under SCMP_ARCH_X86.
 #![cfg(target_arch = "x86_64")]
 
@@ -10,10 +11,11 @@ use std::path::Path;
 
 use sensor_proto::v1::{Event, EventKind, OutcomeKind};
 use sensor_tests::{
+    cgroup::{ScratchDir, TestCgroup},
     ready,
     runc::{Container, kube_ids},
     sensor::Sensor,
-    subscriber::{Subscriber, arg, exec, flagged, header, outcome},
+    subscriber::{Subscriber, arg, exec, flagged, flagged_in, header, outcome},
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
@@ -151,4 +153,51 @@ async fn an_i386_mount_without_the_capability_is_flagged_too() {
         .expect_event("the refused i386 mount", i386("mount"))
         .await;
     assert_eq!(arg(&ev, "target"), Some(("/mnt", false)));
+}
+
+#[tokio::test]
+async fn socket_calls_through_socketcall_are_judged_as_the_calls_they_run_as() {
+    if !ready() {
+        return;
+    }
+    let dir = ScratchDir::new("socketcall");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[syscalls]\nconnect = \"high\"\naccept4 = \"medium\"\nsendto = \"low\"\n",
+    )
+    .unwrap();
+    let cg = TestCgroup::new("socketcall");
+    let sensor = Sensor::start(&["--no-cri", "--policy", policy.to_str().unwrap()]).await;
+    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+        .await
+        .expect("subscribe");
+    let trigger = |args: &[&str]| sensor_tests::trigger(TRIGGER, &cg, args);
+    let by =
+        |pid: u32, name: &'static str| move |ev: &Event| header(ev).pid == pid && i386(name)(ev);
+    let via = |ev: &Event| arg(ev, "via").map(|v| v.0.to_owned()).unwrap_or_default();
+    // fd 99 is no socket: each call fails in the kernel, after its entry was judged.
+    let connect = trigger(&["int80", "102", "3", "w:99,0,16"]);
+    let ev = sub
+        .expect_event("connect through socketcall", by(connect, "connect"))
+        .await;
+    assert_eq!(flagged(&ev).unwrap().args, [99, 0, 16, 0, 0, 0]);
+    assert!(via(&ev).starts_with("socketcall(SYS_CONNECT, 0x"), "{ev:?}");
+    // SYS_ACCEPT runs as accept4 (flags 0), and is named so.
+    let accept = trigger(&["int80", "102", "5", "w:99,0,0"]);
+    let ev = sub
+        .expect_event("accept through socketcall", by(accept, "accept4"))
+        .await;
+    assert!(via(&ev).starts_with("socketcall(SYS_ACCEPT, 0x"), "{ev:?}");
+    // bind is not forbidden here: nothing. Then sendto's six words, all of them.
+    let bind = trigger(&["int80", "102", "2", "w:99,0,16"]);
+    let sendto = trigger(&["int80", "102", "11", "w:99,0,7,64,0,16"]);
+    let ev = sub
+        .expect_event("sendto through socketcall", by(sendto, "sendto"))
+        .await;
+    assert_eq!(flagged(&ev).unwrap().args, [99, 0, 7, 64, 0, 16]);
+    assert!(
+        !sub.events().any(|ev| header(ev).pid == bind),
+        "a bind is not forbidden by this policy"
+    );
 }

@@ -274,3 +274,28 @@ pub(super) const MODULE_INIT: &[(u64, &str)] = &[
     (2, "MODULE_INIT_IGNORE_VERMAGIC"),
     (4, "MODULE_INIT_COMPRESSED_FILE"),
 ];
+
+/// socketcall's `call` values (linux/net.h), by number.
+pub(super) const SOCKETCALL_NAMES: [&str; 21] = [
+    "0",
+    "SYS_SOCKET",
+    "SYS_BIND",
+    "SYS_CONNECT",
+    "SYS_LISTEN",
+    "SYS_ACCEPT",
+    "SYS_GETSOCKNAME",
+    "SYS_GETPEERNAME",
+    "SYS_SOCKETPAIR",
+    "SYS_SEND",
+    "SYS_RECV",
+    "SYS_SENDTO",
+    "SYS_RECVFROM",
+    "SYS_SHUTDOWN",
+    "SYS_SETSOCKOPT",
+    "SYS_GETSOCKOPT",
+    "SYS_SENDMSG",
+    "SYS_RECVMSG",
+    "SYS_ACCEPT4",
+    "SYS_RECVMMSG",
+    "SYS_SENDMMSG",
+];

@@ -250,10 +250,10 @@ fn clone3_carries_the_flags_read_where_its_argument_points() {
 
 #[test]
 fn a_socket_through_socketcall_shows_the_words_it_pointed_at_and_its_route() {
-    let mut r = syscall_record(sensor_common::I386_SOCKET);
+    let mut r = syscall_record(359);
     r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
     r.args = [1, 0x0804_a000, 0, 0, 0, 0];
-    r.pointee = [40, 1, 0, 0];
+    r.pointee = sensor_common::socketcall::pack(&[40, 1, 0, 0, 0, 0]);
     r.pointee_arg = 1;
     r.pointee_state = sensor_common::pointee::READ;
     let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
@@ -278,12 +278,68 @@ fn a_socket_through_socketcall_shows_the_words_it_pointed_at_and_its_route() {
         s.decoded[0].value,
         "socketcall(SYS_SOCKET, 0x804a000 (unreadable))"
     );
-    // The flag on anything but i386 socket is refused, not believed.
+    // The flag on a native call, or on a number that is not the one socketcall's call runs
+    // as, is refused, not believed.
     r.header.flags = sensor_common::FLAG_SOCKETCALL;
     assert!(matches!(
         decode(&bytes_of(&r)),
         Err(DecodeError::BadValue { .. })
     ));
+    r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
+    r.args[0] = 3; // SYS_CONNECT, on a socket record
+    assert!(decode(&bytes_of(&r)).is_err());
+    r.args[0] = 21; // no such call
+    assert!(decode(&bytes_of(&r)).is_err());
+}
+
+#[test]
+fn every_socket_call_through_socketcall_is_the_i386_call_it_runs_as() {
+    // SYS_SENDTO: six words, the last two in the pointee's third word.
+    let mut r = syscall_record(369);
+    r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
+    r.args = [11, 0xffff_f000, 0, 0, 0, 0];
+    let words = [3, 0x0804_b000, 12, 0x4000, 0x0804_c000, 16];
+    r.pointee = sensor_common::socketcall::pack(&words);
+    r.pointee_arg = 1;
+    r.pointee_state = sensor_common::pointee::READ;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!("not a flagged call")
+    };
+    assert_eq!((s.arch, s.name), (Arch::I386, Some("sendto")));
+    assert_eq!(s.args, words);
+    let shown: Vec<(&str, &str)> = s.decoded.iter().map(|d| (d.name, &*d.value)).collect();
+    assert_eq!(
+        shown,
+        [
+            ("arg0", "0x3"),
+            ("arg1", "0x804b000"),
+            ("arg2", "0xc"),
+            ("arg3", "0x4000"),
+            ("arg4", "0x804c000"),
+            ("arg5", "0x10"),
+            ("via", "socketcall(SYS_SENDTO, 0xfffff000)")
+        ]
+    );
+    // SYS_ACCEPT runs as accept4 with flags 0: named so, the route says what was asked.
+    let mut r = syscall_record(364);
+    r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
+    r.args = [5, 0x1000, 0, 0, 0, 0];
+    r.pointee = sensor_common::socketcall::pack(&[4, 0, 0, 0, 0, 0]);
+    r.pointee_arg = 1;
+    r.pointee_state = sensor_common::pointee::READ;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!("not a flagged call")
+    };
+    assert_eq!(s.name, Some("accept4"));
+    assert_eq!(s.args, [4, 0, 0, 0, 0, 0]);
+    let shown: Vec<&str> = s.decoded.iter().map(|d| d.name).collect();
+    assert_eq!(
+        shown,
+        ["arg0", "arg1", "arg2", "via"],
+        "the three words copied"
+    );
+    let via = s.decoded.iter().find(|d| d.name == "via").unwrap();
+    assert_eq!(via.value, "socketcall(SYS_ACCEPT, 0x1000)");
 }
 
 #[test]
