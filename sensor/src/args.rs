@@ -409,10 +409,10 @@ pub fn decode_socketcall(
     regs: &[u64; 6],
     pointee: Pointee,
 ) -> ([u64; 6], Vec<DecodedArg>) {
-    let call = regs[0] & u64::from(u32::MAX);
+    let sys = regs[0] & u64::from(u32::MAX);
     let call = SOCKETCALL_NAMES
-        .get(call as usize)
-        .map_or_else(|| call.to_string(), |n| (*n).to_owned());
+        .get(sys as usize)
+        .map_or_else(|| sys.to_string(), |n| (*n).to_owned());
     let at = regs[1] & u64::from(u32::MAX);
     let via = |value: String| DecodedArg {
         name: "via",
@@ -427,8 +427,7 @@ pub fn decode_socketcall(
             if decoded.is_empty() {
                 // Not decoded by name: the words the kernel copies, in hex, so that the
                 // route does not stand alone.
-                let copied = sensor_common::socketcall::socketcall(regs[0] & u64::from(u32::MAX))
-                    .map_or(0, |(_, n)| n);
+                let copied = sensor_common::socketcall::socketcall(sys).map_or(0, |(_, n)| n);
                 decoded.extend(args.iter().zip(WORD_NAMES).take(copied).map(|(a, name)| {
                     DecodedArg {
                         name,
