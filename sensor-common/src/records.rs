@@ -132,6 +132,10 @@ pub const FLAG_SOCKETCALL: u16 = 1 << 12;
 /// [`SyscallRecord::ns_created`] says which namespaces the new task did not share with its
 /// caller, as the kernel made them (not as the caller's memory said at entry).
 pub const FLAG_NS_AT_FORK: u16 = 1 << 13;
+/// Set with [`FLAG_NS_AT_FORK`] on a clone reported from its fork: its entry read flags that
+/// did not meet the policy's condition, yet the namespaces the kernel made do. The caller's
+/// memory changed between the two reads (a call raced on purpose, as a rule).
+pub const FLAG_ENTRY_DISAGREED: u16 = 1 << 14;
 
 /// The namespaces a fork can make, by bit of [`SyscallRecord::ns_created`]: bit `i` is the
 /// `CLONE_NEW*` flag `FORK_NAMESPACES[i]`. The first seven are `struct nsproxy` members (in

@@ -11,9 +11,9 @@ use aya_ebpf::helpers::{
     generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
 };
 use sensor_common::{
-    FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_NS_AT_FORK, FLAG_UNFLAGGED, MARK_SUPPRESSED,
-    NSPROXY_NAMESPACES, OFFSET_UNKNOWN, Outcome, SyscallRecord, compat_key, fork_namespace_flags,
-    native_key,
+    FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_ENTRY_DISAGREED, FLAG_NS_AT_FORK, FLAG_UNFLAGGED,
+    MARK_SUPPRESSED, NSPROXY_NAMESPACES, OFFSET_UNKNOWN, Outcome, SyscallRecord, compat_key,
+    fork_namespace_flags, native_key,
 };
 
 use crate::{
@@ -115,7 +115,7 @@ pub fn at_fork(created: u8) {
     let Some((_, flags)) = reported_caller(call.key, false) else {
         return;
     };
-    let flags = call.flags | flags | FLAG_NS_AT_FORK | FLAG_ARGS_AT_EXIT;
+    let flags = call.flags | flags | FLAG_NS_AT_FORK | FLAG_ENTRY_DISAGREED | FLAG_ARGS_AT_EXIT;
     if !namespaces_meet_condition(&call, fork_namespace_flags(created)) {
         return;
     }

@@ -7,8 +7,8 @@ use std::mem::size_of;
 use sensor_common::{
     CGROUP_PATH_LEN, CgroupRecord, EXE_NAME_LEN, EXEC_ARGV_LEN, EXEC_FILENAME_LEN, ExecRecord,
     ExitRecord, FLAG_ARGS_AT_EXIT, FLAG_ARGV_TRUNCATED, FLAG_ARGV_UNKNOWN, FLAG_COMPAT,
-    FLAG_DEVIATION, FLAG_IOURING, FLAG_NS_AT_FORK, FLAG_PHASE_SHIFT, FLAG_SOCKETCALL,
-    FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, NO_STR_ARG,
+    FLAG_DEVIATION, FLAG_ENTRY_DISAGREED, FLAG_IOURING, FLAG_NS_AT_FORK, FLAG_PHASE_SHIFT,
+    FLAG_SOCKETCALL, FLAG_TRUNCATED, FLAG_UNFLAGGED, FLAG_X32, ForkRecord, Header, NO_STR_ARG,
     Outcome as RawOutcome, RecordKind, SYSCALL_ARGS, SYSCALL_STR_LEN, SYSCALL_STRS_OFFSET,
     SeenRecord, SyscallRecord, fork_namespace_flags, syscall_record_size,
 };
@@ -16,7 +16,7 @@ use sensor_common::{
 use crate::{
     args::{self, ArgString, Pointee},
     event::{
-        Body, Comm, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase,
+        AtFork, Body, Comm, Deviation, Event, ExeFile, Exec, FlaggedSyscall, Kind, Outcome, Phase,
         Privileges, Process, SyscallSeen,
     },
     syscalls::{self, Arch},
@@ -284,9 +284,13 @@ fn strings(r: &SyscallRecord, size: usize) -> Result<Vec<ArgString>, DecodeError
 
 /// The namespaces the call's fork made (`CLONE_NEW*` flags), when its fork was seen: only a
 /// clone-family call has one.
-fn namespaces_at_fork(r: &SyscallRecord, name: Option<&str>) -> Result<Option<u64>, DecodeError> {
+fn namespaces_at_fork(
+    r: &SyscallRecord,
+    name: Option<&str>,
+) -> Result<Option<AtFork>, DecodeError> {
+    let disagreed = r.header.flags & FLAG_ENTRY_DISAGREED != 0;
     if r.header.flags & FLAG_NS_AT_FORK == 0 {
-        if r.ns_created != 0 {
+        if r.ns_created != 0 || disagreed {
             return Err(DecodeError::BadValue {
                 field: "syscall record namespaces without a fork",
                 value: r.ns_created.into(),
@@ -300,7 +304,10 @@ fn namespaces_at_fork(r: &SyscallRecord, name: Option<&str>) -> Result<Option<u6
             value: r.nr,
         });
     }
-    Ok(Some(fork_namespace_flags(r.ns_created)))
+    Ok(Some(AtFork {
+        namespaces: fork_namespace_flags(r.ns_created),
+        entry_disagreed: disagreed,
+    }))
 }
 
 fn pointee(r: &SyscallRecord) -> Result<Pointee, DecodeError> {

@@ -460,7 +460,17 @@ fn call_line(s: &pb::FlaggedSyscall) -> String {
     let forked = s
         .namespaces_at_fork
         .as_ref()
-        .map(|n| format!(" [namespaces made at fork: {}]", fork_namespaces(n)))
+        .map(|n| {
+            let disagreed = if n.entry_disagreed {
+                "; its entry read other flags"
+            } else {
+                ""
+            };
+            format!(
+                " [namespaces made at fork: {}{disagreed}]",
+                fork_namespaces(n)
+            )
+        })
         .unwrap_or_default();
     format!(
         "{}({}){at_exit} {}{forked}",
@@ -495,7 +505,7 @@ fn call_json(s: &pb::FlaggedSyscall) -> Value {
         "syscall": s.name, "nr": s.number, "arch": s.arch,
         "args": s.args, "decoded": decoded, "outcome": outcome_json(s.outcome.as_ref()),
         "args_read_at_exit": s.args_read_at_exit,
-        "namespaces_at_fork": s.namespaces_at_fork.as_ref().map(|n| json!({"flags": n.flags, "names": n.names})),
+        "namespaces_at_fork": s.namespaces_at_fork.as_ref().map(|n| json!({"flags": n.flags, "names": n.names, "entry_disagreed": n.entry_disagreed})),
         "suppressed": s.suppressed, "suppressed_period_ns": s.suppressed_period_ns,
         "lost_in_kernel": s.lost_in_kernel,
         "severity": pb::Severity::try_from(s.severity).map(|v| v.as_str_name()).unwrap_or(""),

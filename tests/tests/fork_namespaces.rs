@@ -107,6 +107,9 @@ async fn every_namespace_a_raced_clone3_made_is_reported_as_made() {
             panic!("a clone3 event for no child of the race: {ev:#?}")
         };
         assert_eq!(made_at_fork(ev), Some(truth), "child {child}: {ev:#?}");
+        // Reported from its fork only when the fork made what the condition names.
+        let at_fork = f.namespaces_at_fork.as_ref().unwrap();
+        assert!(!at_fork.entry_disagreed || truth != 0, "{ev:#?}");
         assert_eq!(header(ev).cgroup_id, cg.id());
         assert!(
             f.suppressed == 0 && f.lost_in_kernel == 0,
@@ -126,7 +129,12 @@ async fn every_namespace_a_raced_clone3_made_is_reported_as_made() {
     let from_fork = sub
         .events()
         .filter_map(flagged)
-        .filter(|f| f.name == "clone3" && f.args_read_at_exit)
+        .filter(|f| {
+            f.name == "clone3"
+                && f.namespaces_at_fork
+                    .as_ref()
+                    .is_some_and(|n| n.entry_disagreed)
+        })
         .count();
     eprintln!(
         "{} raced clone3: {made} made namespaces, {} reported, {from_fork} of them from the fork",

@@ -127,18 +127,34 @@ fn a_clone_s_fork_namespaces_are_decoded_and_nothing_else_may_carry_them() {
         panic!()
     };
     let made = libc::CLONE_NEWUTS | libc::CLONE_NEWNET | libc::CLONE_NEWUSER;
-    assert_eq!(s.namespaces_at_fork, Some(made as u64));
+    let at = |namespaces, entry_disagreed| {
+        Some(crate::event::AtFork {
+            namespaces,
+            entry_disagreed,
+        })
+    };
+    assert_eq!(s.namespaces_at_fork, at(made as u64, false));
+    // Reported from the fork: the entry read other flags.
+    r.header.flags = FLAG_NS_AT_FORK | FLAG_ENTRY_DISAGREED;
+    let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
+        panic!()
+    };
+    assert_eq!(s.namespaces_at_fork, at(made as u64, true));
+    r.header.flags = FLAG_NS_AT_FORK;
     r.ns_created = 0;
     let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
         panic!()
     };
-    assert_eq!(s.namespaces_at_fork, Some(0), "a fork that made none");
+    assert_eq!(s.namespaces_at_fork, at(0, false), "a fork that made none");
     // Every bit names a namespace, each a different one.
     let all = fork_namespace_flags(u8::MAX);
     assert_eq!(all.count_ones(), 8);
     assert_eq!(all & libc::CLONE_NEWTIME as u64, libc::CLONE_NEWTIME as u64);
 
-    // Bits without the flag, or the flag on a call that forks nothing: refused.
+    // Bits (or a disagreement) without the flag, or the flag on a call that forks nothing:
+    // refused.
+    r.header.flags = FLAG_ENTRY_DISAGREED;
+    assert!(decode(&bytes_of(&r)).is_err());
     r.header.flags = 0;
     r.ns_created = 1;
     assert!(decode(&bytes_of(&r)).is_err());

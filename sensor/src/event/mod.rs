@@ -265,9 +265,19 @@ pub struct FlaggedSyscall {
     /// Outside the profile bound to the container (the kernel said so): the event is
     /// followed by a `ProfileDeviation` of the same call.
     pub deviation: bool,
-    /// For a clone-family call whose fork was seen: the namespaces (`CLONE_NEW*` flags) the
-    /// new task did not share with its caller, as the kernel made them (0: none).
-    pub namespaces_at_fork: Option<u64>,
+    /// For a clone-family call whose fork was seen: what the fork made.
+    pub namespaces_at_fork: Option<AtFork>,
+}
+
+/// What a clone's fork made, seen in the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtFork {
+    /// The namespaces (`CLONE_NEW*` flags) the new task did not share with its caller (0:
+    /// none).
+    pub namespaces: u64,
+    /// Reported from the fork: the entry read flags that did not meet the policy's condition,
+    /// the namespaces made do (the caller's memory changed in between).
+    pub entry_disagreed: bool,
 }
 
 /// A summary, for the `period_ns` before the event's time: `count` calls were past the flood

@@ -242,6 +242,7 @@ fn call(a: &mut Attrs, s: &pb::FlaggedSyscall) {
     a.bool("sensor.args_read_at_exit", s.args_read_at_exit);
     if let Some(n) = &s.namespaces_at_fork {
         a.str("sensor.namespaces_at_fork", render::fork_namespaces(n));
+        a.bool("sensor.namespaces_entry_disagreed", n.entry_disagreed);
     }
 }
 

@@ -71,9 +71,14 @@ fn decoded_calls_read_like_strace() {
 
 #[test]
 fn a_clone_says_what_its_fork_made_and_none_is_said() {
-    for (flags, names, shown) in [
-        (0x0400_0000, "CLONE_NEWUTS", "CLONE_NEWUTS"),
-        (0, "", "none"),
+    for (flags, names, disagreed, shown) in [
+        (
+            0x0400_0000,
+            "CLONE_NEWUTS",
+            true,
+            "CLONE_NEWUTS; its entry read other flags",
+        ),
+        (0, "", false, "none"),
     ] {
         let mut msg = flagged();
         let Some(Item::Event(ev)) = &mut msg.item else {
@@ -85,6 +90,7 @@ fn a_clone_says_what_its_fork_made_and_none_is_said() {
         s.namespaces_at_fork = Some(pb::ForkNamespaces {
             flags,
             names: names.into(),
+            entry_disagreed: disagreed,
         });
         let l = line(&msg);
         assert!(

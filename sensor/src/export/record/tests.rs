@@ -73,6 +73,7 @@ fn a_flagged_call_carries_the_semantic_conventions_and_the_sensor_fields() {
             namespaces_at_fork: Some(pb::ForkNamespaces {
                 flags: 0,
                 names: String::new(),
+                entry_disagreed: false,
             }),
             ..Default::default()
         })),

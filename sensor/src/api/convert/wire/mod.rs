@@ -244,10 +244,11 @@ fn flagged(w: &mut W<'_>, s: &FlaggedSyscall) {
         w.varint(10, x.period_ns);
         w.varint(11, x.lost);
     }
-    if let Some(flags) = s.namespaces_at_fork {
+    if let Some(at) = s.namespaces_at_fork {
         w.message(16, |w| {
-            w.varint(1, flags);
-            w.string(2, &crate::args::clone_flag_names(flags));
+            w.varint(1, at.namespaces);
+            w.string(2, &crate::args::clone_flag_names(at.namespaces));
+            w.varint(3, u64::from(at.entry_disagreed));
         });
     }
 }

@@ -231,8 +231,8 @@ fn a_flagged_call_arrives_with_its_arguments_and_outcome() {
 #[test]
 fn namespaces_made_at_fork_arrive_by_flag_and_name_and_none_is_not_absent() {
     for (made, names) in [
-        (Some(0x4400_0000), Some("CLONE_NEWUTS|CLONE_NEWNET")),
-        (Some(0), Some("")),
+        (Some((0x4400_0000, true)), Some("CLONE_NEWUTS|CLONE_NEWNET")),
+        (Some((0, false)), Some("")),
         (None, None),
     ] {
         let s = FlaggedSyscall {
@@ -246,14 +246,22 @@ fn namespaces_made_at_fork_arrive_by_flag_and_name_and_none_is_not_absent() {
             args_at_exit: false,
             suppressed: None,
             deviation: false,
-            namespaces_at_fork: made,
+            namespaces_at_fork: made.map(|(namespaces, entry_disagreed)| crate::event::AtFork {
+                namespaces,
+                entry_disagreed,
+            }),
         };
         let Some(pb::event::Body::FlaggedSyscall(f)) = decoded(&full(Body::FlaggedSyscall(s))).body
         else {
             panic!("not flagged")
         };
-        let got = f.namespaces_at_fork.map(|n| (n.flags, n.names));
-        assert_eq!(got, made.zip(names.map(str::to_owned)), "{made:?}");
+        let got = f
+            .namespaces_at_fork
+            .map(|n| (n.flags, n.names, n.entry_disagreed));
+        let expected = made
+            .zip(names)
+            .map(|((flags, disagreed), names)| (flags, names.to_owned(), disagreed));
+        assert_eq!(got, expected, "{made:?}");
     }
 }
 
