@@ -282,7 +282,9 @@ pub const GLOBAL_TASK_THREAD_PID_OFF: &str = "TASK_THREAD_PID_OFF";
 pub const GLOBAL_PID_LEVEL_OFF: &str = "PID_LEVEL_OFF";
 /// Global: the path from a task to its namespaces, from BTF, as one `[u32; NS_OFFS_LEN]`:
 /// `task_struct.nsproxy`, `task_struct.real_cred`, `cred.user_ns`, then the `struct nsproxy`
-/// members of `FORK_NAMESPACES` in its order. Any unknown: all are `OFFSET_UNKNOWN`.
+/// members of `FORK_NAMESPACES` in its order. The first three unknown: all are
+/// `OFFSET_UNKNOWN`; a member this kernel lacks (`time_ns_for_children` without
+/// CONFIG_TIME_NS) is unknown alone and never compared.
 pub const GLOBAL_NS_OFFS: &str = "NS_OFFS";
 pub const NS_OFFS_LEN: usize = 3 + crate::NSPROXY_NAMESPACES;
 /// Global: offset of `old_pid` in the sched_process_exec record.

@@ -139,7 +139,8 @@ pub const FLAG_ENTRY_DISAGREED: u16 = 1 << 14;
 
 /// The namespaces a fork can make, by bit of [`SyscallRecord::ns_created`]: bit `i` is the
 /// `CLONE_NEW*` flag `FORK_NAMESPACES[i]`. The first seven are `struct nsproxy` members (in
-/// the order of the loader's `NSPROXY_OFFS`), the last the user namespace (of the creds).
+/// the order of their offsets in the `NS_OFFS` global), the last the user namespace (of the
+/// creds).
 pub const FORK_NAMESPACES: [u64; 8] = [
     0x0400_0000, // CLONE_NEWUTS: nsproxy.uts_ns
     0x0800_0000, // CLONE_NEWIPC: ipc_ns
