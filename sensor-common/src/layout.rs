@@ -247,12 +247,14 @@ pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
 /// `Array<u64>` of two entries: when (`bpf_ktime_get_ns`) a lazy record, and a flagged one,
 /// last forced a wakeup of the reader. Kernel-only.
 pub const MAP_WAKE: &str = "WAKE";
-/// A lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if no lazy record did in this
-/// long; the reader drains once more this long after it read lazy records, for those that
-/// did not. 50 ms: on a VM a wake-up (and the gRPC write it leads to) costs the daemon about
-/// 0.3 ms, a process event about 3 us (README, "A wake-up costs more than the events it
-/// brings"); a burst's last records come at most about 52 ms late.
-pub const LAZY_WAKE_NS: u64 = 50_000_000;
+/// Global: a lazy record (see `GLOBAL_WAKE_BYTES`) wakes the reader if no lazy record did in
+/// this many ns; the reader drains once more this long after it read lazy records, for those
+/// that did not (`sensor run --process-event-delay-ms`).
+pub const GLOBAL_LAZY_WAKE_NS: &str = "LAZY_WAKE_NS";
+/// `GLOBAL_LAZY_WAKE_NS`'s default. 50 ms: on a VM a wake-up (and the gRPC write it leads to)
+/// costs the daemon about 0.3 ms, a process event about 3 us (README, "A wake-up costs more
+/// than the events it brings"); a burst's last records come at most about 52 ms late.
+pub const LAZY_WAKE_NS_DEFAULT: u64 = 50_000_000;
 /// A flagged record behind lazy ones that have not woken the reader wakes it if no flagged
 /// record did in this long; the reader drains once more this long after it read flagged
 /// records.

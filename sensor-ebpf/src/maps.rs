@@ -73,6 +73,11 @@ pub const WAKE_FLAGGED: u32 = 1;
 #[unsafe(no_mangle)]
 pub static WAKE_BYTES: Global<u64> = Global::new(64 * 1024);
 
+/// A lazy record wakes the reader if no lazy record did in this many ns (see
+/// `record::lazy_wakeup`), from the loader.
+#[unsafe(no_mangle)]
+pub static LAZY_WAKE_NS: Global<u64> = Global::new(sensor_common::LAZY_WAKE_NS_DEFAULT);
+
 /// Calls the policy excepts, by cgroup id (a bitmap like FORBIDDEN), from userspace.
 #[map]
 pub static EXEMPT: HashMap<u64, [u64; FORBIDDEN_WORDS as usize]> =

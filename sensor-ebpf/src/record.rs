@@ -3,10 +3,11 @@ use aya_ebpf::helpers::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
     bpf_get_current_task, bpf_get_current_uid_gid, bpf_ktime_get_ns, bpf_probe_read_kernel,
 };
-use sensor_common::{COMM_LEN, FLAGGED_WAKE_NS, Header, LAZY_WAKE_NS, OFFSET_UNKNOWN, RecordKind};
+use sensor_common::{COMM_LEN, FLAGGED_WAKE_NS, Header, OFFSET_UNKNOWN, RecordKind};
 
 use crate::maps::{
-    EVENTS, TASK_REAL_PARENT_OFF, TASK_TGID_OFF, WAKE, WAKE_BYTES, WAKE_FLAGGED, WAKE_LAZY,
+    EVENTS, LAZY_WAKE_NS, TASK_REAL_PARENT_OFF, TASK_TGID_OFF, WAKE, WAKE_BYTES, WAKE_FLAGGED,
+    WAKE_LAZY,
 };
 
 /// `bpf_ringbuf_submit` flags and `bpf_ringbuf_query`'s "bytes not yet consumed".
@@ -26,7 +27,7 @@ pub fn lazy_wakeup(now: u64) -> u64 {
     wakeup(
         WAKE_LAZY,
         now,
-        LAZY_WAKE_NS,
+        LAZY_WAKE_NS.load(),
         EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_BYTES.load(),
     )
 }

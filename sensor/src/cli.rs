@@ -248,6 +248,16 @@ pub struct RunArgs {
     /// 0: no budget.
     #[arg(long, default_value_t = 500)]
     pub flood_budget: u64,
+    /// Milliseconds by which process events (exec, fork, exit), first uses of a syscall and
+    /// cgroup records may be late: within that long, only the first of them wakes the
+    /// sensor, and the rest of a burst is read at once that long after. Longer costs less
+    /// CPU on an exec-heavy node (each wake-up costs far more than the events it brings);
+    /// shorter delivers the tail of a burst sooner. A flagged call is never held back by it,
+    /// nor are the process events before it.
+    #[arg(long, env = "SENSOR_PROCESS_EVENT_DELAY_MS",
+          default_value_t = sensor_common::LAZY_WAKE_NS_DEFAULT / 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub process_event_delay_ms: u64,
     /// Seconds between checks of the cgroups the sensor tracks against the cgroup2 tree: one
     /// that is gone (its removal record was lost) is forgotten, in userspace and in the
     /// kernel's maps (`sensor_cgroups_reconciled_total`).

@@ -192,21 +192,34 @@ replay-buffer = 100
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// `sensor run` with `args`, or clap's error.
+    fn run_with(args: &[&str]) -> Result<Box<crate::cli::RunArgs>, String> {
+        let argv = ["sensor", "run"].iter().chain(args).map(OsString::from);
+        match parse(argv.collect()).map_err(|e| e.to_string())? {
+            Cli {
+                command: crate::cli::Command::Run(r),
+            } => Ok(r),
+            _ => Err("not `sensor run`".into()),
+        }
+    }
+
     #[test]
     fn worker_threads_are_one_or_more() {
-        let argv = |n: &str| -> Vec<OsString> {
-            ["sensor", "run", "--worker-threads", n]
-                .map(Into::into)
-                .into()
-        };
-        let Ok(Cli {
-            command: crate::cli::Command::Run(r),
-        }) = parse(argv("1"))
-        else {
-            panic!("--worker-threads 1 refused");
-        };
+        let r = run_with(&["--worker-threads", "1"]).expect("--worker-threads 1 refused");
         assert_eq!(r.worker_threads, Some(1));
-        let e = parse(argv("0")).unwrap_err().to_string();
+        let e = run_with(&["--worker-threads", "0"]).unwrap_err();
         assert!(e.contains("worker-threads"), "{e}");
+    }
+
+    #[test]
+    fn the_process_event_delay_is_50_ms_unless_set_within_1_to_1000() {
+        let r = run_with(&[]).expect("no options");
+        assert_eq!(r.process_event_delay_ms, 50);
+        let r = run_with(&["--process-event-delay-ms", "250"]).expect("250 refused");
+        assert_eq!(r.process_event_delay_ms, 250);
+        for bad in ["0", "1001", "-5", "0.5"] {
+            let e = run_with(&[&format!("--process-event-delay-ms={bad}")]).unwrap_err();
+            assert!(e.contains("process-event-delay-ms"), "{bad}: {e}");
+        }
     }
 }

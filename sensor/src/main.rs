@@ -97,6 +97,7 @@ fn run_config(a: RunArgs) -> anyhow::Result<daemon::RunConfig> {
         ring_buffer_bytes: a.ring_buffer_bytes,
         pending_capacity: a.pending_capacity,
         flood_budget: a.flood_budget,
+        process_event_delay: std::time::Duration::from_millis(a.process_event_delay_ms),
         reconcile_every: std::time::Duration::from_secs(a.reconcile_every),
         startup: std::time::Duration::from_secs(a.startup_seconds),
         wait: sensor::enrich::WaitBounds {

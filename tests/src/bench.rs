@@ -415,6 +415,45 @@ pub fn cpu_us(pid: u32) -> u64 {
     f.iter().sum::<u64>() * 1_000_000 / hz
 }
 
+/// The CPU time each thread of a process had used, in ns, from the scheduler's own count
+/// (`/proc/PID/task/TID/schedstat`): exact, where `/proc/PID/stat` counts clock ticks (10
+/// ms, 1% of a CPU over a one-second loop).
+#[derive(Clone, Debug, Default)]
+pub struct ThreadCpu(std::collections::BTreeMap<u32, u64>);
+
+impl ThreadCpu {
+    pub fn of(pid: u32) -> Self {
+        let mut threads = std::collections::BTreeMap::new();
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return Self(threads);
+        };
+        for entry in dir.flatten() {
+            let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                continue;
+            };
+            let ns = std::fs::read_to_string(entry.path().join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok());
+            if let Some(ns) = ns {
+                threads.insert(tid, ns);
+            }
+        }
+        Self(threads)
+    }
+
+    /// The CPU time used since `earlier`: by the threads in both, and all of a thread new
+    /// since. A thread that ended in between is missed; the daemon's threads that end are
+    /// tokio's blocking threads, which end only after 10 s without work.
+    pub fn since(&self, earlier: &ThreadCpu) -> Duration {
+        let ns = self
+            .0
+            .iter()
+            .map(|(tid, now)| now.saturating_sub(earlier.0.get(tid).copied().unwrap_or(0)))
+            .sum();
+        Duration::from_nanos(ns)
+    }
+}
+
 /// Waits until `pid` has used under 1 ms of CPU in 100 ms (or `timeout` passes).
 pub async fn wait_idle(pid: u32, timeout: Duration) {
     let deadline = Instant::now() + timeout;

@@ -71,6 +71,9 @@ pub struct RunConfig {
     pub pending_capacity: u32,
     /// Flagged calls of one syscall one cgroup may send per second per CPU (0: no budget).
     pub flood_budget: u64,
+    /// How late lazy records (process events, first uses, cgroups) may be read: the kernel
+    /// wakes the reader for one of them at most once in this long.
+    pub process_event_delay: Duration,
     /// How often the cgroups the sensor tracks are checked against the cgroup tree.
     pub reconcile_every: Duration,
     /// How long a workload's start-up lasts (zero: no steady phase).
@@ -198,6 +201,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         ring_buffer_bytes: cfg.ring_buffer_bytes,
         pending_capacity: cfg.pending_capacity,
         flood_budget: cfg.flood_budget,
+        lazy_wake: cfg.process_event_delay,
         ebpf_log: cfg.ebpf_log,
         learned_pin: cfg.pin_dir.as_deref().map(pins::prepare).transpose()?,
         btf: cfg.btf.clone(),
@@ -315,7 +319,13 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         FLOOD_POLL,
     ));
     let pipeline = reader::Pipeline::new(hub.clone(), enricher, engine, learner);
-    let reader_task = tokio::spawn(reader::run(ring, pipeline, made_rx, gauges.clone()));
+    let reader_task = tokio::spawn(reader::run(
+        ring,
+        pipeline,
+        made_rx,
+        gauges.clone(),
+        cfg.process_event_delay,
+    ));
     let losses_task = tokio::spawn(reader::watch_kernel(
         KernelPoll {
             counters,

@@ -26,16 +26,16 @@ use sensor_common::{
     GLOBAL_EXEC_FILENAME_OFF, GLOBAL_EXEC_OLD_PID_OFF, GLOBAL_EXIT_GROUP_DEAD_OFF,
     GLOBAL_FDT_FD_OFF, GLOBAL_FDT_MAX_FDS_OFF, GLOBAL_FILE_DENTRY_OFF, GLOBAL_FILE_INODE_OFF,
     GLOBAL_FILES_FDT_OFF, GLOBAL_FLOOD_BUDGET, GLOBAL_INODE_NLINK_OFF, GLOBAL_IOURING_OPCODE_OFF,
-    GLOBAL_MM_EXE_FILE_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT, GLOBAL_NR_EXECVEAT,
-    GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_NR_PRCTL, GLOBAL_NR_SECCOMP, GLOBAL_NS_OFFS,
-    GLOBAL_PID_LEVEL_OFF, GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF, GLOBAL_SYS_EXIT_RET_OFF,
-    GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF, GLOBAL_TASK_FILES_OFF, GLOBAL_TASK_MM_OFF,
-    GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF, GLOBAL_TASK_SECCOMP_MODE_OFF,
-    GLOBAL_TASK_START_TIME_OFF, GLOBAL_TASK_TGID_OFF, GLOBAL_TASK_THREAD_PID_OFF,
-    GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, GLOBAL_WAKE_BYTES, Hook, LEARNED_SLOTS, MAP_BOUND,
-    MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT, MAP_EXIT_HOOKED, MAP_FLOOD,
-    MAP_FORBIDDEN, MAP_LEARN_GEN, MAP_LEARNED, MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING,
-    MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAMS,
+    GLOBAL_LAZY_WAKE_NS, GLOBAL_MM_EXE_FILE_OFF, GLOBAL_NR_EXECVE, GLOBAL_NR_EXECVE_COMPAT,
+    GLOBAL_NR_EXECVEAT, GLOBAL_NR_EXECVEAT_COMPAT, GLOBAL_NR_PRCTL, GLOBAL_NR_SECCOMP,
+    GLOBAL_NS_OFFS, GLOBAL_PID_LEVEL_OFF, GLOBAL_SELF_TGID, GLOBAL_SYS_EXIT_NR_OFF,
+    GLOBAL_SYS_EXIT_RET_OFF, GLOBAL_TASK_CRED_OFF, GLOBAL_TASK_EXIT_CODE_OFF,
+    GLOBAL_TASK_FILES_OFF, GLOBAL_TASK_MM_OFF, GLOBAL_TASK_PID_OFF, GLOBAL_TASK_REAL_PARENT_OFF,
+    GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_START_TIME_OFF, GLOBAL_TASK_TGID_OFF,
+    GLOBAL_TASK_THREAD_PID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, GLOBAL_WAKE_BYTES,
+    Hook, LEARNED_SLOTS, MAP_BOUND, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
+    MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_GEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
+    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAMS,
 };
 
 pub(crate) use self::error::explain;
@@ -87,6 +87,8 @@ pub struct LoadConfig {
     pub pending_capacity: u32,
     /// Flagged calls of one key a cgroup may send per second per CPU (0: no budget).
     pub flood_budget: u64,
+    /// A lazy record wakes the reader if no lazy record did in this long.
+    pub lazy_wake: std::time::Duration,
     /// Kernel-side log level forwarded to `tracing`; `None` compiles the log calls out.
     pub ebpf_log: Option<aya_log::Level>,
     /// Pin the learned-syscalls map here (bpffs), so that it outlives the sensor.
@@ -124,6 +126,7 @@ impl Probes {
         // Lazy records wake the reader once a quarter of the ring waits (see
         // `sensor-ebpf`'s `record::lazy_wakeup`): the rest is drained on `reader::POLL`.
         let wake_bytes = u64::from(cfg.ring_buffer_bytes / 4);
+        let lazy_wake_ns = u64::try_from(cfg.lazy_wake.as_nanos()).unwrap_or(u64::MAX);
         let log_level: u8 = cfg.ebpf_log.map_or(0, |l| l as u8);
         let o = &cfg.offsets;
         let nr = |name| syscalls::number(Arch::NATIVE, name).map_or(u32::MAX, |n| n as u32);
@@ -180,6 +183,7 @@ impl Probes {
             .override_global(GLOBAL_TASK_START_TIME_OFF, &o.task.start_time, true)
             .override_global(GLOBAL_FLOOD_BUDGET, &cfg.flood_budget, true)
             .override_global(GLOBAL_WAKE_BYTES, &wake_bytes, true)
+            .override_global(GLOBAL_LAZY_WAKE_NS, &lazy_wake_ns, true)
             .override_global(GLOBAL_TASK_MM_OFF, &o.task.exe[0], true)
             .override_global(GLOBAL_MM_EXE_FILE_OFF, &o.task.exe[1], true)
             .override_global(GLOBAL_TASK_FILES_OFF, &o.task.fds[0], true)

@@ -139,6 +139,7 @@ pub async fn run(
     mut pipeline: Pipeline,
     made: mpsc::Receiver<Made>,
     gauges: Arc<Gauges>,
+    lazy_interval: std::time::Duration,
 ) -> std::io::Result<()> {
     let _draining = DrainingGuard::new(gauges.clone());
     // SAFETY: the RingBuf owns its map fd and keeps it open, unchanged, until it is dropped,
@@ -146,7 +147,7 @@ pub async fn run(
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }?;
     let mut made = Some(made);
     // Drains that no wakeup asks for (see `redrain`), at the alarm's ring.
-    let mut redrain = Redrain::default();
+    let mut redrain = Redrain::new(lazy_interval);
     let mut alarm = Alarm::new()?;
     loop {
         alarm.set(redrain.next())?;

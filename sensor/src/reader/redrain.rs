@@ -1,7 +1,8 @@
 //! When the reader drains the ring again without being woken.
 //!
 //! Records nobody waits for at once (forks, execs, exits, first uses, cgroups: "lazy") wake
-//! the reader at most once per `LAZY_WAKE_NS`, and a flagged call's record behind unread
+//! the reader at most once per lazy interval (`sensor run --process-event-delay-ms`, the
+//! kernel's `LAZY_WAKE_NS`), and a flagged call's record behind unread
 //! ones at most once per `FLAGGED_WAKE_NS` (see `sensor-ebpf`'s `record::lazy_wakeup`); each
 //! wakeup is an interrupt, microseconds on a virtual machine. The kernel keeps one "last
 //! forced wakeup" per class, so a record it did not wake us for was made within that class's
@@ -12,11 +13,12 @@
 //! kernel's wakeups alone, and a quiet node is never woken.
 use std::time::Duration;
 
-use sensor_common::{FLAGGED_WAKE_NS, LAZY_WAKE_NS, RecordKind};
+use sensor_common::{FLAGGED_WAKE_NS, RecordKind};
 use tokio::time::Instant;
 
-/// After reading lazy records, drain again this much later.
-pub const LAZY_AGAIN: Duration = Duration::from_nanos(LAZY_WAKE_NS + 2_000_000);
+/// How much later than a class's interval the reader drains again: the kernel's clock and
+/// ours are read at different moments.
+const MARGIN: Duration = Duration::from_millis(2);
 /// After reading flagged records, drain again this much later.
 pub const FLAGGED_AGAIN: Duration = Duration::from_nanos(FLAGGED_WAKE_NS + 500_000);
 
@@ -42,8 +44,10 @@ impl Read {
 }
 
 /// The pending deadlines.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Redrain {
+    /// After reading lazy records, drain again this much later.
+    lazy_again: Duration,
     lazy: Option<Instant>,
     flagged: Option<Instant>,
     /// The last drain stopped with records left (it yields to other tasks every batch).
@@ -51,10 +55,20 @@ pub struct Redrain {
 }
 
 impl Redrain {
+    /// Deadlines for a kernel that lets lazy records wake the reader once per `lazy`.
+    pub fn new(lazy: Duration) -> Self {
+        Self {
+            lazy_again: lazy + MARGIN,
+            lazy: None,
+            flagged: None,
+            more: false,
+        }
+    }
+
     /// Records what a drain that ended at `now` read, and whether it left records behind.
     pub fn drained(&mut self, read: Read, caught_up: bool, now: Instant) {
         if read.lazy {
-            self.lazy = Some(now + LAZY_AGAIN);
+            self.lazy = Some(now + self.lazy_again);
         }
         if read.flagged {
             self.flagged = Some(now + FLAGGED_AGAIN);
@@ -97,6 +111,7 @@ mod tests {
         lazy: false,
         flagged: true,
     };
+    const INTERVAL: Duration = Duration::from_millis(50);
 
     fn record(kind: RecordKind) -> Vec<u8> {
         let mut r = vec![0u8; 64];
@@ -123,7 +138,7 @@ mod tests {
     #[test]
     fn nothing_read_means_no_redrain() {
         let now = Instant::now();
-        let mut r = Redrain::default();
+        let mut r = Redrain::new(INTERVAL);
         r.drained(Read::default(), true, now);
         assert_eq!(r.next(), None);
     }
@@ -131,15 +146,15 @@ mod tests {
     #[test]
     fn each_class_sets_its_own_deadline_and_the_earliest_comes_first() {
         let now = Instant::now();
-        let mut r = Redrain::default();
+        let mut r = Redrain::new(INTERVAL);
         r.drained(LAZY, true, now);
-        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(now + INTERVAL + MARGIN));
         r.drained(FLAGGED, true, now);
         assert_eq!(r.next(), Some(now + FLAGGED_AGAIN));
         // The flagged deadline passes; the lazy one stays.
         r.due(now + FLAGGED_AGAIN);
-        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
-        r.due(now + LAZY_AGAIN);
+        assert_eq!(r.next(), Some(now + INTERVAL + MARGIN));
+        r.due(now + INTERVAL + MARGIN);
         assert_eq!(r.next(), None);
     }
 
@@ -147,24 +162,34 @@ mod tests {
     fn a_later_read_moves_the_deadline_on() {
         let now = Instant::now();
         let later = now + Duration::from_millis(5);
-        let mut r = Redrain::default();
+        let mut r = Redrain::new(INTERVAL);
         r.drained(LAZY, true, now);
         r.drained(LAZY, true, later);
-        assert_eq!(r.next(), Some(later + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(later + INTERVAL + MARGIN));
         // A drain that read nothing keeps it.
         r.drained(Read::default(), true, later);
-        assert_eq!(r.next(), Some(later + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(later + INTERVAL + MARGIN));
     }
 
     #[test]
     fn records_left_behind_are_drained_at_once() {
         let now = Instant::now();
-        let mut r = Redrain::default();
+        let mut r = Redrain::new(INTERVAL);
         r.drained(LAZY, false, now);
         assert!(r.more());
-        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(now + INTERVAL + MARGIN));
         r.due(now);
         assert!(!r.more());
-        assert_eq!(r.next(), Some(now + LAZY_AGAIN));
+        assert_eq!(r.next(), Some(now + INTERVAL + MARGIN));
+    }
+
+    #[test]
+    fn the_lazy_deadline_follows_the_configured_interval() {
+        let now = Instant::now();
+        for ms in [1, 50, 1000] {
+            let mut r = Redrain::new(Duration::from_millis(ms));
+            r.drained(LAZY, true, now);
+            assert_eq!(r.next(), Some(now + Duration::from_millis(ms) + MARGIN));
+        }
     }
 }

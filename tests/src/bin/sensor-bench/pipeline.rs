@@ -2,7 +2,7 @@
 //! reader's): flagged events to 1 and 10 subscribers, learning, the exec storm, memory at
 //! scale, and event latency.
 use std::{
-    path::PathBuf,
+    path::Path,
     time::{Duration, Instant},
 };
 
@@ -129,75 +129,125 @@ pub(crate) async fn learning(sensor: &Sensor, calls: u64) -> Value {
     json!(per_million)
 }
 
+/// The longer `--process-event-delay-ms` the exec storm also runs with, against the default.
+const SLOW_DELAY_MS: &str = "250";
+
 /// Section 4, the exec storm: fork+exec of /bin/true without and with the sensor (one
-/// subscriber to the exec events), in `rounds` pairs whose order alternates, `execs` each
-/// way a round.
+/// subscriber to the exec events), in `rounds` rounds whose order alternates, `execs` each
+/// way a round; with the sensor twice, at the default process-event delay and at
+/// `SLOW_DELAY_MS`, for the daemon's CPU at each.
 pub(crate) async fn exec_storm(execs: u64, rounds: usize) -> Value {
+    let ex = BenchCgroup::new(21);
+    let (mut without, mut with, mut loss) = (vec![], vec![], vec![]);
+    let (mut cpu, mut slow_cpu, mut slow_with) = (vec![], vec![], vec![]);
+    let (mut delivered, mut lost) = (0, 0);
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            without.push(run_execs(&ex.dir, execs));
+        }
+        for delay in if round % 2 == 0 {
+            [None, Some(SLOW_DELAY_MS)]
+        } else {
+            [Some(SLOW_DELAY_MS), None]
+        } {
+            let run = with_sensor(&ex, execs, delay).await;
+            delivered += run.delivered;
+            lost += run.lost;
+            let (rates, cpus) = match delay {
+                None => (&mut with, &mut cpu),
+                Some(_) => (&mut slow_with, &mut slow_cpu),
+            };
+            rates.push(run.rate);
+            cpus.push(run.cpu_pct);
+        }
+        if round % 2 == 1 {
+            without.push(run_execs(&ex.dir, execs));
+        }
+        loss.push(100.0 * (1.0 - with[round] / without[round]));
+    }
+    let samples = json!({"without": without, "with": with, "loss_pct": loss,
+                         "daemon_cpu_pct": cpu, "slow_delay_daemon_cpu_pct": slow_cpu,
+                         "slow_delay_with": slow_with});
+    let spread = |v: &[f64], digits: usize| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+        format!("{lo:.digits$}-{hi:.digits$}")
+    };
+    let spreads = [&without, &with, &loss, &cpu, &slow_cpu].map(|v| spread(v, 1));
+    let [without, with, loss, cpu, slow_cpu, slow_with] =
+        [without, with, loss, cpu, slow_cpu, slow_with].map(|mut v| median(&mut v));
+    let total = execs * 2 * rounds as u64;
+    println!(
+        "exec storm ({rounds} rounds of {execs}, medians): {without:.0} execs/s without the sensor \
+         ({}), {with:.0} with it ({}); loss {loss:.1}% (paired per round, {}%); exec events \
+         {delivered} of {total} (lost: {lost}); daemon CPU {cpu:.2}% of a CPU ({}), with \
+         --process-event-delay-ms {SLOW_DELAY_MS} {slow_cpu:.2}% ({}; {slow_with:.0} execs/s)",
+        spreads[0], spreads[1], spreads[2], spreads[3], spreads[4]
+    );
+    json!({"execs": execs, "rounds": rounds, "per_s_without": without, "per_s_with": with,
+           "loss_pct": loss, "delivered": delivered, "lost": lost,
+           "daemon_cpu_pct": cpu, "slow_delay_ms": SLOW_DELAY_MS.parse::<u64>().unwrap(),
+           "slow_delay_daemon_cpu_pct": slow_cpu, "slow_delay_per_s_with": slow_with,
+           "samples": samples})
+}
+
+/// `execs` fork+execs of /bin/true in the cgroup `dir`, one after the other: execs per second.
+fn run_execs(dir: &Path, execs: u64) -> f64 {
     let true_bin = if std::path::Path::new("/bin/true").exists() {
         "/bin/true"
     } else {
         "/usr/bin/true"
     };
-    let ex = BenchCgroup::new(21);
-    let run_execs = move |dir: PathBuf| {
-        let t = Instant::now();
-        for _ in 0..execs {
-            let procs = dir.join("cgroup.procs");
-            let mut cmd = std::process::Command::new(true_bin);
-            bench::join_on_exec(&mut cmd, procs);
-            cmd.status().expect("run true");
-        }
-        execs as f64 / t.elapsed().as_secs_f64()
-    };
-    let (mut without, mut with, mut loss) = (vec![], vec![], vec![]);
-    let (mut delivered, mut lost) = (0, 0);
-    for round in 0..rounds {
-        let alone = |w: &mut Vec<f64>| w.push(run_execs(ex.dir.clone()));
-        if round % 2 == 0 {
-            alone(&mut without);
-        }
-        let sensor = Sensor::start(&["--no-cri"]).await;
-        let mut sub = bench::Counting::connect(
-            &sensor.addr,
-            bench::flagged_request(ex.id(), EventKind::Exec),
-        )
-        .await
-        .expect("subscribe");
-        // Its start-up work (the /proc scan) would compete with the loop for the two cores.
-        bench::wait_idle(sensor.pid(), Duration::from_secs(5)).await;
-        let dir = ex.dir.clone();
-        let rate = tokio::task::spawn_blocking(move || run_execs(dir))
-            .await
-            .unwrap();
-        with.push(rate);
-        let got = sub.tally(execs, Duration::from_secs(3)).await;
-        delivered += got.delivered;
-        lost += got.accounted() - got.delivered;
-        drop(sub);
-        drop(sensor);
-        if round % 2 == 1 {
-            alone(&mut without);
-        }
-        loss.push(100.0 * (1.0 - with[round] / without[round]));
+    let t = Instant::now();
+    for _ in 0..execs {
+        let mut cmd = std::process::Command::new(true_bin);
+        bench::join_on_exec(&mut cmd, dir.join("cgroup.procs"));
+        cmd.status().expect("run true");
     }
-    let samples = json!({"without": without, "with": with, "loss_pct": loss});
-    let spread = |v: &[f64]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
-        format!("{lo:.0}-{hi:.0}")
-    };
-    let (spread_without, spread_with, spread_loss) =
-        (spread(&without), spread(&with), spread(&loss));
-    let (without, with, loss) = (median(&mut without), median(&mut with), median(&mut loss));
-    let total = execs * rounds as u64;
-    println!(
-        "exec storm ({rounds} rounds of {execs}, medians): {without:.0} execs/s without the sensor \
-         ({spread_without}), {with:.0} with it ({spread_with}); loss {loss:.1}% (paired per round, \
-         {spread_loss}%); exec events {delivered} of {total} (lost: {lost})"
-    );
-    json!({"execs": execs, "rounds": rounds, "per_s_without": without, "per_s_with": with,
-           "loss_pct": loss, "delivered": delivered, "lost": lost, "samples": samples})
+    execs as f64 / t.elapsed().as_secs_f64()
+}
+
+/// One exec loop with a sensor (at process-event delay `delay`, else the default) and one
+/// subscriber to the loop's exec events.
+struct SensorRun {
+    rate: f64,
+    /// The daemon's CPU from the loop's start until every event was accounted for, as % of
+    /// one CPU over the loop's wall time.
+    cpu_pct: f64,
+    delivered: u64,
+    lost: u64,
+}
+
+async fn with_sensor(ex: &BenchCgroup, execs: u64, delay: Option<&str>) -> SensorRun {
+    let mut args = vec!["--no-cri"];
+    if let Some(ms) = delay {
+        args.extend(["--process-event-delay-ms", ms]);
+    }
+    let sensor = Sensor::start(&args).await;
+    let mut sub = bench::Counting::connect(
+        &sensor.addr,
+        bench::flagged_request(ex.id(), EventKind::Exec),
+    )
+    .await
+    .expect("subscribe");
+    // Its start-up work (the /proc scan) would compete with the loop for the two cores.
+    bench::wait_idle(sensor.pid(), Duration::from_secs(5)).await;
+    let (cpu0, t0) = (bench::ThreadCpu::of(sensor.pid()), Instant::now());
+    let dir = ex.dir.clone();
+    let rate = tokio::task::spawn_blocking(move || run_execs(&dir, execs))
+        .await
+        .unwrap();
+    let wall = t0.elapsed();
+    let got = sub.tally(execs, Duration::from_secs(3)).await;
+    let cpu = bench::ThreadCpu::of(sensor.pid()).since(&cpu0);
+    let cpu_pct = 100.0 * cpu.as_secs_f64() / wall.as_secs_f64();
+    SensorRun {
+        rate,
+        cpu_pct,
+        delivered: got.delivered,
+        lost: got.accounted() - got.delivered,
+    }
 }
 
 /// 5. Footprint: idle, then with N watched cgroups, each with a process in it.

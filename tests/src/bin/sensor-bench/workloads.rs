@@ -68,13 +68,13 @@ pub(crate) async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes
                     bench::wait_idle(sensor.pid(), Duration::from_secs(5)).await;
                     for w in Workload::ALL {
                         let (cpu0, k0, t0) = (
-                            bench::cpu_us(sensor.pid()),
+                            bench::ThreadCpu::of(sensor.pid()),
                             kernel_stats(&sensor),
                             Instant::now(),
                         );
                         let f = tokio::task::block_in_place(|| services.run(w));
                         let (cpu1, k1, wall) = (
-                            bench::cpu_us(sensor.pid()),
+                            bench::ThreadCpu::of(sensor.pid()),
                             kernel_stats(&sensor),
                             t0.elapsed(),
                         );
@@ -84,7 +84,7 @@ pub(crate) async fn real_workloads(floor: &std::path::Path, rounds: usize, sizes
                             .daemon_cpu
                             .entry(w.key())
                             .or_default()
-                            .push((cpu1 - cpu0) as f64 / wall.as_micros().max(1) as f64 * 100.0);
+                            .push(100.0 * cpu1.since(&cpu0).as_secs_f64() / wall.as_secs_f64());
                         costs.enter_ns.entry(w.key()).or_default().push(ns[0]);
                         for (m, ns) in costs.process_ns.iter_mut().zip(&ns[1..]) {
                             m.entry(w.key()).or_default().push(*ns);
