@@ -212,9 +212,9 @@ replay-buffer = 100
     }
 
     #[test]
-    fn the_process_event_delay_is_50_ms_unless_set_within_1_to_1000() {
+    fn the_process_event_delay_is_100_ms_unless_set_within_1_to_1000() {
         let r = run_with(&[]).expect("no options");
-        assert_eq!(r.process_event_delay_ms, 50);
+        assert_eq!(r.process_event_delay_ms, 100);
         let r = run_with(&["--process-event-delay-ms", "250"]).expect("250 refused");
         assert_eq!(r.process_event_delay_ms, 250);
         for bad in ["0", "1001", "-5", "0.5"] {

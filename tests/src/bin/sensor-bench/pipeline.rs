@@ -129,66 +129,91 @@ pub(crate) async fn learning(sensor: &Sensor, calls: u64) -> Value {
     json!(per_million)
 }
 
-/// The longer `--process-event-delay-ms` the exec storm also runs with, against the default.
-const SLOW_DELAY_MS: &str = "250";
+/// The `--process-event-delay-ms` values the exec storm also runs with, beside the default:
+/// the daemon's CPU at each shows what the delay trades.
+const OTHER_DELAYS_MS: [&str; 2] = ["50", "250"];
 
 /// Section 4, the exec storm: fork+exec of /bin/true without and with the sensor (one
-/// subscriber to the exec events), in `rounds` rounds whose order alternates, `execs` each
-/// way a round; with the sensor twice, at the default process-event delay and at
-/// `SLOW_DELAY_MS`, for the daemon's CPU at each.
+/// subscriber to the exec events), in `rounds` rounds whose order rotates, `execs` each way
+/// a round; with the sensor at the default process-event delay and at each of
+/// `OTHER_DELAYS_MS`, for the daemon's CPU at each.
 pub(crate) async fn exec_storm(execs: u64, rounds: usize) -> Value {
     let ex = BenchCgroup::new(21);
-    let (mut without, mut with, mut loss) = (vec![], vec![], vec![]);
-    let (mut cpu, mut slow_cpu, mut slow_with) = (vec![], vec![], vec![]);
+    let delays: Vec<Option<&str>> = std::iter::once(None)
+        .chain(OTHER_DELAYS_MS.map(Some))
+        .collect();
+    let ways = delays.len() + 1;
+    let mut without = vec![];
+    // Per delay (as in `delays`): execs/s and the daemon's CPU, a sample a round.
+    let mut rates = vec![vec![]; delays.len()];
+    let mut cpus = vec![vec![]; delays.len()];
     let (mut delivered, mut lost) = (0, 0);
     for round in 0..rounds {
-        if round % 2 == 0 {
-            without.push(run_execs(&ex.dir, execs));
+        for k in 0..ways {
+            match (round + k) % ways {
+                0 => without.push(run_execs(&ex.dir, execs)),
+                i => {
+                    let run = with_sensor(&ex, execs, delays[i - 1]).await;
+                    delivered += run.delivered;
+                    lost += run.lost;
+                    rates[i - 1].push(run.rate);
+                    cpus[i - 1].push(run.cpu_pct);
+                }
+            }
         }
-        for delay in if round % 2 == 0 {
-            [None, Some(SLOW_DELAY_MS)]
-        } else {
-            [Some(SLOW_DELAY_MS), None]
-        } {
-            let run = with_sensor(&ex, execs, delay).await;
-            delivered += run.delivered;
-            lost += run.lost;
-            let (rates, cpus) = match delay {
-                None => (&mut with, &mut cpu),
-                Some(_) => (&mut slow_with, &mut slow_cpu),
-            };
-            rates.push(run.rate);
-            cpus.push(run.cpu_pct);
-        }
-        if round % 2 == 1 {
-            without.push(run_execs(&ex.dir, execs));
-        }
-        loss.push(100.0 * (1.0 - with[round] / without[round]));
     }
-    let samples = json!({"without": without, "with": with, "loss_pct": loss,
-                         "daemon_cpu_pct": cpu, "slow_delay_daemon_cpu_pct": slow_cpu,
-                         "slow_delay_with": slow_with});
+    let loss: Vec<f64> = (0..rounds)
+        .map(|r| 100.0 * (1.0 - rates[0][r] / without[r]))
+        .collect();
+    let samples = json!({"without": without, "with": rates[0], "loss_pct": loss,
+                         "daemon_cpu_pct": cpus[0]});
     let spread = |v: &[f64], digits: usize| {
         let (lo, hi) = v
             .iter()
             .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
         format!("{lo:.digits$}-{hi:.digits$}")
     };
-    let spreads = [&without, &with, &loss, &cpu, &slow_cpu].map(|v| spread(v, 1));
-    let [without, with, loss, cpu, slow_cpu, slow_with] =
-        [without, with, loss, cpu, slow_cpu, slow_with].map(|mut v| median(&mut v));
-    let total = execs * 2 * rounds as u64;
+    let by_delay: Vec<Value> = delays
+        .iter()
+        .zip(rates.iter_mut().zip(cpus.iter_mut()))
+        .map(|(d, (r, c))| {
+            let ms = d.map_or(sensor_common::LAZY_WAKE_NS_DEFAULT / 1_000_000, |d| {
+                d.parse().unwrap()
+            });
+            json!({"delay_ms": ms, "default": d.is_none(), "cpu_spread": spread(c, 2),
+                   "per_s_with": median(r), "daemon_cpu_pct": median(c), "cpu_samples": c})
+        })
+        .collect();
+    let (spread_without, spread_with, spread_loss) =
+        (spread(&without, 0), spread(&rates[0], 0), spread(&loss, 0));
+    let (without, with, loss) = (
+        median(&mut without),
+        median(&mut rates[0]),
+        median(&mut loss.clone()),
+    );
+    let total = execs * delays.len() as u64 * rounds as u64;
     println!(
         "exec storm ({rounds} rounds of {execs}, medians): {without:.0} execs/s without the sensor \
-         ({}), {with:.0} with it ({}); loss {loss:.1}% (paired per round, {}%); exec events \
-         {delivered} of {total} (lost: {lost}); daemon CPU {cpu:.2}% of a CPU ({}), with \
-         --process-event-delay-ms {SLOW_DELAY_MS} {slow_cpu:.2}% ({}; {slow_with:.0} execs/s)",
-        spreads[0], spreads[1], spreads[2], spreads[3], spreads[4]
+         ({spread_without}), {with:.0} with it ({spread_with}); loss {loss:.1}% (paired per \
+         round, {spread_loss}%); exec events {delivered} of {total} (lost: {lost})"
     );
+    for d in &by_delay {
+        println!(
+            "  daemon CPU at --process-event-delay-ms {}{}: {:.2}% of a CPU ({}), {:.0} execs/s",
+            d["delay_ms"],
+            if d["default"] == true {
+                " (default)"
+            } else {
+                ""
+            },
+            d["daemon_cpu_pct"].as_f64().unwrap(),
+            d["cpu_spread"].as_str().unwrap(),
+            d["per_s_with"].as_f64().unwrap(),
+        );
+    }
     json!({"execs": execs, "rounds": rounds, "per_s_without": without, "per_s_with": with,
            "loss_pct": loss, "delivered": delivered, "lost": lost,
-           "daemon_cpu_pct": cpu, "slow_delay_ms": SLOW_DELAY_MS.parse::<u64>().unwrap(),
-           "slow_delay_daemon_cpu_pct": slow_cpu, "slow_delay_per_s_with": slow_with,
+           "daemon_cpu_pct": by_delay[0]["daemon_cpu_pct"], "by_delay": by_delay,
            "samples": samples})
 }
 
