@@ -264,14 +264,21 @@ fn clone3_carries_the_flags_read_where_its_argument_points() {
     assert_eq!(s.decoded[0].value, "? (unreadable at 0x1)");
 }
 
-#[test]
-fn a_socket_through_socketcall_shows_the_words_it_pointed_at_and_its_route() {
-    let mut r = syscall_record(359);
+/// The record of i386 call `nr` made through `socketcall(call, ptr)`, whose words at `ptr`
+/// were read.
+fn socketcall_record(nr: u64, call: u64, ptr: u64, words: &[u64; 6]) -> SyscallRecord {
+    let mut r = syscall_record(nr);
     r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
-    r.args = [1, 0x0804_a000, 0, 0, 0, 0];
-    r.pointee = sensor_common::socketcall::pack(&[40, 1, 0, 0, 0, 0]);
+    r.args = [call, ptr, 0, 0, 0, 0];
+    r.pointee = sensor_common::socketcall::pack(words);
     r.pointee_arg = 1;
     r.pointee_state = sensor_common::pointee::READ;
+    r
+}
+
+#[test]
+fn a_socket_through_socketcall_shows_the_words_it_pointed_at_and_its_route() {
+    let mut r = socketcall_record(359, 1, 0x0804_a000, &[40, 1, 0, 0, 0, 0]);
     let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
         panic!("not a flagged call")
     };
@@ -311,13 +318,8 @@ fn a_socket_through_socketcall_shows_the_words_it_pointed_at_and_its_route() {
 #[test]
 fn every_socket_call_through_socketcall_is_the_i386_call_it_runs_as() {
     // SYS_SENDTO: six words, the last two in the pointee's third word.
-    let mut r = syscall_record(369);
-    r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
-    r.args = [11, 0xffff_f000, 0, 0, 0, 0];
     let words = [3, 0x0804_b000, 12, 0x4000, 0x0804_c000, 16];
-    r.pointee = sensor_common::socketcall::pack(&words);
-    r.pointee_arg = 1;
-    r.pointee_state = sensor_common::pointee::READ;
+    let r = socketcall_record(369, 11, 0xffff_f000, &words);
     let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
         panic!("not a flagged call")
     };
@@ -337,12 +339,7 @@ fn every_socket_call_through_socketcall_is_the_i386_call_it_runs_as() {
         ]
     );
     // SYS_ACCEPT runs as accept4 with flags 0: named so, the route says what was asked.
-    let mut r = syscall_record(364);
-    r.header.flags = FLAG_COMPAT | sensor_common::FLAG_SOCKETCALL;
-    r.args = [5, 0x1000, 0, 0, 0, 0];
-    r.pointee = sensor_common::socketcall::pack(&[4, 0, 0, 0, 0, 0]);
-    r.pointee_arg = 1;
-    r.pointee_state = sensor_common::pointee::READ;
+    let r = socketcall_record(364, 5, 0x1000, &[4, 0, 0, 0, 0, 0]);
     let Body::FlaggedSyscall(s) = event(&bytes_of(&r)).body else {
         panic!("not a flagged call")
     };
