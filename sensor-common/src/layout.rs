@@ -244,6 +244,13 @@ pub const GLOBAL_TASK_START_TIME_OFF: &str = "TASK_START_TIME_OFF";
 /// of that second's are counted instead (0: no budget).
 pub const GLOBAL_FLOOD_BUDGET: &str = "FLOOD_BUDGET";
 pub const GLOBAL_TS_COMPAT: &str = "TS_COMPAT";
+/// `LruHashMap<u32 thread id, SentClone>`: clone-family calls that went out at their entry
+/// (their exit is not hooked), with what the entry read, for their fork to check (see
+/// `sensor-ebpf`'s `namespaces.rs`). Kernel-only.
+pub const MAP_SENT_CLONES: &str = "SENT_CLONES";
+/// Threads whose clone-family call went out at its entry, noted at once; a clone that fails
+/// has no fork to take its note, so the oldest give way.
+pub const SENT_CLONES_CAPACITY: u32 = 4096;
 /// `Array<u64>` of two entries: when (`bpf_ktime_get_ns`) a lazy record, and a flagged one,
 /// last forced a wakeup of the reader. Kernel-only.
 pub const MAP_WAKE: &str = "WAKE";

@@ -89,7 +89,7 @@ fn slot(nr: u64) -> (usize, u64) {
 
 /// The task's start time (0 when its offset is unknown: then no task key ever matches).
 #[inline(always)]
-fn start_time(task: *const u8) -> u64 {
+pub fn start_time(task: *const u8) -> u64 {
     match TASK_START_TIME_OFF.load() {
         OFFSET_UNKNOWN => 0,
         // SAFETY: the current task; start_time is a u64.

@@ -4,7 +4,7 @@ use aya_ebpf::{
     Global,
     helpers::bpf_get_current_cgroup_id,
     macros::map,
-    maps::{Array, HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use sensor_common::{
     ABI_WORDS, ArgCondition, BOUND_ARMED, BOUND_CAPACITY, BOUND_SLOT, BOUND_WORDS, Counter, Counts,
@@ -12,8 +12,10 @@ use sensor_common::{
     FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState, LEARN_GEN_SLOTS,
     LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
     NS_OFFS_LEN, OFFSET_UNKNOWN, PENDING_CAPACITY, PHASE_RUNTIME, PHASE_STEADY, PHASE_WORKLOAD,
-    STEADY_SLOT, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
+    SENT_CLONES_CAPACITY, STEADY_SLOT, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
 };
+
+use crate::namespaces::SentClone;
 
 use aya_ebpf::helpers::generated::bpf_get_current_task_btf;
 
@@ -60,6 +62,12 @@ pub static FLOOD: PerCpuHashMap<FloodKey, FloodState> =
 /// Flagged calls of one key one cgroup may send per second (0: no budget), from the loader.
 #[unsafe(no_mangle)]
 pub static FLOOD_BUDGET: Global<u64> = Global::new(0);
+
+/// Clone-family calls that went out at their entry, by thread id, for their fork to check
+/// (see `namespaces::at_fork`). An LRU: a clone that fails leaves a note no fork takes.
+#[map]
+pub static SENT_CLONES: LruHashMap<u32, SentClone> =
+    LruHashMap::with_max_entries(SENT_CLONES_CAPACITY, 0);
 
 /// When a record of each class last forced a wakeup of the reader: `WAKE_LAZY` and
 /// `WAKE_FLAGGED` (see `record::lazy_wakeup` and `record::flagged_wakeup`).

@@ -3,17 +3,20 @@
 //! for clone3: its flags are in the caller's memory, which a second thread can change between
 //! the entry's read and the kernel's copy. Here the outcome of the kernel's own read shows.
 //!
-//! A flagged clone parked at its entry learns what its fork made (`FLAG_NS_AT_FORK`). A clone
-//! its entry did not flag (it read other flags than the kernel used) is reported from here
-//! when the namespaces made meet its condition, and parked for its outcome like any other.
+//! A flagged clone parked at its entry learns what its fork made (`FLAG_NS_AT_FORK`). One
+//! that went out at its entry (its exit is not hooked: an i386 call without `--exit-hook
+//! all`) left a note of what its entry read (`SENT_CLONES`): when the kernel made other
+//! namespaces, its fork sends a second record that says so. A clone its entry did not flag
+//! (it read other flags than the kernel used) is reported from here when the namespaces made
+//! meet its condition: parked for its outcome when its exit is hooked, else sent at once.
 use aya_ebpf::helpers::{
     bpf_get_current_pid_tgid, bpf_probe_read_kernel,
     generated::{bpf_get_current_task_btf, bpf_task_pt_regs},
 };
 use sensor_common::{
-    FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_ENTRY_DISAGREED, FLAG_NS_AT_FORK, FLAG_UNFLAGGED,
-    MARK_SUPPRESSED, NSPROXY_NAMESPACES, OFFSET_UNKNOWN, Outcome, SyscallRecord, compat_key,
-    fork_namespace_flags, native_key,
+    FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_DEVIATION, FLAG_ENTRY_DISAGREED, FLAG_NS_AT_FORK,
+    FLAG_UNFLAGGED, FLAG_X32, MARK_SUPPRESSED, NSPROXY_NAMESPACES, OFFSET_UNKNOWN, Outcome,
+    SyscallRecord, compat_key, fork_namespace_flags, native_key, pointee,
 };
 
 use crate::{
@@ -22,11 +25,96 @@ use crate::{
         SYSCALL_NR_OFFSET, SyscallNr,
     },
     flood::{over_budget, suppress},
-    maps::{NS_OFFS, PENDING, current_task, exit_hooked, in_compat_syscall, reported_caller},
+    learn::start_time,
+    maps::{
+        NS_OFFS, PENDING, SENT_CLONES, current_task, exit_hooked, in_compat_syscall,
+        reported_caller,
+    },
     parked::{mark, marked, park},
     record::read_field,
-    syscall::{Call, fill_scratch, namespaces_meet_condition},
+    syscall::{Call, fill_scratch, namespaces_meet_condition, record_meets_condition, send},
 };
+
+/// Every `CLONE_NEW*` flag a fork can be seen to act on.
+const NAMESPACE_FLAGS: u64 = fork_namespace_flags(u8::MAX);
+/// `SentClone::entry_ns` when the entry could not read the flags.
+const UNREAD: u64 = u64::MAX;
+/// `SentClone::kind`: sent flagged, sent as a deviation alone, or counted past its budget.
+const SENT_FLAGGED: u64 = 0;
+const SENT_DEVIATION: u64 = 1;
+const SENT_SUPPRESSED: u64 = 2;
+
+/// A clone-family call that went out at its entry: what its fork needs to know of it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct SentClone {
+    /// The thread's start time: a later thread with the same id is not taken for it.
+    start: u64,
+    /// The `CLONE_NEW*` flags its entry read (`UNREAD`: none could be read).
+    entry_ns: u64,
+    /// `SENT_*`.
+    kind: u64,
+}
+
+/// Does the entry's record of `call` stand? A clone-family call flagged on its flags as one
+/// read saw them, whose record then copied flags that do not meet the condition (another
+/// thread changed them in between), is not reported from its entry, or only as a deviation:
+/// its fork reports it if the kernel made namespaces that meet the condition.
+#[inline(always)]
+pub fn entry_stands(rec: &mut SyscallRecord, call: &Call) -> bool {
+    if rec.header.flags & (FLAG_UNFLAGGED | FLAG_X32) != 0
+        || !is_clone(call.nr, call.flags & FLAG_COMPAT != 0)
+        || record_meets_condition(rec, call)
+    {
+        return true;
+    }
+    if rec.header.flags & FLAG_DEVIATION == 0 {
+        return false;
+    }
+    rec.header.flags |= FLAG_UNFLAGGED;
+    true
+}
+
+/// Notes that thread `tid`'s call `call` went out at its entry as `rec` (`None`: counted past
+/// its budget instead), if it is a clone-family call, for its fork to check.
+#[inline(always)]
+pub fn sent_at_entry(tid: u32, call: &Call, rec: Option<&SyscallRecord>) {
+    if call.flags & FLAG_X32 != 0 || !is_clone(call.nr, call.flags & FLAG_COMPAT != 0) {
+        return;
+    }
+    let (entry_ns, kind) = match rec {
+        None => (UNREAD, SENT_SUPPRESSED),
+        Some(rec) => {
+            let read = if call.nr != NR_CLONE3 {
+                rec.args[0] & NAMESPACE_FLAGS
+            } else if rec.pointee_state == pointee::READ && rec.pointee_arg == 0 {
+                rec.pointee[0] & NAMESPACE_FLAGS
+            } else {
+                UNREAD
+            };
+            let kind = match rec.header.flags & FLAG_UNFLAGGED {
+                0 => SENT_FLAGGED,
+                _ => SENT_DEVIATION,
+            };
+            (read, kind)
+        }
+    };
+    let sent = SentClone {
+        start: start_time(current_task()),
+        entry_ns,
+        kind,
+    };
+    let _ = SENT_CLONES.insert(&tid, &sent, 0);
+}
+
+/// Thread `tid`'s note of a clone sent at its entry, taken.
+#[inline(always)]
+fn take_sent(tid: u32) -> Option<SentClone> {
+    // SAFETY: copied out at once.
+    let sent = *unsafe { SENT_CLONES.get(&tid) }?;
+    let _ = SENT_CLONES.remove(&tid);
+    (sent.start == start_time(current_task())).then_some(sent)
+}
 
 /// A pointer field of the kernel object at `base`.
 #[inline(always)]
@@ -78,7 +166,20 @@ pub fn at_fork(created: u8) {
         }
         // Another call's entry, stale: `park` below sends it if this call is reported.
     }
-    if created == 0 || marked(tid) {
+    let sent = take_sent(tid);
+    // Its entry went out flagged: a record from here only when the kernel made other
+    // namespaces than the entry read.
+    let correcting = match sent {
+        Some(s) if s.kind == SENT_SUPPRESSED => return, // counted at its entry
+        Some(s) if s.kind == SENT_FLAGGED => {
+            if s.entry_ns == fork_namespace_flags(created) {
+                return;
+            }
+            true
+        }
+        _ => false,
+    };
+    if !correcting && (created == 0 || marked(tid)) {
         return; // nothing made, or its entry was flagged and is past its budget or unparked
     }
     // SAFETY: helpers on the current task, which is valid while we run.
@@ -108,19 +209,21 @@ pub fn at_fork(created: u8) {
             flags: FLAG_COMPAT,
         }),
     };
-    // An unhooked exit: a flagged entry went out at once, and nothing here can tell.
-    let Some(call) = call.filter(|c| exit_hooked(c.key)) else {
+    let Some(call) = call else {
         return;
     };
     let Some((_, flags)) = reported_caller(call.key, false) else {
         return;
     };
     let flags = call.flags | flags | FLAG_NS_AT_FORK | FLAG_ENTRY_DISAGREED | FLAG_ARGS_AT_EXIT;
-    if !namespaces_meet_condition(&call, fork_namespace_flags(created)) {
+    if !correcting && !namespaces_meet_condition(&call, fork_namespace_flags(created)) {
         return;
     }
+    // Parked for its outcome when its exit is hooked (and its entry did not go out);
+    // else sent now, without one.
+    let hooked = sent.is_none() && exit_hooked(call.key);
     if let Some(budget) = over_budget(call.key) {
-        if mark(tid, MARK_SUPPRESSED) {
+        if !hooked || mark(tid, MARK_SUPPRESSED) {
             suppress(budget);
             return;
         }
@@ -129,7 +232,11 @@ pub fn at_fork(created: u8) {
         return;
     };
     rec.ns_created = created;
-    park(tid, rec);
+    if hooked {
+        park(tid, rec);
+    } else {
+        send(rec);
+    }
 }
 
 /// Notes in `rec`, a clone parked at its entry, what its fork made. A deviation the policy did

@@ -24,6 +24,7 @@ use crate::{
         NR_SECCOMP, current_task, exit_hooked, in_compat_syscall, is_compat_exec, is_exec,
         is_handover, reported_caller,
     },
+    namespaces::{entry_stands, sent_at_entry},
     parked::{mark, park},
     syscall::{Call, fill_scratch, judged, send},
 };
@@ -165,11 +166,15 @@ fn flag(ctx: &RawTracePointContext, call: Call, deviates: bool, may_park: bool) 
     let Some(call) = judged(ctx.arg(0), call) else {
         return;
     };
+    let tid = pid_tgid as u32;
     let hooked = may_park && exit_hooked(call.key);
     if let Some(budget) = over_budget(call.key) {
         // Past its budget: counted, not sent. A call whose exit is hooked is marked, so that
         // its exit knows it entered (a thread id past UNPARKED cannot be: sent as usual).
-        if !hooked || mark(pid_tgid as u32, MARK_SUPPRESSED) {
+        if !hooked || mark(tid, MARK_SUPPRESSED) {
+            if !hooked {
+                sent_at_entry(tid, &call, None);
+            }
             suppress(budget);
             return;
         }
@@ -177,10 +182,15 @@ fn flag(ctx: &RawTracePointContext, call: Call, deviates: bool, may_park: bool) 
     let Some(rec) = fill_scratch(ctx.arg(0), &call, Outcome::Pending, 0) else {
         return;
     };
+    if !entry_stands(rec, &call) {
+        return;
+    }
     if !hooked {
-        // Nothing of ours runs at this call's exit: send it now, without its outcome.
+        // Nothing of ours runs at this call's exit: send it now, without its outcome (a
+        // clone's fork learns what it read).
+        sent_at_entry(tid, &call, Some(&*rec));
         send(rec);
         return;
     }
-    park(pid_tgid as u32, rec);
+    park(tid, rec);
 }

@@ -248,6 +248,21 @@ pub fn namespaces_meet_condition(call: &Call, flags: u64) -> bool {
     }
 }
 
+/// Does the record of a call judged to meet its condition still meet it? A condition on what an
+/// argument points at was judged on one read of the caller's memory, and the record copied
+/// it in a second (`rec.pointee`): another thread may have changed it in between. False only
+/// when the record's own copy does not meet it.
+#[inline(always)]
+pub fn record_meets_condition(rec: &SyscallRecord, call: &Call) -> bool {
+    let Some(c) = condition(call.key) else {
+        return true;
+    };
+    if c.deref == 0 || c.arg != rec.pointee_arg || rec.pointee_state != pointee::READ {
+        return true;
+    }
+    value_holds(c, rec.pointee[0])
+}
+
 /// The argument condition of syscall `key`, unless it has none.
 #[inline(always)]
 fn condition(key: u64) -> Option<&'static ArgCondition> {
@@ -272,6 +287,12 @@ fn holds(c: &ArgCondition, read: Option<u64>, flags: u16) -> bool {
             Err(_) => return true,
         }
     }
+    value_holds(c, v)
+}
+
+/// Does the value `v` (the argument, or what it points at) meet `c`?
+#[inline(always)]
+fn value_holds(c: &ArgCondition, v: u64) -> bool {
     let mask = c.values[0];
     let count = (c.count as usize).min(COND_VALUES);
     let listed = c.values.iter().take(count).any(|x| *x == v);

@@ -34,8 +34,9 @@
 //!   result and exits 0 whatever it was. A clone-like call's child `_exit`s at once, and the
 //!   parent waits for it;
 //! - `clone3 FLAGS`: clone3 with `struct clone_args.flags = FLAGS` and SIGCHLD, the same way;
-//! - `clone3-race FLAGS ROUNDS`: ROUNDS clone3 calls asking for FLAGS while a second thread
-//!   flips the flags between FLAGS and 0, then one unraced (see `sensor_tests::clone_race`);
+//! - `clone3-race FLAGS ROUNDS [i386]`: ROUNDS clone3 calls (i386 ones through `int $0x80`)
+//!   asking for FLAGS while a second thread flips the flags between FLAGS and 0, then one
+//!   unraced (see `sensor_tests::clone_race`);
 //!   prints `CHILD_PID MADE` per call, MADE the `CLONE_NEW*` flags of the namespaces the child
 //!   got, in hex (the unraced call last);
 //! - `open-tree-attr SRC`: open_tree_attr(SRC, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC) with
@@ -560,8 +561,17 @@ fn main() {
             reap_clone_child(ret);
             println!("{ret}");
         }
-        ("clone3-race", [flags, rounds]) => {
-            for (pid, made) in sensor_tests::clone_race::run(number(flags), number(rounds) as u32) {
+        ("clone3-race", [flags, rounds, abi @ ..]) if abi.len() <= 1 => {
+            let i386 = match abi.first().map(String::as_str) {
+                None => false,
+                Some("i386") => true,
+                Some(other) => {
+                    eprintln!("clone3-race: ABI {other:?} is not i386");
+                    std::process::exit(2);
+                }
+            };
+            let (flags, rounds) = (number(flags), number(rounds) as u32);
+            for (pid, made) in sensor_tests::clone_race::run(flags, rounds, i386) {
                 println!("{pid} {made:#x}");
             }
         }
