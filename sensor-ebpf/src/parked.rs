@@ -16,8 +16,8 @@ use aya_ebpf::{
     helpers::bpf_get_current_task,
 };
 use sensor_common::{
-    Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, MARK_SUPPRESSED, MARK_UNPARKED, Outcome,
-    SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
+    Counter, FLAG_ARGS_AT_EXIT, FLAG_COMPAT, FLAG_SOCKETCALL, MARK_SUPPRESSED, MARK_UNPARKED,
+    Outcome, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
 };
 
 use crate::{
@@ -34,19 +34,8 @@ const SECCOMP_MODE_FILTER: i32 = 2;
 /// Parks `rec`, the entry of thread `tid`'s flagged call, until its exit.
 #[inline(always)]
 pub fn park(tid: u32, rec: &mut SyscallRecord) {
-    match PENDING.insert(&tid, &*rec, u64::from(BPF_NOEXIST)) {
-        Ok(()) => return,
-        Err(e) if e == -EEXIST => {
-            if let Some(old) = PENDING.get_ptr_mut(&tid) {
-                // SAFETY: our own thread's entry; only this thread writes it.
-                send(unsafe { &mut *old });
-                count(Counter::PendingStale);
-            }
-            if PENDING.insert(&tid, &*rec, u64::from(BPF_ANY)).is_ok() {
-                return;
-            }
-        }
-        Err(_) => {}
+    if parked(tid, rec) {
+        return;
     }
     count(Counter::PendingFull);
     if !mark(tid, MARK_UNPARKED) {
@@ -54,6 +43,53 @@ pub fn park(tid: u32, rec: &mut SyscallRecord) {
         // so it goes out now, without an outcome.
         send(rec);
     }
+}
+
+/// Parks `rec` like [`park`], or sends it now, without an outcome, when PENDING is full: for
+/// a record its exit cannot build again from the registers (a socket call made through
+/// socketcall).
+#[inline(always)]
+pub fn park_or_send(tid: u32, rec: &mut SyscallRecord) {
+    if !parked(tid, rec) {
+        count(Counter::PendingFull);
+        send(rec);
+    }
+}
+
+/// Puts `rec` in PENDING for thread `tid`; an older call of the thread still there never
+/// returned, and is sent without an outcome. False when PENDING is full.
+#[inline(always)]
+fn parked(tid: u32, rec: &SyscallRecord) -> bool {
+    match PENDING.insert(&tid, rec, u64::from(BPF_NOEXIST)) {
+        Ok(()) => true,
+        Err(e) if e == -EEXIST => {
+            if let Some(old) = PENDING.get_ptr_mut(&tid) {
+                // SAFETY: our own thread's entry; only this thread writes it.
+                send(unsafe { &mut *old });
+                count(Counter::PendingStale);
+            }
+            PENDING.insert(&tid, rec, u64::from(BPF_ANY)).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+/// At the exit of thread `tid`'s i386 socketcall, which returned `ret`: the socket call it
+/// made, if parked, is sent with that outcome (socketcall returns what the call returned).
+#[inline(always)]
+pub fn socketcall_exit(tid: u32, ret: i64) {
+    let Some(rec) = PENDING.get_ptr_mut(&tid) else {
+        return;
+    };
+    // SAFETY: our own thread's entry; only this thread writes it.
+    let rec = unsafe { &mut *rec };
+    if rec.header.flags & FLAG_SOCKETCALL == 0 {
+        return;
+    }
+    rec.ret = ret;
+    rec.outcome = Outcome::Returned as u8;
+    send(rec);
+    let _ = PENDING.remove(&tid);
 }
 
 /// Sets thread `tid`'s UNPARKED byte; false when `tid` is past the map.

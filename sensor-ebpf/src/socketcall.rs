@@ -3,7 +3,7 @@
 //! `args` points at, so that a rule on `connect`, `bind` or `socket(AF_VSOCK)` cannot be
 //! passed by the other door. socketcall itself is judged and learned as usual besides (that
 //! is the call a seccomp filter sees).
-use aya_ebpf::helpers::{bpf_probe_read_kernel, bpf_probe_read_user};
+use aya_ebpf::helpers::{bpf_get_current_pid_tgid, bpf_probe_read_kernel, bpf_probe_read_user};
 use sensor_common::{
     FLAG_COMPAT, FLAG_SOCKETCALL, NO_STR_ARG, Outcome, SYSCALL_STRS, compat_key, pointee,
     socketcall::{SOCKETCALL_WORDS, pack, socketcall},
@@ -13,6 +13,7 @@ use crate::{
     arch::COMPAT_ARG_OFFSETS,
     flood::suppressed,
     maps::reported_caller,
+    parked::park_or_send,
     syscall::{Call, fill_scratch, meets_condition_on, send},
 };
 
@@ -43,12 +44,12 @@ fn words(at: u64, n: usize) -> Option<[u64; SOCKETCALL_WORDS]> {
 }
 
 /// At the entry of i386 `socketcall` (registers at `regs`): the call it stands for, if that
-/// one is to be flagged, is sent at once, without an outcome (the kernel's exit reports
-/// socketcall), marked `FLAG_SOCKETCALL`, with socketcall's registers and the words in its
-/// pointee. Words that cannot be read meet any condition (flagged rather than missed) and
-/// are marked unreadable.
+/// one is to be flagged, marked `FLAG_SOCKETCALL`, with socketcall's registers and the words
+/// in its pointee; parked for socketcall's exit if `park` (socketcall returns what the call
+/// returned), else sent at once without an outcome. Words that cannot be read meet any
+/// condition (flagged rather than missed) and are marked unreadable.
 #[inline(always)]
-pub fn socketcall_enter(regs: *const u8) {
+pub fn socketcall_enter(regs: *const u8, park: bool) {
     // SAFETY: the helper checks the address.
     let reg = |i: usize| {
         unsafe { bpf_probe_read_kernel(regs.add(COMPAT_ARG_OFFSETS[i]).cast::<u64>()) }
@@ -89,5 +90,9 @@ pub fn socketcall_enter(regs: *const u8) {
         }
         None => rec.pointee_state = pointee::UNREADABLE,
     }
-    send(rec);
+    if park {
+        park_or_send(bpf_get_current_pid_tgid() as u32, rec);
+    } else {
+        send(rec);
+    }
 }

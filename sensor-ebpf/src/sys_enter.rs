@@ -123,7 +123,10 @@ fn compat_enter(ctx: &RawTracePointContext, nr: u64) {
         return;
     }
     if nr == I386_SOCKETCALL {
-        crate::socketcall::socketcall_enter(ctx.arg(0));
+        // The socket call waits for socketcall's exit when that is hooked, unless
+        // socketcall's own record is to wait there (a thread parks one call).
+        let park = exit_hooked(key) && reported_caller(key, deviates).is_none();
+        crate::socketcall::socketcall_enter(ctx.arg(0), park);
     }
     let call = Call {
         nr,

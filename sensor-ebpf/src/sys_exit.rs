@@ -16,7 +16,7 @@ use aya_ebpf::{
     macros::{btf_tracepoint, tracepoint},
     programs::{BtfTracePointContext, TracePointContext},
 };
-use sensor_common::{Counter, FLAG_COMPAT, compat_key, native_key};
+use sensor_common::{Counter, FLAG_COMPAT, I386_SOCKETCALL, compat_key, native_key};
 
 use crate::{
     arch::{COMPAT_ARG_OFFSETS, EXIT_ARG_OFFSETS, SYSCALL_NR_OFFSET, SyscallNr},
@@ -99,12 +99,16 @@ fn native_call(nr: u64, ret: i64) -> Option<Call<'static>> {
 
 /// Compat (i386) call `nr` at its exit (seen by `sys_exit` only: the per-syscall
 /// tracepoints skip compat calls). A forbidden one was parked at its entry, since its key's
-/// exit is hooked when this program is attached (`EXIT_HOOKED` has every bit then).
+/// exit is hooked when this program is attached (`EXIT_HOOKED` has every bit then); so was a
+/// forbidden socket call made through socketcall, which socketcall's exit sends.
 #[inline(always)]
 fn compat_call(nr: u64, ret: i64) -> Option<Call<'static>> {
     if is_compat_exec(nr) {
         exec_exit(ret, bpf_get_current_pid_tgid() as u32);
         return None;
+    }
+    if nr == I386_SOCKETCALL {
+        crate::parked::socketcall_exit(bpf_get_current_pid_tgid() as u32, ret);
     }
     Some(Call {
         nr,

@@ -161,12 +161,7 @@ async fn socket_calls_through_socketcall_are_judged_as_the_calls_they_run_as() {
         return;
     }
     let dir = ScratchDir::new("socketcall");
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        "[syscalls]\nconnect = \"high\"\naccept4 = \"medium\"\nsendto = \"low\"\n",
-    )
-    .unwrap();
+    let policy = socket_policy(&dir, "");
     let cg = TestCgroup::new("socketcall");
     let sensor = Sensor::start(&["--no-cri", "--policy", policy.to_str().unwrap()]).await;
     let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
@@ -183,6 +178,8 @@ async fn socket_calls_through_socketcall_are_judged_as_the_calls_they_run_as() {
         .await;
     assert_eq!(flagged(&ev).unwrap().args, [99, 0, 16, 0, 0, 0]);
     assert!(via(&ev).starts_with("socketcall(SYS_CONNECT, 0x"), "{ev:?}");
+    // No hook runs at an i386 call's exit unless every exit is hooked (below).
+    assert_eq!(outcome(&ev).0, OutcomeKind::Unknown, "{ev:?}");
     // SYS_ACCEPT runs as accept4 (flags 0), and is named so.
     let accept = trigger(&["int80", "102", "5", "w:99,0,0"]);
     let ev = sub
@@ -200,4 +197,72 @@ async fn socket_calls_through_socketcall_are_judged_as_the_calls_they_run_as() {
         !sub.events().any(|ev| header(ev).pid == bind),
         "a bind is not forbidden by this policy"
     );
+}
+
+/// A policy that forbids connect, accept4, sendto and the `more` lines, in `dir`.
+fn socket_policy(dir: &ScratchDir, more: &str) -> std::path::PathBuf {
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[syscalls]\nconnect = \"high\"\naccept4 = \"medium\"\nsendto = \"low\"\n{more}"),
+    )
+    .unwrap();
+    policy
+}
+
+#[tokio::test]
+async fn a_socket_call_through_socketcall_gets_its_outcome_when_every_exit_is_hooked() {
+    if !ready() {
+        return;
+    }
+    let dir = ScratchDir::new("socketcall-exit");
+    let policy = socket_policy(
+        &dir,
+        "socket = { severity = \"low\", arg = \"domain\", in = [\"AF_INET\"] }\n",
+    );
+    let cg = TestCgroup::new("socketcall-exit");
+    let sensor = Sensor::start(&[
+        "--no-cri",
+        "--exit-hook",
+        "all",
+        "--policy",
+        policy.to_str().unwrap(),
+    ])
+    .await;
+    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+        .await
+        .expect("subscribe");
+    let trigger = |args: &[&str]| sensor_tests::trigger(TRIGGER, &cg, args);
+    let by =
+        |pid: u32, name: &'static str| move |ev: &Event| header(ev).pid == pid && i386(name)(ev);
+    // fd 99 is no socket: the kernel refuses it after the entry (socketcall returns the
+    // call's -EBADF), so the outcome is the call's own.
+    let connect = trigger(&["int80", "102", "3", "w:99,0,16"]);
+    let ev = sub
+        .expect_event("connect through socketcall", by(connect, "connect"))
+        .await;
+    assert_eq!(
+        outcome(&ev),
+        (OutcomeKind::Failed, "EBADF".to_owned()),
+        "{ev:?}"
+    );
+    // sendto's six words: its own errno too.
+    let sendto = trigger(&["int80", "102", "11", "w:99,0,7,64,0,16"]);
+    let ev = sub
+        .expect_event("sendto through socketcall", by(sendto, "sendto"))
+        .await;
+    assert_eq!(
+        outcome(&ev),
+        (OutcomeKind::Failed, "EBADF".to_owned()),
+        "{ev:?}"
+    );
+    assert_eq!(flagged(&ev).unwrap().args, [99, 0, 7, 64, 0, 16]);
+    // A call that succeeds: socket(AF_INET, SOCK_DGRAM, 0) returns its fd.
+    let socket = trigger(&["int80", "102", "1", "w:2,2,0"]);
+    let ev = sub
+        .expect_event("socket through socketcall", by(socket, "socket"))
+        .await;
+    assert_eq!(outcome(&ev).0, OutcomeKind::Succeeded, "{ev:?}");
+    let fd = flagged(&ev).unwrap().outcome.as_ref().unwrap().return_value;
+    assert!(fd >= 0, "{ev:?}");
 }
