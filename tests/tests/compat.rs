@@ -3,8 +3,8 @@
 //! number that is a forbidden x86_64 number (getresuid is 165, x86_64's mount) is not flagged
 //! as that call; an i386 execve is an exec with its argv; each socket call made through
 //! `socketcall` is judged as the i386 call it runs as (AF_VSOCK flagged through
-//! `SYS_SOCKET`, a forbidden connect through `SYS_CONNECT`); the profile lists the i386 calls
-//! under SCMP_ARCH_X86.
+//! `SYS_SOCKET`, a forbidden connect through `SYS_CONNECT`), and with `--exit-hook all` gets
+//! its own outcome at socketcall's exit; the profile lists the i386 calls under SCMP_ARCH_X86.
 #![cfg(target_arch = "x86_64")]
 
 use std::path::Path;
