@@ -236,27 +236,22 @@ async fn a_socket_call_through_socketcall_gets_its_outcome_when_every_exit_is_ho
     let by =
         |pid: u32, name: &'static str| move |ev: &Event| header(ev).pid == pid && i386(name)(ev);
     // fd 99 is no socket: the kernel refuses it after the entry (socketcall returns the
-    // call's -EBADF), so the outcome is the call's own.
-    let connect = trigger(&["int80", "102", "3", "w:99,0,16"]);
-    let ev = sub
-        .expect_event("connect through socketcall", by(connect, "connect"))
-        .await;
-    assert_eq!(
-        outcome(&ev),
-        (OutcomeKind::Failed, "EBADF".to_owned()),
-        "{ev:?}"
-    );
-    // sendto's six words: its own errno too.
-    let sendto = trigger(&["int80", "102", "11", "w:99,0,7,64,0,16"]);
-    let ev = sub
-        .expect_event("sendto through socketcall", by(sendto, "sendto"))
-        .await;
-    assert_eq!(
-        outcome(&ev),
-        (OutcomeKind::Failed, "EBADF".to_owned()),
-        "{ev:?}"
-    );
-    assert_eq!(flagged(&ev).unwrap().args, [99, 0, 7, 64, 0, 16]);
+    // call's -EBADF), so the outcome is the call's own; sendto with all six words.
+    for (name, call, words, args) in [
+        ("connect", "3", "w:99,0,16", [99, 0, 16, 0, 0, 0]),
+        ("sendto", "11", "w:99,0,7,64,0,16", [99, 0, 7, 64, 0, 16]),
+    ] {
+        let pid = trigger(&["int80", "102", call, words]);
+        let ev = sub
+            .expect_event(&format!("{name} through socketcall"), by(pid, name))
+            .await;
+        assert_eq!(
+            outcome(&ev),
+            (OutcomeKind::Failed, "EBADF".to_owned()),
+            "{ev:?}"
+        );
+        assert_eq!(flagged(&ev).unwrap().args, args);
+    }
     // A call that succeeds: socket(AF_INET, SOCK_DGRAM, 0) returns its fd.
     let socket = trigger(&["int80", "102", "1", "w:2,2,0"]);
     let ev = sub
