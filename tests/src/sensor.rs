@@ -34,8 +34,28 @@ pub fn status_over_unix(socket: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, below the kernel's ephemeral range: a port the
+/// kernel hands out (bind to port 0) can be taken as the source port of an outgoing
+/// connection before the sensor binds it. Each call tries a port after the last one this
+/// process gave, from a start set by its pid, so that test binaries run one after another do
+/// not reuse each other's.
 pub fn free_loopback_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .clamp(LOW + 1_000, 65_536);
+    let span = high - LOW;
+    let start = std::process::id().wrapping_mul(97) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = LOW + (start + n) % span;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
