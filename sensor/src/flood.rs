@@ -7,9 +7,10 @@
 //! records a cgroup lost are counted the same way (`LOST_KEY_*`) and go to its container's
 //! entry in `ListContainers`. Nothing is lost: a summary that
 //! finds no room in the reader's queue is told at the next poll instead.
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use aya::maps::{MapData, PerCpuHashMap};
+use foldhash::HashMap;
 use sensor_common::{FloodKey, FloodState, LOST_KEY_EXEC, LOST_KEY_EXIT, LOST_KEY_FORK};
 use tokio::sync::mpsc;
 
@@ -38,7 +39,7 @@ impl FloodWatch {
     pub fn new(map: FloodMap) -> Self {
         Self {
             map,
-            told: HashMap::new(),
+            told: HashMap::default(),
             last_poll_ns: monotonic_ns(),
         }
     }

@@ -50,16 +50,20 @@ impl EventStream {
             self.sub = Some(sub);
             return Poll::Ready(item);
         }
-        let Some(mut sub) = self.sub.take() else {
+        // Looked at in place: the subscription (about 200 bytes) moves only to wait.
+        let Some(sub) = &mut self.sub else {
             return Poll::Ready(None);
         };
         if sub.is_closed() {
+            self.sub = None;
             return Poll::Ready(None);
         }
         if let Some(item) = sub.try_next() {
-            self.sub = Some(sub);
             return Poll::Ready(Some(item));
         }
+        let Some(mut sub) = self.sub.take() else {
+            return Poll::Ready(None);
+        };
         self.wait = Some(Box::pin(async move {
             let item = sub.next().await;
             (sub, item)

@@ -4,12 +4,13 @@
 //! which runs off the reader (see `Enricher::rescan`); the events of the missing cgroup wait
 //! for it.
 use std::{
-    collections::HashMap,
     os::unix::fs::MetadataExt as _,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use foldhash::HashMap;
 
 use super::container::{Owner, classify};
 
@@ -47,7 +48,7 @@ impl CgroupCache {
     pub fn new(root: PathBuf, capacity: usize) -> Self {
         Self {
             root,
-            by_id: HashMap::new(),
+            by_id: HashMap::default(),
             last_scan: None,
             capacity,
         }

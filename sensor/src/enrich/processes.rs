@@ -1,7 +1,9 @@
 //! The process table: pid -> parent and binary, seeded by a /proc scan at start and kept by
 //! fork, exec and exit events. It gives every event its parent's and grandparent's binary.
 //! Bounded: past its capacity new processes are not tracked (and that is counted).
-use std::{collections::HashMap, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
+
+use foldhash::HashMap;
 
 use crate::event::Argv;
 
@@ -39,7 +41,7 @@ pub fn ppid_from_stat(stat: &str) -> Option<u32> {
 impl ProcessTable {
     pub fn new(capacity: usize) -> Self {
         Self {
-            procs: HashMap::new(),
+            procs: HashMap::default(),
             capacity,
             overflowed: 0,
         }

@@ -1,9 +1,8 @@
 //! The containers seen on this node, with their event counts: what `ListContainers` and
 //! `sensor containers` show. Written by the enricher, read by the API.
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
+
+use foldhash::HashMap;
 
 use super::container::ContainerRef;
 use crate::event::Kind;

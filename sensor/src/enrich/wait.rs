@@ -8,9 +8,11 @@
 //! goes out first). What goes out without the answer it waited for is marked by the enricher
 //! (metadata pending, or attribution pending) and counted.
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::VecDeque,
     time::{Duration, Instant},
 };
+
+use foldhash::HashMap;
 
 use crate::event::Event;
 
@@ -32,7 +34,7 @@ impl WaitRoom {
     /// `max_wait` zero: nothing waits.
     pub fn new(max_wait: Duration, max_held: usize) -> Self {
         Self {
-            by_cgroup: HashMap::new(),
+            by_cgroup: HashMap::default(),
             held: 0,
             max_wait,
             max_held: max_held.max(1),

@@ -3,7 +3,9 @@
 //! the kernel so that the excepted calls of that cgroup, and the calls its profile allows,
 //! cost no more events. A reload is installed by the reload task (see `reload.rs`), which
 //! hands the new policy here before the kernel flags by it.
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use super::{
     BoundTo, Exemption, Policy, Target,
@@ -73,7 +75,7 @@ impl PolicyEngine {
             exemptions,
             bound,
             policy,
-            decided: HashMap::new(),
+            decided: HashMap::default(),
             excepted: 0,
         }
     }

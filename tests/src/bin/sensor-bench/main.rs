@@ -76,10 +76,10 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .cloned();
     let want = |section: &str| only.as_deref().is_none_or(|o| o == section);
-    let (rounds, calls, storm, execs, exec_rounds, cgroups) = if quick {
-        (1, 200_000u64, 20_000u64, 200u64, 1, 50u32)
+    let (rounds, calls, storm, storm_rounds, execs, exec_rounds, cgroups) = if quick {
+        (1, 200_000u64, 20_000u64, 1, 200u64, 1, 50u32)
     } else {
-        (9, 1_000_000, 200_000, 1_000, 5, 10_000)
+        (9, 1_000_000, 200_000, 5, 1_000, 5, 10_000)
     };
     let mut report =
         json!({"date": humantime_now(), "quick": quick, "rounds": rounds, "calls_per_loop": calls});
@@ -90,7 +90,7 @@ async fn main() {
     // held back in the kernel.
     let sensor = Sensor::start(&["--no-cri", "--flood-budget", "0"]).await;
     if want("flagged") {
-        report["flagged_throughput"] = flagged_throughput(&sensor, storm).await;
+        report["flagged_throughput"] = flagged_throughput(&sensor, storm, storm_rounds).await;
     }
     if want("learning") {
         report["learned_events_per_million"] = learning(&sensor, calls).await;

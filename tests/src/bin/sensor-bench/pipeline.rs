@@ -18,86 +18,124 @@ use serde_json::{Value, json};
 
 use crate::{BenchCgroup, median};
 
-/// 2. Flagged-event throughput to 1 and 10 subscribers; delivered + lost = produced.
-pub(crate) async fn flagged_throughput(sensor: &Sensor, storm: u64) -> Value {
+/// One storm's figures, for one subscriber count.
+struct StormRound {
+    delivered_per_s: f64,
+    cpu_us_per_delivered: f64,
+    report: Value,
+    all_accounted: bool,
+}
+
+/// Section 2, flagged-event throughput to 1 and 10 subscribers, `rounds` storms each, with their
+/// medians and spread; in every one, what was delivered and what was lost is what was made.
+pub(crate) async fn flagged_throughput(sensor: &Sensor, storm: u64, rounds: usize) -> Value {
     let mut throughput = Vec::new();
     for subs in [1usize, 10] {
-        let fl = BenchCgroup::new(subs as u32);
-        let mut readers = Vec::new();
-        for _ in 0..subs {
-            let sub = bench::Counting::connect(
-                &sensor.addr,
-                bench::flagged_request(fl.id(), EventKind::FlaggedSyscall),
-            )
-            .await
-            .expect("subscribe");
-            readers.push(sub);
+        let mut runs = Vec::new();
+        for _ in 0..rounds {
+            runs.push(storm_round(sensor, subs, storm).await);
         }
-        let t = Instant::now();
-        let cpu_before = bench::cpu_us(sensor.pid());
-        let tasks: Vec<_> = readers
-            .into_iter()
-            .map(|mut s| tokio::spawn(async move { s.tally(storm, Duration::from_secs(3)).await }))
-            .collect();
-        let dir = fl.dir.clone();
-        let storm_time = tokio::task::spawn_blocking(move || {
-            let _in = InCgroup::enter(&dir);
-            bench::failing_umounts(storm)
-        })
-        .await
-        .unwrap();
-        let produced_per_s = storm as f64 / storm_time.as_secs_f64();
-        let mut tallies = Vec::new();
-        for task in tasks {
-            tallies.push(task.await.unwrap());
-        }
-        // Delivery rate: from the storm's start to the first subscriber's last event (loss
-        // notices come later, with the kernel counters' next poll).
-        let secs = tallies[0]
-            .last_event
-            .map_or(t.elapsed(), |l| l.duration_since(t))
-            .as_secs_f64();
-        let cpu = bench::cpu_us(sensor.pid()) - cpu_before;
-        let first = tallies[0];
-        let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
-        // What the sensor spent per event it handed to a subscriber (all subscribers summed).
-        let cpu_per_delivered = cpu as f64 / delivered.max(1) as f64;
-        // Per cgroup: deliveries plus the cgroup's own losses (from its summaries) plus this
-        // subscriber's queue losses. (The node-wide notices also tell of other cgroups'
-        // records the full ring dropped meanwhile.) A queue-loss notice counts every event
-        // the queue lost, whatever its cgroup (the hub does not know a subscriber's filter),
-        // so events of other cgroups published during the storm can only add to it: short
-        // would be a silent loss, over is those.
-        let all_accounted = tallies.iter().all(|t| t.accounted_here() >= storm);
-        let over = tallies
-            .iter()
-            .map(|t| t.accounted_here().saturating_sub(storm))
-            .max()
-            .unwrap_or(0);
-        for (i, t) in tallies.iter().enumerate() {
-            if t.accounted_here() < storm {
-                println!(
-                    "  subscriber {i}: accounted {} of {storm} ({t:?})",
-                    t.accounted_here()
-                );
-            }
-        }
+        let mut rate: Vec<f64> = runs.iter().map(|r| r.delivered_per_s).collect();
+        let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu_us_per_delivered).collect();
+        let (rate_med, cpu_med) = (median(&mut rate), median(&mut cpu));
+        let all_accounted = runs.iter().all(|r| r.all_accounted);
         println!(
-            "flagged storm, {subs} subscriber(s): produced {storm} ({produced_per_s:.0}/s), delivered {} ({:.0}/s), lost: kernel {} (this cgroup's {}) queue {} other {}; delivered + this cgroup's reported losses >= produced, for every subscriber: {all_accounted} (over by up to {over}: other cgroups' events in queue-loss notices); sensor CPU {:.2} s, {cpu_per_delivered:.1} us per delivered event",
-            first.delivered,
-            first.delivered as f64 / secs,
-            first.lost_kernel,
-            first.lost_here,
-            first.lost_queue,
-            first.lost_other,
-            cpu as f64 / 1e6,
+            "flagged storm, {subs} subscriber(s), {rounds} round(s): median {rate_med:.0} events/s delivered to the first ({:.0}-{:.0}); sensor CPU median {cpu_med:.2} us per delivered event ({:.2}-{:.2}); every loss accounted in every round: {all_accounted}",
+            rate[0],
+            rate[rate.len() - 1],
+            cpu[0],
+            cpu[cpu.len() - 1],
         );
-        throughput.push(json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
-            "events_per_s": first.delivered as f64 / secs, "lost_kernel": first.lost_kernel, "lost_kernel_this_cgroup": first.lost_here,
-            "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted, "accounted_over": over, "produced_per_s": produced_per_s,
-            "sensor_cpu_s": cpu as f64 / 1e6, "sensor_cpu_us_per_delivered": cpu_per_delivered}));
+        throughput.push(json!({"subscribers": subs, "rounds": runs.iter().map(|r| r.report.clone()).collect::<Vec<_>>(),
+            "events_per_s": rate_med, "sensor_cpu_us_per_delivered": cpu_med, "all_accounted": all_accounted}));
     }
     json!(throughput)
+}
+
+/// One storm of `storm` failing umount2 calls in a fresh cgroup, `subs` subscribers to it.
+async fn storm_round(sensor: &Sensor, subs: usize, storm: u64) -> StormRound {
+    let fl = BenchCgroup::new(subs as u32);
+    let mut readers = Vec::new();
+    for _ in 0..subs {
+        let sub = bench::Counting::connect(
+            &sensor.addr,
+            bench::flagged_request(fl.id(), EventKind::FlaggedSyscall),
+        )
+        .await
+        .expect("subscribe");
+        readers.push(sub);
+    }
+    let t = Instant::now();
+    let cpu_before = bench::ThreadCpu::of(sensor.pid());
+    let tasks: Vec<_> = readers
+        .into_iter()
+        .map(|mut s| tokio::spawn(async move { s.tally(storm, Duration::from_secs(3)).await }))
+        .collect();
+    let dir = fl.dir.clone();
+    let storm_time = tokio::task::spawn_blocking(move || {
+        let _in = InCgroup::enter(&dir);
+        bench::failing_umounts(storm)
+    })
+    .await
+    .unwrap();
+    let produced_per_s = storm as f64 / storm_time.as_secs_f64();
+    let mut tallies = Vec::new();
+    for task in tasks {
+        tallies.push(task.await.unwrap());
+    }
+    // Delivery rate: from the storm's start to the first subscriber's last event (loss
+    // notices come later, with the kernel counters' next poll).
+    let secs = tallies[0]
+        .last_event
+        .map_or(t.elapsed(), |l| l.duration_since(t))
+        .as_secs_f64();
+    // The scheduler's exact sum over the daemon's threads (ticks would be 10 ms steps of
+    // a ~0.15 s figure).
+    let cpu = bench::ThreadCpu::of(sensor.pid()).since(&cpu_before);
+    let first = tallies[0];
+    let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
+    // What the sensor spent per event it handed to a subscriber (all subscribers summed).
+    let cpu_per_delivered = cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64;
+    // Per cgroup: deliveries plus the cgroup's own losses (from its summaries) plus this
+    // subscriber's queue losses. (The node-wide notices also tell of other cgroups'
+    // records the full ring dropped meanwhile.) A queue-loss notice counts every event
+    // the queue lost, whatever its cgroup (the hub does not know a subscriber's filter),
+    // so events of other cgroups published during the storm can only add to it: short
+    // would be a silent loss, over is those.
+    let all_accounted = tallies.iter().all(|t| t.accounted_here() >= storm);
+    let over = tallies
+        .iter()
+        .map(|t| t.accounted_here().saturating_sub(storm))
+        .max()
+        .unwrap_or(0);
+    for (i, t) in tallies.iter().enumerate() {
+        if t.accounted_here() < storm {
+            println!(
+                "  subscriber {i}: accounted {} of {storm} ({t:?})",
+                t.accounted_here()
+            );
+        }
+    }
+    let delivered_per_s = first.delivered as f64 / secs;
+    println!(
+        "flagged storm, {subs} subscriber(s): produced {storm} ({produced_per_s:.0}/s), delivered {} ({delivered_per_s:.0}/s), lost: kernel {} (this cgroup's {}) queue {} other {}; delivered + this cgroup's reported losses >= produced, for every subscriber: {all_accounted} (over by up to {over}: other cgroups' events in queue-loss notices); sensor CPU {:.3} s, {cpu_per_delivered:.2} us per delivered event",
+        first.delivered,
+        first.lost_kernel,
+        first.lost_here,
+        first.lost_queue,
+        first.lost_other,
+        cpu.as_secs_f64(),
+    );
+    let report = json!({"subscribers": subs, "produced": storm, "delivered_first": first.delivered,
+        "events_per_s": delivered_per_s, "lost_kernel": first.lost_kernel, "lost_kernel_this_cgroup": first.lost_here,
+        "lost_queue": first.lost_queue, "lost_other": first.lost_other, "all_accounted": all_accounted, "accounted_over": over, "produced_per_s": produced_per_s,
+        "sensor_cpu_s": cpu.as_secs_f64(), "sensor_cpu_us_per_delivered": cpu_per_delivered});
+    StormRound {
+        delivered_per_s,
+        cpu_us_per_delivered: cpu_per_delivered,
+        report,
+        all_accounted,
+    }
 }
 
 /// 3. Learning cost: events per million syscalls once a workload is learned.
