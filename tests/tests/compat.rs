@@ -160,16 +160,9 @@ async fn socket_calls_through_socketcall_are_judged_as_the_calls_they_run_as() {
     if !ready() {
         return;
     }
-    let dir = ScratchDir::new("socketcall");
-    let policy = socket_policy(&dir, "");
-    let cg = TestCgroup::new("socketcall");
-    let sensor = Sensor::start(&["--no-cri", "--policy", policy.to_str().unwrap()]).await;
-    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
-        .await
-        .expect("subscribe");
-    let trigger = |args: &[&str]| sensor_tests::trigger(TRIGGER, &cg, args);
-    let by =
-        |pid: u32, name: &'static str| move |ev: &Event| header(ev).pid == pid && i386(name)(ev);
+    let mut rig = SocketcallRig::start("socketcall", "", &[]).await;
+    let sub = &mut rig.sub;
+    let trigger = |args: &[&str]| sensor_tests::trigger(TRIGGER, &rig.cg, args);
     let via = |ev: &Event| arg(ev, "via").map(|v| v.0.to_owned()).unwrap_or_default();
     // fd 99 is no socket: each call fails in the kernel, after its entry was judged.
     let connect = trigger(&["int80", "102", "3", "w:99,0,16"]);
@@ -199,15 +192,46 @@ async fn socket_calls_through_socketcall_are_judged_as_the_calls_they_run_as() {
     );
 }
 
-/// A policy that forbids connect, accept4, sendto and the `more` lines, in `dir`.
-fn socket_policy(dir: &ScratchDir, more: &str) -> std::path::PathBuf {
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!("[syscalls]\nconnect = \"high\"\naccept4 = \"medium\"\nsendto = \"low\"\n{more}"),
-    )
-    .unwrap();
-    policy
+/// What a socketcall test runs against: a sensor (with `extra` arguments) whose policy forbids
+/// connect, accept4, sendto and the `more` lines, and a subscriber to the flagged calls of a
+/// fresh cgroup. Fields drop in order: the subscriber, the sensor, then what it watched.
+struct SocketcallRig {
+    sub: Subscriber,
+    _sensor: Sensor,
+    cg: TestCgroup,
+    _dir: ScratchDir,
+}
+
+impl SocketcallRig {
+    async fn start(name: &str, more: &str, extra: &[&str]) -> Self {
+        let dir = ScratchDir::new(name);
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "[syscalls]\nconnect = \"high\"\naccept4 = \"medium\"\nsendto = \"low\"\n{more}"
+            ),
+        )
+        .unwrap();
+        let cg = TestCgroup::new(name);
+        let mut args = vec!["--no-cri", "--policy", policy.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let sensor = Sensor::start(&args).await;
+        let sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
+            .await
+            .expect("subscribe");
+        Self {
+            sub,
+            _sensor: sensor,
+            cg,
+            _dir: dir,
+        }
+    }
+}
+
+/// The i386 call `name` made by process `pid`.
+fn by(pid: u32, name: &'static str) -> impl Fn(&Event) -> bool {
+    move |ev| header(ev).pid == pid && i386(name)(ev)
 }
 
 #[tokio::test]
@@ -215,26 +239,14 @@ async fn a_socket_call_through_socketcall_gets_its_outcome_when_every_exit_is_ho
     if !ready() {
         return;
     }
-    let dir = ScratchDir::new("socketcall-exit");
-    let policy = socket_policy(
-        &dir,
+    let mut rig = SocketcallRig::start(
+        "socketcall-exit",
         "socket = { severity = \"low\", arg = \"domain\", in = [\"AF_INET\"] }\n",
-    );
-    let cg = TestCgroup::new("socketcall-exit");
-    let sensor = Sensor::start(&[
-        "--no-cri",
-        "--exit-hook",
-        "all",
-        "--policy",
-        policy.to_str().unwrap(),
-    ])
+        &["--exit-hook", "all"],
+    )
     .await;
-    let mut sub = Subscriber::connect(&sensor.addr, flagged_in(cg.id()))
-        .await
-        .expect("subscribe");
-    let trigger = |args: &[&str]| sensor_tests::trigger(TRIGGER, &cg, args);
-    let by =
-        |pid: u32, name: &'static str| move |ev: &Event| header(ev).pid == pid && i386(name)(ev);
+    let sub = &mut rig.sub;
+    let trigger = |args: &[&str]| sensor_tests::trigger(TRIGGER, &rig.cg, args);
     // fd 99 is no socket: the kernel refuses it after the entry (socketcall returns the
     // call's -EBADF), so the outcome is the call's own; sendto with all six words.
     for (name, call, words, args) in [
