@@ -104,6 +104,13 @@ pub async fn print_status(c: &ConnectArgs, json: bool) -> anyhow::Result<()> {
         s.subscribers,
         s.last_seq
     );
+    let mut settings: Vec<_> = s.settings.iter().collect();
+    settings.sort();
+    println!("settings:");
+    for (name, value) in settings {
+        println!("  --{name:<26} {value}");
+    }
+    println!("counters and gauges:");
     let mut all: Vec<_> = s.counters.iter().chain(s.gauges.iter()).collect();
     all.sort();
     for (name, value) in all {

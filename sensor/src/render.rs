@@ -146,7 +146,7 @@ pub fn status_json(s: &pb::StatusResponse) -> Value {
         "version": s.version, "sensor_instance_id": s.sensor_instance_id, "node_name": s.node_name,
         "kernel": s.kernel, "programs": s.programs, "uptime_seconds": s.uptime_seconds,
         "subscribers": s.subscribers, "last_seq": s.last_seq, "counters": s.counters,
-        "gauges": s.gauges,
+        "gauges": s.gauges, "settings": s.settings,
     })
 }
 

@@ -179,4 +179,20 @@ async fn health_reflection_status_and_metrics_tell_the_truth() {
     );
     let counted = status.counters["sensor_events_total{kind=flagged_syscall}"];
     assert_eq!(counted - before, CALLS);
+    // The settings in effect: the defaults of what this sensor was not given, and what it was.
+    let setting = |name: &str| status.settings.get(name).map(String::as_str);
+    let default_delay = sensor_common::LAZY_WAKE_NS_DEFAULT / 1_000_000;
+    assert_eq!(
+        setting("process-event-delay-ms"),
+        Some(default_delay.to_string().as_str()),
+        "{:?}",
+        status.settings
+    );
+    assert_eq!(setting("exit-hook"), Some("per-syscall"));
+    assert_eq!(setting("policy"), Some("built-in"));
+    assert_eq!(setting("cri-socket"), Some("off (--no-cri)"));
+    let workers: usize = setting("worker-threads")
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{:?}", status.settings));
+    assert!(workers >= 1, "{:?}", status.settings);
 }

@@ -2,7 +2,7 @@
 //! per that interval, and the reader drains again that long after it read one. Set long, the
 //! two must still agree: every exec of a burst arrives, and so does one made after a pause
 //! shorter than the interval (it wakes nobody: only the reader's own drain finds it).
-use sensor_proto::v1::EventKind;
+use sensor_proto::v1::{EventKind, StatusRequest, sensor_service_client::SensorServiceClient};
 use sensor_tests::{
     cgroup::TestCgroup,
     ready,
@@ -49,5 +49,22 @@ async fn a_long_process_event_delay_still_delivers_every_exec() {
         burst, BURST,
         "execs of the burst delivered: {:#?}",
         sub.seen
+    );
+    // `sensor status` says which delay is in effect.
+    let status = SensorServiceClient::connect(sensor.addr.clone())
+        .await
+        .expect("client")
+        .status(StatusRequest {})
+        .await
+        .expect("Status")
+        .into_inner();
+    assert_eq!(
+        status
+            .settings
+            .get("process-event-delay-ms")
+            .map(String::as_str),
+        Some("1000"),
+        "{:?}",
+        status.settings
     );
 }

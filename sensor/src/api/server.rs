@@ -31,6 +31,8 @@ pub struct About {
     pub kernel: String,
     /// Event streams served at once; more are refused with RESOURCE_EXHAUSTED.
     pub max_subscribers: usize,
+    /// The settings in effect, by long option name.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -155,6 +157,7 @@ impl SensorService for EventService {
             gauges: metrics::flatten(&families, metrics::Type::Gauge)
                 .into_iter()
                 .collect(),
+            settings: self.about.settings.clone().into_iter().collect(),
         }))
     }
 

@@ -1,5 +1,6 @@
 //! `sensor run`: checks what it needs, loads and attaches the programs, then runs the pipeline
 //! ring buffer -> reader -> hub -> (gRPC subscribers, terminal) until SIGINT/SIGTERM.
+mod settings;
 mod terminal;
 
 use std::{
@@ -347,6 +348,7 @@ pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
         programs: probes.attached_view(),
         kernel: kernel_release(),
         max_subscribers: cfg.max_subscribers,
+        settings: settings::in_effect(&cfg),
     };
     let limit = RequestLimit::new(cfg.max_requests_per_second, cfg.request_burst, api_refused)
         .map(Arc::new);
