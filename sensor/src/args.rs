@@ -1,6 +1,8 @@
 //! Decoding a flagged call's arguments into what a person reads: strings from user memory,
 //! flag names, request and command names. One table says, for each syscall, what each
 //! argument is; the kernel side reads the string arguments the same table marks.
+use std::fmt::Write as _;
+
 use sensor_common::{POINTEE_WORDS, read_mask::with_pointee};
 
 use crate::{
@@ -240,23 +242,39 @@ pub fn read_masks(arch: Arch, names: &[&str]) -> Vec<(u64, u16)> {
         .collect()
 }
 
-/// `MS_REC|MS_PRIVATE`, with unknown bits kept as hex; `0` when empty.
+/// `MS_REC|MS_PRIVATE`, with unknown bits kept as hex; `0` when empty. Written into one
+/// string (the reader shows flags for every flagged call that has them).
 pub fn flag_names(value: u64, table: &[(u64, &str)]) -> String {
     let mut rest = value;
-    let mut parts: Vec<String> = Vec::new();
+    let mut out = String::new();
+    let part = |out: &mut String, s: &dyn std::fmt::Display| {
+        if !out.is_empty() {
+            out.push('|');
+        }
+        let _ = write!(out, "{s}");
+    };
     for &(bit, name) in table {
         if bit != 0 && rest & bit == bit {
-            parts.push(name.to_owned());
+            part(&mut out, &name);
             rest &= !bit;
         }
     }
     if rest != 0 {
-        parts.push(format!("{rest:#x}"));
+        part(&mut out, &format_args!("{rest:#x}"));
     }
-    if parts.is_empty() {
-        "0".to_owned()
-    } else {
-        parts.join("|")
+    if out.is_empty() {
+        out.push('0');
+    }
+    out
+}
+
+/// A string argument as shown: escaped as `escape_ascii` does, but copied at once when
+/// nothing needs escaping (most paths), without going through the formatter.
+fn shown_bytes(bytes: &[u8]) -> String {
+    let plain = |b: &u8| matches!(b, 0x20..=0x7e) && !matches!(b, b'\\' | b'\'' | b'"');
+    match std::str::from_utf8(bytes) {
+        Ok(s) if bytes.iter().all(plain) => s.to_owned(),
+        _ => bytes.escape_ascii().to_string(),
     }
 }
 
@@ -365,7 +383,7 @@ pub fn decode(
         .map(|(i, &p)| match (p, strings.iter().find(|s| s.arg == i)) {
             (Param::Str(n), Some(s)) if !s.unreadable => DecodedArg {
                 name: n,
-                value: s.bytes.escape_ascii().to_string(),
+                value: shown_bytes(&s.bytes),
                 raw: Some(s.bytes.clone()),
                 truncated: s.truncated,
             },

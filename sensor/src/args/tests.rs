@@ -275,3 +275,19 @@ fn narrow_arguments_are_the_kernel_s_32_bit_ones() {
     }
     assert!(checked > 50, "only {checked} arguments checked");
 }
+
+#[test]
+fn string_arguments_are_shown_as_escape_ascii_shows_them() {
+    let samples: [&[u8]; 7] = [
+        b"/mnt/data",
+        b"",
+        b"with space and ~",
+        b"quote\" and 'apostrophe' and \\backslash",
+        b"tab\there\nnewline",
+        b"\xff\xfe not utf-8",
+        "caf\u{e9}".as_bytes(),
+    ];
+    for s in samples {
+        assert_eq!(shown_bytes(s), s.escape_ascii().to_string(), "{s:?}");
+    }
+}

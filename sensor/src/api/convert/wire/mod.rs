@@ -28,6 +28,17 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
+/// `v` as a varint filling `slot`, which is exactly its encoded length: low seven bits
+/// first, all bytes but the last saying more follow.
+#[inline]
+fn varint_into(slot: &mut [u8], v: u64) {
+    let mut rest = v;
+    for b in slot {
+        *b = rest as u8 & 0x7f | if rest >= 0x80 { 0x80 } else { 0 };
+        rest >>= 7;
+    }
+}
+
 #[inline]
 fn put_key(buf: &mut Vec<u8>, tag: u32, wire_type: WireType) {
     put_varint(buf, u64::from(tag << 3 | wire_type as u32));
@@ -83,12 +94,7 @@ impl W<'_> {
             self.0.resize(self.0.len() + n - 1, 0);
             self.0.copy_within(at + 1..at + 1 + len, at + n);
         }
-        // The length's n bytes, low seven bits first; all but the last say more follow.
-        let mut rest = len as u64;
-        for b in &mut self.0[at..at + n] {
-            *b = rest as u8 & 0x7f | if rest >= 0x80 { 0x80 } else { 0 };
-            rest >>= 7;
-        }
+        varint_into(&mut self.0[at..at + n], len as u64);
     }
 }
 
@@ -99,10 +105,19 @@ pub fn event_response(ev: &Event, id: &Identity) -> Box<[u8]> {
     thread_local! {
         static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
     }
+    // The response's one field (key and length) goes in front of the event once its length
+    // is known: room for the longest is kept, and the bytes start where the field's fit (so
+    // the event's body, the bulk of the bytes, is not moved along as `message` would).
+    const ROOM: usize = 1 + 10;
     SCRATCH.with_borrow_mut(|buf| {
         buf.clear();
-        W(buf).message(1, |w| event(w, ev, id));
-        buf.as_slice().into()
+        buf.resize(ROOM, 0);
+        event(&mut W(buf), ev, id);
+        let len = (buf.len() - ROOM) as u64;
+        let start = ROOM - 1 - encoded_len_varint(len);
+        buf[start] = (1 << 3 | WireType::LengthDelimited as u32) as u8;
+        varint_into(&mut buf[start + 1..ROOM], len);
+        buf[start..].into()
     })
 }
 
