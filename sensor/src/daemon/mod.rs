@@ -103,15 +103,18 @@ pub struct RunConfig {
     pub otlp: Option<crate::export::OtlpConfig>,
 }
 
+/// The CRI socket to ask: the one given, else the first of the usual places that exists.
+fn cri_socket(cfg: &RunConfig) -> Option<PathBuf> {
+    cfg.cri_socket
+        .clone()
+        .or_else(|| cri::detect_socket(std::path::Path::new("/")))
+}
+
 fn cri_handle(cfg: &RunConfig) -> Option<cri::CriHandle> {
     if cfg.no_cri {
         return None;
     }
-    let socket = cfg
-        .cri_socket
-        .clone()
-        .or_else(|| cri::detect_socket(std::path::Path::new("/")));
-    match socket {
+    match cri_socket(cfg) {
         Some(s) => {
             tracing::info!(socket = %s.display(), "pod metadata from the CRI runtime");
             Some(cri::spawn(s))

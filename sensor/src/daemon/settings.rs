@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use clap::ValueEnum as _;
 
 use super::RunConfig;
-use crate::enrich::cri;
 
 /// `--name` -> its value in effect, for the Status RPC.
 pub fn in_effect(cfg: &RunConfig) -> BTreeMap<String, String> {
@@ -18,15 +17,10 @@ pub fn in_effect(cfg: &RunConfig) -> BTreeMap<String, String> {
         || format!("{:?}", cfg.exit_hook),
         |v| v.get_name().to_owned(),
     );
-    // The socket asked, or the one found where runtimes put theirs (what `cri_handle` uses).
     let cri_socket = if cfg.no_cri {
         "off (--no-cri)".to_owned()
     } else {
-        let found = cfg
-            .cri_socket
-            .clone()
-            .or_else(|| cri::detect_socket(std::path::Path::new("/")));
-        path(&found, "none found")
+        path(&super::cri_socket(cfg), "none found")
     };
     // What the runtime was built with (the option's default is one per usable CPU).
     let workers = tokio::runtime::Handle::try_current().map_or_else(
