@@ -161,11 +161,13 @@ pub const PHASE_STEADY: u8 = 8;
 pub const MAP_STEADY: &str = "STEADY";
 /// The slot of a learned value that holds the cgroup's phase (no syscall number reaches it).
 pub const PHASE_SLOT: usize = LEARNED_SLOTS - 1;
-/// `Array<u64>` of [`LEARN_GEN_SLOTS`] entries. Slot [`GEN_SLOT`] is bumped at every phase
-/// change and every binding change, so that each CPU's learn cache (which knows the calls of
-/// one cgroup in one phase that need no more checks) is dropped. Slot [`BOUND_SLOT`] holds the
-/// number of cgroups in [`MAP_BOUND`] (0: the deviation check is skipped).
-pub const MAP_LEARN_GEN: &str = "LEARN_GEN";
+/// `[u64; LEARN_GEN_SLOTS]`, a global in its own data section (so a one-entry `Array` map of
+/// that value to userspace; the name is the section's). Slot [`GEN_SLOT`] is bumped at every
+/// phase change and every binding change, so that each CPU's learn cache (which knows the
+/// calls of one cgroup in one phase that need no more checks) is dropped. Slot
+/// [`BOUND_SLOT`] holds the number of cgroups in [`MAP_BOUND`] (0: the deviation check is
+/// skipped).
+pub const MAP_LEARN_GEN: &str = ".bss.learn_gen";
 pub const LEARN_GEN_SLOTS: u32 = 3;
 pub const GEN_SLOT: u32 = 0;
 pub const BOUND_SLOT: u32 = 1;
@@ -198,7 +200,8 @@ pub const LEARNED_IOURING_CAPACITY: u32 = 4096;
 pub const LEARNED_PIN_NAME: &str = "learned_v2";
 /// cgroups learned at once (entries leave when their cgroup is removed).
 pub const LEARNED_CAPACITY: u32 = 16_384;
-/// Every map of the object that the loader relies on.
+/// Every map of the object that the loader relies on (a name starting with `.` is a global's
+/// data section).
 pub const MAPS: &[&str] = &[
     MAP_EVENTS,
     MAP_FORBIDDEN,

@@ -19,7 +19,7 @@
 //! (`cgroup::cgroup_attach_task`).
 use core::mem::size_of;
 
-use aya_ebpf::helpers::bpf_get_current_cgroup_id;
+use aya_ebpf::helpers::{bpf_get_current_cgroup_id, bpf_get_smp_processor_id};
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
     ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, GEN_SLOT, LEARNED_SLOTS,
@@ -28,9 +28,9 @@ use sensor_common::{
 
 use crate::{
     maps::{
-        CACHE_HEAD, CACHE_WORDS, EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED, LEARNED_COMPAT,
-        LEARNED_IOURING, TASK_START_TIME_OFF, any_bound, count, deviates, is_exec, is_forbidden,
-        is_handover, learning_phase, task_field,
+        CACHE_CPUS, CACHE_HEAD, CACHE_WORDS, EVENTS, LEARN_CACHE, LEARN_GEN, LEARNED,
+        LEARNED_COMPAT, LEARNED_IOURING, TASK_START_TIME_OFF, any_bound, count, deviates, is_exec,
+        is_forbidden, is_handover, learn_gen, learning_phase, task_field,
     },
     record::fill_header,
 };
@@ -54,7 +54,7 @@ const CGROUP: usize = 2;
 const GEN: usize = 3;
 
 fn generation() -> u64 {
-    LEARN_GEN.get(GEN_SLOT).copied().unwrap_or(0)
+    learn_gen(GEN_SLOT)
 }
 
 /// What a native call's entry still has to do once the call is learned.
@@ -77,8 +77,21 @@ fn plain(nr: u64) -> bool {
     !is_forbidden(nr) && !is_exec(nr) && !is_handover(nr)
 }
 
-/// A CPU's LEARN_CACHE value.
+/// A CPU's LEARN_CACHE slot (its first CACHE_WORDS words).
 type Cache = [u64; CACHE_WORDS];
+
+/// This CPU's learn cache (`None` past CACHE_CPUS).
+#[inline(always)]
+fn cpu_cache() -> Option<&'static mut Cache> {
+    // SAFETY: no arguments (the JIT inlines it).
+    let cpu = unsafe { bpf_get_smp_processor_id() } as usize;
+    if cpu >= CACHE_CPUS {
+        return None;
+    }
+    // SAFETY: this CPU's slot, which only this CPU's sys_enter touches, one call at a time;
+    // a slot is CACHE_STRIDE >= CACHE_WORDS words.
+    Some(unsafe { &mut *(&raw mut LEARN_CACHE[cpu]).cast::<Cache>() })
+}
 
 /// Where in a [`Cache`] native call `nr` (< PHASE_SLOT) has its bit: the word in the plain
 /// calls' bitmap (the other known calls' word is ABI_WORDS further) and the mask.
@@ -129,32 +142,14 @@ pub fn learn(nr: u64, task: *const u8) -> Learned {
     if nr >= PHASE_SLOT as u64 {
         return CHECK; // x32 numbers and the like: not in a native profile
     }
-    let Some(cache) = LEARN_CACHE.get_ptr_mut(0) else {
-        return CHECK;
-    };
-    // SAFETY: this CPU's slot; nothing else runs on this CPU while we do.
-    let cache = unsafe { &mut *cache };
-    let generation = generation();
-    let start = start_time(task);
-    if keyed_to(cache, task, start, generation) {
-        if let Some(learned) = known(cache, nr) {
-            return learned; // no cgroup id, no hash lookup
-        }
-    } else {
+    let (cgroup, cache) = match cpu_cache() {
+        Some(cache) => match cached(cache, nr, task) {
+            Ok(learned) => return learned, // no cgroup id, no hash lookup
+            Err(cgroup) => (cgroup, Some(cache)),
+        },
         // SAFETY: no arguments.
-        let cgroup = unsafe { bpf_get_current_cgroup_id() };
-        if cache[CGROUP] != cgroup || cache[GEN] != generation {
-            *cache = [0; CACHE_WORDS];
-            cache[CGROUP] = cgroup;
-            cache[GEN] = generation;
-        }
-        cache[TASK] = task as u64;
-        cache[START] = start;
-        if let Some(learned) = known(cache, nr) {
-            return learned; // another task of the same cgroup: no hash lookup
-        }
-    }
-    let cgroup = cache[CGROUP];
+        None => (unsafe { bpf_get_current_cgroup_id() }, None),
+    };
     let Some(slots) = slots_of(&LEARNED, cgroup) else {
         return CHECK; // full (counted): the phase is not known, so neither is a deviation
     };
@@ -172,10 +167,32 @@ pub fn learn(nr: u64, task: *const u8) -> Learned {
     } else {
         (word + ABI_WORDS as usize, CHECK)
     };
-    if let Some(w) = cache.get_mut(word) {
+    if let Some(w) = cache.and_then(|c| c.get_mut(word)) {
         *w |= bit;
     }
     learned
+}
+
+/// What this CPU's `cache` knows of native call `nr` (< PHASE_SLOT) of `task`, or the
+/// task's cgroup when it knows nothing: the cache is then keyed to the task (and emptied if
+/// it held another cgroup or an older generation), for the caller to add the call to.
+#[inline(always)]
+fn cached(cache: &mut Cache, nr: u64, task: *const u8) -> Result<Learned, u64> {
+    let generation = generation();
+    let start = start_time(task);
+    if keyed_to(cache, task, start, generation) {
+        return known(cache, nr).ok_or(cache[CGROUP]);
+    }
+    // SAFETY: no arguments.
+    let cgroup = unsafe { bpf_get_current_cgroup_id() };
+    if cache[CGROUP] != cgroup || cache[GEN] != generation {
+        *cache = [0; CACHE_WORDS];
+        cache[CGROUP] = cgroup;
+        cache[GEN] = generation;
+    }
+    cache[TASK] = task as u64;
+    cache[START] = start;
+    known(cache, nr).ok_or(cgroup) // another task of the same cgroup: no hash lookup
 }
 
 /// A compat call: always the slow path, in the compat map (compat calls are rare, and the
@@ -256,10 +273,11 @@ pub fn advance_phase(from: u8, to: u8) {
 /// Starts a new generation: every CPU's learn cache is dropped at its next call.
 #[inline(always)]
 pub fn drop_caches() {
-    if let Some(counter) = LEARN_GEN.get_ptr_mut(GEN_SLOT) {
-        // SAFETY: the one entry of an array map. Two CPUs racing may both write the same
-        // value: it still differs from what every cache holds.
-        unsafe { *counter += 1 };
+    // SAFETY: an aligned u64 of the section. Two CPUs racing may both write the same value:
+    // it still differs from what every cache holds.
+    unsafe {
+        let counter = &raw mut LEARN_GEN[GEN_SLOT as usize];
+        core::ptr::write_volatile(counter, core::ptr::read_volatile(counter) + 1);
     }
 }
 

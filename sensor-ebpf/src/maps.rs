@@ -113,20 +113,45 @@ pub static LEARNED_IOURING: HashMap<u64, [u8; LEARNED_SLOTS]> =
 /// its bound profile if any: those whose entry has nothing else to do (not forbidden, not an
 /// exec, not a seccomp filter's install), and then the others. A hit skips the cgroup id and
 /// the hash lookup; a miss (another cgroup, or a bit not yet set) takes the LEARNED path.
-#[map]
-pub static LEARN_CACHE: PerCpuArray<[u64; CACHE_WORDS]> = PerCpuArray::with_max_entries(1, 0);
+///
+/// A global indexed by the CPU's number rather than a per-CPU array map: the direct address
+/// of a data section and the (JIT-inlined) CPU number cost fewer instructions on every
+/// syscall of the node than the per-CPU map's lookup. Each CPU has its own
+/// [`CACHE_STRIDE`]-word slot (256 bytes: a refill does not touch a neighbour's cache lines);
+/// only that CPU's `sys_enter` touches it, one call at a time, as with a per-CPU map. CPUs
+/// numbered [`CACHE_CPUS`] and up go without (the LEARNED path on every call: slower, same
+/// answers).
+#[unsafe(link_section = ".bss.learn_cache")]
+#[unsafe(no_mangle)]
+pub static mut LEARN_CACHE: [[u64; CACHE_STRIDE]; CACHE_CPUS] = [[0; CACHE_STRIDE]; CACHE_CPUS];
 
 /// Words of LEARN_CACHE before its first bitmap.
 pub const CACHE_HEAD: usize = 4;
 /// Words of LEARN_CACHE: the head and the two bitmaps.
 pub const CACHE_WORDS: usize = CACHE_HEAD + 2 * ABI_WORDS as usize;
+/// Words between two CPUs' caches (256 bytes).
+pub const CACHE_STRIDE: usize = 32;
+/// CPUs with a learn cache (128 KiB in all).
+pub const CACHE_CPUS: usize = 512;
+const _: () = assert!(CACHE_WORDS <= CACHE_STRIDE);
 
 /// Slot GEN_SLOT is bumped at every phase change of any cgroup, and by userspace at every
 /// change of BOUND or STEADY: a CPU's LEARN_CACHE filled under another value is stale (it
 /// knows the calls of its cgroup in an older phase, or under an older profile). The other
-/// slots count the cgroups in BOUND and STEADY (0: not looked up).
-#[map]
-pub static LEARN_GEN: Array<u64> = Array::with_max_entries(LEARN_GEN_SLOTS, 0);
+/// slots count the cgroups in BOUND and STEADY (0: not looked up). A global (its own data
+/// section, which userspace writes as a one-entry array map): every syscall of the node
+/// reads it, at a direct address rather than through an array map's lookup.
+#[unsafe(link_section = ".bss.learn_gen")]
+#[unsafe(no_mangle)]
+pub static mut LEARN_GEN: [u64; LEARN_GEN_SLOTS as usize] = [0; LEARN_GEN_SLOTS as usize];
+
+/// Slot `slot` of LEARN_GEN.
+#[inline(always)]
+pub fn learn_gen(slot: u32) -> u64 {
+    // SAFETY: an aligned u64 of the section; others may write it meanwhile (a torn read
+    // cannot happen on a 64-bit load).
+    unsafe { core::ptr::read_volatile(&raw const LEARN_GEN[slot as usize]) }
+}
 
 /// The profile bound to each cgroup: its allowed calls by key, then a word of `BOUND_*`
 /// bits (see `deviates`), from userspace.
@@ -391,7 +416,7 @@ pub fn reported_caller(key: u64, deviates: bool) -> Option<(u64, u16)> {
 #[inline(always)]
 pub fn learning_phase(cgroup: u64, slot: u8) -> u8 {
     if slot == PHASE_WORKLOAD
-        && LEARN_GEN.get(STEADY_SLOT).is_some_and(|n| *n != 0)
+        && learn_gen(STEADY_SLOT) != 0
         // SAFETY: a plain value read out of the map.
         && unsafe { STEADY.get(&cgroup) }.is_some()
     {
@@ -403,7 +428,7 @@ pub fn learning_phase(cgroup: u64, slot: u8) -> u8 {
 /// Is any profile bound? (Nothing else of the deviation check runs otherwise.)
 #[inline(always)]
 pub fn any_bound() -> bool {
-    LEARN_GEN.get(BOUND_SLOT).is_some_and(|n| *n != 0)
+    learn_gen(BOUND_SLOT) != 0
 }
 
 /// Is syscall key `key` outside the profile bound to `cgroup`, which is in `phase`? A cgroup

@@ -28,8 +28,11 @@ use sensor_tests::{
 const TRIGGER: &str = env!("CARGO_BIN_EXE_sensor-trigger");
 
 /// Reads, writes, renames, lists, pipes, asks who it is, runs a program (as the drift's
-/// calls are run); waits for /tmp/go first (present from the start when learning).
-const WORKLOAD: &str = "while [ ! -e /tmp/go ]; do usleep 10000; done; \
+/// calls are run); waits for /tmp/go first (present from the start when learning). It sleeps
+/// once before it looks, so that the learned profile has the wait's calls: a drifted
+/// container may find /tmp/go missing and sleep in the loop (its shell can get there before
+/// the test has seen its exec).
+const WORKLOAD: &str = "usleep 10000; while [ ! -e /tmp/go ]; do usleep 10000; done; \
     cat /bin/busybox > /dev/null; echo hello > /tmp/a; mv /tmp/a /tmp/b; ls / > /dev/null; \
     echo piped | cat > /dev/null; id > /dev/null; /bin/true; cat /tmp/b; rm /tmp/b";
 /// What the drifted containers add: a harmless call the policy does not flag (sync), and one

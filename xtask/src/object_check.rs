@@ -45,7 +45,12 @@ pub fn check(path: &Path) -> anyhow::Result<String> {
         }
     }
     for m in MAPS {
-        if !has(m, &|sec, _| sec == "maps" || sec == ".maps") {
+        let found = if m.starts_with('.') {
+            file.section_by_name(m).is_some()
+        } else {
+            has(m, &|sec, _| sec == "maps" || sec == ".maps")
+        };
+        if !found {
             missing.push(format!("map {m}"));
         }
     }
