@@ -161,18 +161,19 @@ pub const PHASE_STEADY: u8 = 8;
 pub const MAP_STEADY: &str = "STEADY";
 /// The slot of a learned value that holds the cgroup's phase (no syscall number reaches it).
 pub const PHASE_SLOT: usize = LEARNED_SLOTS - 1;
-/// `[u64; LEARN_GEN_SLOTS]`, a global in its own data section (so a one-entry `Array` map of
-/// that value to userspace; the name is the section's). Slot [`GEN_SLOT`] is bumped at every
-/// phase change and every binding change, so that each CPU's learn cache (which knows the
-/// calls of one cgroup in one phase that need no more checks) is dropped. Slot
-/// [`BOUND_SLOT`] holds the number of cgroups in [`MAP_BOUND`] (0: the deviation check is
-/// skipped).
+/// The learn generation, a `u64` global in its own data section (so a one-entry `Array` map
+/// of a `u64` to userspace; the name is the section's). The kernel adds one at every phase
+/// change, userspace 2^32 at every change of what [`MAP_LEARN_COUNTS`] counts and of the
+/// forbidden set, so that each CPU's learn cache (which knows the calls of one cgroup in one
+/// phase that need no more checks) is dropped.
 pub const MAP_LEARN_GEN: &str = ".bss.learn_gen";
-pub const LEARN_GEN_SLOTS: u32 = 3;
-pub const GEN_SLOT: u32 = 0;
-pub const BOUND_SLOT: u32 = 1;
-/// The number of cgroups in [`MAP_STEADY`] (0: not looked up).
-pub const STEADY_SLOT: u32 = 2;
+/// `Array<u64>` of [`LEARN_COUNT_SLOTS`] entries, from userspace: how many cgroups are in
+/// [`MAP_BOUND`] (slot [`BOUND_SLOT`]) and in [`MAP_STEADY`] (slot [`STEADY_SLOT`]); 0: the
+/// kernel skips that lookup. Written before the generation's bump.
+pub const MAP_LEARN_COUNTS: &str = "LEARN_COUNTS";
+pub const LEARN_COUNT_SLOTS: u32 = 2;
+pub const BOUND_SLOT: u32 = 0;
+pub const STEADY_SLOT: u32 = 1;
 /// `HashMap<u64 cgroup id, [u64; BOUND_WORDS]>`: the calls (by key, a bitmap like FORBIDDEN)
 /// the profile bound to the cgroup allows, then one word of `BOUND_*` bits. Any other call of
 /// the cgroup is a deviation, once the cgroup's workload runs (its runtime handed over, or
@@ -216,6 +217,7 @@ pub const MAPS: &[&str] = &[
     MAP_CONDITIONS,
     MAP_LEARNED_IOURING,
     MAP_LEARN_GEN,
+    MAP_LEARN_COUNTS,
     MAP_BOUND,
     MAP_STEADY,
     MAP_UNPARKED,

@@ -22,8 +22,8 @@ use core::mem::size_of;
 use aya_ebpf::helpers::{bpf_get_current_cgroup_id, bpf_get_smp_processor_id};
 use aya_ebpf::maps::HashMap;
 use sensor_common::{
-    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, GEN_SLOT, LEARNED_SLOTS,
-    OFFSET_UNKNOWN, PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
+    ABI_WORDS, Counter, FLAG_COMPAT, FLAG_IOURING, FLAG_PHASE_SHIFT, LEARNED_SLOTS, OFFSET_UNKNOWN,
+    PHASE_RUNTIME, PHASE_SLOT, RecordKind, SeenRecord,
 };
 
 use crate::{
@@ -52,10 +52,6 @@ const TASK: usize = 0;
 const START: usize = 1;
 const CGROUP: usize = 2;
 const GEN: usize = 3;
-
-fn generation() -> u64 {
-    learn_gen(GEN_SLOT)
-}
 
 /// What a native call's entry still has to do once the call is learned.
 #[derive(Clone, Copy)]
@@ -178,7 +174,7 @@ pub fn learn(nr: u64, task: *const u8) -> Learned {
 /// it held another cgroup or an older generation), for the caller to add the call to.
 #[inline(always)]
 fn cached(cache: &mut Cache, nr: u64, task: *const u8) -> Result<Learned, u64> {
-    let generation = generation();
+    let generation = learn_gen();
     let start = start_time(task);
     if keyed_to(cache, task, start, generation) {
         return known(cache, nr).ok_or(cache[CGROUP]);
@@ -276,7 +272,7 @@ pub fn drop_caches() {
     // SAFETY: an aligned u64 of the section. Two CPUs racing may both write the same value:
     // it still differs from what every cache holds.
     unsafe {
-        let counter = &raw mut LEARN_GEN[GEN_SLOT as usize];
+        let counter = &raw mut LEARN_GEN;
         core::ptr::write_volatile(counter, core::ptr::read_volatile(counter) + 1);
     }
 }

@@ -9,7 +9,7 @@ use aya_ebpf::{
 use sensor_common::{
     ABI_WORDS, ArgCondition, BOUND_ARMED, BOUND_CAPACITY, BOUND_SLOT, BOUND_WORDS, Counter, Counts,
     EXEC_PENDING_CAPACITY, EXEMPT_CAPACITY, ExecArgs, FLAG_DEVIATION, FLAG_UNFLAGGED,
-    FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState, LEARN_GEN_SLOTS,
+    FLOOD_CAPACITY, FORBIDDEN_MAX_NR, FORBIDDEN_WORDS, FloodKey, FloodState, LEARN_COUNT_SLOTS,
     LEARNED_CAPACITY, LEARNED_COMPAT_CAPACITY, LEARNED_IOURING_CAPACITY, LEARNED_SLOTS,
     NS_OFFS_LEN, OFFSET_UNKNOWN, PENDING_CAPACITY, PHASE_RUNTIME, PHASE_STEADY, PHASE_WORKLOAD,
     SENT_CLONES_CAPACITY, STEADY_SLOT, SyscallRecord, UNPARKED_TIDS_PER_ENTRY,
@@ -135,23 +135,26 @@ pub const CACHE_STRIDE: usize = 32;
 pub const CACHE_CPUS: usize = 512;
 const _: () = assert!(CACHE_WORDS <= CACHE_STRIDE);
 
-/// Slot GEN_SLOT is bumped at every phase change of any cgroup, and by userspace at every
-/// change of BOUND or STEADY: a CPU's LEARN_CACHE filled under another value is stale (it
-/// knows the calls of its cgroup in an older phase, or under an older profile). The other
-/// slots count the cgroups in BOUND and STEADY (0: not looked up). A global (its own data
-/// section, which userspace writes as a one-entry array map): every syscall of the node
-/// reads it, at a direct address rather than through an array map's lookup.
+/// The learn generation: the kernel adds one at every phase change of any cgroup, userspace
+/// 2^32 at every change of BOUND, STEADY or the forbidden set; a CPU's LEARN_CACHE filled
+/// under another value is stale (it knows the calls of its cgroup in an older phase, or
+/// under an older profile). A global (its own data section, which userspace writes as a
+/// one-entry array map): every syscall of the node reads it, at a direct address rather
+/// than through an array map's lookup.
 #[unsafe(link_section = ".bss.learn_gen")]
 #[unsafe(no_mangle)]
-pub static mut LEARN_GEN: [u64; LEARN_GEN_SLOTS as usize] = [0; LEARN_GEN_SLOTS as usize];
+pub static mut LEARN_GEN: u64 = 0;
 
-/// Slot `slot` of LEARN_GEN.
+/// The learn generation now.
 #[inline(always)]
-pub fn learn_gen(slot: u32) -> u64 {
-    // SAFETY: an aligned u64 of the section; others may write it meanwhile (a torn read
-    // cannot happen on a 64-bit load).
-    unsafe { core::ptr::read_volatile(&raw const LEARN_GEN[slot as usize]) }
+pub fn learn_gen() -> u64 {
+    // SAFETY: an aligned u64; others may write it meanwhile (a 64-bit load cannot tear).
+    unsafe { core::ptr::read_volatile(&raw const LEARN_GEN) }
 }
+
+/// How many cgroups are in BOUND and in STEADY (0: not looked up), from userspace.
+#[map]
+pub static LEARN_COUNTS: Array<u64> = Array::with_max_entries(LEARN_COUNT_SLOTS, 0);
 
 /// The profile bound to each cgroup: its allowed calls by key, then a word of `BOUND_*`
 /// bits (see `deviates`), from userspace.
@@ -416,7 +419,7 @@ pub fn reported_caller(key: u64, deviates: bool) -> Option<(u64, u16)> {
 #[inline(always)]
 pub fn learning_phase(cgroup: u64, slot: u8) -> u8 {
     if slot == PHASE_WORKLOAD
-        && learn_gen(STEADY_SLOT) != 0
+        && LEARN_COUNTS.get(STEADY_SLOT).is_some_and(|n| *n != 0)
         // SAFETY: a plain value read out of the map.
         && unsafe { STEADY.get(&cgroup) }.is_some()
     {
@@ -428,7 +431,7 @@ pub fn learning_phase(cgroup: u64, slot: u8) -> u8 {
 /// Is any profile bound? (Nothing else of the deviation check runs otherwise.)
 #[inline(always)]
 pub fn any_bound() -> bool {
-    learn_gen(BOUND_SLOT) != 0
+    LEARN_COUNTS.get(BOUND_SLOT).is_some_and(|n| *n != 0)
 }
 
 /// Is syscall key `key` outside the profile bound to `cgroup`, which is in `phase`? A cgroup

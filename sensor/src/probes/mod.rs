@@ -34,8 +34,9 @@ use sensor_common::{
     GLOBAL_TASK_SECCOMP_MODE_OFF, GLOBAL_TASK_START_TIME_OFF, GLOBAL_TASK_TGID_OFF,
     GLOBAL_TASK_THREAD_PID_OFF, GLOBAL_TASK_TI_STATUS_OFF, GLOBAL_TS_COMPAT, GLOBAL_WAKE_BYTES,
     Hook, LEARNED_SLOTS, MAP_BOUND, MAP_CONDITIONS, MAP_COUNTERS, MAP_EVENTS, MAP_EXEMPT,
-    MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_GEN, MAP_LEARNED, MAP_LEARNED_COMPAT,
-    MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS, MAP_UNPARKED, PROGRAMS,
+    MAP_EXIT_HOOKED, MAP_FLOOD, MAP_FORBIDDEN, MAP_LEARN_COUNTS, MAP_LEARN_GEN, MAP_LEARNED,
+    MAP_LEARNED_COMPAT, MAP_LEARNED_IOURING, MAP_PENDING, MAP_STEADY, MAP_STRING_ARGS,
+    MAP_UNPARKED, PROGRAMS,
 };
 
 pub(crate) use self::error::explain;
@@ -360,7 +361,10 @@ impl Probes {
         if let Some(shared) = &self.learn_gen {
             return Ok(shared.clone());
         }
-        let taken = learn_gen::LearnGen::new(self.take_as(MAP_LEARN_GEN)?);
+        let taken = learn_gen::LearnGen::new(
+            self.take_as(MAP_LEARN_GEN)?,
+            self.take_as(MAP_LEARN_COUNTS)?,
+        );
         self.learn_gen = Some(taken.clone());
         Ok(taken)
     }
