@@ -182,7 +182,12 @@ fn cached(cache: &mut Cache, nr: u64, task: *const u8) -> Result<Learned, u64> {
     // SAFETY: no arguments.
     let cgroup = unsafe { bpf_get_current_cgroup_id() };
     if cache[CGROUP] != cgroup || cache[GEN] != generation {
-        *cache = [0; CACHE_WORDS];
+        // Word by word: a plain `*cache = [0; _]` becomes a call of the BPF target's memset,
+        // a loop over bytes (some 500 instructions at every change of cgroup on a CPU).
+        for w in cache.iter_mut().skip(CACHE_HEAD) {
+            // SAFETY: a word of this CPU's slot.
+            unsafe { core::ptr::write_volatile(w, 0) };
+        }
         cache[CGROUP] = cgroup;
         cache[GEN] = generation;
     }
